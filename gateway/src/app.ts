@@ -1,0 +1,77 @@
+/**
+ * buildApp wires a Fastify instance from a validated config. It never listens: main.ts does, and tests
+ * build their own app and close it.
+ */
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { GatewayConfig } from './config/schema.js';
+import { GatewayError } from './errors.js';
+import { toGatewayError } from './http-errors.js';
+import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { requestIdFrom } from './request-id.js';
+import { ModelResolver } from './routing/model-resolver.js';
+import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
+import { registerModelsRoute } from './routes/models-route.js';
+import { registerProxyRoutes } from './routes/proxy-routes.js';
+import { createLoggerOptions } from './logger.js';
+
+export interface AppDeps {
+  /** Providers to use instead of building them from config (tests inject fakes here). */
+  providers?: ProviderRegistry;
+}
+
+export type GatewayApp = FastifyInstance & { readiness: Readiness };
+
+/**
+ * Synchronous on purpose: a Fastify instance is thenable, so returning it from an async function would
+ * start it. Anything that needs async setup hooks into `onReady`/`onClose` instead.
+ */
+export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
+  const app = Fastify({
+    logger: createLoggerOptions(config.logging.level),
+    // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: requestIdFrom,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  const providers = deps.providers ?? createProviderRegistry(config);
+  const resolver = new ModelResolver(config, providers);
+  const readiness: Readiness = { draining: false };
+
+  // Clients (curl without -H, some SDKs) do not always send application/json: every body is JSON here.
+  app.removeContentTypeParser(['text/plain']);
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const gatewayError = toGatewayError(error);
+    if (gatewayError.status >= 500) {
+      request.log.warn({ code: gatewayError.code, status: gatewayError.status, err: error }, 'request failed');
+    }
+    if (gatewayError.retryAfterMs !== undefined) {
+      reply.header('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
+    }
+    reply.code(gatewayError.status).send(gatewayError.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new GatewayError('route_not_found', `no such endpoint: ${request.method} ${request.url.split('?')[0]}`);
+    reply.code(error.status).send(error.toBody());
+  });
+
+  registerHealthRoutes(app, readiness);
+  registerModelsRoute(app, resolver);
+  registerProxyRoutes(app, { resolver });
+
+  app.addHook('onClose', async () => {
+    await closeProviders(providers);
+  });
+
+  return Object.assign(app, { readiness }) as GatewayApp;
+}

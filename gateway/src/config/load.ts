@@ -1,0 +1,83 @@
+/**
+ * Loads the configuration once at start: read the file named by GATEWAY_CONFIG (YAML or JSON) or build
+ * the default one, interpolate `${ENV}`, apply HOST/PORT, validate everything, freeze. Every problem is
+ * collected with its path before failing, so one run shows the whole list.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type GatewayConfig } from './schema.js';
+import { defaultConfigDocument } from './defaults.js';
+import { interpolateEnv } from './interpolate.js';
+import { ConfigError, type ConfigProblem } from './problems.js';
+import { deepFreeze } from './deep-freeze.js';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const file = env.GATEWAY_CONFIG;
+  if (!file) return validateConfig(defaultConfigDocument(env), env, 'default configuration');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, [{ path: [], message: `cannot read file: ${(error as Error).message}` }]);
+  }
+  return parseConfigText(text, file, env);
+}
+
+/** Parses YAML (a superset of JSON, so JSON files work too) and validates. */
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ConfigError(source, [{ path: [], message: `not valid YAML/JSON: ${(error as Error).message}` }]);
+  }
+  return validateConfig(document ?? {}, env, source);
+}
+
+export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): GatewayConfig {
+  const problems: ConfigProblem[] = [];
+  const interpolated = applyListenOverrides(interpolateEnv(document, env, problems), env, problems);
+  const parsed = configSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
+  }
+  problems.push(...checkReferences(interpolated));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  return deepFreeze(parsed.data);
+}
+
+/** HOST and PORT override the file, so one image can listen wherever its platform says. */
+function applyListenOverrides(document: unknown, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): unknown {
+  if (!isRecord(document) || (env.HOST === undefined && env.PORT === undefined)) return document;
+  const server = isRecord(document.server) ? { ...document.server } : {};
+  if (env.HOST !== undefined) server.host = env.HOST;
+  if (env.PORT !== undefined) {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port)) problems.push({ path: ['env', 'PORT'], message: `not a port number: ${env.PORT}` });
+    else server.port = port;
+  }
+  return { ...document, server };
+}
+
+/** Cross-field checks (a route naming a provider that does not exist), tolerant of a malformed document. */
+function checkReferences(document: unknown): ConfigProblem[] {
+  if (!isRecord(document) || !isRecord(document.routes)) return [];
+  const providers = isRecord(document.providers) ? document.providers : {};
+  const problems: ConfigProblem[] = [];
+  for (const [routeName, route] of Object.entries(document.routes)) {
+    if (!isRecord(route) || !Array.isArray(route.targets)) continue;
+    route.targets.forEach((target: unknown, index: number) => {
+      if (isRecord(target) && typeof target.provider === 'string' && !(target.provider in providers)) {
+        problems.push({
+          path: ['routes', routeName, 'targets', index, 'provider'],
+          message: `unknown provider '${target.provider}'`,
+        });
+      }
+    });
+  }
+  return problems;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,97 @@
+/**
+ * The configuration file's schema. Defaults live here, next to the field they belong to, so the
+ * README's configuration reference and this file say the same thing.
+ */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const positiveMs = z.number().int().positive();
+const headerMap = z.record(z.string().min(1), z.string());
+
+/** Connection and timeout settings shared by every provider that talks HTTP. */
+const httpProviderFields = {
+  /** Time allowed for one attempt to receive response headers (the first byte, for a stream). */
+  timeoutMs: positiveMs.default(120_000),
+  /** Time allowed to open a TCP/TLS connection. */
+  connectTimeoutMs: positiveMs.default(10_000),
+  /** Longest silence allowed between two body chunks (a stalled stream fails after this). */
+  idleTimeoutMs: positiveMs.default(60_000),
+  /** Upper bound on open connections per upstream origin. */
+  maxConnections: z.number().int().positive().default(128),
+  /** Extra headers sent with every upstream request (e.g. a proxy's routing header). */
+  headers: headerMap.default({}),
+  /** Models this provider serves, advertised by GET /v1/models as `<provider>/<model>`. */
+  models: z.array(z.string().min(1)).default([]),
+};
+
+const openaiProvider = z.strictObject({
+  type: z.literal('openai'),
+  apiKey: z.string().min(1),
+  baseUrl: z.url().default('https://api.openai.com/v1'),
+  organization: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
+  ...httpProviderFields,
+});
+
+const openaiCompatibleProvider = z.strictObject({
+  type: z.literal('openai-compatible'),
+  baseUrl: z.url(),
+  apiKey: z.string().min(1).optional(),
+  ...httpProviderFields,
+});
+
+const mockProvider = z.strictObject({
+  type: z.literal('mock'),
+  /** Delay before the reply (or before the first chunk of a stream). */
+  latencyMs: z.number().int().nonnegative().default(0),
+  /** Number of content chunks in a streamed reply. */
+  streamChunks: z.number().int().positive().default(8),
+  /** Delay between two stream chunks. */
+  chunkDelayMs: z.number().int().nonnegative().default(0),
+  /** Length of embedding vectors when the request names no `dimensions`. */
+  embeddingDimensions: z.number().int().positive().max(8192).default(8),
+  models: z.array(z.string().min(1)).default(['mock-1']),
+});
+
+export const providerSchema = z.discriminatedUnion('type', [
+  openaiProvider,
+  openaiCompatibleProvider,
+  mockProvider,
+]);
+
+const targetSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+});
+
+const routeSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1),
+});
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65_535).default(8787),
+  /** Largest request body accepted; larger bodies get 413 `body_too_large`. */
+  bodyLimitBytes: z.number().int().positive().default(10 * MiB),
+  /** On SIGTERM/SIGINT, how long in-flight requests may run before connections are cut. */
+  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+});
+
+const loggingSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const configSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+  providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+  routes: z.record(z.string().min(1), routeSchema).default({}),
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type HttpProviderConfig = Exclude<ProviderConfig, { type: 'mock' }>;
+export type MockProviderConfig = Extract<ProviderConfig, { type: 'mock' }>;
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;

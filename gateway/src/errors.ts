@@ -1,0 +1,158 @@
+/**
+ * The one error catalogue. Every non-2xx body the gateway produces is built from an entry here, so a
+ * client always sees OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+ *
+ * `code` is the stable, machine-readable part (tests and clients branch on it); `message` is for humans.
+ */
+
+export type OpenAIErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly type: OpenAIErrorType;
+  /** Whether another attempt (same or another target) may succeed. */
+  readonly retryable: boolean;
+}
+
+export const ERROR_CATALOGUE = {
+  invalid_json: { status: 400, type: 'invalid_request_error', retryable: false },
+  invalid_request: { status: 400, type: 'invalid_request_error', retryable: false },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', retryable: false },
+  body_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
+  model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  route_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', retryable: false },
+  operation_not_supported: { status: 400, type: 'invalid_request_error', retryable: false },
+  upstream_timeout: { status: 504, type: 'server_error', retryable: true },
+  upstream_unreachable: { status: 502, type: 'server_error', retryable: true },
+  /** An upstream answered with an error whose body was not OpenAI-shaped; the status is the upstream's. */
+  upstream_error: { status: 502, type: 'server_error', retryable: true },
+  /** The upstream answered 2xx with something we could not read. */
+  upstream_invalid_response: { status: 502, type: 'server_error', retryable: true },
+  stream_interrupted: { status: 502, type: 'server_error', retryable: false },
+  shutting_down: { status: 503, type: 'server_error', retryable: true },
+  internal_error: { status: 500, type: 'server_error', retryable: false },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** Upstream statuses that are worth another attempt by default. */
+const RETRYABLE_UPSTREAM_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly type: string;
+  readonly param: string | null;
+  readonly retryable: boolean;
+  /** A ready-made body to forward as-is (an upstream's own OpenAI-shaped error). */
+  readonly forwardedBody: OpenAIErrorBody | undefined;
+  /** Upstream `Retry-After` hint in milliseconds, when the upstream sent one. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: {
+      param?: string | null;
+      status?: number;
+      retryable?: boolean;
+      forwardedBody?: OpenAIErrorBody;
+      retryAfterMs?: number;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const entry: CatalogueEntry = ERROR_CATALOGUE[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = options.status ?? entry.status;
+    this.type = entry.type;
+    this.param = options.param ?? null;
+    this.retryable = options.retryable ?? entry.retryable;
+    this.forwardedBody = options.forwardedBody;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  toBody(): OpenAIErrorBody {
+    if (this.forwardedBody) return this.forwardedBody;
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}
+
+function typeForStatus(status: number): OpenAIErrorType {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+/** True when `value` already is an OpenAI error body, so it can be forwarded unchanged. */
+export function isOpenAIErrorBody(value: unknown): value is OpenAIErrorBody {
+  if (typeof value !== 'object' || value === null) return false;
+  const error = (value as { error?: unknown }).error;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === 'string'
+  );
+}
+
+/**
+ * An upstream answered with a non-2xx status. Forward its body when it is OpenAI-shaped (filling in
+ * any missing fields), otherwise normalise it; the status is kept either way.
+ */
+export function upstreamStatusError(
+  status: number,
+  body: unknown,
+  retryAfterMs: number | undefined,
+  providerName: string,
+): GatewayError {
+  const retryable = RETRYABLE_UPSTREAM_STATUSES.has(status);
+  if (isOpenAIErrorBody(body)) {
+    const e = body.error as Partial<OpenAIErrorBody['error']> & { message: string };
+    const forwardedBody: OpenAIErrorBody = {
+      error: {
+        ...e,
+        message: e.message,
+        type: typeof e.type === 'string' ? e.type : typeForStatus(status),
+        param: typeof e.param === 'string' ? e.param : null,
+        code: typeof e.code === 'string' ? e.code : e.code == null ? null : String(e.code),
+      },
+    };
+    return new GatewayError('upstream_error', e.message, {
+      status,
+      retryable,
+      forwardedBody,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  const normalised: OpenAIErrorBody = {
+    error: {
+      message: `provider '${providerName}' answered HTTP ${status}`,
+      type: typeForStatus(status),
+      param: null,
+      code: 'upstream_error',
+    },
+  };
+  return new GatewayError('upstream_error', normalised.error.message, {
+    status,
+    retryable,
+    forwardedBody: normalised,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}

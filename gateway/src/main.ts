@@ -1,0 +1,56 @@
+/**
+ * Process entry point: load and validate config (exit non-zero listing every problem), build the app,
+ * listen, and on SIGTERM/SIGINT drain: stop accepting, let in-flight requests finish within the grace
+ * period, flush, exit 0.
+ */
+import { buildApp } from './app.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError } from './config/problems.js';
+import type { GatewayConfig } from './config/schema.js';
+
+async function main(): Promise<void> {
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const app = buildApp(config);
+  await app.listen({
+    host: config.server.host,
+    port: config.server.port,
+    listenTextResolver: (address) => `gateway listening on ${address} (providers: ${Object.keys(config.providers).join(', ')})`,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    app.readiness.draining = true;
+    app.log.info({ signal, graceMs: config.server.shutdownGraceMs }, 'draining');
+    const force = setTimeout(() => {
+      app.log.warn('grace period over; closing remaining connections');
+      app.server.closeAllConnections();
+    }, config.server.shutdownGraceMs);
+    force.unref();
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+    }
+    app.log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

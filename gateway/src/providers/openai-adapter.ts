@@ -1,0 +1,88 @@
+/**
+ * Adapter for the OpenAI API and every server that speaks it (vLLM, TGI, SGLang, Ollama, llama.cpp,
+ * Groq, Together…). Requests and responses already have the right shape, so this adapter only sets
+ * the path and headers, and reads errors. Targets the OpenAI REST API v1 (chat/completions,
+ * completions, embeddings).
+ */
+import { GatewayError, upstreamStatusError } from '../errors.js';
+import type { JsonObject, Operation, ProviderAdapter, StreamDecoder, UpstreamRequestSpec } from './types.js';
+
+export interface OpenAIAdapterOptions {
+  providerName: string;
+  apiKey?: string | undefined;
+  organization?: string | undefined;
+  project?: string | undefined;
+  extraHeaders?: Readonly<Record<string, string>>;
+}
+
+const PATHS: Record<Operation, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+};
+
+export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdapter {
+  // Built once: every request sends the same static headers.
+  const staticHeaders: Record<string, string> = {
+    'content-type': 'application/json',
+    ...options.extraHeaders,
+  };
+  if (options.apiKey) staticHeaders.authorization = `Bearer ${options.apiKey}`;
+  if (options.organization) staticHeaders['openai-organization'] = options.organization;
+  if (options.project) staticHeaders['openai-project'] = options.project;
+
+  return {
+    supports: () => true,
+
+    buildRequest({ operation, body, stream }): UpstreamRequestSpec {
+      return {
+        path: PATHS[operation],
+        headers: stream ? { ...staticHeaders, accept: 'text/event-stream' } : staticHeaders,
+        body: JSON.stringify(body),
+      };
+    },
+
+    parseResponse(_operation, body): JsonObject {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+        throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' returned a non-object body`);
+      }
+      return body as JsonObject;
+    },
+
+    createStreamDecoder(): StreamDecoder {
+      let sawFinishReason = false;
+      return {
+        decode(event) {
+          if (event.data === '[DONE]') return { chunks: [], done: true };
+          let chunk: unknown;
+          try {
+            chunk = JSON.parse(event.data);
+          } catch {
+            throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' sent a stream event that is not JSON`);
+          }
+          if (typeof chunk !== 'object' || chunk === null) return { chunks: [], done: false };
+          // Some OpenAI-compatible servers report a failure inside the stream instead of by status.
+          if ('error' in chunk && !('choices' in chunk)) {
+            throw upstreamStatusError(502, chunk, undefined, options.providerName);
+          }
+          if (!sawFinishReason && hasFinishReason(chunk as JsonObject)) sawFinishReason = true;
+          return { chunks: [chunk as JsonObject], done: false };
+        },
+        completeWithoutMarker: () => sawFinishReason,
+      };
+    },
+
+    parseError(status, body, retryAfterMs) {
+      return upstreamStatusError(status, body, retryAfterMs, options.providerName);
+    },
+  };
+}
+
+function hasFinishReason(chunk: JsonObject): boolean {
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  for (const choice of choices) {
+    if (choice && typeof choice === 'object' && (choice as JsonObject).finish_reason) return true;
+  }
+  return false;
+}

@@ -1,0 +1,41 @@
+/** Builds every configured provider once, at start. */
+import type { GatewayConfig, ProviderConfig } from '../config/schema.js';
+import { createHttpProvider } from './http-provider.js';
+import { createMockProvider } from './mock-provider.js';
+import { createOpenAIAdapter } from './openai-adapter.js';
+import type { Provider } from './types.js';
+
+export type ProviderRegistry = ReadonlyMap<string, Provider>;
+
+export function createProvider(name: string, config: ProviderConfig): Provider {
+  switch (config.type) {
+    case 'mock':
+      return createMockProvider(name, config);
+    case 'openai':
+      return createHttpProvider(name, config, createOpenAIAdapter({
+        providerName: name,
+        apiKey: config.apiKey,
+        organization: config.organization,
+        project: config.project,
+        extraHeaders: config.headers,
+      }));
+    case 'openai-compatible':
+      return createHttpProvider(name, config, createOpenAIAdapter({
+        providerName: name,
+        apiKey: config.apiKey,
+        extraHeaders: config.headers,
+      }));
+  }
+}
+
+export function createProviderRegistry(config: GatewayConfig): ProviderRegistry {
+  const providers = new Map<string, Provider>();
+  for (const [name, providerConfig] of Object.entries(config.providers)) {
+    providers.set(name, createProvider(name, providerConfig));
+  }
+  return providers;
+}
+
+export async function closeProviders(providers: ProviderRegistry): Promise<void> {
+  await Promise.allSettled([...providers.values()].map((provider) => provider.close()));
+}

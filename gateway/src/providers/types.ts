@@ -1,0 +1,71 @@
+/**
+ * What a provider is to the rest of the gateway. Nothing here knows about Fastify: a provider takes
+ * plain data (an OpenAI-shaped request body) and gives plain data back (an OpenAI-shaped response, or
+ * an async stream of OpenAI chat/completion chunks). Failures are thrown as GatewayError.
+ */
+import type { GatewayError } from '../errors.js';
+import type { SseEvent } from './sse.js';
+
+export type Operation = 'chat' | 'completions' | 'embeddings';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface ProviderCall {
+  operation: Operation;
+  /** The target's model name (what the upstream should run). */
+  model: string;
+  /** The client's request body, with `model` already set to the target's model. */
+  body: JsonObject;
+  stream: boolean;
+  requestId: string;
+  /** Aborted when the client goes away or the attempt must stop; the upstream request is cancelled. */
+  signal: AbortSignal;
+}
+
+export type ProviderReply =
+  | { kind: 'json'; body: JsonObject }
+  | {
+      kind: 'stream';
+      /** OpenAI-shaped chunks as they arrive; throws a GatewayError if the stream breaks. */
+      chunks: AsyncIterator<JsonObject>;
+    };
+
+export interface Provider {
+  readonly name: string;
+  readonly type: string;
+  /** Models advertised by GET /v1/models as `<provider>/<model>`. */
+  readonly models: readonly string[];
+  supports(operation: Operation): boolean;
+  send(call: ProviderCall): Promise<ProviderReply>;
+  close(): Promise<void>;
+}
+
+/** An HTTP request an adapter wants sent, relative to the provider's base URL. */
+export interface UpstreamRequestSpec {
+  /** Appended to the base URL's path, e.g. "/chat/completions". */
+  path: string;
+  /** Query string without '?', or empty. */
+  query?: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Turns upstream SSE events into OpenAI chunks, keeping whatever state a provider's protocol needs. */
+export interface StreamDecoder {
+  /** `done` means the upstream signalled a complete answer. */
+  decode(event: SseEvent): { chunks: JsonObject[]; done: boolean };
+  /** The body ended with no end marker: true when the answer was complete anyway (e.g. it carried a finish reason). */
+  completeWithoutMarker(): boolean;
+}
+
+/**
+ * The pure translation half of an HTTP provider: OpenAI-shaped request in, native request out; native
+ * response/stream/error in, OpenAI-shaped out. Adapters are data transforms; transport lives elsewhere.
+ */
+export interface ProviderAdapter {
+  supports(operation: Operation): boolean;
+  buildRequest(call: Omit<ProviderCall, 'signal' | 'requestId'>): UpstreamRequestSpec;
+  parseResponse(operation: Operation, body: unknown, model: string): JsonObject;
+  createStreamDecoder(operation: Operation, model: string): StreamDecoder;
+  parseError(status: number, body: unknown, retryAfterMs: number | undefined): GatewayError;
+}

@@ -1,0 +1,65 @@
+/**
+ * Writes an OpenAI chunk stream to the client as SSE, chunk by chunk as they arrive, honouring
+ * backpressure. If the upstream breaks after bytes went out, the client gets one final event with an
+ * OpenAI-shaped error (code `stream_interrupted`) and no `[DONE]`, so a truncated answer is visible.
+ */
+import type { ServerResponse } from 'node:http';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { JsonObject } from '../providers/types.js';
+import { SSE_DONE, sseData } from '../providers/sse.js';
+
+export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone';
+
+export async function writeSseStream(
+  res: ServerResponse,
+  first: JsonObject | undefined,
+  rest: AsyncIterator<JsonObject>,
+  clientModel: string,
+): Promise<StreamOutcome> {
+  try {
+    if (first && !(await writeChunk(res, first, clientModel))) return closeIterator(rest);
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) break;
+      if (!(await writeChunk(res, next.value, clientModel))) return closeIterator(rest);
+    }
+  } catch (error) {
+    if (res.destroyed || res.writableEnded) return 'client_gone';
+    const cause = isGatewayError(error) ? error : undefined;
+    const interrupted = new GatewayError(
+      'stream_interrupted',
+      `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
+    );
+    res.end(sseData(JSON.stringify(interrupted.toBody())));
+    return 'interrupted';
+  }
+  if (res.destroyed) return 'client_gone';
+  res.end(SSE_DONE);
+  return 'complete';
+}
+
+/** Writes one chunk; resolves false when the client has gone away. */
+async function writeChunk(res: ServerResponse, chunk: JsonObject, clientModel: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if ('model' in chunk) chunk.model = clientModel;
+  if (res.write(sseData(JSON.stringify(chunk)))) return true;
+  await drainOrClose(res);
+  return !res.destroyed;
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function closeIterator(iterator: AsyncIterator<JsonObject>): Promise<StreamOutcome> {
+  await iterator.return?.().catch(() => undefined);
+  return 'client_gone';
+}
