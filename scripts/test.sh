@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, as the README documents it: build, start what the tests need, run vitest,
-# stop what was started. Used unchanged by .ci/run.
+# The whole test suite, as the README documents it: install when needed, build, type-check, run vitest.
+# Used unchanged by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules ]; then npm ci; fi
+if [ ! -x node_modules/.bin/vitest ]; then npm ci --no-audit --no-fund; fi
 npm run build
 npm run typecheck
 npx vitest run "$@"

@@ -1,0 +1,206 @@
+/**
+ * A fault-injecting OpenAI-compatible upstream for integration tests, on a real socket. The behaviour
+ * of each request is chosen by its `model`:
+ *
+ *   anything else          normal answer (JSON, or SSE with a usage chunk when include_usage is set)
+ *   fail-<status>          OpenAI-shaped error with that status
+ *   plain-<status>         non-JSON error body with that status
+ *   retry-after-<s>        429 with `Retry-After: <s>`
+ *   stall                  never answers (until the client goes away)
+ *   stall-body             sends headers and one chunk, then goes silent
+ *   cut-after-<n>          streams n chunks, then destroys the socket
+ *   slow-<ms>              waits ms before answering
+ *   tool-call              answers with a tool call (JSON and stream)
+ *   reset                  destroys the socket without answering
+ *   flaky-<n>              fails with 500 for the first n requests of that model, then answers
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+}
+
+export interface MockUpstream {
+  url: string;
+  requests: RecordedRequest[];
+  /** Requests whose client went away before the answer was complete. */
+  abortedRequests: () => number;
+  /** Requests still open right now. */
+  openRequests: () => number;
+  close(): Promise<void>;
+}
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const requests: RecordedRequest[] = [];
+  const flakyCounts = new Map<string, number>();
+  let aborted = 0;
+  let open = 0;
+
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (raw += chunk));
+    req.on('end', () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      } catch {
+        res.writeHead(400).end('bad json');
+        return;
+      }
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      open++;
+      res.on('close', () => {
+        open--;
+        if (!res.writableFinished) aborted++;
+      });
+      void respond(req, res, body, flakyCounts);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    abortedRequests: () => aborted,
+    openRequests: () => open,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  flakyCounts: Map<string, number>,
+): Promise<void> {
+  const model = String(body.model ?? '');
+  const path = (req.url ?? '').replace(/\?.*$/, '');
+  let match: RegExpMatchArray | null;
+
+  if ((match = /^fail-(\d{3})$/.exec(model))) {
+    return json(res, Number(match[1]), {
+      error: { message: `upstream says ${match[1]}`, type: 'upstream_type', param: null, code: 'upstream_code' },
+    });
+  }
+  if ((match = /^plain-(\d{3})$/.exec(model))) {
+    res.writeHead(Number(match[1]), { 'content-type': 'text/plain' }).end('<html>bad gateway</html>');
+    return;
+  }
+  if ((match = /^retry-after-(\d+)$/.exec(model))) {
+    res.setHeader('retry-after', match[1] as string);
+    return json(res, 429, { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+  }
+  if ((match = /^flaky-(\d+)$/.exec(model))) {
+    const seen = flakyCounts.get(model) ?? 0;
+    flakyCounts.set(model, seen + 1);
+    if (seen < Number(match[1])) {
+      return json(res, 500, { error: { message: 'flaky', type: 'server_error', param: null, code: null } });
+    }
+  }
+  if (model === 'stall') return; // never answer; the socket stays open until the client aborts
+  if (model === 'reset') {
+    req.socket.destroy();
+    return;
+  }
+  if ((match = /^slow-(\d+)$/.exec(model))) await sleep(Number(match[1]));
+
+  if (path.endsWith('/embeddings')) {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    return json(res, 200, {
+      object: 'list',
+      data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1 * (index + 1), 0.2, 0.3] })),
+      model,
+      usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 },
+    });
+  }
+  if (path.endsWith('/completions') && !path.endsWith('/chat/completions')) {
+    const text = 'completed text';
+    if (body.stream === true) {
+      return stream(res, model, body, ['completed ', 'text'].map((t, i) => ({
+        id: 'cmpl-1', object: 'text_completion', created: 1, model,
+        choices: [{ index: 0, text: t, logprobs: null, finish_reason: i === 1 ? 'stop' : null }],
+      })));
+    }
+    return json(res, 200, {
+      id: 'cmpl-1', object: 'text_completion', created: 1, model,
+      choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      system_fingerprint: 'fp_mock',
+    });
+  }
+
+  const toolCall = model === 'tool-call';
+  if (body.stream === true) {
+    const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model, system_fingerprint: 'fp_mock' };
+    const chunks = toolCall
+      ? [
+          { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }] },
+          { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, finish_reason: null }] },
+          { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, finish_reason: null }] },
+          { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+        ]
+      : ['Hel', 'lo', ' from', ' the', ' mock', ' up', 'str', 'eam'].map((content, i, all) => ({
+          ...base,
+          choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content } : { content }, finish_reason: i === all.length - 1 ? 'stop' : null }],
+        }));
+    return stream(res, model, body, chunks);
+  }
+  return json(res, 200, {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model,
+    system_fingerprint: 'fp_mock',
+    choices: [
+      {
+        index: 0,
+        message: toolCall
+          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }
+          : { role: 'assistant', content: 'Hello from the mock upstream' },
+        logprobs: null,
+        finish_reason: toolCall ? 'tool_calls' : 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 },
+  });
+}
+
+function json(res: ServerResponse, status: number, payload: unknown): void {
+  const text = JSON.stringify(payload);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+async function stream(res: ServerResponse, model: string, body: Record<string, unknown>, chunks: Record<string, unknown>[]): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const cut = /^cut-after-(\d+)$/.exec(model);
+  const stallBody = model === 'stall-body';
+  for (let i = 0; i < chunks.length; i++) {
+    if (cut && i === Number(cut[1])) {
+      res.socket?.destroy();
+      return;
+    }
+    res.write(`data: ${JSON.stringify(chunks[i])}\n\n`);
+    if (stallBody) return; // headers and one chunk, then silence
+    await sleep(2);
+  }
+  const options = body.stream_options as { include_usage?: boolean } | undefined;
+  if (options?.include_usage) {
+    const { choices: _unused, ...base } = chunks[0] as Record<string, unknown>;
+    res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 11, completion_tokens: 8, total_tokens: 19 } })}\n\n`);
+  }
+  res.end('data: [DONE]\n\n');
+}
