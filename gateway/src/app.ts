@@ -13,13 +13,25 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes } from './routes/proxy-routes.js';
 import { createLoggerOptions } from './logger.js';
+import type { RoutingRuntime } from './proxy/dispatch.js';
+import { BreakerRegistry } from './routing/circuit-breaker.js';
+import { InFlightTracker } from './routing/in-flight.js';
+import { ProviderHealth } from './routing/provider-health.js';
 
 export interface AppDeps {
   /** Providers to use instead of building them from config (tests inject fakes here). */
   providers?: ProviderRegistry;
+  /** Random source for load balancing, jitter and unsticky canary assignment (tests fix a seed). */
+  random?: () => number;
+  /** Clock for circuit breakers (tests move time by hand). */
+  now?: () => number;
 }
 
-export type GatewayApp = FastifyInstance & { readiness: Readiness };
+export interface GatewayApp extends FastifyInstance {
+  readiness: Readiness;
+  /** Runtime routing state: breakers, in-flight counts, canary splits (weights can change at run time). */
+  gatewayRouting: RoutingRuntime & { canarySplits: ModelResolver['canarySplits'] };
+}
 
 /**
  * Synchronous on purpose: a Fastify instance is thenable, so returning it from an async function would
@@ -39,6 +51,16 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const providers = deps.providers ?? createProviderRegistry(config);
   const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
+  const health = new ProviderHealth(config);
+  const runtime: RoutingRuntime = {
+    random: deps.random ?? Math.random,
+    breakers: new BreakerRegistry(config.routing.breaker, deps.now ?? Date.now, (key, state) => {
+      app.log.warn({ target: key, state }, 'circuit breaker changed state');
+    }),
+    inFlight: new InFlightTracker(),
+    health,
+    retryDefaults: config.routing.retry,
+  };
 
   // Clients (curl without -H, some SDKs) do not always send application/json: every body is JSON here.
   app.removeContentTypeParser(['text/plain']);
@@ -67,11 +89,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   registerHealthRoutes(app, readiness);
   registerModelsRoute(app, resolver);
-  registerProxyRoutes(app, { resolver });
+  registerProxyRoutes(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
 
+  app.addHook('onReady', async () => {
+    health.start();
+  });
   app.addHook('onClose', async () => {
+    health.stop();
     await closeProviders(providers);
   });
 
-  return Object.assign(app, { readiness }) as GatewayApp;
+  return Object.assign(app, { readiness, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
 }

@@ -34,7 +34,10 @@ export const ERROR_CATALOGUE = {
   upstream_error: { status: 502, type: 'server_error', retryable: true },
   /** The upstream answered 2xx with something we could not read. */
   upstream_invalid_response: { status: 502, type: 'server_error', retryable: true },
-  stream_interrupted: { status: 502, type: 'server_error', retryable: false },
+  /** Retryable only matters before the first byte: after it, the gateway never retries. */
+  stream_interrupted: { status: 502, type: 'server_error', retryable: true },
+  /** The request's total deadline passed across its attempts and fallbacks. */
+  deadline_exceeded: { status: 504, type: 'server_error', retryable: false },
   shutting_down: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
 } as const satisfies Record<string, CatalogueEntry>;

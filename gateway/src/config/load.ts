@@ -64,17 +64,16 @@ function checkReferences(document: unknown): ConfigProblem[] {
   if (!isRecord(document) || !isRecord(document.routes)) return [];
   const providers = isRecord(document.providers) ? document.providers : {};
   const problems: ConfigProblem[] = [];
-  for (const [routeName, route] of Object.entries(document.routes)) {
-    if (!isRecord(route) || !Array.isArray(route.targets)) continue;
-    route.targets.forEach((target: unknown, index: number) => {
-      if (isRecord(target) && typeof target.provider === 'string' && !(target.provider in providers)) {
-        problems.push({
-          path: ['routes', routeName, 'targets', index, 'provider'],
-          message: `unknown provider '${target.provider}'`,
-        });
-      }
-    });
-  }
+  const visit = (node: unknown, path: (string | number)[]): void => {
+    if (!isRecord(node)) return;
+    if (typeof node.provider === 'string' && !(node.provider in providers)) {
+      problems.push({ path: [...path, 'provider'], message: `unknown provider '${node.provider}'` });
+    }
+    if (Array.isArray(node.targets)) node.targets.forEach((child, index) => visit(child, [...path, 'targets', index]));
+    if (isRecord(node.baseline)) visit(node.baseline, [...path, 'baseline']);
+    if (isRecord(node.canary)) visit(node.canary, [...path, 'canary']);
+  };
+  for (const [routeName, route] of Object.entries(document.routes)) visit(route, ['routes', routeName]);
   return problems;
 }
 

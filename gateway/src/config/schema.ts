@@ -3,6 +3,7 @@
  * README's configuration reference and this file say the same thing.
  */
 import { z } from 'zod';
+import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,6 +24,8 @@ const httpProviderFields = {
   headers: headerMap.default({}),
   /** Models this provider serves, advertised by GET /v1/models as `<provider>/<model>`. */
   models: z.array(z.string().min(1)).default([]),
+  /** Optional active health check; an unhealthy provider's targets are skipped while others are up. */
+  healthCheck: healthCheckSchema.optional(),
 };
 
 const openaiProvider = z.strictObject({
@@ -60,15 +63,6 @@ export const providerSchema = z.discriminatedUnion('type', [
   mockProvider,
 ]);
 
-const targetSchema = z.strictObject({
-  provider: z.string().min(1),
-  model: z.string().min(1),
-});
-
-const routeSchema = z.strictObject({
-  targets: z.array(targetSchema).min(1),
-});
-
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65_535).default(8787),
@@ -86,6 +80,7 @@ export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   logging: loggingSchema.prefault({}),
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+  routing: routingDefaultsSchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),
 });
 
@@ -93,5 +88,4 @@ export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type HttpProviderConfig = Exclude<ProviderConfig, { type: 'mock' }>;
 export type MockProviderConfig = Extract<ProviderConfig, { type: 'mock' }>;
-export type RouteConfig = z.infer<typeof routeSchema>;
-export type TargetConfig = z.infer<typeof targetSchema>;
+export type { RouteConfig, RouteNodeConfig, RetryConfig, BreakerConfig, HealthCheckConfig } from './routing-schema.js';

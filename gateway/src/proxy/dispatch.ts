@@ -1,70 +1,223 @@
 /**
- * Sends one client request to the route's targets in order until one answers. A stream counts as
- * answered only once its first chunk has arrived, so a stream that fails before its first byte can
- * still move on to the next target.
+ * Runs one client request through its route: plan the targets (strategy, canary split), then try them
+ * in order — skipping targets whose breaker is open or whose health check fails, retrying transient
+ * failures on the same target with backoff, moving on when the failure allows — all within the
+ * request's deadline. A stream counts as answered once its first chunk has arrived: before that it can
+ * still be retried or fall back; after it, never.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RetryConfig } from '../config/schema.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { JsonObject, Operation } from '../providers/types.js';
-import type { ResolvedRoute, ResolvedTarget } from '../routing/model-resolver.js';
+import type { BreakerRegistry } from '../routing/circuit-breaker.js';
+import type { InFlightTracker } from '../routing/in-flight.js';
+import type { ProviderHealth } from '../routing/provider-health.js';
+import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
+import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { ValidatedBody } from './request-schemas.js';
 
-export type DispatchResult =
-  | { kind: 'json'; target: ResolvedTarget; attempts: number; body: JsonObject }
-  | { kind: 'stream'; target: ResolvedTarget; attempts: number; first: JsonObject | undefined; rest: AsyncIterator<JsonObject> };
+export interface RoutingRuntime {
+  random: () => number;
+  breakers: BreakerRegistry;
+  inFlight: InFlightTracker;
+  health: ProviderHealth;
+  retryDefaults: RetryConfig;
+}
 
 export interface DispatchInput {
-  route: ResolvedRoute;
+  route: CompiledRoute;
   operation: Operation;
   body: ValidatedBody;
   stream: boolean;
   requestId: string;
+  /** Aborted by the client leaving or by the deadline (its reason says which). */
   signal: AbortSignal;
+  /** Epoch ms after which no new attempt or backoff starts. */
+  deadlineAt: number;
+  stickyKey: (header: string | undefined) => string | undefined;
 }
 
+interface Answered {
+  target: ResolvedTarget;
+  variant: Variant | undefined;
+  attempts: number;
+}
+
+export type DispatchResult =
+  | (Answered & { kind: 'json'; body: JsonObject })
+  | (Answered & { kind: 'stream'; first: JsonObject | undefined; rest: AsyncIterator<JsonObject> });
+
 export class DispatchError extends Error {
-  constructor(readonly error: GatewayError, readonly attempts: number, readonly target: ResolvedTarget | undefined) {
+  constructor(
+    readonly error: GatewayError,
+    readonly attempts: number,
+    readonly target: ResolvedTarget | undefined,
+    readonly variant: Variant | undefined,
+  ) {
     super(error.message);
   }
 }
 
-export async function dispatch(input: DispatchInput): Promise<DispatchResult> {
-  let attempts = 0;
+type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
+
+export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
+  const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey });
+  const retry = input.route.retry ?? runtime.retryDefaults;
+  const counter = { attempts: 0 };
+  const skipped: PlannedAttempt[] = [];
   let lastError: GatewayError | undefined;
-  let lastTarget: ResolvedTarget | undefined;
-  for (const target of input.route.targets) {
-    if (!target.provider.supports(input.operation)) {
-      lastError ??= new GatewayError('operation_not_supported', `provider '${target.provider.name}' does not serve this endpoint`);
+  let lastPlanned: PlannedAttempt | undefined;
+
+  for (const planned of plan) {
+    if (!planned.target.provider.supports(input.operation)) {
+      lastError ??= new GatewayError('operation_not_supported', `provider '${planned.target.provider.name}' does not serve this endpoint`);
       continue;
     }
-    attempts++;
-    lastTarget = target;
-    try {
-      return await attempt(target, input, attempts);
-    } catch (error) {
-      lastError = isGatewayError(error)
-        ? error
-        : new GatewayError('internal_error', 'provider failed unexpectedly', { cause: error });
-      if (!lastError.retryable || input.signal.aborted) break;
+    if (!admit(planned.target, runtime)) {
+      skipped.push(planned);
+      continue;
     }
+    const outcome = await tryTarget(planned, input, runtime, retry, counter);
+    if (outcome.ok) return outcome.result;
+    lastError = outcome.error;
+    lastPlanned = planned;
+    if (input.signal.aborted || !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
   }
+
+  // Every usable target was open or unhealthy: try the one closest to recovering rather than fail untried.
+  if (counter.attempts === 0 && skipped.length > 0 && !input.signal.aborted) {
+    const best = closestToRecovery(skipped, runtime);
+    runtime.breakers.for(best.target.key).forceAcquire();
+    const outcome = await tryTarget(best, input, runtime, retry, counter);
+    if (outcome.ok) return outcome.result;
+    lastError = outcome.error;
+    lastPlanned = best;
+  }
+
+  if (input.signal.aborted && isGatewayError(input.signal.reason)) lastError = input.signal.reason;
   throw new DispatchError(
-    lastError ?? new GatewayError('model_not_found', `route '${input.route.name}' has no targets`),
-    attempts,
-    lastTarget,
+    lastError ?? new GatewayError('model_not_found', `route '${input.route.name}' has no usable target`),
+    counter.attempts,
+    lastPlanned?.target,
+    lastPlanned?.variant,
   );
 }
 
-async function attempt(target: ResolvedTarget, input: DispatchInput, attempts: number): Promise<DispatchResult> {
-  const body = { ...input.body, model: target.model };
+function admit(target: ResolvedTarget, runtime: RoutingRuntime): boolean {
+  if (!runtime.health.isHealthy(target.provider.name)) return false;
+  return !runtime.breakers.enabled || runtime.breakers.for(target.key).tryAcquire();
+}
+
+function closestToRecovery(skipped: PlannedAttempt[], runtime: RoutingRuntime): PlannedAttempt {
+  let best = skipped[0] as PlannedAttempt;
+  let bestWait = Infinity;
+  for (const planned of skipped) {
+    const wait = runtime.breakers.for(planned.target.key).msUntilRetry();
+    if (wait < bestWait) {
+      best = planned;
+      bestWait = wait;
+    }
+  }
+  return best;
+}
+
+/** Tries one target, retrying transient failures on it while the policy, breaker and deadline allow. */
+async function tryTarget(
+  planned: PlannedAttempt,
+  input: DispatchInput,
+  runtime: RoutingRuntime,
+  retry: RetryConfig,
+  counter: { attempts: number },
+): Promise<TargetOutcome> {
+  const { target } = planned;
+  const breaker = runtime.breakers.for(target.key);
+  for (let tryNumber = 1; ; tryNumber++) {
+    counter.attempts++;
+    runtime.inFlight.increment(target.key);
+    try {
+      return { ok: true, result: await attempt(planned, input, runtime, counter.attempts) };
+    } catch (thrown) {
+      runtime.inFlight.decrement(target.key);
+      const error = isGatewayError(thrown)
+        ? thrown
+        : new GatewayError('internal_error', 'provider failed unexpectedly', { cause: thrown });
+      if (input.signal.aborted) {
+        breaker.release();
+        return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
+      }
+      if (isTargetFault(error)) breaker.recordFailure();
+      else breaker.release();
+
+      if (tryNumber >= retry.maxAttempts || !shouldRetrySameTarget(error, retry)) return { ok: false, error };
+      const delay = retryDelayMs(error, tryNumber, retry, runtime.random);
+      if (Date.now() + delay >= input.deadlineAt) return { ok: false, error };
+      try {
+        if (delay > 0) await sleep(delay, undefined, { signal: input.signal });
+      } catch {
+        return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
+      }
+      if (runtime.breakers.enabled && !breaker.tryAcquire()) return { ok: false, error };
+    }
+  }
+}
+
+async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: RoutingRuntime, attempts: number): Promise<DispatchResult> {
+  const { target, variant } = planned;
   const reply = await target.provider.send({
     operation: input.operation,
     model: target.model,
-    body,
+    body: { ...input.body, model: target.model },
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
   });
-  if (reply.kind === 'json') return { kind: 'json', target, attempts, body: reply.body };
+  const breaker = runtime.breakers.for(target.key);
+  if (reply.kind === 'json') {
+    runtime.inFlight.decrement(target.key);
+    breaker.recordSuccess();
+    return { kind: 'json', target, variant, attempts, body: reply.body };
+  }
   const first = await reply.chunks.next();
-  return { kind: 'stream', target, attempts, first: first.done ? undefined : first.value, rest: reply.chunks };
+  // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
+  const rest = settleWhenDone(reply.chunks, (error) => {
+    runtime.inFlight.decrement(target.key);
+    if (error === undefined) breaker.recordSuccess();
+    else if (error === CANCELLED) breaker.release();
+    else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();
+    else breaker.recordFailure();
+  });
+  if (first.done) await rest.next(); // an empty but complete stream: settle it now
+  return { kind: 'stream', target, variant, attempts, first: first.done ? undefined : first.value, rest };
+}
+
+/** Passed to `onDone` when the consumer stopped reading early (the client left). */
+const CANCELLED = Symbol('cancelled');
+
+/** Wraps an iterator so `onDone` runs exactly once: on completion, failure (with the error) or cancel. */
+function settleWhenDone(
+  iterator: AsyncIterator<JsonObject>,
+  onDone: (error: unknown) => void,
+): AsyncIterator<JsonObject> {
+  let settled = false;
+  const settle = (error: unknown): void => {
+    if (settled) return;
+    settled = true;
+    onDone(error);
+  };
+  return {
+    async next() {
+      try {
+        const result = await iterator.next();
+        if (result.done) settle(undefined);
+        return result;
+      } catch (error) {
+        settle(error ?? new Error('stream failed'));
+        throw error;
+      }
+    },
+    async return(value?: unknown) {
+      settle(CANCELLED);
+      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
+    },
+  };
 }

@@ -1,19 +1,23 @@
 /**
- * The OpenAI-compatible endpoints. Each request: validate, resolve the model, dispatch to the route's
- * targets, then reply as JSON or stream SSE as chunks arrive. A client that disconnects aborts the
- * upstream request at once.
+ * The OpenAI-compatible endpoints. Each request: validate, resolve the model, dispatch through the
+ * route within its deadline, then reply as JSON or stream SSE as chunks arrive. A client that
+ * disconnects aborts the upstream request at once.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
-import { dispatch, DispatchError, type DispatchResult } from '../proxy/dispatch.js';
+import { dispatch, DispatchError, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
 import { validateRequestBody } from '../proxy/request-schemas.js';
 import { writeSseStream } from '../proxy/write-sse.js';
 import type { Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
+import type { ResolvedTarget, Variant } from '../routing/route-tree.js';
 
 export interface ProxyRouteDeps {
   resolver: ModelResolver;
+  runtime: RoutingRuntime;
+  /** Deadline for a request whose route sets none. */
+  defaultTimeoutMs: number;
 }
 
 const SSE_HEADERS = {
@@ -21,6 +25,9 @@ const SSE_HEADERS = {
   'cache-control': 'no-cache',
   'x-accel-buffering': 'no',
 };
+
+/** A request header that shortens (never lengthens) the route's deadline. */
+const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
 
 const clientGone = new GatewayError('internal_error', 'client disconnected');
 
@@ -30,7 +37,7 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps):
   app.post('/v1/embeddings', createProxyHandler('embeddings', deps));
 }
 
-function createProxyHandler(operation: Operation, { resolver }: ProxyRouteDeps) {
+function createProxyHandler(operation: Operation, { resolver, runtime, defaultTimeoutMs }: ProxyRouteDeps) {
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const body = validateRequestBody(operation, request.body);
     const route = resolver.resolve(body.model);
@@ -38,24 +45,41 @@ function createProxyHandler(operation: Operation, { resolver }: ProxyRouteDeps) 
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
     }
     const stream = operation !== 'embeddings' && body.stream === true;
+    const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
 
     const controller = new AbortController();
     const res = reply.raw;
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(clientGone);
     });
+    const deadline = setTimeout(() => {
+      controller.abort(new GatewayError('deadline_exceeded', `no answer within the request deadline of ${timeoutMs} ms`));
+    }, timeoutMs);
 
     let result: DispatchResult;
     try {
-      result = await dispatch({ route, operation, body, stream, requestId: request.id, signal: controller.signal });
+      result = await dispatch(
+        {
+          route,
+          operation,
+          body,
+          stream,
+          requestId: request.id,
+          signal: controller.signal,
+          deadlineAt: Date.now() + timeoutMs,
+          stickyKey: (header) => stickyKeyOf(request, body.user, header),
+        },
+        runtime,
+      );
     } catch (error) {
       if (!(error instanceof DispatchError)) throw error;
-      reply.header('x-gateway-attempts', String(error.attempts));
-      if (error.target) setTargetHeaders(reply, error.target.provider.name, error.target.model);
+      setAttemptHeaders(reply, error.attempts, error.target, error.variant);
       throw error.error;
+    } finally {
+      // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
+      clearTimeout(deadline);
     }
-    reply.header('x-gateway-attempts', String(result.attempts));
-    setTargetHeaders(reply, result.target.provider.name, result.target.model);
+    setAttemptHeaders(reply, result.attempts, result.target, result.variant);
 
     if (result.kind === 'json') {
       if ('model' in result.body) result.body.model = body.model;
@@ -68,8 +92,28 @@ function createProxyHandler(operation: Operation, { resolver }: ProxyRouteDeps) 
   };
 }
 
-function setTargetHeaders(reply: FastifyReply, provider: string, model: string): void {
-  reply.header('x-gateway-provider', provider);
-  // Model names are free text from config or the client; keep the header valid.
-  reply.header('x-gateway-model', encodeURI(model));
+function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {
+  const header = request.headers[TIMEOUT_HEADER];
+  if (typeof header !== 'string') return routeTimeoutMs;
+  const asked = Number(header);
+  return Number.isInteger(asked) && asked > 0 ? Math.min(asked, routeTimeoutMs) : routeTimeoutMs;
+}
+
+function stickyKeyOf(request: FastifyRequest, user: unknown, header: string | undefined): string | undefined {
+  if (typeof user === 'string' && user.length > 0) return user;
+  if (header) {
+    const value = request.headers[header];
+    if (typeof value === 'string' && value.length > 0) return value;
+  }
+  return undefined;
+}
+
+function setAttemptHeaders(reply: FastifyReply, attempts: number, target: ResolvedTarget | undefined, variant: Variant | undefined): void {
+  reply.header('x-gateway-attempts', String(attempts));
+  if (target) {
+    reply.header('x-gateway-provider', target.provider.name);
+    // Model names are free text from config or the client; keep the header valid.
+    reply.header('x-gateway-model', encodeURI(target.model));
+  }
+  if (variant) reply.header('x-gateway-variant', variant);
 }

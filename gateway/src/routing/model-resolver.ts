@@ -1,44 +1,49 @@
 /**
  * Maps the `model` a client sends to what the gateway will call: a route declared in config, or
- * `<provider>/<model>` addressing one provider directly. Routes are resolved once, at start.
+ * `<provider>/<model>` addressing one provider directly. Routes are compiled once, at start.
  */
 import type { GatewayConfig } from '../config/schema.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
-
-export interface ResolvedTarget {
-  readonly provider: Provider;
-  readonly model: string;
-}
-
-export interface ResolvedRoute {
-  /** The route name, or `<provider>/<model>` for direct addressing. */
-  readonly name: string;
-  readonly targets: readonly ResolvedTarget[];
-}
+import { compileNode, stickyHeadersOf, targetOf, type CanarySplit, type CompiledRoute } from './route-tree.js';
 
 export class ModelResolver {
-  private readonly routes = new Map<string, ResolvedRoute>();
+  private readonly routes = new Map<string, CompiledRoute>();
+  /** Every canary split by id (the route name for a route whose root is a canary). */
+  readonly canarySplits = new Map<string, CanarySplit>();
 
   constructor(config: GatewayConfig, private readonly providers: ProviderRegistry) {
+    const lookup = (name: string): Provider => {
+      const provider = providers.get(name);
+      if (!provider) throw new Error(`unknown provider '${name}'`);
+      return provider;
+    };
     for (const [name, route] of Object.entries(config.routes)) {
-      const targets = route.targets.map((target) => {
-        const provider = providers.get(target.provider);
-        if (!provider) throw new Error(`route '${name}' names unknown provider '${target.provider}'`);
-        return { provider, model: target.model };
-      });
-      this.routes.set(name, Object.freeze({ name, targets: Object.freeze(targets) }));
+      const root = compileNode(route, lookup, this.canarySplits, name);
+      this.routes.set(name, Object.freeze({
+        name,
+        root,
+        timeoutMs: route.timeoutMs,
+        retry: route.retry,
+        stickyHeaders: stickyHeadersOf(root),
+      }));
     }
   }
 
-  resolve(model: string): ResolvedRoute | undefined {
+  resolve(model: string): CompiledRoute | undefined {
     const route = this.routes.get(model);
     if (route) return route;
     const slash = model.indexOf('/');
     if (slash <= 0 || slash === model.length - 1) return undefined;
     const provider = this.providers.get(model.slice(0, slash));
     if (!provider) return undefined;
-    return { name: model, targets: [{ provider, model: model.slice(slash + 1) }] };
+    return {
+      name: model,
+      root: { kind: 'target', target: targetOf(provider, model.slice(slash + 1)) },
+      timeoutMs: undefined,
+      retry: undefined,
+      stickyHeaders: [],
+    };
   }
 
   /** Everything GET /v1/models advertises: route names, then each provider's listed models. */

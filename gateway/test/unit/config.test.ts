@@ -91,7 +91,7 @@ unknownTopLevel: 1
   it('default config: mock always, openai only when its key is set', () => {
     const bare = loadConfig({});
     expect(Object.keys(bare.providers)).toEqual(['mock']);
-    expect(bare.routes['chat-default']?.targets[0]).toEqual({ provider: 'mock', model: 'mock-1' });
+    expect((bare.routes['chat-default'] as { targets: unknown[] }).targets[0]).toEqual({ provider: 'mock', model: 'mock-1' });
     expect(bare.server).toMatchObject({ host: '127.0.0.1', port: 8787 });
     const withKey = loadConfig({ OPENAI_API_KEY: 'sk-test' });
     const openai = withKey.providers.openai;

@@ -1,0 +1,118 @@
+/**
+ * Routing configuration: how a route spreads requests over targets (nestable groups), how it retries,
+ * its deadline, and the circuit breaker every target shares.
+ */
+import { z } from 'zod';
+
+const httpStatus = z.number().int().min(100).max(599);
+
+export const retrySchema = z.strictObject({
+  /** Tries per target, the first included (1 = no retry). */
+  maxAttempts: z.number().int().min(1).max(10).default(2),
+  /** Upstream statuses that are retried on the same target (network errors and timeouts always are). */
+  onStatus: z.array(httpStatus).default([429, 500, 502, 503, 504]),
+  /** Full-jitter exponential backoff: a random wait in [0, min(max, initial × 2^(try−1))]. */
+  initialBackoffMs: z.number().int().nonnegative().default(250),
+  maxBackoffMs: z.number().int().nonnegative().default(4000),
+  /** An upstream's Retry-After / retry-after-ms is honoured up to this long. */
+  maxRetryAfterMs: z.number().int().nonnegative().default(10_000),
+});
+
+export const breakerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Opens after this many failures in a row… */
+  consecutiveFailures: z.number().int().positive().default(5),
+  /** …or when this share of the window's requests failed, once the window holds minRequests. */
+  failureRate: z.number().gt(0).max(1).default(0.5),
+  minRequests: z.number().int().positive().default(20),
+  windowMs: z.number().int().positive().default(30_000),
+  /** How long an open breaker skips its target before one probe request is let through. */
+  cooldownMs: z.number().int().positive().default(30_000),
+});
+
+export const healthCheckSchema = z.strictObject({
+  /** Path on the provider's origin, e.g. /health (vLLM, TGI) or /v1/models. */
+  path: z.string().startsWith('/'),
+  intervalMs: z.number().int().positive().default(10_000),
+  timeoutMs: z.number().int().positive().default(2_000),
+  /** Consecutive failed checks before the provider's targets are skipped. */
+  unhealthyAfter: z.number().int().positive().default(2),
+});
+
+export interface TargetNodeConfig {
+  strategy?: undefined;
+  provider: string;
+  model: string;
+  weight?: number | undefined;
+}
+export interface GroupNodeConfig {
+  strategy: 'single' | 'fallback' | 'loadbalance' | 'least-busy' | undefined;
+  targets: RouteNodeConfig[];
+  weight?: number | undefined;
+  onStatus?: number[] | undefined;
+}
+export interface CanaryNodeConfig {
+  strategy: 'canary';
+  baseline: RouteNodeConfig;
+  canary: RouteNodeConfig;
+  canaryWeight: number;
+  stickyHeader?: string | undefined;
+  weight?: number | undefined;
+}
+export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig;
+
+/** Weight of a node inside a `loadbalance` parent; 0 drains it. */
+const weight = z.number().nonnegative().optional();
+
+const targetNode = z.strictObject({
+  strategy: z.undefined().optional(),
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight,
+});
+
+/** Fields a group has; `extra` adds the route-level settings when the group is a route's root. */
+function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<RouteNodeConfig>, extra: Extra, strategyOptional: boolean) {
+  const list = z.array(node).min(1);
+  const fallbackStrategy = strategyOptional ? z.literal('fallback').optional() : z.literal('fallback');
+  return [
+    z.strictObject({ strategy: z.literal('single'), targets: z.array(node).length(1), weight, ...extra }),
+    z.strictObject({ strategy: fallbackStrategy, targets: list, weight, onStatus: z.array(httpStatus).optional(), ...extra }),
+    z.strictObject({ strategy: z.literal('loadbalance'), targets: list, weight, ...extra }),
+    z.strictObject({ strategy: z.literal('least-busy'), targets: list, weight, ...extra }),
+    z.strictObject({
+      strategy: z.literal('canary'),
+      baseline: node,
+      canary: node,
+      /** Percent of users (0–100) sent to the canary; can change at run time. */
+      canaryWeight: z.number().min(0).max(100),
+      /** Header that identifies a user when the body has no `user` field. */
+      stickyHeader: z.string().min(1).toLowerCase().optional(),
+      weight,
+      ...extra,
+    }),
+  ] as const;
+}
+
+export const routeNodeSchema: z.ZodType<RouteNodeConfig> = z.lazy(() =>
+  z.discriminatedUnion('strategy', [targetNode, ...groupVariants(routeNodeSchema, {}, false)]),
+) as unknown as z.ZodType<RouteNodeConfig>;
+
+const routeSettings = {
+  /** Deadline for the whole request across every attempt and fallback (for streams: until the first chunk). */
+  timeoutMs: z.number().int().positive().optional(),
+  retry: retrySchema.optional(),
+};
+
+export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);
+
+export const routingDefaultsSchema = z.strictObject({
+  timeoutMs: z.number().int().positive().default(300_000),
+  retry: retrySchema.prefault({}),
+  breaker: breakerSchema.prefault({}),
+});
+
+export type RetryConfig = z.infer<typeof retrySchema>;
+export type BreakerConfig = z.infer<typeof breakerSchema>;
+export type HealthCheckConfig = z.infer<typeof healthCheckSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;

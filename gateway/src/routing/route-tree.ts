@@ -1,0 +1,170 @@
+/**
+ * A route compiled from config into a tree of runtime nodes (done once, at start), and the planner that
+ * turns that tree into the ordered list of targets one request will try.
+ */
+import type { RetryConfig, RouteNodeConfig } from '../config/schema.js';
+import type { Provider } from '../providers/types.js';
+import type { InFlightTracker } from './in-flight.js';
+import { isCanary, stickyBucket } from './sticky-hash.js';
+import { weightedOrder } from './weighted-order.js';
+
+export interface ResolvedTarget {
+  readonly provider: Provider;
+  readonly model: string;
+  /** `provider/model`: the key for breakers, in-flight counts and metrics. */
+  readonly key: string;
+}
+
+export type Variant = 'baseline' | 'canary';
+
+/** A canary split's weight, kept in one mutable place so it can change at run time. */
+export interface CanarySplit {
+  readonly id: string;
+  weight: number;
+}
+
+export type RouteNode =
+  | { readonly kind: 'target'; readonly target: ResolvedTarget }
+  | { readonly kind: 'fallback'; readonly children: readonly RouteNode[]; readonly onStatus: ReadonlySet<number> }
+  | { readonly kind: 'loadbalance'; readonly children: readonly RouteNode[]; readonly weights: readonly number[] }
+  | { readonly kind: 'least-busy'; readonly children: readonly RouteNode[]; readonly keys: readonly (readonly string[])[] }
+  | { readonly kind: 'canary'; readonly baseline: RouteNode; readonly canary: RouteNode; readonly split: CanarySplit; readonly stickyHeader: string | undefined };
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly root: RouteNode;
+  readonly timeoutMs: number | undefined;
+  readonly retry: RetryConfig | undefined;
+  /** Header names that identify a user for canary stickiness (besides the body's `user`). */
+  readonly stickyHeaders: readonly string[];
+}
+
+export interface PlannedAttempt {
+  readonly target: ResolvedTarget;
+  readonly variant: Variant | undefined;
+  /** Statuses that move on to the next planned target even though they are not retryable. */
+  readonly fallbackOnStatus: ReadonlySet<number>;
+}
+
+export interface PlanContext {
+  random: () => number;
+  inFlight: InFlightTracker;
+  /** Identifies the user for sticky canary assignment; undefined means "assign at random". */
+  stickyKey: (header: string | undefined) => string | undefined;
+}
+
+const NO_STATUSES: ReadonlySet<number> = new Set();
+
+export function targetOf(provider: Provider, model: string): ResolvedTarget {
+  return { provider, model, key: `${provider.name}/${model}` };
+}
+
+/** Compiles a config node; `lookup` resolves provider names, `splits` collects canary splits by id. */
+export function compileNode(
+  config: RouteNodeConfig,
+  lookup: (name: string) => Provider,
+  splits: Map<string, CanarySplit>,
+  id: string,
+): RouteNode {
+  if (config.strategy === undefined && 'provider' in config) {
+    return { kind: 'target', target: targetOf(lookup(config.provider), config.model) };
+  }
+  if (config.strategy === 'canary') {
+    const split: CanarySplit = { id, weight: config.canaryWeight };
+    splits.set(id, split);
+    return {
+      kind: 'canary',
+      baseline: compileNode(config.baseline, lookup, splits, `${id}.baseline`),
+      canary: compileNode(config.canary, lookup, splits, `${id}.canary`),
+      split,
+      stickyHeader: config.stickyHeader,
+    };
+  }
+  const group = config as Extract<RouteNodeConfig, { targets: unknown }>;
+  const children = group.targets.map((child, index) => compileNode(child, lookup, splits, `${id}.${index}`));
+  switch (group.strategy) {
+    case 'loadbalance': {
+      // Normalised once here; never touched per request.
+      const raw = group.targets.map((child) => child.weight ?? 1);
+      const total = raw.reduce((sum, w) => sum + w, 0);
+      return { kind: 'loadbalance', children, weights: Object.freeze(raw.map((w) => (total > 0 ? w / total : 0))) };
+    }
+    case 'least-busy':
+      return { kind: 'least-busy', children, keys: children.map(targetKeysOf) };
+    default:
+      return { kind: 'fallback', children, onStatus: new Set(group.onStatus ?? []) };
+  }
+}
+
+function targetKeysOf(node: RouteNode): string[] {
+  switch (node.kind) {
+    case 'target':
+      return [node.target.key];
+    case 'canary':
+      return [...targetKeysOf(node.baseline), ...targetKeysOf(node.canary)];
+    default:
+      return node.children.flatMap(targetKeysOf);
+  }
+}
+
+export function stickyHeadersOf(node: RouteNode): string[] {
+  switch (node.kind) {
+    case 'target':
+      return [];
+    case 'canary':
+      return [...(node.stickyHeader ? [node.stickyHeader] : []), ...stickyHeadersOf(node.baseline), ...stickyHeadersOf(node.canary)];
+    default:
+      return node.children.flatMap(stickyHeadersOf);
+  }
+}
+
+/** The targets one request will try, in order. */
+export function planAttempts(node: RouteNode, context: PlanContext): PlannedAttempt[] {
+  const out: PlannedAttempt[] = [];
+  collect(node, context, undefined, NO_STATUSES, out);
+  return out;
+}
+
+function collect(
+  node: RouteNode,
+  context: PlanContext,
+  variant: Variant | undefined,
+  fallbackOnStatus: ReadonlySet<number>,
+  out: PlannedAttempt[],
+): void {
+  switch (node.kind) {
+    case 'target':
+      out.push({ target: node.target, variant, fallbackOnStatus });
+      return;
+    case 'fallback': {
+      const statuses = node.onStatus.size === 0 ? fallbackOnStatus : union(fallbackOnStatus, node.onStatus);
+      for (const child of node.children) collect(child, context, variant, statuses, out);
+      return;
+    }
+    case 'loadbalance':
+      for (const child of weightedOrder(node.children, node.weights, context.random)) collect(child, context, variant, fallbackOnStatus, out);
+      return;
+    case 'least-busy': {
+      const load = node.keys.map((keys) => keys.reduce((sum, key) => sum + context.inFlight.get(key), 0));
+      const order = node.children.map((_, i) => i).sort((a, b) => (load[a] as number) - (load[b] as number) || a - b);
+      for (const index of order) collect(node.children[index] as RouteNode, context, variant, fallbackOnStatus, out);
+      return;
+    }
+    case 'canary': {
+      const key = context.stickyKey(node.stickyHeader);
+      const bucket = key === undefined ? Math.floor(context.random() * 10_000) : stickyBucket(node.split.id, key);
+      if (isCanary(bucket, node.split.weight)) {
+        collect(node.canary, context, 'canary', fallbackOnStatus, out);
+        // A failing canary falls back to the baseline, so its users still get an answer.
+        collect(node.baseline, context, 'baseline', fallbackOnStatus, out);
+      } else {
+        collect(node.baseline, context, 'baseline', fallbackOnStatus, out);
+      }
+      return;
+    }
+  }
+}
+
+function union(a: ReadonlySet<number>, b: ReadonlySet<number>): ReadonlySet<number> {
+  return new Set([...a, ...b]);
+}
