@@ -12,7 +12,10 @@
  *   slow-<ms>              waits ms before answering
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
- *   flaky-<n>              fails with 500 for the first n requests of that model, then answers
+ *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
+ *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
+ *
+ * GET /unhealthy answers 503 and any other GET answers 200, for active health checks.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -90,6 +93,10 @@ async function respond(
   const model = String(body.model ?? '');
   const path = (req.url ?? '').replace(/\?.*$/, '');
   let match: RegExpMatchArray | null;
+  if (req.method === 'GET') {
+    res.writeHead(path === '/unhealthy' ? 503 : 200).end();
+    return;
+  }
 
   if ((match = /^fail-(\d{3})$/.exec(model))) {
     return json(res, Number(match[1]), {
@@ -104,11 +111,19 @@ async function respond(
     res.setHeader('retry-after', match[1] as string);
     return json(res, 429, { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
   }
-  if ((match = /^flaky-(\d+)$/.exec(model))) {
+  if ((match = /^flaky-(\d+)(?:~\w+)?$/.exec(model))) {
     const seen = flakyCounts.get(model) ?? 0;
     flakyCounts.set(model, seen + 1);
     if (seen < Number(match[1])) {
       return json(res, 500, { error: { message: 'flaky', type: 'server_error', param: null, code: null } });
+    }
+  }
+  if ((match = /^limited-(\d+)-(\d+)(?:~\w+)?$/.exec(model))) {
+    const seen = flakyCounts.get(model) ?? 0;
+    flakyCounts.set(model, seen + 1);
+    if (seen < Number(match[1])) {
+      res.setHeader('retry-after', match[2] as string);
+      return json(res, 429, { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
     }
   }
   if (model === 'stall') return; // never answer; the socket stays open until the client aborts
