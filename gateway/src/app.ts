@@ -11,7 +11,10 @@ import { requestIdFrom } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
 import { registerModelsRoute } from './routes/models-route.js';
-import { registerProxyRoutes } from './routes/proxy-routes.js';
+import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { registerMetricsRoute } from './routes/metrics-route.js';
+import { GatewayMetrics } from './telemetry/metrics.js';
+import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
 import { createLoggerOptions } from './logger.js';
 import type { RoutingRuntime } from './proxy/dispatch.js';
 import { BreakerRegistry } from './routing/circuit-breaker.js';
@@ -31,6 +34,14 @@ export interface GatewayApp extends FastifyInstance {
   readiness: Readiness;
   /** Runtime routing state: breakers, in-flight counts, canary splits (weights can change at run time). */
   gatewayRouting: RoutingRuntime & { canarySplits: ModelResolver['canarySplits'] };
+  metrics: GatewayMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set for proxy endpoints: what happened to the request, recorded once when it ends. */
+    outcome: RequestOutcome | null;
+  }
 }
 
 /**
@@ -51,10 +62,17 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const providers = deps.providers ?? createProviderRegistry(config);
   const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
+  const metrics = new GatewayMetrics();
+  const recordOutcome = (outcome: RequestOutcome): void => {
+    if (outcome.recorded) return;
+    outcome.recorded = true;
+    metrics.recordRequest(outcome, (performance.now() - outcome.startedAt) / 1000);
+  };
   const health = new ProviderHealth(config);
   const runtime: RoutingRuntime = {
     random: deps.random ?? Math.random,
     breakers: new BreakerRegistry(config.routing.breaker, deps.now ?? Date.now, (key, state) => {
+      metrics.setCircuitState(key, state);
       app.log.warn({ target: key, state }, 'circuit breaker changed state');
     }),
     inFlight: new InFlightTracker(),
@@ -66,13 +84,26 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   app.removeContentTypeParser(['text/plain']);
   app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
+  app.decorateRequest('outcome', null);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    const operation = (request.routeOptions.config as Partial<ProxyRouteConfig>).operation;
+    if (operation) request.outcome = newOutcome(request.id, operation, performance.now());
+    done();
+  });
+  // Proxy requests answered by Fastify's reply (JSON and every error) are recorded here, once sent.
+  app.addHook('onResponse', (request, reply, done) => {
+    const outcome = request.outcome;
+    if (outcome && !outcome.hijacked) {
+      outcome.status = reply.statusCode;
+      recordOutcome(outcome);
+    }
     done();
   });
 
   app.setErrorHandler((error, request, reply) => {
     const gatewayError = toGatewayError(error);
+    if (request.outcome) request.outcome.errorCode = gatewayError.code;
     if (gatewayError.status >= 500) {
       request.log.warn({ code: gatewayError.code, status: gatewayError.status, err: error }, 'request failed');
     }
@@ -89,7 +120,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   registerHealthRoutes(app, readiness);
   registerModelsRoute(app, resolver);
-  registerProxyRoutes(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
+  registerMetricsRoute(app, metrics);
+  registerProxyRoutes(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs, recordOutcome });
 
   app.addHook('onReady', async () => {
     health.start();
@@ -99,5 +131,5 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     await closeProviders(providers);
   });
 
-  return Object.assign(app, { readiness, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
+  return Object.assign(app, { readiness, metrics, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
 }

@@ -37,10 +37,17 @@ export interface DispatchInput {
   stickyKey: (header: string | undefined) => string | undefined;
 }
 
+/** How many tries a request took: retries on one target, and moves to the next target. */
+export interface AttemptCounts {
+  attempts: number;
+  retries: number;
+  fallbacks: number;
+}
+
 interface Answered {
   target: ResolvedTarget;
   variant: Variant | undefined;
-  attempts: number;
+  counts: AttemptCounts;
 }
 
 export type DispatchResult =
@@ -50,7 +57,7 @@ export type DispatchResult =
 export class DispatchError extends Error {
   constructor(
     readonly error: GatewayError,
-    readonly attempts: number,
+    readonly counts: AttemptCounts,
     readonly target: ResolvedTarget | undefined,
     readonly variant: Variant | undefined,
   ) {
@@ -63,7 +70,7 @@ type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: 
 export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
   const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey });
   const retry = input.route.retry ?? runtime.retryDefaults;
-  const counter = { attempts: 0 };
+  const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
   const skipped: PlannedAttempt[] = [];
   let lastError: GatewayError | undefined;
   let lastPlanned: PlannedAttempt | undefined;
@@ -77,6 +84,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
       skipped.push(planned);
       continue;
     }
+    if (counter.attempts > 0) counter.fallbacks++;
     const outcome = await tryTarget(planned, input, runtime, retry, counter);
     if (outcome.ok) return outcome.result;
     lastError = outcome.error;
@@ -97,7 +105,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   if (input.signal.aborted && isGatewayError(input.signal.reason)) lastError = input.signal.reason;
   throw new DispatchError(
     lastError ?? new GatewayError('model_not_found', `route '${input.route.name}' has no usable target`),
-    counter.attempts,
+    counter,
     lastPlanned?.target,
     lastPlanned?.variant,
   );
@@ -127,15 +135,16 @@ async function tryTarget(
   input: DispatchInput,
   runtime: RoutingRuntime,
   retry: RetryConfig,
-  counter: { attempts: number },
+  counter: AttemptCounts,
 ): Promise<TargetOutcome> {
   const { target } = planned;
   const breaker = runtime.breakers.for(target.key);
   for (let tryNumber = 1; ; tryNumber++) {
     counter.attempts++;
+    if (tryNumber > 1) counter.retries++;
     runtime.inFlight.increment(target.key);
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter.attempts) };
+      return { ok: true, result: await attempt(planned, input, runtime, counter) };
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
@@ -161,7 +170,7 @@ async function tryTarget(
   }
 }
 
-async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: RoutingRuntime, attempts: number): Promise<DispatchResult> {
+async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: RoutingRuntime, counts: AttemptCounts): Promise<DispatchResult> {
   const { target, variant } = planned;
   const reply = await target.provider.send({
     operation: input.operation,
@@ -175,7 +184,7 @@ async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: R
   if (reply.kind === 'json') {
     runtime.inFlight.decrement(target.key);
     breaker.recordSuccess();
-    return { kind: 'json', target, variant, attempts, body: reply.body };
+    return { kind: 'json', target, variant, counts, body: reply.body };
   }
   const first = await reply.chunks.next();
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
@@ -187,7 +196,7 @@ async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: R
     else breaker.recordFailure();
   });
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, attempts, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, first: first.done ? undefined : first.value, rest };
 }
 
 /** Passed to `onDone` when the consumer stopped reading early (the client left). */

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { metricValue } from '../helpers/metrics.js';
 
 let upstream: MockUpstream;
 const gateways: RunningGateway[] = [];
@@ -316,5 +317,30 @@ describe('active health checks', () => {
     const result = await chat(gateway, 'r');
     expect(result.model).toBe('hc-well');
     expect(requestsFor('hc-sick')).toBe(0);
+  });
+});
+
+describe('counters', () => {
+  it('counts retries, fallbacks, interrupted streams and breaker state in /metrics', async () => {
+    const gateway = await gatewayWith(
+      {
+        retried: { targets: [{ provider: 'up', model: 'flaky-1~metrics' }], retry: { maxAttempts: 2 } },
+        fellback: { targets: [{ provider: 'up', model: 'fail-503' }, { provider: 'up2', model: 'metrics-ok' }], retry: { maxAttempts: 1 } },
+        cut: { targets: [{ provider: 'up', model: 'cut-after-2' }] },
+        broken: { targets: [{ provider: 'up', model: 'fail-500' }], retry: { maxAttempts: 1 } },
+      },
+      { routing: { breaker: { consecutiveFailures: 2 } } },
+    );
+    await chat(gateway, 'retried');
+    await chat(gateway, 'fellback');
+    await chat(gateway, 'cut', { stream: true });
+    await chat(gateway, 'broken');
+    await chat(gateway, 'broken');
+    expect(await metricValue(gateway.origin, 'gateway_retries_total', { route: 'retried' })).toBe(1);
+    expect(await metricValue(gateway.origin, 'gateway_fallbacks_total', { route: 'fellback' })).toBe(1);
+    expect(await metricValue(gateway.origin, 'gateway_stream_interruptions_total', { route: 'cut', provider: 'up' })).toBe(1);
+    expect(await metricValue(gateway.origin, 'gateway_circuit_state', { target: 'up/fail-500' })).toBe(2);
+    expect(await metricValue(gateway.origin, 'gateway_requests_total', { route: 'broken', status_class: '5xx' })).toBe(2);
+    expect(await metricValue(gateway.origin, 'gateway_requests_total', { route: 'cut', stream: 'true', status_class: '2xx' })).toBe(1);
   });
 });
