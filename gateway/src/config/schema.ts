@@ -44,6 +44,34 @@ const openaiCompatibleProvider = z.strictObject({
   ...httpProviderFields,
 });
 
+const anthropicProvider = z.strictObject({
+  type: z.literal('anthropic'),
+  apiKey: z.string().min(1),
+  baseUrl: z.url().default('https://api.anthropic.com'),
+  /** Anthropic requires max_tokens; this is sent when the client gives none. */
+  defaultMaxTokens: z.number().int().positive().default(4096),
+  ...httpProviderFields,
+});
+
+const azureProvider = z.strictObject({
+  type: z.literal('azure'),
+  /** The resource endpoint, e.g. https://my-resource.openai.azure.com */
+  baseUrl: z.url(),
+  apiKey: z.string().min(1),
+  apiVersion: z.string().min(1).default('2024-10-21'),
+  /** Model name (as routes name it) → Azure deployment name; unlisted models use their own name. */
+  deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
+  ...httpProviderFields,
+});
+
+const geminiProvider = z.strictObject({
+  type: z.literal('gemini'),
+  apiKey: z.string().min(1),
+  baseUrl: z.url().default('https://generativelanguage.googleapis.com'),
+  apiVersion: z.string().min(1).default('v1beta'),
+  ...httpProviderFields,
+});
+
 const mockProvider = z.strictObject({
   type: z.literal('mock'),
   /** Delay before the reply (or before the first chunk of a stream). */
@@ -60,6 +88,9 @@ const mockProvider = z.strictObject({
 export const providerSchema = z.discriminatedUnion('type', [
   openaiProvider,
   openaiCompatibleProvider,
+  anthropicProvider,
+  azureProvider,
+  geminiProvider,
   mockProvider,
 ]);
 

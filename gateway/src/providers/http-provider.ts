@@ -54,7 +54,7 @@ export function createHttpProvider(name: string, config: HttpProviderConfig, ada
       }
       return { kind: 'json', body: adapter.parseResponse(call.operation, parsed, call.model) };
     }
-    const decoder = adapter.createStreamDecoder(call.operation, call.model);
+    const decoder = adapter.createStreamDecoder(call);
     return { kind: 'stream', chunks: decodeStream(response.body, decoder, call.signal, name) };
   }
 
@@ -99,9 +99,12 @@ async function* decodeStream(
   } catch (error) {
     throw failure(error, signal, providerName);
   }
-  if (!done && !decoder.completeWithoutMarker()) {
+  if (done) return;
+  const last = decoder.finishWithoutMarker();
+  if (!last.complete) {
     throw new GatewayError('stream_interrupted', `provider '${providerName}' ended the stream before it was complete`);
   }
+  for (const chunk of last.chunks) yield chunk;
 }
 
 /** Maps a thrown error; an abort carrying a GatewayError reason (e.g. a deadline) keeps that reason. */

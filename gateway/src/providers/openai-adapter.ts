@@ -68,7 +68,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
           if (!sawFinishReason && hasFinishReason(chunk as JsonObject)) sawFinishReason = true;
           return { chunks: [chunk as JsonObject], done: false };
         },
-        completeWithoutMarker: () => sawFinishReason,
+        finishWithoutMarker: () => ({ complete: sawFinishReason, chunks: [] }),
       };
     },
 

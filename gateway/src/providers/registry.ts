@@ -2,6 +2,9 @@
 import type { GatewayConfig, ProviderConfig } from '../config/schema.js';
 import { createHttpProvider } from './http-provider.js';
 import { createMockProvider } from './mock-provider.js';
+import { createAnthropicAdapter } from './anthropic-adapter.js';
+import { createAzureAdapter } from './azure-adapter.js';
+import { createGeminiAdapter } from './gemini-adapter.js';
 import { createOpenAIAdapter } from './openai-adapter.js';
 import type { Provider } from './types.js';
 
@@ -23,6 +26,28 @@ export function createProvider(name: string, config: ProviderConfig): Provider {
       return createHttpProvider(name, config, createOpenAIAdapter({
         providerName: name,
         apiKey: config.apiKey,
+        extraHeaders: config.headers,
+      }));
+    case 'anthropic':
+      return createHttpProvider(name, config, createAnthropicAdapter({
+        providerName: name,
+        apiKey: config.apiKey,
+        defaultMaxTokens: config.defaultMaxTokens,
+        extraHeaders: config.headers,
+      }));
+    case 'azure':
+      return createHttpProvider(name, config, createAzureAdapter({
+        providerName: name,
+        apiKey: config.apiKey,
+        apiVersion: config.apiVersion,
+        deployments: config.deployments,
+        extraHeaders: config.headers,
+      }));
+    case 'gemini':
+      return createHttpProvider(name, config, createGeminiAdapter({
+        providerName: name,
+        apiKey: config.apiKey,
+        apiVersion: config.apiVersion,
         extraHeaders: config.headers,
       }));
   }

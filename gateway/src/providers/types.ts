@@ -54,8 +54,12 @@ export interface UpstreamRequestSpec {
 export interface StreamDecoder {
   /** `done` means the upstream signalled a complete answer. */
   decode(event: SseEvent): { chunks: JsonObject[]; done: boolean };
-  /** The body ended with no end marker: true when the answer was complete anyway (e.g. it carried a finish reason). */
-  completeWithoutMarker(): boolean;
+  /**
+   * The body ended with no end marker. `complete` says whether the answer was whole anyway (e.g. it
+   * carried a finish reason; some APIs, like Gemini's, have no end marker at all); `chunks` are any
+   * last chunks to send (such as a usage chunk).
+   */
+  finishWithoutMarker(): { complete: boolean; chunks: JsonObject[] };
 }
 
 /**
@@ -66,6 +70,6 @@ export interface ProviderAdapter {
   supports(operation: Operation): boolean;
   buildRequest(call: Omit<ProviderCall, 'signal' | 'requestId'>): UpstreamRequestSpec;
   parseResponse(operation: Operation, body: unknown, model: string): JsonObject;
-  createStreamDecoder(operation: Operation, model: string): StreamDecoder;
+  createStreamDecoder(call: Omit<ProviderCall, 'signal' | 'requestId'>): StreamDecoder;
   parseError(status: number, body: unknown, retryAfterMs: number | undefined): GatewayError;
 }

@@ -20,11 +20,11 @@ describe('OpenAI adapter', () => {
   });
 
   it('decodes chunks, stops at [DONE], and surfaces in-stream errors', () => {
-    const decoder = adapter.createStreamDecoder('chat', 'm');
+    const decoder = adapter.createStreamDecoder({ operation: 'chat', model: 'm', body: {}, stream: true });
     expect(decoder.decode({ event: undefined, data: '{"choices":[{"delta":{"content":"a"}}]}' })).toEqual({ chunks: [{ choices: [{ delta: { content: 'a' } }] }], done: false });
-    expect(decoder.completeWithoutMarker()).toBe(false);
+    expect(decoder.finishWithoutMarker().complete).toBe(false);
     decoder.decode({ event: undefined, data: '{"choices":[{"delta":{},"finish_reason":"stop"}]}' });
-    expect(decoder.completeWithoutMarker()).toBe(true);
+    expect(decoder.finishWithoutMarker().complete).toBe(true);
     expect(decoder.decode({ event: undefined, data: '[DONE]' })).toEqual({ chunks: [], done: true });
     expect(() => decoder.decode({ event: undefined, data: '{"error":{"message":"overloaded"}}' })).toThrow(GatewayError);
     expect(() => decoder.decode({ event: undefined, data: 'not json' })).toThrow(GatewayError);

@@ -1,0 +1,117 @@
+/**
+ * Adapter for Anthropic's Messages API (POST /v1/messages, `anthropic-version: 2023-06-01`). Requests
+ * and responses are translated by anthropic-mapping.ts; this file adds the streaming translation:
+ * message_start, content_block_start/delta/stop (text and tool-input JSON), message_delta (stop reason,
+ * usage), message_stop, ping and error events become OpenAI chat.completion.chunk objects as they arrive.
+ */
+import { GatewayError } from '../errors.js';
+import { ANTHROPIC_VERSION, finishReason, toAnthropicRequest, toGatewayError, toOpenAIResponse, toOpenAIUsage } from './anthropic-mapping.js';
+import { chunkEnvelope } from './openai-content.js';
+import type { JsonObject, ProviderAdapter, StreamDecoder } from './types.js';
+
+export interface AnthropicAdapterOptions {
+  providerName: string;
+  apiKey: string;
+  /** Anthropic requires max_tokens; used when the client sends none. */
+  defaultMaxTokens: number;
+  extraHeaders?: Readonly<Record<string, string>>;
+}
+
+export function createAnthropicAdapter(options: AnthropicAdapterOptions): ProviderAdapter {
+  const headers = {
+    'content-type': 'application/json',
+    'x-api-key': options.apiKey,
+    'anthropic-version': ANTHROPIC_VERSION,
+    ...options.extraHeaders,
+  };
+  const streamHeaders = { ...headers, accept: 'text/event-stream' };
+
+  return {
+    supports: (operation) => operation === 'chat',
+    buildRequest: ({ body, model, stream }) => ({
+      path: '/v1/messages',
+      headers: stream ? streamHeaders : headers,
+      body: JSON.stringify(toAnthropicRequest(body, model, options.defaultMaxTokens, stream)),
+    }),
+    parseResponse(_operation, body, model) {
+      if (!body || typeof body !== 'object' || (body as JsonObject).type !== 'message') {
+        throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' returned something other than a message`);
+      }
+      return toOpenAIResponse(body as JsonObject, model);
+    },
+    createStreamDecoder: ({ model, body }) => createAnthropicStreamDecoder(model, includeUsage(body), options.providerName),
+    parseError: (status, body, retryAfterMs) => toGatewayError(status, body, retryAfterMs, options.providerName),
+  };
+}
+
+function includeUsage(body: JsonObject): boolean {
+  return (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+}
+
+export function createAnthropicStreamDecoder(model: string, withUsage: boolean, providerName: string): StreamDecoder {
+  let envelope: JsonObject = chunkEnvelope('', model, Math.floor(Date.now() / 1000));
+  let usage: JsonObject = {};
+  /** Anthropic content-block index → OpenAI tool_calls index. */
+  const toolIndexes = new Map<number, number>();
+  let finished = false;
+
+  const chunk = (delta: JsonObject, finish: string | null = null): JsonObject => ({
+    ...envelope,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+
+  return {
+    decode(event) {
+      let data: JsonObject;
+      try {
+        data = JSON.parse(event.data) as JsonObject;
+      } catch {
+        throw new GatewayError('upstream_invalid_response', `provider '${providerName}' sent a stream event that is not JSON`);
+      }
+      switch (event.event ?? data.type) {
+        case 'message_start': {
+          const message = (data.message ?? {}) as JsonObject;
+          envelope = chunkEnvelope(String(message.id ?? ''), model, Math.floor(Date.now() / 1000));
+          usage = { ...((message.usage as JsonObject) ?? {}) };
+          return { chunks: [chunk({ role: 'assistant', content: '' })], done: false };
+        }
+        case 'content_block_start': {
+          const block = (data.content_block ?? {}) as JsonObject;
+          if (block.type !== 'tool_use') return { chunks: [], done: false };
+          const toolIndex = toolIndexes.size;
+          toolIndexes.set(Number(data.index), toolIndex);
+          const call = { index: toolIndex, id: block.id, type: 'function', function: { name: block.name, arguments: '' } };
+          return { chunks: [chunk({ tool_calls: [call] })], done: false };
+        }
+        case 'content_block_delta': {
+          const delta = (data.delta ?? {}) as JsonObject;
+          if (delta.type === 'text_delta') return { chunks: [chunk({ content: delta.text })], done: false };
+          if (delta.type === 'input_json_delta') {
+            const toolIndex = toolIndexes.get(Number(data.index)) ?? 0;
+            return { chunks: [chunk({ tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }] })], done: false };
+          }
+          return { chunks: [], done: false }; // thinking and signature deltas have no OpenAI equivalent
+        }
+        case 'message_delta': {
+          Object.assign(usage, (data.usage as JsonObject) ?? {});
+          const stopReason = (data.delta as JsonObject | undefined)?.stop_reason;
+          if (stopReason === undefined || stopReason === null) return { chunks: [], done: false };
+          finished = true;
+          return { chunks: [chunk({}, finishReason(stopReason))], done: false };
+        }
+        case 'message_stop': {
+          const chunks = withUsage ? [{ ...envelope, choices: [], usage: toOpenAIUsage(usage) }] : [];
+          return { chunks, done: true };
+        }
+        case 'error': {
+          const type = (data.error as { type?: string } | undefined)?.type;
+          const status = type === 'overloaded_error' ? 529 : type === 'rate_limit_error' ? 429 : 500;
+          throw toGatewayError(status, data, undefined, providerName);
+        }
+        default:
+          return { chunks: [], done: false }; // ping, content_block_stop, and event types added later
+      }
+    },
+    finishWithoutMarker: () => ({ complete: finished, chunks: [] }),
+  };
+}

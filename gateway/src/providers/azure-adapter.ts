@@ -1,0 +1,28 @@
+/**
+ * Adapter for Azure OpenAI: deployment URLs ({endpoint}/openai/deployments/{deployment}/…?api-version=…)
+ * and the `api-key` header. Bodies and errors are OpenAI's, so the OpenAI adapter does the rest; the
+ * model a route names is looked up in `deployments` (falling back to the model name itself).
+ */
+import { createOpenAIAdapter } from './openai-adapter.js';
+import type { ProviderAdapter } from './types.js';
+
+export interface AzureAdapterOptions {
+  providerName: string;
+  apiKey: string;
+  apiVersion: string;
+  deployments: Readonly<Record<string, string>>;
+  extraHeaders?: Readonly<Record<string, string>>;
+}
+
+export function createAzureAdapter(options: AzureAdapterOptions): ProviderAdapter {
+  const openai = createOpenAIAdapter({ providerName: options.providerName, extraHeaders: { 'api-key': options.apiKey, ...options.extraHeaders } });
+  const query = `api-version=${encodeURIComponent(options.apiVersion)}`;
+  return {
+    ...openai,
+    buildRequest(call) {
+      const spec = openai.buildRequest(call);
+      const deployment = encodeURIComponent(options.deployments[call.model] ?? call.model);
+      return { ...spec, path: `/openai/deployments/${deployment}${spec.path}`, query };
+    },
+  };
+}
