@@ -14,6 +14,11 @@ import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
+import type { CacheStore } from './cache/cache-store.js';
+import { createCacheStore } from './cache/create-cache.js';
+import { ResponseCache } from './cache/response-cache.js';
+import { ThrottledLog } from './telemetry/throttled-log.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
 import { createLoggerOptions } from './logger.js';
 import type { RoutingRuntime } from './proxy/dispatch.js';
@@ -28,6 +33,8 @@ export interface AppDeps {
   random?: () => number;
   /** Clock for circuit breakers (tests move time by hand). */
   now?: () => number;
+  /** Cache store to use instead of the configured one. */
+  cacheStore?: CacheStore;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -35,6 +42,7 @@ export interface GatewayApp extends FastifyInstance {
   /** Runtime routing state: breakers, in-flight counts, canary splits (weights can change at run time). */
   gatewayRouting: RoutingRuntime & { canarySplits: ModelResolver['canarySplits'] };
   metrics: GatewayMetrics;
+  cache: ResponseCache | undefined;
 }
 
 declare module 'fastify' {
@@ -121,15 +129,39 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerHealthRoutes(app, readiness);
   registerModelsRoute(app, resolver);
   registerMetricsRoute(app, metrics);
-  registerProxyRoutes(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs, recordOutcome });
+  const cache = createResponseCache(config, deps.cacheStore, metrics, app.log);
+  registerProxyRoutes(app, { resolver, runtime, cache, defaultTimeoutMs: config.routing.timeoutMs, recordOutcome });
 
   app.addHook('onReady', async () => {
     health.start();
   });
   app.addHook('onClose', async () => {
     health.stop();
-    await closeProviders(providers);
+    await Promise.all([closeProviders(providers), cache?.close()]);
   });
 
-  return Object.assign(app, { readiness, metrics, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
+  return Object.assign(app, { readiness, metrics, cache, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
+}
+
+/** The response cache, or undefined when no route can use it (then requests skip the cache step). */
+function createResponseCache(
+  config: GatewayConfig,
+  injected: CacheStore | undefined,
+  metrics: GatewayMetrics,
+  log: FastifyBaseLogger,
+): ResponseCache | undefined {
+  const anyRouteCaches = config.cache.enabled || Object.values(config.routes).some((route) => route.cache?.enabled === true);
+  if (!anyRouteCaches) return undefined;
+  const store = injected ?? createCacheStore(config.cache);
+  let lastError: unknown;
+  const throttled = new ThrottledLog(30_000, (suppressed) => {
+    log.warn({ store: store.kind, err: lastError, suppressed }, 'cache store failing; serving uncached');
+  });
+  return new ResponseCache(store, {
+    error(op, error) {
+      metrics.countCacheError(store.kind, op);
+      lastError = error;
+      throttled.hit();
+    },
+  });
 }

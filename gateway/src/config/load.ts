@@ -36,7 +36,7 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 
 export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): GatewayConfig {
   const problems: ConfigProblem[] = [];
-  const interpolated = applyListenOverrides(interpolateEnv(document, env, problems), env, problems);
+  const interpolated = applyRedisUrl(applyListenOverrides(interpolateEnv(document, env, problems), env, problems), env);
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
@@ -57,6 +57,15 @@ function applyListenOverrides(document: unknown, env: NodeJS.ProcessEnv, problem
     else server.port = port;
   }
   return { ...document, server };
+}
+
+/** REDIS_URL switches shared state (the cache, for now) to Redis unless the file names a Redis itself. */
+function applyRedisUrl(document: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!env.REDIS_URL || !isRecord(document)) return document;
+  const cache = isRecord(document.cache) ? document.cache : {};
+  const redis = isRecord(cache.redis) ? cache.redis : {};
+  if (redis.url !== undefined) return document;
+  return { ...document, cache: { ...cache, redis: { ...redis, url: env.REDIS_URL } } };
 }
 
 /** Cross-field checks (a route naming a provider that does not exist), tolerant of a malformed document. */

@@ -3,6 +3,7 @@
  * its deadline, and the circuit breaker every target shares.
  */
 import { z } from 'zod';
+import { routeCacheSchema } from '../cache/cache-config.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -102,6 +103,8 @@ const routeSettings = {
   /** Deadline for the whole request across every attempt and fallback (for streams: until the first chunk). */
   timeoutMs: z.number().int().positive().optional(),
   retry: retrySchema.optional(),
+  /** Response caching for this route (off unless this or the global `cache.enabled` turns it on). */
+  cache: routeCacheSchema.optional(),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);

@@ -3,6 +3,7 @@
  * README's configuration reference and this file say the same thing.
  */
 import { z } from 'zod';
+import { cacheSchema } from '../cache/cache-config.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -112,6 +113,7 @@ export const configSchema = z.strictObject({
   logging: loggingSchema.prefault({}),
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
   routing: routingDefaultsSchema.prefault({}),
+  cache: cacheSchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),
 });
 

@@ -175,7 +175,7 @@ async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: R
   const reply = await target.provider.send({
     operation: input.operation,
     model: target.model,
-    body: { ...input.body, model: target.model },
+    body: upstreamBody(input, target.model),
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
@@ -197,6 +197,16 @@ async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: R
   });
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
   return { kind: 'stream', target, variant, counts, first: first.done ? undefined : first.value, rest };
+}
+
+/**
+ * The client's body with the target's model. Streams always ask for usage (the client's own answer
+ * drops that chunk unless it asked too), so every stream can be costed and cached whole.
+ */
+function upstreamBody(input: DispatchInput, model: string): JsonObject {
+  if (!input.stream) return { ...input.body, model };
+  const options = input.body.stream_options;
+  return { ...input.body, model, stream_options: { ...(options && typeof options === 'object' ? options : {}), include_usage: true } };
 }
 
 /** Passed to `onDone` when the consumer stopped reading early (the client left). */

@@ -10,18 +10,32 @@ import { SSE_DONE, sseData } from '../providers/sse.js';
 
 export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone';
 
+export interface SseWriteOptions {
+  /** The gateway asks upstreams for usage on every stream; the usage chunk reaches the client only if it asked. */
+  includeUsage: boolean;
+  /** Receives every chunk (usage included), e.g. to cache the answer once complete. */
+  collect?: JsonObject[] | undefined;
+}
+
 export async function writeSseStream(
   res: ServerResponse,
   first: JsonObject | undefined,
   rest: AsyncIterator<JsonObject>,
   clientModel: string,
+  options: SseWriteOptions,
 ): Promise<StreamOutcome> {
+  const forward = async (chunk: JsonObject): Promise<boolean> => {
+    if ('model' in chunk) chunk.model = clientModel;
+    options.collect?.push(chunk);
+    if (!options.includeUsage && isUsageOnly(chunk)) return !res.destroyed;
+    return writeChunk(res, chunk);
+  };
   try {
-    if (first && !(await writeChunk(res, first, clientModel))) return closeIterator(rest);
+    if (first && !(await forward(first))) return closeIterator(rest);
     for (;;) {
       const next = await rest.next();
       if (next.done) break;
-      if (!(await writeChunk(res, next.value, clientModel))) return closeIterator(rest);
+      if (!(await forward(next.value))) return closeIterator(rest);
     }
   } catch (error) {
     if (res.destroyed || res.writableEnded) return 'client_gone';
@@ -38,10 +52,20 @@ export async function writeSseStream(
   return 'complete';
 }
 
+/** Writes already-complete chunks (a cached answer) and ends the stream. */
+export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonObject[]): Promise<StreamOutcome> {
+  for (const chunk of chunks) if (!(await writeChunk(res, chunk))) return 'client_gone';
+  res.end(SSE_DONE);
+  return 'complete';
+}
+
+function isUsageOnly(chunk: JsonObject): boolean {
+  return chunk.usage != null && Array.isArray(chunk.choices) && chunk.choices.length === 0;
+}
+
 /** Writes one chunk; resolves false when the client has gone away. */
-async function writeChunk(res: ServerResponse, chunk: JsonObject, clientModel: string): Promise<boolean> {
+async function writeChunk(res: ServerResponse, chunk: JsonObject): Promise<boolean> {
   if (res.destroyed) return false;
-  if ('model' in chunk) chunk.model = clientModel;
   if (res.write(sseData(JSON.stringify(chunk)))) return true;
   await drainOrClose(res);
   return !res.destroyed;

@@ -1,26 +1,37 @@
 /**
- * The OpenAI-compatible endpoints. Each request: validate, resolve the model, dispatch through the
- * route within its deadline, then reply as JSON or stream SSE as chunks arrive. A client that
- * disconnects aborts the upstream request at once.
+ * The OpenAI-compatible endpoints. Each request: validate, resolve the model, answer from the cache
+ * when it can, otherwise dispatch through the route within its deadline and reply as JSON or stream
+ * SSE as chunks arrive (caching the complete answer). A client that disconnects aborts the upstream
+ * request at once.
  */
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { cacheKey } from '../cache/cache-key.js';
+import { answerFromJson, answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
+import type { Flight, ResponseCache } from '../cache/response-cache.js';
 import { GatewayError } from '../errors.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
-import { validateRequestBody } from '../proxy/request-schemas.js';
-import { writeSseStream } from '../proxy/write-sse.js';
-import type { Operation } from '../providers/types.js';
+import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
+import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
+import type { JsonObject, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
-import type { ResolvedTarget, Variant } from '../routing/route-tree.js';
+import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 
 export interface ProxyRouteDeps {
   resolver: ModelResolver;
   runtime: RoutingRuntime;
+  /** Undefined when no route can cache (the cache step is skipped entirely). */
+  cache: ResponseCache | undefined;
   /** Deadline for a request whose route sets none. */
   defaultTimeoutMs: number;
   /** Records a request that the gateway finished itself (streams; JSON replies are recorded on response). */
   recordOutcome: (outcome: RequestOutcome) => void;
+}
+
+/** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
+export interface ProxyRouteConfig {
+  operation: Operation;
 }
 
 const SSE_HEADERS = {
@@ -31,13 +42,11 @@ const SSE_HEADERS = {
 
 /** A request header that shortens (never lengthens) the route's deadline. */
 const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
+/** `no-store` skips the cache both ways; `refresh` skips the lookup but stores the new answer. */
+const CACHE_HEADER = 'x-gateway-cache';
+const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 
 const clientGone = new GatewayError('internal_error', 'client disconnected');
-
-/** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
-export interface ProxyRouteConfig {
-  operation: Operation;
-}
 
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
   const route = (path: string, operation: Operation): void => {
@@ -48,7 +57,16 @@ export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps):
   route('/v1/embeddings', 'embeddings');
 }
 
-function createProxyHandler(operation: Operation, { resolver, runtime, defaultTimeoutMs, recordOutcome }: ProxyRouteDeps) {
+/** What the cache decided for one request before the upstream was called. */
+interface CachePlan {
+  key: string;
+  ttlMs: number;
+  flight: Flight | undefined;
+}
+
+function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
+  const { resolver, runtime, cache, defaultTimeoutMs, recordOutcome } = deps;
+
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const outcome = request.outcome as RequestOutcome;
     const body = validateRequestBody(operation, request.body);
@@ -57,58 +75,141 @@ function createProxyHandler(operation: Operation, { resolver, runtime, defaultTi
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
     }
     const stream = operation !== 'embeddings' && body.stream === true;
+    const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
     outcome.route = route.name;
     outcome.stream = stream;
-    const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
 
-    const controller = new AbortController();
-    const res = reply.raw;
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort(clientGone);
-    });
-    const deadline = setTimeout(() => {
-      controller.abort(new GatewayError('deadline_exceeded', `no answer within the request deadline of ${timeoutMs} ms`));
-    }, timeoutMs);
+    let plan: CachePlan | undefined;
+    if (cache && route.cache.enabled) {
+      const looked = await consultCache(cache, request, operation, body, route);
+      if (looked.answer) {
+        outcome.cache = 'HIT';
+        reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
+        if (!stream) return looked.answer.json;
+        return replayStream(reply, outcome, replayChunks(operation, looked.answer, includeUsage), recordOutcome);
+      }
+      plan = looked.plan;
+    }
+    outcome.cache = plan ? 'MISS' : 'BYPASS';
+    reply.header(CACHE_HEADER, outcome.cache);
 
-    let result: DispatchResult;
     try {
-      result = await dispatch(
-        {
-          route,
-          operation,
-          body,
-          stream,
-          requestId: request.id,
-          signal: controller.signal,
-          deadlineAt: Date.now() + timeoutMs,
-          stickyKey: (header) => stickyKeyOf(request, body.user, header),
-        },
-        runtime,
-      );
-    } catch (error) {
-      if (!(error instanceof DispatchError)) throw error;
-      noteAttempts(reply, outcome, error.counts, error.target, error.variant);
-      throw error.error;
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs);
+      if (result.kind === 'json') {
+        if ('model' in result.body) result.body.model = body.model;
+        if (plan) settle(cache!, plan, answerFromJson(result.body));
+        return result.body;
+      }
+      const collected: JsonObject[] | undefined = plan ? [] : undefined;
+      const res = startStream(reply, outcome);
+      outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model, { includeUsage, collect: collected });
+      if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
+      // Only a complete stream is cached; a truncated one never is.
+      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
+      recordOutcome(outcome);
+      return undefined;
     } finally {
-      // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
-      clearTimeout(deadline);
+      // Followers waiting on this request's answer are released whatever happened to it.
+      if (plan?.flight?.leader) plan.flight.settle(undefined);
     }
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
-
-    if (result.kind === 'json') {
-      if ('model' in result.body) result.body.model = body.model;
-      return result.body;
-    }
-    // A hijacked reply skips Fastify's onResponse hook, so the stream records its own outcome.
-    outcome.hijacked = true;
-    reply.hijack();
-    res.writeHead(200, { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders);
-    outcome.status = 200;
-    outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model);
-    if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
-    recordOutcome(outcome);
-    return undefined;
   };
+}
+
+async function consultCache(
+  cache: ResponseCache,
+  request: FastifyRequest,
+  operation: Operation,
+  body: ValidatedBody,
+  route: CompiledRoute,
+): Promise<{ answer?: CachedAnswer; plan?: CachePlan }> {
+  const directive = request.headers[CACHE_HEADER];
+  if (directive === 'no-store') return {};
+  const namespace = request.headers[CACHE_NAMESPACE_HEADER];
+  const key = cacheKey(typeof namespace === 'string' ? namespace : '', operation, body);
+  if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
+
+  const found = await cache.lookup(key);
+  if (found.status === 'failed') return {};
+  if (found.status === 'hit') return { answer: found.answer };
+  const flight = cache.join(key);
+  if (!flight.leader) {
+    const answer = await flight.wait;
+    if (answer) return { answer };
+    // The leader got no cacheable answer: this request tries for itself, uncached.
+    return {};
+  }
+  return { plan: { key, ttlMs: route.cache.ttlMs, flight } };
+}
+
+function settle(cache: ResponseCache, plan: CachePlan, answer: CachedAnswer | undefined): void {
+  if (answer) cache.save(plan.key, answer, plan.ttlMs);
+  if (plan.flight?.leader) plan.flight.settle(answer);
+}
+
+async function dispatchWithDeadline(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  outcome: RequestOutcome,
+  operation: Operation,
+  body: ValidatedBody,
+  route: CompiledRoute,
+  stream: boolean,
+  runtime: RoutingRuntime,
+  defaultTimeoutMs: number,
+): Promise<DispatchResult> {
+  const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
+  const controller = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(clientGone);
+  });
+  const deadline = setTimeout(() => {
+    controller.abort(new GatewayError('deadline_exceeded', `no answer within the request deadline of ${timeoutMs} ms`));
+  }, timeoutMs);
+  try {
+    const result = await dispatch(
+      {
+        route,
+        operation,
+        body,
+        stream,
+        requestId: request.id,
+        signal: controller.signal,
+        deadlineAt: Date.now() + timeoutMs,
+        stickyKey: (header) => stickyKeyOf(request, body.user, header),
+      },
+      runtime,
+    );
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
+    return result;
+  } catch (error) {
+    if (!(error instanceof DispatchError)) throw error;
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant);
+    throw error.error;
+  } finally {
+    // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
+    clearTimeout(deadline);
+  }
+}
+
+/** Takes the socket over for SSE. A hijacked reply skips Fastify's onResponse hook, so streams record their own outcome. */
+function startStream(reply: FastifyReply, outcome: RequestOutcome): ServerResponse {
+  outcome.hijacked = true;
+  outcome.status = 200;
+  reply.hijack();
+  reply.raw.writeHead(200, { ...reply.getHeaders(), ...SSE_HEADERS } as OutgoingHttpHeaders);
+  return reply.raw;
+}
+
+async function replayStream(
+  reply: FastifyReply,
+  outcome: RequestOutcome,
+  chunks: JsonObject[],
+  recordOutcome: (outcome: RequestOutcome) => void,
+): Promise<undefined> {
+  outcome.streamResult = await writeSseChunks(startStream(reply, outcome), chunks);
+  recordOutcome(outcome);
+  return undefined;
 }
 
 function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {

@@ -2,6 +2,7 @@
  * Maps the `model` a client sends to what the gateway will call: a route declared in config, or
  * `<provider>/<model>` addressing one provider directly. Routes are compiled once, at start.
  */
+import { cachePolicy, type CachePolicy } from '../cache/cache-config.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
@@ -11,6 +12,8 @@ export class ModelResolver {
   private readonly routes = new Map<string, CompiledRoute>();
   /** Every canary split by id (the route name for a route whose root is a canary). */
   readonly canarySplits = new Map<string, CanarySplit>();
+  /** Cache policy for `<provider>/<model>` requests: the global default. */
+  private readonly directCache: CachePolicy;
 
   constructor(config: GatewayConfig, private readonly providers: ProviderRegistry) {
     const lookup = (name: string): Provider => {
@@ -18,6 +21,7 @@ export class ModelResolver {
       if (!provider) throw new Error(`unknown provider '${name}'`);
       return provider;
     };
+    this.directCache = cachePolicy(config.cache, undefined);
     for (const [name, route] of Object.entries(config.routes)) {
       const root = compileNode(route, lookup, this.canarySplits, name);
       this.routes.set(name, Object.freeze({
@@ -25,6 +29,7 @@ export class ModelResolver {
         root,
         timeoutMs: route.timeoutMs,
         retry: route.retry,
+        cache: cachePolicy(config.cache, route.cache),
         stickyHeaders: stickyHeadersOf(root),
       }));
     }
@@ -42,6 +47,7 @@ export class ModelResolver {
       root: { kind: 'target', target: targetOf(provider, model.slice(slash + 1)) },
       timeoutMs: undefined,
       retry: undefined,
+      cache: this.directCache,
       stickyHeaders: [],
     };
   }

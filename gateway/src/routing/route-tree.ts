@@ -2,6 +2,7 @@
  * A route compiled from config into a tree of runtime nodes (done once, at start), and the planner that
  * turns that tree into the ordered list of targets one request will try.
  */
+import type { CachePolicy } from '../cache/cache-config.js';
 import type { RetryConfig, RouteNodeConfig } from '../config/schema.js';
 import type { Provider } from '../providers/types.js';
 import type { InFlightTracker } from './in-flight.js';
@@ -35,6 +36,7 @@ export interface CompiledRoute {
   readonly root: RouteNode;
   readonly timeoutMs: number | undefined;
   readonly retry: RetryConfig | undefined;
+  readonly cache: CachePolicy;
   /** Header names that identify a user for canary stickiness (besides the body's `user`). */
   readonly stickyHeaders: readonly string[];
 }

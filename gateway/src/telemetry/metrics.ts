@@ -49,6 +49,18 @@ export class GatewayMetrics {
     labelNames: ['route', 'provider'] as const,
     registers: [this.registry],
   });
+  private readonly cacheResults = new Counter({
+    name: 'gateway_cache_results_total',
+    help: 'Cache results per proxy request: hit, miss or bypass.',
+    labelNames: ['route', 'result'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheErrors = new Counter({
+    name: 'gateway_cache_errors_total',
+    help: 'Cache store operations that failed or timed out (the request was served without the cache).',
+    labelNames: ['store', 'op'] as const,
+    registers: [this.registry],
+  });
   private readonly circuitState = new Gauge({
     name: 'gateway_circuit_state',
     help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.',
@@ -73,9 +85,14 @@ export class GatewayMetrics {
       stream,
     });
     this.duration.observe({ route, status_class: statusClass, stream }, durationSeconds);
+    this.cacheResults.inc({ route, result: outcome.cache.toLowerCase() });
     if (outcome.retries > 0) this.retries.inc({ route }, outcome.retries);
     if (outcome.fallbacks > 0) this.fallbacks.inc({ route }, outcome.fallbacks);
     if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider: outcome.provider ?? 'none' });
+  }
+
+  countCacheError(store: string, op: string): void {
+    this.cacheErrors.inc({ store, op });
   }
 
   setCircuitState(target: string, state: BreakerState): void {

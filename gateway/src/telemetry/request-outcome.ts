@@ -2,6 +2,7 @@
  * What happened to one client request, filled in as it is served and recorded exactly once when it
  * ends (metrics now; the trace row is built from the same record).
  */
+import type { CacheResult } from '../cache/response-cache.js';
 import type { Variant } from '../routing/route-tree.js';
 
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
@@ -22,6 +23,7 @@ export interface RequestOutcome {
   retries: number;
   fallbacks: number;
   streamResult: StreamResult | undefined;
+  cache: CacheResult;
   /** The handler took over the socket (SSE) and records the outcome itself when the stream ends. */
   hijacked: boolean;
   /** Set once recorded, so no path can record a request twice. */
@@ -44,6 +46,7 @@ export function newOutcome(requestId: string, operation: string, startedAt: numb
     retries: 0,
     fallbacks: 0,
     streamResult: undefined,
+    cache: 'BYPASS',
     hijacked: false,
     recorded: false,
   };
