@@ -1,0 +1,88 @@
+/**
+ * One contract for every CacheStore: the memory store and the Redis store (a real redis-server) must
+ * behave the same.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CacheStore } from '../../src/cache/cache-store.js';
+import { MemoryCacheStore } from '../../src/cache/memory-store.js';
+import { RedisCacheStore } from '../../src/cache/redis-store.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const stores: [string, () => CacheStore][] = [
+  ['memory', () => new MemoryCacheStore({ maxBytes: 10 * 1024 * 1024, maxEntryBytes: 2 * 1024 * 1024 })],
+  ['redis', () => new RedisCacheStore({ url: redis.url, keyPrefix: `contract:${Math.random()}:`, timeoutMs: 500 })],
+];
+
+describe.each(stores)('CacheStore contract: %s', (_name, make) => {
+  let store: CacheStore;
+  beforeAll(async () => {
+    store = make();
+    // Redis connects in the background; wait until it answers.
+    for (let i = 0; i < 50; i++) {
+      try {
+        await store.get('probe');
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('misses an unknown key', async () => {
+    expect(await store.get('nope')).toBeUndefined();
+  });
+
+  it('stores, overwrites and deletes', async () => {
+    await store.set('k', 'v1', 60_000);
+    expect(await store.get('k')).toBe('v1');
+    await store.set('k', 'v2', 60_000);
+    expect(await store.get('k')).toBe('v2');
+    await store.delete('k');
+    expect(await store.get('k')).toBeUndefined();
+  });
+
+  it('keeps unicode and large values intact', async () => {
+    const value = JSON.stringify({ text: 'héllo 🌍 '.repeat(20_000) });
+    await store.set('big', value, 60_000);
+    expect(await store.get('big')).toBe(value);
+  });
+
+  it('expires entries after their own TTL', async () => {
+    await store.set('short', 'x', 150);
+    await store.set('long', 'y', 60_000);
+    expect(await store.get('short')).toBe('x');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await store.get('short')).toBeUndefined();
+    expect(await store.get('long')).toBe('y');
+  });
+});
+
+describe('memory store bounds', () => {
+  it('stays within its byte budget under many large entries, evicting least recently used', async () => {
+    const store = new MemoryCacheStore({ maxBytes: 1024 * 1024, maxEntryBytes: 200 * 1024 });
+    const value = 'x'.repeat(50 * 1024); // ~100 KiB counted
+    for (let i = 0; i < 200; i++) {
+      await store.set(`k${i}`, value, 60_000);
+      expect(store.calculatedSize).toBeLessThanOrEqual(1024 * 1024);
+    }
+    expect(await store.get('k0')).toBeUndefined();
+    expect(await store.get('k199')).toBe(value);
+  });
+
+  it('refuses an entry larger than maxEntryBytes', async () => {
+    const store = new MemoryCacheStore({ maxBytes: 1024 * 1024, maxEntryBytes: 10 * 1024 });
+    await store.set('huge', 'y'.repeat(20 * 1024), 60_000);
+    expect(await store.get('huge')).toBeUndefined();
+  });
+});
