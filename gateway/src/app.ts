@@ -1,30 +1,35 @@
 /**
  * buildApp wires a Fastify instance from a validated config. It never listens: main.ts does, and tests
- * build their own app and close it.
+ * build their own app and close it. Everything decidable at start is decided here (which cache, which
+ * trace sink, whether spans exist), so the request path carries no such checks.
  */
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { CacheStore } from './cache/cache-store.js';
+import { createResponseCache } from './cache/create-cache.js';
+import type { ResponseCache } from './cache/response-cache.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
+import { createLoggerOptions } from './logger.js';
+import type { RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { requestIdFrom } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
+import { createRoutingRuntime } from './routing/routing-runtime.js';
+import { registerExportRoute } from './routes/export-route.js';
+import { registerFeedbackRoutes } from './routes/feedback-routes.js';
 import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
+import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
-import { registerMetricsRoute } from './routes/metrics-route.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
-import type { CacheStore } from './cache/cache-store.js';
-import { createCacheStore } from './cache/create-cache.js';
-import { ResponseCache } from './cache/response-cache.js';
-import { ThrottledLog } from './telemetry/throttled-log.js';
-import type { FastifyBaseLogger } from 'fastify';
+import { Tracing } from './telemetry/otel.js';
+import { PriceTable } from './telemetry/pricing.js';
+import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
-import { createLoggerOptions } from './logger.js';
-import type { RoutingRuntime } from './proxy/dispatch.js';
-import { BreakerRegistry } from './routing/circuit-breaker.js';
-import { InFlightTracker } from './routing/in-flight.js';
-import { ProviderHealth } from './routing/provider-health.js';
+import { TraceStore, createTraceSink } from './telemetry/trace-store.js';
+import type { TraceSink } from './telemetry/trace-sink.js';
 
 export interface AppDeps {
   /** Providers to use instead of building them from config (tests inject fakes here). */
@@ -35,6 +40,11 @@ export interface AppDeps {
   now?: () => number;
   /** Cache store to use instead of the configured one. */
   cacheStore?: CacheStore;
+  /** Trace sink to use instead of the configured one. */
+  traceSink?: TraceSink;
+  /** Span exporter (tests use an in-memory one); by default spans exist only when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  spanExporter?: SpanExporter;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -43,6 +53,7 @@ export interface GatewayApp extends FastifyInstance {
   gatewayRouting: RoutingRuntime & { canarySplits: ModelResolver['canarySplits'] };
   metrics: GatewayMetrics;
   cache: ResponseCache | undefined;
+  traces: TraceStore | undefined;
 }
 
 declare module 'fastify' {
@@ -67,26 +78,38 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
+  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
+  let metrics: GatewayMetrics | undefined;
+  const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
+  metrics = new GatewayMetrics(
+    traces && {
+      queueDepth: () => traces.pipeline.queueDepth,
+      spoolBytes: () => traces.pipeline.spool.sizeBytes,
+      sinkUp: () => traces.ready && traces.pipeline.healthy,
+    },
+  );
+  const tracing = Tracing.create(deps.env ?? process.env, deps.spanExporter);
+  const recorder = new RequestRecorder({
+    metrics,
+    prices: new PriceTable(config.telemetry.pricing),
+    config: config.telemetry,
+    log: app.log,
+    pipeline: traces?.pipeline,
+    tracing,
+  });
+
   const providers = deps.providers ?? createProviderRegistry(config);
   const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
-  const metrics = new GatewayMetrics();
-  const recordOutcome = (outcome: RequestOutcome): void => {
-    if (outcome.recorded) return;
-    outcome.recorded = true;
-    metrics.recordRequest(outcome, (performance.now() - outcome.startedAt) / 1000);
-  };
-  const health = new ProviderHealth(config);
-  const runtime: RoutingRuntime = {
-    random: deps.random ?? Math.random,
-    breakers: new BreakerRegistry(config.routing.breaker, deps.now ?? Date.now, (key, state) => {
-      metrics.setCircuitState(key, state);
-      app.log.warn({ target: key, state }, 'circuit breaker changed state');
-    }),
-    inFlight: new InFlightTracker(),
-    health,
-    retryDefaults: config.routing.retry,
-  };
+  const runtime = createRoutingRuntime(config, {
+    random: deps.random,
+    now: deps.now,
+    onBreakerChange: (target, state) => {
+      metrics.setCircuitState(target, state);
+      app.log.warn({ target, state }, 'circuit breaker changed state');
+    },
+  });
+  const cache = createResponseCache(config, deps.cacheStore, metrics, app.log);
 
   // Clients (curl without -H, some SDKs) do not always send application/json: every body is JSON here.
   app.removeContentTypeParser(['text/plain']);
@@ -96,7 +119,12 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const operation = (request.routeOptions.config as Partial<ProxyRouteConfig>).operation;
-    if (operation) request.outcome = newOutcome(request.id, operation, performance.now());
+    if (operation) {
+      const outcome = newOutcome(request.id, operation, performance.now(), Date.now());
+      const traceparent = request.headers.traceparent;
+      if (typeof traceparent === 'string') outcome.traceparent = traceparent;
+      request.outcome = outcome;
+    }
     done();
   });
   // Proxy requests answered by Fastify's reply (JSON and every error) are recorded here, once sent.
@@ -104,7 +132,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     const outcome = request.outcome;
     if (outcome && !outcome.hijacked) {
       outcome.status = reply.statusCode;
-      recordOutcome(outcome);
+      recorder.finish(outcome);
     }
     done();
   });
@@ -126,42 +154,24 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     reply.code(error.status).send(error.toBody());
   });
 
-  registerHealthRoutes(app, readiness);
+  registerHealthRoutes(app, readiness, traces);
   registerModelsRoute(app, resolver);
   registerMetricsRoute(app, metrics);
-  const cache = createResponseCache(config, deps.cacheStore, metrics, app.log);
-  registerProxyRoutes(app, { resolver, runtime, cache, defaultTimeoutMs: config.routing.timeoutMs, recordOutcome });
+  registerFeedbackRoutes(app, traces, recorder);
+  registerExportRoute(app, traces);
+  registerProxyRoutes(app, { resolver, runtime, cache, recorder, defaultTimeoutMs: config.routing.timeoutMs, logBodies: config.telemetry.logBodies });
 
   app.addHook('onReady', async () => {
-    health.start();
+    runtime.health.start();
+    await traces?.open();
   });
   app.addHook('onClose', async () => {
-    health.stop();
+    runtime.health.stop();
+    // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
     await Promise.all([closeProviders(providers), cache?.close()]);
+    await traces?.close();
+    await tracing?.shutdown();
   });
 
-  return Object.assign(app, { readiness, metrics, cache, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
-}
-
-/** The response cache, or undefined when no route can use it (then requests skip the cache step). */
-function createResponseCache(
-  config: GatewayConfig,
-  injected: CacheStore | undefined,
-  metrics: GatewayMetrics,
-  log: FastifyBaseLogger,
-): ResponseCache | undefined {
-  const anyRouteCaches = config.cache.enabled || Object.values(config.routes).some((route) => route.cache?.enabled === true);
-  if (!anyRouteCaches) return undefined;
-  const store = injected ?? createCacheStore(config.cache);
-  let lastError: unknown;
-  const throttled = new ThrottledLog(30_000, (suppressed) => {
-    log.warn({ store: store.kind, err: lastError, suppressed }, 'cache store failing; serving uncached');
-  });
-  return new ResponseCache(store, {
-    error(op, error) {
-      metrics.countCacheError(store.kind, op);
-      lastError = error;
-      throttled.hit();
-    },
-  });
+  return Object.assign(app, { readiness, metrics, cache, traces, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
 }

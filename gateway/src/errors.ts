@@ -39,6 +39,8 @@ export const ERROR_CATALOGUE = {
   /** The request's total deadline passed across its attempts and fallbacks. */
   deadline_exceeded: { status: 504, type: 'server_error', retryable: false },
   shutting_down: { status: 503, type: 'server_error', retryable: true },
+  trace_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  trace_store_unavailable: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -36,7 +36,10 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
 
 export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): GatewayConfig {
   const problems: ConfigProblem[] = [];
-  const interpolated = applyRedisUrl(applyListenOverrides(interpolateEnv(document, env, problems), env, problems), env);
+  const interpolated = applyClickHouseUrl(
+    applyRedisUrl(applyListenOverrides(interpolateEnv(document, env, problems), env, problems), env),
+    env,
+  );
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
@@ -66,6 +69,15 @@ function applyRedisUrl(document: unknown, env: NodeJS.ProcessEnv): unknown {
   const redis = isRecord(cache.redis) ? cache.redis : {};
   if (redis.url !== undefined) return document;
   return { ...document, cache: { ...cache, redis: { ...redis, url: env.REDIS_URL } } };
+}
+
+/** CLICKHOUSE_URL switches the trace sink to ClickHouse unless the file names one itself. */
+function applyClickHouseUrl(document: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!env.CLICKHOUSE_URL || !isRecord(document)) return document;
+  const telemetry = isRecord(document.telemetry) ? document.telemetry : {};
+  const clickhouse = isRecord(telemetry.clickhouse) ? telemetry.clickhouse : {};
+  if (clickhouse.url !== undefined) return document;
+  return { ...document, telemetry: { ...telemetry, clickhouse: { ...clickhouse, url: env.CLICKHOUSE_URL } } };
 }
 
 /** Cross-field checks (a route naming a provider that does not exist), tolerant of a malformed document. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { cacheSchema } from '../cache/cache-config.js';
+import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -114,6 +115,7 @@ export const configSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
   routing: routingDefaultsSchema.prefault({}),
   cache: cacheSchema.prefault({}),
+  telemetry: telemetrySchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),
 });
 

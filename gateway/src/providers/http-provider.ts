@@ -28,7 +28,9 @@ export function createHttpProvider(name: string, config: HttpProviderConfig, ada
         origin,
         path: spec.query ? `${basePath}${spec.path}?${spec.query}` : basePath + spec.path,
         method: 'POST',
-        headers: { ...spec.headers, 'x-request-id': call.requestId },
+        headers: call.traceparent
+          ? { ...spec.headers, 'x-request-id': call.requestId, traceparent: call.traceparent }
+          : { ...spec.headers, 'x-request-id': call.requestId },
         body: spec.body,
         signal: call.signal,
         headersTimeout: config.timeoutMs,

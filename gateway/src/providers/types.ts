@@ -20,6 +20,8 @@ export interface ProviderCall {
   requestId: string;
   /** Aborted when the client goes away or the attempt must stop; the upstream request is cancelled. */
   signal: AbortSignal;
+  /** W3C trace context to send upstream (this attempt's span, or the client's own header). */
+  traceparent?: string | undefined;
 }
 
 export type ProviderReply =

@@ -14,6 +14,7 @@ import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
+import type { AttemptSpan } from '../telemetry/otel.js';
 import type { ValidatedBody } from './request-schemas.js';
 
 export interface RoutingRuntime {
@@ -35,6 +36,10 @@ export interface DispatchInput {
   /** Epoch ms after which no new attempt or backoff starts. */
   deadlineAt: number;
   stickyKey: (header: string | undefined) => string | undefined;
+  /** The client's traceparent, passed upstream when no attempt span replaces it. */
+  traceparent?: string | undefined;
+  /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
+  observeAttempt?: ((target: ResolvedTarget, attempt: number) => AttemptSpan) | undefined;
 }
 
 /** How many tries a request took: retries on one target, and moves to the next target. */
@@ -143,13 +148,15 @@ async function tryTarget(
     counter.attempts++;
     if (tryNumber > 1) counter.retries++;
     runtime.inFlight.increment(target.key);
+    const span = input.observeAttempt?.(target, counter.attempts);
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter) };
+      return { ok: true, result: await attempt(planned, input, runtime, counter, span) };
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
         ? thrown
         : new GatewayError('internal_error', 'provider failed unexpectedly', { cause: thrown });
+      span?.end({ code: error.code, status: error.status });
       if (input.signal.aborted) {
         breaker.release();
         return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
@@ -170,7 +177,13 @@ async function tryTarget(
   }
 }
 
-async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: RoutingRuntime, counts: AttemptCounts): Promise<DispatchResult> {
+async function attempt(
+  planned: PlannedAttempt,
+  input: DispatchInput,
+  runtime: RoutingRuntime,
+  counts: AttemptCounts,
+  span: AttemptSpan | undefined,
+): Promise<DispatchResult> {
   const { target, variant } = planned;
   const reply = await target.provider.send({
     operation: input.operation,
@@ -179,17 +192,20 @@ async function attempt(planned: PlannedAttempt, input: DispatchInput, runtime: R
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
+    traceparent: span?.traceparent ?? input.traceparent,
   });
   const breaker = runtime.breakers.for(target.key);
   if (reply.kind === 'json') {
     runtime.inFlight.decrement(target.key);
     breaker.recordSuccess();
+    span?.end();
     return { kind: 'json', target, variant, counts, body: reply.body };
   }
   const first = await reply.chunks.next();
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
   const rest = settleWhenDone(reply.chunks, (error) => {
     runtime.inFlight.decrement(target.key);
+    span?.end(isGatewayError(error) ? { code: error.code, status: error.status } : undefined);
     if (error === undefined) breaker.recordSuccess();
     else if (error === CANCELLED) breaker.release();
     else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();

@@ -15,6 +15,8 @@ export interface SseWriteOptions {
   includeUsage: boolean;
   /** Receives every chunk (usage included), e.g. to cache the answer once complete. */
   collect?: JsonObject[] | undefined;
+  /** Sees every chunk (usage included) as it passes, for telemetry. */
+  observe?: ((chunk: JsonObject) => void) | undefined;
 }
 
 export async function writeSseStream(
@@ -27,6 +29,7 @@ export async function writeSseStream(
   const forward = async (chunk: JsonObject): Promise<boolean> => {
     if ('model' in chunk) chunk.model = clientModel;
     options.collect?.push(chunk);
+    options.observe?.(chunk);
     if (!options.includeUsage && isUsageOnly(chunk)) return !res.destroyed;
     return writeChunk(res, chunk);
   };

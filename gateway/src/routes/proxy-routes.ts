@@ -17,6 +17,8 @@ import type { JsonObject, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
+import type { RequestRecorder } from '../telemetry/request-recorder.js';
+import { chunkText } from '../telemetry/usage.js';
 
 export interface ProxyRouteDeps {
   resolver: ModelResolver;
@@ -25,8 +27,10 @@ export interface ProxyRouteDeps {
   cache: ResponseCache | undefined;
   /** Deadline for a request whose route sets none. */
   defaultTimeoutMs: number;
-  /** Records a request that the gateway finished itself (streams; JSON replies are recorded on response). */
-  recordOutcome: (outcome: RequestOutcome) => void;
+  /** Records requests the gateway finished itself (streams; JSON replies are recorded on response), and spans. */
+  recorder: RequestRecorder;
+  /** Keep streamed chunks so the trace can store the assembled answer. */
+  logBodies: boolean;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -45,6 +49,8 @@ const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
 /** `no-store` skips the cache both ways; `refresh` skips the lookup but stores the new answer. */
 const CACHE_HEADER = 'x-gateway-cache';
 const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
+/** A JSON object of string tags stored on the trace. */
+const METADATA_HEADER = 'x-gateway-metadata';
 
 const clientGone = new GatewayError('internal_error', 'client disconnected');
 
@@ -65,11 +71,17 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recordOutcome } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies } = deps;
+  const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const outcome = request.outcome as RequestOutcome;
     const body = validateRequestBody(operation, request.body);
+    outcome.requestedModel = body.model;
+    outcome.requestBody = body;
+    if (typeof body.user === 'string') outcome.user = body.user;
+    outcome.metadata = parseMetadata(request.headers[METADATA_HEADER]);
+    recorder.begin(outcome);
     const route = resolver.resolve(body.model);
     if (!route) {
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
@@ -85,7 +97,10 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       if (looked.answer) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
-        if (!stream) return looked.answer.json;
+        if (!stream) {
+          outcome.responseBody = looked.answer.json;
+          return looked.answer.json;
+        }
         return replayStream(reply, outcome, replayChunks(operation, looked.answer, includeUsage), recordOutcome);
       }
       plan = looked.plan;
@@ -94,15 +109,24 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     reply.header(CACHE_HEADER, outcome.cache);
 
     try {
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs);
+      outcome.upstreamStartedAt = performance.now();
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder);
       if (result.kind === 'json') {
+        outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
+        outcome.responseBody = result.body;
         if (plan) settle(cache!, plan, answerFromJson(result.body));
         return result.body;
       }
       const collected: JsonObject[] | undefined = plan ? [] : undefined;
+      if (logBodies) outcome.streamChunks = [];
       const res = startStream(reply, outcome);
-      outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model, { includeUsage, collect: collected });
+      outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model, {
+        includeUsage,
+        collect: collected,
+        observe: (chunk) => observeChunk(outcome, chunk),
+      });
+      outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
       // Only a complete stream is cached; a truncated one never is.
       if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
@@ -156,6 +180,7 @@ async function dispatchWithDeadline(
   stream: boolean,
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
+  recorder: RequestRecorder,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -177,6 +202,8 @@ async function dispatchWithDeadline(
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
+        traceparent: outcome.traceparent,
+        observeAttempt: attemptObserver(recorder, outcome, operation),
       },
       runtime,
     );
@@ -207,9 +234,47 @@ async function replayStream(
   chunks: JsonObject[],
   recordOutcome: (outcome: RequestOutcome) => void,
 ): Promise<undefined> {
+  outcome.firstChunkAt = performance.now();
   outcome.streamResult = await writeSseChunks(startStream(reply, outcome), chunks);
   recordOutcome(outcome);
   return undefined;
+}
+
+/** Per-attempt spans, when tracing is on (otherwise no span work at all). */
+function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation) {
+  const tracing = recorder.tracing;
+  const parent = outcome.span;
+  if (!tracing || !parent) return undefined;
+  return (target: ResolvedTarget, attempt: number) =>
+    tracing.startAttempt(parent, operation, target.provider.type, target.provider.name, target.model, attempt);
+}
+
+/** What telemetry needs from each streamed chunk: usage when it comes, text for estimates, timing. */
+function observeChunk(outcome: RequestOutcome, chunk: JsonObject): void {
+  outcome.firstChunkAt ??= performance.now();
+  if (chunk.usage) outcome.reportedUsage = chunk.usage;
+  else outcome.streamText += chunkText(chunk);
+  outcome.streamChunks?.push(chunk);
+}
+
+function parseMetadata(header: string | string[] | undefined): Record<string, string> | undefined {
+  if (header === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Array.isArray(header) ? (header[0] ?? '') : header);
+  } catch {
+    value = undefined;
+  }
+  const valid =
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.keys(value).length <= 32 &&
+    Object.entries(value).every(([k, v]) => k.length <= 64 && typeof v === 'string' && v.length <= 512);
+  if (!valid) {
+    throw new GatewayError('invalid_request', `${METADATA_HEADER} must be a JSON object of at most 32 string tags`, { param: METADATA_HEADER });
+  }
+  return value as Record<string, string>;
 }
 
 function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {
@@ -239,6 +304,7 @@ function noteAttempts(
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;
   outcome.provider = target?.provider.name;
+  outcome.providerType = target?.provider.type;
   outcome.model = target?.model;
   outcome.variant = variant;
   reply.header('x-gateway-attempts', String(counts.attempts));

@@ -1,16 +1,35 @@
 /**
  * Prometheus metrics on the gateway's own registry. Names are `gateway_*` in base units; labels are
- * low-cardinality (route, provider, model, status class, variant), guarded against unbounded values.
+ * low-cardinality (route, provider, model, status class, variant, cache result), guarded against
+ * unbounded values.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../routing/circuit-breaker.js';
 import { LabelGuard } from './label-guard.js';
 import type { RequestOutcome } from './request-outcome.js';
+import type { Usage } from './usage.js';
 
 /** LLM calls take from milliseconds (cache, embeddings) to minutes (long generations). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
+/** Gateway overhead is measured in microseconds to milliseconds. */
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface RequestMeasurements {
+  upstreamSeconds: number | undefined;
+  ttftSeconds: number | undefined;
+  usage: Usage | undefined;
+  /** USD; null when the model has no price. */
+  costUsd: number | null;
+}
+
+/** Read on every scrape (so the hot path never updates them). */
+export interface PipelineGauges {
+  queueDepth(): number;
+  spoolBytes(): number;
+  sinkUp(): boolean;
+}
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -18,77 +37,69 @@ export class GatewayMetrics {
   private readonly models = new LabelGuard(200);
   private readonly targets = new LabelGuard(400);
 
-  private readonly requests = new Counter({
-    name: 'gateway_requests_total',
-    help: 'Client requests on the proxy endpoints, by outcome.',
-    labelNames: ['route', 'provider', 'model', 'status_class', 'variant', 'stream'] as const,
-    registers: [this.registry],
-  });
-  private readonly duration = new Histogram({
-    name: 'gateway_request_duration_seconds',
-    help: 'Time from request arrival to the end of the reply (the last byte, for streams).',
-    labelNames: ['route', 'status_class', 'stream'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly retries = new Counter({
-    name: 'gateway_retries_total',
-    help: 'Extra attempts on the same target after a transient failure.',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
-  private readonly fallbacks = new Counter({
-    name: 'gateway_fallbacks_total',
-    help: 'Moves from a failed target to the next one in the plan.',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
-  private readonly streamInterruptions = new Counter({
-    name: 'gateway_stream_interruptions_total',
-    help: 'Streams that broke after their first byte reached the client (ended with a stream_interrupted event).',
-    labelNames: ['route', 'provider'] as const,
-    registers: [this.registry],
-  });
-  private readonly cacheResults = new Counter({
-    name: 'gateway_cache_results_total',
-    help: 'Cache results per proxy request: hit, miss or bypass.',
-    labelNames: ['route', 'result'] as const,
-    registers: [this.registry],
-  });
-  private readonly cacheErrors = new Counter({
-    name: 'gateway_cache_errors_total',
-    help: 'Cache store operations that failed or timed out (the request was served without the cache).',
-    labelNames: ['store', 'op'] as const,
-    registers: [this.registry],
-  });
-  private readonly circuitState = new Gauge({
-    name: 'gateway_circuit_state',
-    help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.',
-    labelNames: ['target'] as const,
-    registers: [this.registry],
-  });
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  recordRequest(outcome: RequestOutcome, durationSeconds: number): void {
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+
+  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints, by outcome.', ['route', 'provider', 'model', 'status_class', 'variant', 'stream', 'cache'] as const);
+  private readonly duration = this.histogram('gateway_request_duration_seconds', 'Time from request arrival to the end of the reply (the last byte, for streams).', ['route', 'status_class', 'stream'] as const, LATENCY_BUCKETS);
+  private readonly upstreamDuration = this.histogram('gateway_upstream_duration_seconds', 'Time spent waiting on upstreams: from the first attempt to the end of the answer, retries and backoff included.', ['route', 'provider'] as const, LATENCY_BUCKETS);
+  private readonly overhead = this.histogram('gateway_overhead_seconds', 'Time spent in the gateway itself: request duration minus upstream time.', ['route'] as const, OVERHEAD_BUCKETS);
+  private readonly ttft = this.histogram('gateway_time_to_first_token_seconds', 'Streams: time from request arrival to the first chunk sent to the client.', ['route', 'provider', 'variant'] as const, LATENCY_BUCKETS);
+  private readonly tokens = this.counter('gateway_tokens_total', 'Tokens consumed upstream (cache hits consume none), by direction.', ['route', 'model', 'type'] as const);
+  private readonly estimatedUsage = this.counter('gateway_usage_estimated_total', 'Requests whose usage was counted with a tokenizer because the upstream reported none.', ['route', 'model'] as const);
+  private readonly cost = this.counter('gateway_cost_usd_total', 'Spend in US dollars, from the pricing table.', ['route', 'model'] as const);
+  private readonly unpriced = this.counter('gateway_unpriced_requests_total', 'Requests to a model with no price in the pricing table (their cost is unknown, not zero).', ['model'] as const);
+  private readonly retries = this.counter('gateway_retries_total', 'Extra attempts on the same target after a transient failure.', ['route'] as const);
+  private readonly fallbacks = this.counter('gateway_fallbacks_total', 'Moves from a failed target to the next one in the plan.', ['route'] as const);
+  private readonly streamInterruptions = this.counter('gateway_stream_interruptions_total', 'Streams that broke after their first byte reached the client (ended with a stream_interrupted event).', ['route', 'provider'] as const);
+  private readonly cacheResults = this.counter('gateway_cache_results_total', 'Cache results per proxy request: hit, miss or bypass.', ['route', 'result'] as const);
+  private readonly cacheErrors = this.counter('gateway_cache_errors_total', 'Cache store operations that failed or timed out (the request was served without the cache).', ['store', 'op'] as const);
+  private readonly circuitState = new Gauge({ name: 'gateway_circuit_state', help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.', labelNames: ['target'] as const, registers: [this.registry] });
+  private readonly tracesWritten = this.counter('gateway_traces_written_total', 'Trace rows written to the trace store.', [] as const);
+  private readonly tracesSpooled = this.counter('gateway_traces_spooled_total', 'Trace rows written to the disk spool because the store was failing or the queue full.', [] as const);
+  private readonly tracesDropped = this.counter('gateway_traces_dropped_total', 'Trace rows lost because the spool was over its disk budget.', [] as const);
+
+  constructor(pipeline?: PipelineGauges) {
+    collectDefaultMetrics({ register: this.registry });
+    if (pipeline) {
+      new Gauge({ name: 'gateway_trace_queue_depth', help: 'Trace rows waiting in memory for the next batch.', registers: [this.registry], collect() { this.set(pipeline.queueDepth()); } });
+      new Gauge({ name: 'gateway_trace_spool_bytes', help: 'Bytes of trace rows waiting on disk for the store to come back.', registers: [this.registry], collect() { this.set(pipeline.spoolBytes()); } });
+      new Gauge({ name: 'gateway_trace_sink_up', help: '1 while the trace store accepts writes, 0 while rows are being spooled.', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
+    }
+  }
+
+  recordRequest(outcome: RequestOutcome, durationSeconds: number, measured: RequestMeasurements): void {
     const route = this.routes.value(outcome.route);
+    const model = this.models.value(outcome.model);
+    const provider = outcome.provider ?? 'none';
     const statusClass = `${Math.floor(outcome.status / 100)}xx`;
     const stream = outcome.stream ? 'true' : 'false';
-    this.requests.inc({
-      route,
-      provider: outcome.provider ?? 'none',
-      model: this.models.value(outcome.model),
-      status_class: statusClass,
-      variant: outcome.variant ?? 'none',
-      stream,
-    });
+    const cache = outcome.cache.toLowerCase();
+    this.requests.inc({ route, provider, model, status_class: statusClass, variant: outcome.variant ?? 'none', stream, cache });
     this.duration.observe({ route, status_class: statusClass, stream }, durationSeconds);
-    this.cacheResults.inc({ route, result: outcome.cache.toLowerCase() });
+    this.cacheResults.inc({ route, result: cache });
+    if (measured.upstreamSeconds !== undefined) {
+      this.upstreamDuration.observe({ route, provider }, measured.upstreamSeconds);
+      this.overhead.observe({ route }, Math.max(0, durationSeconds - measured.upstreamSeconds));
+    } else {
+      this.overhead.observe({ route }, durationSeconds);
+    }
+    if (measured.ttftSeconds !== undefined) this.ttft.observe({ route, provider, variant: outcome.variant ?? 'none' }, measured.ttftSeconds);
+    if (measured.usage) {
+      this.tokens.inc({ route, model, type: 'input' }, measured.usage.inputTokens);
+      this.tokens.inc({ route, model, type: 'output' }, measured.usage.outputTokens);
+      if (measured.usage.estimated) this.estimatedUsage.inc({ route, model });
+      if (measured.costUsd === null) this.unpriced.inc({ model });
+      else if (measured.costUsd > 0) this.cost.inc({ route, model }, measured.costUsd);
+    }
     if (outcome.retries > 0) this.retries.inc({ route }, outcome.retries);
     if (outcome.fallbacks > 0) this.fallbacks.inc({ route }, outcome.fallbacks);
-    if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider: outcome.provider ?? 'none' });
+    if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider });
   }
 
   countCacheError(store: string, op: string): void {
@@ -97,5 +108,17 @@ export class GatewayMetrics {
 
   setCircuitState(target: string, state: BreakerState): void {
     this.circuitState.set({ target: this.targets.value(target) }, BREAKER_STATE_VALUE[state]);
+  }
+
+  tracesWrittenInc(count: number): void {
+    this.tracesWritten.inc(count);
+  }
+
+  tracesSpooledInc(count: number): void {
+    this.tracesSpooled.inc(count);
+  }
+
+  tracesDroppedInc(count: number): void {
+    this.tracesDropped.inc(count);
   }
 }

@@ -1,19 +1,24 @@
 /**
  * What happened to one client request, filled in as it is served and recorded exactly once when it
- * ends (metrics now; the trace row is built from the same record).
+ * ends: metrics, the trace row, the log line and the span are all built from this record.
  */
+import type { Span } from '@opentelemetry/api';
 import type { CacheResult } from '../cache/response-cache.js';
+import type { JsonObject } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
 
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
 
 export interface RequestOutcome {
   requestId: string;
-  /** performance.now() when the request arrived. */
+  /** Wall-clock start (epoch ms) and the monotonic clock at the same moment. */
+  startedAtMs: number;
   startedAt: number;
   operation: string;
   route: string | undefined;
+  requestedModel: string | undefined;
   provider: string | undefined;
+  providerType: string | undefined;
   model: string | undefined;
   variant: Variant | undefined;
   stream: boolean;
@@ -24,19 +29,42 @@ export interface RequestOutcome {
   fallbacks: number;
   streamResult: StreamResult | undefined;
   cache: CacheResult;
+  keyId: string;
+  user: string;
+  metadata: Record<string, string> | undefined;
+  /** The validated request body (serialised only when bodies are logged). */
+  requestBody: JsonObject | undefined;
+  /** A JSON answer as sent. */
+  responseBody: JsonObject | undefined;
+  /** Streams: the text streamed so far, for token estimates when the upstream reports no usage. */
+  streamText: string;
+  /** Streams, when bodies are logged: every chunk, to store the assembled answer. */
+  streamChunks: JsonObject[] | undefined;
+  /** The upstream's usage object, when it sent one. */
+  reportedUsage: unknown;
+  /** performance.now() marks: first upstream call, upstream answer complete, first chunk to the client. */
+  upstreamStartedAt: number | undefined;
+  upstreamEndedAt: number | undefined;
+  firstChunkAt: number | undefined;
+  /** The client's W3C traceparent, and the request span when tracing is on. */
+  traceparent: string | undefined;
+  span: Span | undefined;
   /** The handler took over the socket (SSE) and records the outcome itself when the stream ends. */
   hijacked: boolean;
   /** Set once recorded, so no path can record a request twice. */
   recorded: boolean;
 }
 
-export function newOutcome(requestId: string, operation: string, startedAt: number): RequestOutcome {
+export function newOutcome(requestId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
   return {
     requestId,
+    startedAtMs,
     startedAt,
     operation,
     route: undefined,
+    requestedModel: undefined,
     provider: undefined,
+    providerType: undefined,
     model: undefined,
     variant: undefined,
     stream: false,
@@ -47,6 +75,19 @@ export function newOutcome(requestId: string, operation: string, startedAt: numb
     fallbacks: 0,
     streamResult: undefined,
     cache: 'BYPASS',
+    keyId: '',
+    user: '',
+    metadata: undefined,
+    requestBody: undefined,
+    responseBody: undefined,
+    streamText: '',
+    streamChunks: undefined,
+    reportedUsage: undefined,
+    upstreamStartedAt: undefined,
+    upstreamEndedAt: undefined,
+    firstChunkAt: undefined,
+    traceparent: undefined,
+    span: undefined,
     hijacked: false,
     recorded: false,
   };

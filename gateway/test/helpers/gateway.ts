@@ -13,7 +13,13 @@ export interface RunningGateway {
 
 export async function startGateway(document: Record<string, unknown>, deps: AppDeps = {}): Promise<RunningGateway> {
   const config = validateConfig(
-    { logging: { level: 'silent' }, ...document, server: { port: 0, ...(document.server as object | undefined) } },
+    {
+      logging: { level: 'silent' },
+      ...document,
+      server: { port: 0, ...(document.server as object | undefined) },
+      // Tests that look at traces name a sink; the rest keep no trace store.
+      telemetry: { sink: 'none', logRequests: false, ...(document.telemetry as object | undefined) },
+    },
     {},
     'test',
   );

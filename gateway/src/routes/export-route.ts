@@ -1,0 +1,70 @@
+/**
+ * GET /api/export: the fine-tuning loop. Streams JSONL in OpenAI's chat fine-tuning format — one
+ * {"messages": [...]} per line, the request's messages followed by the assistant's answer — from traces
+ * whose bodies were logged, filtered by route, time range and minimum feedback score.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { GatewayError } from '../errors.js';
+import { formatParam } from '../proxy/request-schemas.js';
+import type { TraceStore } from '../telemetry/trace-store.js';
+import type { ExportCursor, ExportFilter } from '../telemetry/trace-sink.js';
+
+const PAGE = 500;
+
+/** A time as epoch milliseconds or an ISO date. */
+const time = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((text) => Date.parse(text))]);
+
+const querySchema = z.object({
+  route: z.string().min(1).optional(),
+  from: time.optional(),
+  to: time.optional(),
+  min_score: z.coerce.number().optional(),
+});
+
+export function registerExportRoute(app: FastifyInstance, traces: TraceStore | undefined): void {
+  app.get('/api/export', async (request, reply) => {
+    const parsed = querySchema.safeParse(request.query);
+    if (!parsed.success) {
+      const param = formatParam(parsed.error.issues[0]?.path ?? []);
+      throw new GatewayError('invalid_request', `${param ?? 'query'}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { param });
+    }
+    if (!traces?.ready) throw new GatewayError('trace_store_unavailable', 'the trace store is not available');
+    const filter: ExportFilter = { route: parsed.data.route, fromMs: parsed.data.from, toMs: parsed.data.to, minScore: parsed.data.min_score };
+    reply.type('application/jsonl; charset=utf-8');
+    reply.header('content-disposition', 'attachment; filename="dataset.jsonl"');
+    return Readable.from(exportLines(traces, filter));
+  });
+}
+
+async function* exportLines(traces: TraceStore, filter: ExportFilter): AsyncGenerator<string> {
+  let cursor: ExportCursor | undefined;
+  for (;;) {
+    const page = await traces.sink.exportPage(filter, cursor, PAGE);
+    for (const row of page) {
+      const example = toFineTuningExample(row.request_body, row.response_body);
+      if (example) yield `${JSON.stringify(example)}\n`;
+    }
+    if (page.length < PAGE) return;
+    const last = page[page.length - 1]!;
+    cursor = { tsMs: last.ts_ms, traceId: last.trace_id };
+  }
+}
+
+/** {"messages": [...]} for a chat trace; undefined when a body was truncated or is not a chat. */
+export function toFineTuningExample(requestBody: string, responseBody: string): { messages: unknown[] } | undefined {
+  let request: { messages?: unknown };
+  let response: { choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
+  try {
+    request = JSON.parse(requestBody) as typeof request;
+    response = JSON.parse(responseBody) as typeof response;
+  } catch {
+    return undefined;
+  }
+  const message = response.choices?.[0]?.message;
+  if (!Array.isArray(request.messages) || !message) return undefined;
+  const answer: Record<string, unknown> = { role: 'assistant', content: message.content ?? null };
+  if (message.tool_calls) answer.tool_calls = message.tool_calls;
+  return { messages: [...request.messages, answer] };
+}

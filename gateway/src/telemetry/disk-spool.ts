@@ -1,0 +1,111 @@
+/**
+ * Append-only disk spool for trace rows the sink could not take: JSON lines in numbered segment files
+ * under the data directory, read back oldest first, deleted once replayed. It survives restarts, and it
+ * has a byte budget: past it, rows are refused (and the caller counts them as dropped).
+ */
+import { appendFile, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const SEGMENT = /^(\d{12})\.jsonl$/;
+
+export interface SpoolSegment<T> {
+  name: string;
+  rows: T[];
+}
+
+export class DiskSpool<T> {
+  private segments: { seq: number; bytes: number }[] = [];
+  private writeSeq = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private bytes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly segmentBytes = 4 * 1024 * 1024,
+  ) {}
+
+  /** Finds segments left by an earlier run. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const files = (await readdir(this.dir)).map((f) => SEGMENT.exec(f)).filter((m): m is RegExpExecArray => m !== null);
+    for (const match of files.sort((a, b) => Number(a[1]) - Number(b[1]))) {
+      const size = (await stat(join(this.dir, match[0]))).size;
+      this.segments.push({ seq: Number(match[1]), bytes: size });
+      this.bytes += size;
+    }
+    this.writeSeq = (this.segments.at(-1)?.seq ?? 0) + 1;
+  }
+
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.segments.length === 0;
+  }
+
+  /** Appends rows; resolves false (writing nothing) when they would not fit in the budget. */
+  append(rows: readonly T[]): Promise<boolean> {
+    const text = rows.map((row) => JSON.stringify(row)).join('\n') + '\n';
+    const size = Buffer.byteLength(text);
+    const run = this.chain.then(async () => {
+      if (this.bytes + size > this.maxBytes) return false;
+      let current = this.segments.at(-1);
+      if (!current || current.seq !== this.writeSeq || current.bytes >= this.segmentBytes) {
+        if (current && current.seq === this.writeSeq) this.writeSeq++;
+        current = { seq: this.writeSeq, bytes: 0 };
+        this.segments.push(current);
+      }
+      await appendFile(join(this.dir, this.fileName(current.seq)), text);
+      current.bytes += size;
+      this.bytes += size;
+      return true;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The oldest segment; the segment being written is closed first so new rows go to a new one. */
+  oldest(): Promise<SpoolSegment<T> | undefined> {
+    const run = this.chain.then(async () => {
+      const first = this.segments[0];
+      if (!first) return undefined;
+      if (first.seq === this.writeSeq) this.writeSeq++;
+      const text = await readFile(join(this.dir, this.fileName(first.seq)), 'utf8');
+      const rows: T[] = [];
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        try {
+          rows.push(JSON.parse(line) as T);
+        } catch {
+          // A line torn by a crash mid-write is skipped; the rest of the segment is still good.
+        }
+      }
+      return { name: this.fileName(first.seq), rows };
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  remove(name: string): Promise<void> {
+    const run = this.chain.then(async () => {
+      const index = this.segments.findIndex((s) => this.fileName(s.seq) === name);
+      if (index === -1) return;
+      const [segment] = this.segments.splice(index, 1);
+      this.bytes -= segment!.bytes;
+      await unlink(join(this.dir, name)).catch(() => undefined);
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for pending writes. */
+  async settle(): Promise<void> {
+    await this.chain;
+  }
+
+  private fileName(seq: number): string {
+    return `${String(seq).padStart(12, '0')}.jsonl`;
+  }
+}

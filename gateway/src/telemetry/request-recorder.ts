@@ -1,0 +1,179 @@
+/**
+ * Turns a finished request's outcome into everything that observes it: Prometheus metrics, the trace
+ * row (queued, never awaited), one log line, and the request span. Runs after the reply and never
+ * throws into the request path.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { answerFromStream } from '../cache/cached-answer.js';
+import type { Operation } from '../providers/types.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { Tracing } from './otel.js';
+import type { PriceTable } from './pricing.js';
+import { redactedJson } from './redact.js';
+import type { RequestOutcome } from './request-outcome.js';
+import type { TelemetryConfig } from './telemetry-config.js';
+import type { TracePipeline } from './trace-pipeline.js';
+import type { TraceRow } from './trace-row.js';
+import { answerText, estimateInputTokens, estimateOutputTokens, reportedUsage, type Usage } from './usage.js';
+
+export interface RecorderDeps {
+  metrics: GatewayMetrics;
+  prices: PriceTable;
+  config: TelemetryConfig;
+  log: FastifyBaseLogger;
+  pipeline: TracePipeline | undefined;
+  tracing: Tracing | undefined;
+}
+
+export class RequestRecorder {
+  /** Recently finished trace ids, so feedback can find a trace before it reaches the store. */
+  readonly recentTraceIds = new Set<string>();
+
+  constructor(private readonly deps: RecorderDeps) {}
+
+  get tracing(): Tracing | undefined {
+    return this.deps.tracing;
+  }
+
+  begin(outcome: RequestOutcome): void {
+    if (this.deps.tracing) {
+      outcome.span = this.deps.tracing.startRequest(outcome.operation, outcome.requestedModel ?? 'unknown', outcome.traceparent, outcome.startedAtMs);
+    }
+  }
+
+  finish(outcome: RequestOutcome): void {
+    if (outcome.recorded) return;
+    outcome.recorded = true;
+    try {
+      this.record(outcome);
+    } catch (error) {
+      this.deps.log.error({ err: error, reqId: outcome.requestId }, 'failed to record a request');
+    }
+  }
+
+  private record(outcome: RequestOutcome): void {
+    const { metrics, prices, config, pipeline, tracing, log } = this.deps;
+    const now = performance.now();
+    const latencyMs = now - outcome.startedAt;
+    const upstreamMs =
+      outcome.upstreamStartedAt !== undefined ? (outcome.upstreamEndedAt ?? now) - outcome.upstreamStartedAt : 0;
+    const ttftMs = outcome.stream && outcome.firstChunkAt !== undefined ? outcome.firstChunkAt - outcome.startedAt : null;
+    const usage = this.usageOf(outcome);
+    const costModel = outcome.model ?? outcome.requestedModel ?? '';
+    const cost = outcome.cache === 'HIT' ? 0 : usage ? prices.cost(costModel, usage.inputTokens, usage.outputTokens) : 0;
+
+    metrics.recordRequest(outcome, latencyMs / 1000, {
+      upstreamSeconds: outcome.upstreamStartedAt !== undefined ? upstreamMs / 1000 : undefined,
+      ttftSeconds: ttftMs === null ? undefined : ttftMs / 1000,
+      usage: outcome.cache === 'HIT' ? undefined : usage,
+      costUsd: cost,
+    });
+
+    if (pipeline) {
+      pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
+      this.remember(outcome.requestId);
+    }
+    if (config.logRequests) {
+      log.info(
+        {
+          reqId: outcome.requestId, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
+          code: outcome.errorCode, latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), ttftMs: ttftMs === null ? undefined : round(ttftMs),
+          attempts: outcome.attempts, cache: outcome.cache, stream: outcome.stream, inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens,
+        },
+        'request',
+      );
+    }
+    if (tracing && outcome.span) {
+      tracing.endRequest(
+        outcome.span,
+        {
+          'gen_ai.response.model': outcome.model ?? '',
+          'gen_ai.usage.input_tokens': usage?.inputTokens ?? 0,
+          'gen_ai.usage.output_tokens': usage?.outputTokens ?? 0,
+          'http.response.status_code': outcome.status,
+          'gateway.route': outcome.route ?? '',
+          'gateway.cache': outcome.cache,
+          'gateway.attempts': outcome.attempts,
+          ...(outcome.provider ? { 'gateway.provider': outcome.provider } : {}),
+          ...(outcome.variant ? { 'gateway.variant': outcome.variant } : {}),
+          ...(outcome.errorCode ? { 'error.type': outcome.errorCode } : {}),
+        },
+        outcome.status >= 400 || outcome.streamResult === 'interrupted',
+      );
+    }
+  }
+
+  /** Usage as reported; otherwise estimated from the request and the answer's text. */
+  private usageOf(outcome: RequestOutcome): Usage | undefined {
+    const reported = reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage);
+    if (reported) return reported;
+    if (!outcome.requestBody || outcome.status >= 400 || outcome.status === 0) return undefined;
+    const text = outcome.stream ? outcome.streamText : outcome.responseBody ? answerText(outcome.responseBody) : '';
+    return { inputTokens: estimateInputTokens(outcome.requestBody), outputTokens: estimateOutputTokens(text), estimated: true };
+  }
+
+  private traceRow(
+    outcome: RequestOutcome,
+    latencyMs: number,
+    upstreamMs: number,
+    ttftMs: number | null,
+    usage: Usage | undefined,
+    cost: number | null,
+    config: TelemetryConfig,
+  ): TraceRow {
+    const metadata = outcome.metadata ?? {};
+    let requestBody = '';
+    let responseBody = '';
+    if (config.logBodies) {
+      if (outcome.requestBody) requestBody = redactedJson(outcome.requestBody, config.maxBodyBytes);
+      const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
+      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(answer, config.maxBodyBytes);
+    }
+    return {
+      trace_id: outcome.requestId,
+      ts_ms: outcome.startedAtMs,
+      key_id: outcome.keyId,
+      route: outcome.route ?? '',
+      operation: outcome.operation,
+      provider: outcome.provider ?? '',
+      model: outcome.model ?? '',
+      requested_model: outcome.requestedModel ?? '',
+      variant: outcome.variant ?? '',
+      stream: outcome.stream ? 1 : 0,
+      status: outcome.status,
+      error_code: outcome.errorCode ?? '',
+      latency_ms: round(latencyMs),
+      upstream_ms: round(upstreamMs),
+      ttft_ms: ttftMs === null ? null : round(ttftMs),
+      attempts: outcome.attempts,
+      retries: outcome.retries,
+      fallbacks: outcome.fallbacks,
+      cache: outcome.cache,
+      input_tokens: outcome.cache === 'HIT' ? 0 : (usage?.inputTokens ?? 0),
+      output_tokens: outcome.cache === 'HIT' ? 0 : (usage?.outputTokens ?? 0),
+      usage_estimated: usage?.estimated ? 1 : 0,
+      cost_usd: cost,
+      user: outcome.user,
+      metadata_keys: Object.keys(metadata),
+      metadata_values: Object.values(metadata),
+      request_body: requestBody,
+      response_body: responseBody,
+    };
+  }
+
+  private remember(traceId: string): void {
+    this.recentTraceIds.add(traceId);
+    if (this.recentTraceIds.size > 50_000) {
+      // Sets iterate in insertion order: drop the oldest half.
+      let drop = 25_000;
+      for (const id of this.recentTraceIds) {
+        this.recentTraceIds.delete(id);
+        if (--drop === 0) break;
+      }
+    }
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,38 @@
+/** The telemetry section of the config file. */
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const telemetrySchema = z.strictObject({
+  /** Where traces go: an embedded DuckDB file (default), ClickHouse (default when a ClickHouse URL is set), or nowhere. */
+  sink: z.enum(['duckdb', 'clickhouse', 'none']).optional(),
+  /** Holds the DuckDB file and the disk spool. */
+  dataDir: z.string().min(1).default('./data'),
+  clickhouse: z
+    .strictObject({
+      /** Also taken from CLICKHOUSE_URL. */
+      url: z.string().min(1).optional(),
+      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('gateway'),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  batchSize: z.number().int().positive().default(500),
+  flushIntervalMs: z.number().int().positive().default(1000),
+  /** Rows held in memory before they go straight to the spool. */
+  maxQueue: z.number().int().positive().default(20_000),
+  /** Disk budget of the spool; past it rows are dropped (and counted). */
+  spoolMaxBytes: z.number().int().positive().default(512 * MiB),
+  /** Traces older than this are removed (ClickHouse: whole day partitions). */
+  retentionDays: z.number().int().positive().default(30),
+  /** Request and response bodies on traces (truncated, secrets redacted); off by default. */
+  logBodies: z.boolean().default(false),
+  maxBodyBytes: z.number().int().positive().default(16 * 1024),
+  /** One JSON log line per request. */
+  logRequests: z.boolean().default(true),
+  /** USD per million tokens, by model; merged over the shipped defaults. */
+  pricing: z.record(z.string().min(1), z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() })).default({}),
+});
+
+export type TelemetryConfig = z.infer<typeof telemetrySchema>;

@@ -1,0 +1,53 @@
+/**
+ * The trace row: one per client request, as stored in DuckDB or ClickHouse. Times are epoch
+ * milliseconds (ClickHouse 18.16 has no DateTime64); metadata tags are parallel arrays (no Map type).
+ */
+export interface TraceRow {
+  trace_id: string;
+  ts_ms: number;
+  key_id: string;
+  route: string;
+  operation: string;
+  provider: string;
+  model: string;
+  requested_model: string;
+  variant: string;
+  stream: number;
+  status: number;
+  error_code: string;
+  latency_ms: number;
+  upstream_ms: number;
+  /** Time to first token (first chunk written), streams only. */
+  ttft_ms: number | null;
+  attempts: number;
+  retries: number;
+  fallbacks: number;
+  cache: string;
+  input_tokens: number;
+  output_tokens: number;
+  usage_estimated: number;
+  /** USD; null when the model has no price. */
+  cost_usd: number | null;
+  user: string;
+  metadata_keys: string[];
+  metadata_values: string[];
+  /** Only when body logging is on: truncated, secrets redacted. */
+  request_body: string;
+  response_body: string;
+}
+
+export const TRACE_COLUMNS: readonly (keyof TraceRow)[] = [
+  'trace_id', 'ts_ms', 'key_id', 'route', 'operation', 'provider', 'model', 'requested_model', 'variant', 'stream',
+  'status', 'error_code', 'latency_ms', 'upstream_ms', 'ttft_ms', 'attempts', 'retries', 'fallbacks', 'cache',
+  'input_tokens', 'output_tokens', 'usage_estimated', 'cost_usd', 'user', 'metadata_keys', 'metadata_values',
+  'request_body', 'response_body',
+];
+
+export interface FeedbackRow {
+  feedback_id: string;
+  trace_id: string;
+  ts_ms: number;
+  score: number;
+  label: string;
+  comment: string;
+}
