@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README documents it: install what the tests need when it is missing
-# (npm packages; Debian's redis-server), build, type-check, run vitest. Tests start their own
-# redis-server processes on free loopback ports and stop them. Used unchanged by .ci/run.
+# (npm packages; Debian's redis-server and clickhouse-server), build, type-check, run vitest. Tests
+# start their own Redis and ClickHouse servers on free loopback ports, with private data directories,
+# and stop them. Used unchanged by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +15,16 @@ apt_install() {
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt_install "${missing[@]}"
-  # Debian starts the packaged service on the default port; the tests do not use it.
-  if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then systemctl stop redis-server || true; fi
+  # Debian may start the packaged services on their default ports; the tests do not use them.
+  if command -v systemctl >/dev/null; then
+    for service in redis-server clickhouse-server; do
+      if systemctl is-active --quiet "$service" 2>/dev/null; then systemctl stop "$service" || true; fi
+    done
+  fi
 fi
 
 if [ ! -x node_modules/.bin/vitest ]; then npm ci --no-audit --no-fund; fi

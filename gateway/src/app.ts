@@ -45,6 +45,8 @@ export interface AppDeps {
   /** Span exporter (tests use an in-memory one); by default spans exist only when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
   spanExporter?: SpanExporter;
   env?: NodeJS.ProcessEnv;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: { write(line: string): void };
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -69,7 +71,7 @@ declare module 'fastify' {
  */
 export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
   const app = Fastify({
-    logger: createLoggerOptions(config.logging.level),
+    logger: { ...createLoggerOptions(config.logging.level), ...(deps.logStream ? { stream: deps.logStream } : {}) },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,

@@ -55,6 +55,15 @@ export class TracePipeline {
     if (!this.spool.isEmpty) this.kickReplay();
   }
 
+  /** The sink became available (e.g. opened late): replay the spool now rather than after a backoff. */
+  resume(): void {
+    this.backoffMs = MIN_BACKOFF_MS;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (!this.spool.isEmpty) this.kickReplay();
+    else this.healthy = true;
+  }
+
   /** Never throws, never waits. */
   record(row: TraceRow): void {
     if (this.queue.length >= this.options.maxQueue) {

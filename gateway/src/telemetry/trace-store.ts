@@ -75,6 +75,7 @@ export class TraceStore {
     try {
       await this.sink.init();
       this.initialised = true;
+      this.pipeline.resume();
       void this.applyRetention();
     } catch (error) {
       this.log.warn({ err: error, sink: this.sink.kind }, 'trace store unavailable at start; rows will spool until it answers');

@@ -12,6 +12,7 @@
  *   slow-<ms>              waits ms before answering
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
+ *   no-usage*              never reports usage (like many self-hosted servers)
  *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
  *
@@ -195,6 +196,9 @@ async function respond(
 }
 
 function json(res: ServerResponse, status: number, payload: unknown): void {
+  if (payload && typeof payload === 'object' && String((payload as { model?: unknown }).model ?? '').startsWith('no-usage')) {
+    delete (payload as { usage?: unknown }).usage;
+  }
   const text = JSON.stringify(payload);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
 }
@@ -213,7 +217,7 @@ async function stream(res: ServerResponse, model: string, body: Record<string, u
     await sleep(2);
   }
   const options = body.stream_options as { include_usage?: boolean } | undefined;
-  if (options?.include_usage) {
+  if (options?.include_usage && !model.startsWith('no-usage')) {
     const { choices: _unused, ...base } = chunks[0] as Record<string, unknown>;
     res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 11, completion_tokens: 8, total_tokens: 19 } })}\n\n`);
   }

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
@@ -74,6 +75,11 @@ routes:
     expect(((await response.json()) as { model: string }).model).toBe('chat');
     expect(await gateway.exited).toBe(0);
     await expect(fetch(`${gateway.origin}/healthz`)).rejects.toThrow();
+    // The trace of the drained request was flushed to the embedded store before exit.
+    const sink = new DuckDbSink(join(gateway.cwd, 'data', 'traces.duckdb'));
+    await sink.init();
+    expect((await sink.getTrace(response.headers.get('x-request-id')!))?.status).toBe(200);
+    await sink.close();
   });
 
   it('a stuck request does not hold shutdown past the grace period', async () => {

@@ -1,0 +1,36 @@
+/** Builds trace rows for sink tests. */
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
+
+export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
+  return {
+    trace_id: `t-${Math.random().toString(36).slice(2)}`,
+    ts_ms: Date.now(),
+    key_id: '',
+    route: 'chat',
+    operation: 'chat',
+    provider: 'p',
+    model: 'm',
+    requested_model: 'chat',
+    variant: '',
+    stream: 0,
+    status: 200,
+    error_code: '',
+    latency_ms: 12.5,
+    upstream_ms: 11,
+    ttft_ms: null,
+    attempts: 1,
+    retries: 0,
+    fallbacks: 0,
+    cache: 'MISS',
+    input_tokens: 10,
+    output_tokens: 5,
+    usage_estimated: 0,
+    cost_usd: 0.001,
+    user: 'u',
+    metadata_keys: ['team'],
+    metadata_values: ['ml'],
+    request_body: '',
+    response_body: '',
+    ...overrides,
+  };
+}

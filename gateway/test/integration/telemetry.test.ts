@@ -1,0 +1,228 @@
+/**
+ * Telemetry end to end on the embedded DuckDB sink: trace rows for JSON, stream, cached and failed
+ * requests; usage injected, stripped and estimated; cost; /metrics values; spans; redaction in logs and
+ * traces; feedback and dataset export round-trips.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+
+const UPSTREAM_SECRET = 'sk-upstream-supersecret-1234567890';
+let upstream: MockUpstream;
+let gateway: RunningGateway;
+let client: OpenAI;
+const logLines: string[] = [];
+const spans = new InMemorySpanExporter();
+
+beforeAll(async () => {
+  upstream = await startMockUpstream();
+  gateway = await startGateway(
+    {
+      providers: {
+        up: { type: 'openai-compatible', baseUrl: upstream.url, apiKey: UPSTREAM_SECRET },
+        sim: { type: 'mock' },
+      },
+      routing: { retry: { maxAttempts: 1 } },
+      telemetry: {
+        sink: 'duckdb',
+        dataDir: mkdtempSync(join(tmpdir(), 'gateway-telemetry-')),
+        logBodies: true,
+        logRequests: true,
+        flushIntervalMs: 50,
+        pricing: { 'priced-model': { input: 2, output: 10 } },
+      },
+      logging: { level: 'info' },
+      routes: {
+        priced: { targets: [{ provider: 'up', model: 'priced-model' }] },
+        cached: { targets: [{ provider: 'up', model: 'priced-model' }], cache: { enabled: true } },
+      },
+    },
+    { spanExporter: spans, logStream: { write: (line: string) => void logLines.push(line) } },
+  );
+  client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'client-key-should-not-leak-1234567890', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+async function traceOf(id: string): Promise<TraceRow> {
+  await gateway.app.traces!.pipeline.flush();
+  const row = await gateway.app.traces!.sink.getTrace(id);
+  if (!row) throw new Error(`no trace ${id}`);
+  return row;
+}
+
+describe('trace rows', () => {
+  it('a JSON request: route, target, status, usage, cost, metadata, bodies', async () => {
+    const { response } = await client.chat.completions
+      .create({ model: 'priced', messages: [{ role: 'user', content: 'hi' }], user: 'alice' }, { headers: { 'x-gateway-metadata': '{"team":"search","env":"prod"}' } })
+      .withResponse();
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({
+      route: 'priced', operation: 'chat', provider: 'up', model: 'priced-model', requested_model: 'priced', status: 200, error_code: '',
+      stream: 0, attempts: 1, cache: 'BYPASS', input_tokens: 11, output_tokens: 6, usage_estimated: 0, user: 'alice',
+      metadata_keys: ['team', 'env'], metadata_values: ['search', 'prod'], ttft_ms: null,
+    });
+    expect(row.cost_usd).toBeCloseTo((11 * 2 + 6 * 10) / 1e6, 12);
+    expect(row.latency_ms).toBeGreaterThan(0);
+    expect(row.upstream_ms).toBeGreaterThan(0);
+    expect(row.upstream_ms).toBeLessThanOrEqual(row.latency_ms);
+    expect(Math.abs(row.ts_ms - Date.now())).toBeLessThan(10_000);
+    expect(JSON.parse(row.request_body)).toMatchObject({ model: 'priced', messages: [{ role: 'user', content: 'hi' }] });
+    expect(JSON.parse(row.response_body).choices[0].message.content).toBe('Hello from the mock upstream');
+  });
+
+  it('a stream: usage injected upstream, stripped for the client, recorded with TTFT', async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'priced', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    });
+    const text = await response.text();
+    expect(text).not.toContain('"usage"');
+    expect(upstream.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ stream: 1, status: 200, input_tokens: 11, output_tokens: 8, usage_estimated: 0 });
+    expect(row.ttft_ms).toBeGreaterThan(0);
+    expect(row.ttft_ms!).toBeLessThanOrEqual(row.latency_ms);
+    expect(JSON.parse(row.response_body).choices[0].message.content).toBe('Hello from the mock upstream');
+  });
+
+  it('estimates usage with a tokenizer when the upstream reports none', async () => {
+    const response = await fetch(`${gateway.baseURL}/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'up/no-usage-model', prompt: 'Say hello to the world', stream: true }),
+    });
+    await response.text();
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row.usage_estimated).toBe(1);
+    expect(row.input_tokens).toBe(5); // "Say hello to the world" in o200k
+    expect(row.output_tokens).toBe(2); // "completed text"
+    const json = await client.chat.completions.create({ model: 'up/no-usage-json', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
+    const jsonRow = await traceOf(json.response.headers.get('x-request-id')!);
+    expect(jsonRow).toMatchObject({ usage_estimated: 1, input_tokens: 3 + 4 + 2, output_tokens: 5 }); // framing + "Say hello"; "Hello from the mock upstream"
+    expect(await metricValue(gateway.origin, 'gateway_usage_estimated_total', { model: 'no-usage-model' })).toBe(1);
+  });
+
+  it('a cached answer is a HIT row with no tokens and no cost', async () => {
+    const body = { model: 'cached', messages: [{ role: 'user' as const, content: 'cache me' }] };
+    await client.chat.completions.create(body);
+    const { response } = await client.chat.completions.create(body).withResponse();
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ cache: 'HIT', attempts: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, status: 200 });
+  });
+
+  it('a failed request keeps its status and error code', async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'up/fail-503', messages: [{ role: 'user', content: 'x' }] }) });
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ status: 503, error_code: 'upstream_error', provider: 'up', model: 'fail-503', response_body: '' });
+    const invalid = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: '{oops' });
+    expect((await traceOf(invalid.headers.get('x-request-id')!)).error_code).toBe('invalid_json');
+  });
+
+  it('a model with no price has a null cost and is counted', async () => {
+    const { response } = await client.chat.completions.create({ model: 'up/no-price-model', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    expect((await traceOf(response.headers.get('x-request-id')!)).cost_usd).toBeNull();
+    expect(await metricValue(gateway.origin, 'gateway_unpriced_requests_total', { model: 'no-price-model' })).toBe(1);
+  });
+});
+
+describe('metrics after known traffic', () => {
+  it('counts requests, tokens, cost and pipeline health by name and value', async () => {
+    const before = await metricValue(gateway.origin, 'gateway_requests_total', { route: 'sim/mock-1' }).catch(() => 0);
+    for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'user', content: 'one two' }] });
+    expect(await metricValue(gateway.origin, 'gateway_requests_total', { route: 'sim/mock-1', status_class: '2xx' })).toBe(before + 3);
+    expect(await metricValue(gateway.origin, 'gateway_tokens_total', { route: 'sim/mock-1', type: 'input' })).toBe(6);
+    expect(await metricValue(gateway.origin, 'gateway_request_duration_seconds_count', { route: 'sim/mock-1' })).toBe(3);
+    expect(await metricValue(gateway.origin, 'gateway_overhead_seconds_count', { route: 'sim/mock-1' })).toBe(3);
+    expect(await metricValue(gateway.origin, 'gateway_upstream_duration_seconds_count', { route: 'sim/mock-1', provider: 'sim' })).toBe(3);
+    expect(await metricValue(gateway.origin, 'gateway_cost_usd_total', { route: 'priced' })).toBeGreaterThan(0);
+    await gateway.app.traces!.pipeline.flush();
+    expect(await metricValue(gateway.origin, 'gateway_traces_written_total')).toBeGreaterThanOrEqual(10);
+    expect(await metricValue(gateway.origin, 'gateway_trace_queue_depth')).toBe(0);
+    expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(1);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+  });
+});
+
+describe('spans', () => {
+  it('one span per request and per attempt, GenAI attributes, traceparent propagated upstream', async () => {
+    spans.reset();
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const { response } = await client.chat.completions
+      .create({ model: 'priced', messages: [{ role: 'user', content: 'trace me' }] }, { headers: { traceparent: parent } })
+      .withResponse();
+    expect(response.status).toBe(200);
+    const finished = spans.getFinishedSpans();
+    const request = finished.find((s) => s.name === 'chat priced')!;
+    const attempt = finished.find((s) => s.name === 'chat priced-model')!;
+    expect(request.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(request.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'priced', 'gen_ai.response.model': 'priced-model',
+      'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6, 'http.response.status_code': 200,
+    });
+    expect(attempt.attributes).toMatchObject({ 'gen_ai.system': 'openai', 'gen_ai.request.model': 'priced-model' });
+    expect(attempt.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    const sent = upstream.requests.at(-1)!.headers.traceparent as string;
+    expect(sent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${attempt.spanContext().spanId}-01`);
+  });
+});
+
+describe('redaction', () => {
+  it('no secret reaches log lines or stored bodies', async () => {
+    const { response } = await client.chat.completions
+      .create({ model: 'priced', messages: [{ role: 'user', content: 'my key is sk-live-abcdefghijklmnopqrstuvwx please keep it' }] })
+      .withResponse();
+    const row = await traceOf(response.headers.get('x-request-id')!);
+    expect(row.request_body).toContain('[redacted]');
+    expect(row.request_body).not.toContain('sk-live-abcdefghijklmnopqrstuvwx');
+    const logs = logLines.join('');
+    expect(logs).toContain('"msg":"request"');
+    expect(logs).not.toContain(UPSTREAM_SECRET);
+    expect(logs).not.toContain('client-key-should-not-leak');
+    expect(logs).not.toContain('sk-live-abcdefghijklmnopqrstuvwx');
+  });
+});
+
+describe('feedback and export', () => {
+  it('feedback on a trace is stored and returned with it; an unknown id is 404', async () => {
+    const { response } = await client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'rate me' }] }).withResponse();
+    const traceId = response.headers.get('x-request-id')!;
+    const created = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: traceId, score: 1, label: 'great', comment: 'spot on' }) });
+    expect(created.status).toBe(201);
+    await gateway.app.traces!.pipeline.flush();
+    const detail = (await (await fetch(`${gateway.origin}/api/traces/${traceId}`)).json()) as { trace: TraceRow; feedback: { score: number; label: string }[] };
+    expect(detail.trace.trace_id).toBe(traceId);
+    expect(detail.feedback).toMatchObject([{ score: 1, label: 'great' }]);
+    const unknown = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: 'no-such-trace', score: 1 }) });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('trace_not_found');
+    const invalid = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: traceId, score: 'high' }) });
+    expect(((await invalid.json()) as { error: { param: string } }).error.param).toBe('score');
+  });
+
+  it('exports fine-tuning JSONL filtered by route and minimum score', async () => {
+    const good = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'good answer' }] }).withResponse();
+    const bad = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'user', content: 'bad answer' }] }).withResponse();
+    await gateway.app.traces!.pipeline.flush();
+    for (const [r, score] of [[good, 0.9], [bad, 0.1]] as const) {
+      await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: r.response.headers.get('x-request-id'), score }) });
+    }
+    const response = await fetch(`${gateway.origin}/api/export?route=sim/mock-1&min_score=0.5&from=${Date.now() - 60_000}`);
+    expect(response.headers.get('content-type')).toContain('application/jsonl');
+    const lines = (await response.text()).trim().split('\n').map((line) => JSON.parse(line) as { messages: { role: string; content: string }[] });
+    expect(lines).toEqual([
+      { messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'good answer' }, { role: 'assistant', content: 'This is mock-1 answering. You said: good answer' }] },
+    ]);
+    const badQuery = await fetch(`${gateway.origin}/api/export?from=yesterday`);
+    expect(badQuery.status).toBe(400);
+  });
+});

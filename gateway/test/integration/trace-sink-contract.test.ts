@@ -1,0 +1,104 @@
+/**
+ * One contract for every TraceSink: the embedded DuckDB file and a real ClickHouse server behave the
+ * same — duplicates collapse, feedback and export round-trip, retention removes old rows.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
+import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import type { TraceSink } from '../../src/telemetry/trace-sink.js';
+import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
+import { MIGRATE_JS, runGatewayToExit } from '../helpers/gateway-process.js';
+import { traceRow } from '../helpers/trace-rows.js';
+
+let clickhouse: ClickHouseServer;
+beforeAll(async () => {
+  clickhouse = await startClickHouseServer();
+}, 30_000);
+afterAll(async () => {
+  await clickhouse?.stop();
+});
+
+const sinks: [string, () => TraceSink][] = [
+  ['duckdb', () => new DuckDbSink(join(mkdtempSync(join(tmpdir(), 'gateway-duck-')), 'traces.duckdb'))],
+  ['clickhouse', () => new ClickHouseSink({ url: clickhouse.url, database: `contract_${Date.now()}`, requestTimeoutMs: 5000 })],
+];
+
+describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
+  let sink: TraceSink;
+  beforeAll(async () => {
+    sink = make();
+    await sink.init();
+    await sink.init(); // migrations are idempotent
+  });
+  afterAll(async () => {
+    await sink.close();
+  });
+
+  it('stores rows with every field intact', async () => {
+    const row = traceRow({ trace_id: 'full-1', stream: 1, ttft_ms: 3.25, cost_usd: null, variant: 'canary', metadata_keys: ['a', 'b'], metadata_values: ['1', "it's"], user: 'ü' });
+    await sink.insertTraces([row]);
+    expect(await sink.getTrace('full-1')).toEqual(row);
+    expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
+  });
+
+  it('collapses duplicate trace ids, so a replay never double-counts', async () => {
+    const before = await sink.countTraces();
+    const rows = Array.from({ length: 50 }, (_, i) => traceRow({ trace_id: `dup-${i}`, ts_ms: 1_700_000_000_000 + i }));
+    await sink.insertTraces(rows);
+    await sink.insertTraces(rows.slice(10, 40));
+    const after = await sink.countTraces();
+    expect(after.distinct - before.distinct).toBe(50);
+  });
+
+  it('stores feedback and lists it with the trace', async () => {
+    await sink.insertTraces([traceRow({ trace_id: 'fb-1' })]);
+    await sink.insertFeedback({ feedback_id: 'f1', trace_id: 'fb-1', ts_ms: Date.now(), score: 1, label: 'good', comment: 'nice' });
+    await sink.insertFeedback({ feedback_id: 'f2', trace_id: 'fb-1', ts_ms: Date.now() + 1, score: 0, label: '', comment: '' });
+    const feedback = await sink.listFeedback('fb-1');
+    expect(feedback.map((f) => [f.feedback_id, f.score, f.label])).toEqual([['f1', 1, 'good'], ['f2', 0, '']]);
+  });
+
+  it('exports logged bodies by route, time and minimum score, paging in order', async () => {
+    const base = 1_800_000_000_000;
+    const rows = Array.from({ length: 7 }, (_, i) =>
+      traceRow({ trace_id: `ex-${i}`, ts_ms: base + i, route: i < 5 ? 'export-me' : 'other', request_body: `{"i":${i}}`, response_body: '{}', status: i === 3 ? 500 : 200 }),
+    );
+    rows.push(traceRow({ trace_id: 'ex-nobody', ts_ms: base + 1, route: 'export-me' }));
+    await sink.insertTraces(rows);
+    const all = await sink.exportPage({ route: 'export-me', fromMs: base, toMs: base + 100 }, undefined, 2);
+    expect(all.map((r) => r.trace_id)).toEqual(['ex-0', 'ex-1']);
+    const next = await sink.exportPage({ route: 'export-me', fromMs: base, toMs: base + 100 }, { tsMs: base + 1, traceId: 'ex-1' }, 10);
+    expect(next.map((r) => r.trace_id)).toEqual(['ex-2', 'ex-4']);
+    await sink.insertFeedback({ feedback_id: 'ef1', trace_id: 'ex-2', ts_ms: base, score: 0.9, label: '', comment: '' });
+    await sink.insertFeedback({ feedback_id: 'ef2', trace_id: 'ex-4', ts_ms: base, score: 0.1, label: '', comment: '' });
+    const good = await sink.exportPage({ route: 'export-me', minScore: 0.5 }, undefined, 10);
+    expect(good.map((r) => r.trace_id)).toEqual(['ex-2']);
+  });
+
+  it('retention removes rows older than the cutoff', async () => {
+    const old = Date.parse('2020-01-01T00:00:00Z');
+    await sink.insertTraces([traceRow({ trace_id: 'old-1', ts_ms: old }), traceRow({ trace_id: 'new-1' })]);
+    await sink.dropOlderThan(Date.parse('2021-01-01T00:00:00Z'));
+    expect(await sink.getTrace('old-1')).toBeUndefined();
+    expect(await sink.getTrace('new-1')).toBeDefined();
+  });
+});
+
+describe('npm run migrate', () => {
+  it('applies the numbered migrations once, and is idempotent', async () => {
+    for (let run = 0; run < 2; run++) {
+      const { code, output } = await runGatewayToExit({ CLICKHOUSE_URL: clickhouse.url }, MIGRATE_JS);
+      expect(output).toContain("database 'gateway'");
+      expect(code).toBe(0);
+    }
+    const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
+    const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+    const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
+    expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
+    await sink.close();
+  });
+});
