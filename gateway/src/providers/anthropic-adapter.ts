@@ -7,6 +7,7 @@
 import { GatewayError } from '../errors.js';
 import { ANTHROPIC_VERSION, finishReason, toAnthropicRequest, toGatewayError, toOpenAIResponse, toOpenAIUsage } from './anthropic-mapping.js';
 import { chunkEnvelope } from './openai-content.js';
+import { parseEventJson } from './sse.js';
 import type { JsonObject, ProviderAdapter, StreamDecoder } from './types.js';
 
 export interface AnthropicAdapterOptions {
@@ -62,12 +63,7 @@ export function createAnthropicStreamDecoder(model: string, withUsage: boolean, 
 
   return {
     decode(event) {
-      let data: JsonObject;
-      try {
-        data = JSON.parse(event.data) as JsonObject;
-      } catch {
-        throw new GatewayError('upstream_invalid_response', `provider '${providerName}' sent a stream event that is not JSON`);
-      }
+      const data = (parseEventJson(event, providerName) ?? {}) as JsonObject;
       switch (event.event ?? data.type) {
         case 'message_start': {
           const message = (data.message ?? {}) as JsonObject;

@@ -9,6 +9,7 @@ import {
   maxTokensOf,
   parseArguments,
   stopSequences,
+  TurnList,
   type ContentPart,
   type OpenAIMessage,
   type OpenAIToolCall,
@@ -61,14 +62,9 @@ function assistantBlocks(message: OpenAIMessage): AnthropicBlock[] {
 
 export function toAnthropicRequest(body: JsonObject, model: string, defaultMaxTokens: number, stream: boolean): JsonObject {
   const system: string[] = [];
-  const messages: AnthropicMessage[] = [];
-  const push = (role: AnthropicMessage['role'], content: AnthropicBlock[]): void => {
-    if (content.length === 0) return;
-    // Anthropic wants user/assistant turns; consecutive turns of one role are merged into one.
-    const last = messages.at(-1);
-    if (last && last.role === role) last.content.push(...content);
-    else messages.push({ role, content });
-  };
+  // Anthropic wants user/assistant turns; consecutive messages of one role merge into one turn.
+  const turns = new TurnList<AnthropicMessage['role'], AnthropicBlock>();
+  const push = turns.push.bind(turns);
   for (const message of (body.messages as OpenAIMessage[]) ?? []) {
     switch (message.role) {
       case 'system':
@@ -86,6 +82,7 @@ export function toAnthropicRequest(body: JsonObject, model: string, defaultMaxTo
     }
   }
 
+  const messages: AnthropicMessage[] = turns.turns.map(({ role, items }) => ({ role, content: items }));
   const request: JsonObject = { model, max_tokens: maxTokensOf(body) ?? defaultMaxTokens, messages };
   if (system.length > 0) request.system = system.join('\n\n');
   if (typeof body.temperature === 'number') request.temperature = body.temperature;

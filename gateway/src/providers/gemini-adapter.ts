@@ -7,6 +7,7 @@
 import { GatewayError } from '../errors.js';
 import { chunkEnvelope } from './openai-content.js';
 import { finishReason, readCandidateParts, toGatewayError, toGeminiRequest, toOpenAIResponse, toOpenAIUsage } from './gemini-mapping.js';
+import { parseEventJson } from './sse.js';
 import type { JsonObject, ProviderAdapter, StreamDecoder } from './types.js';
 
 export interface GeminiAdapterOptions {
@@ -52,12 +53,7 @@ export function createGeminiStreamDecoder(model: string, withUsage: boolean, pro
 
   return {
     decode(event) {
-      let data: JsonObject;
-      try {
-        data = JSON.parse(event.data) as JsonObject;
-      } catch {
-        throw new GatewayError('upstream_invalid_response', `provider '${providerName}' sent a stream event that is not JSON`);
-      }
+      const data = (parseEventJson(event, providerName) ?? {}) as JsonObject;
       if (data.error) throw toGatewayError(500, data, undefined, providerName);
       if (typeof data.responseId === 'string') envelope.id = data.responseId;
       if (data.usageMetadata) usage = toOpenAIUsage(data.usageMetadata);

@@ -3,7 +3,7 @@
  * the request, the response, and the mapping tables (roles, finish reasons, errors).
  */
 import { GatewayError } from '../errors.js';
-import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, type OpenAIMessage } from './openai-content.js';
+import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage } from './openai-content.js';
 import type { JsonObject } from './types.js';
 
 type GeminiPart = JsonObject;
@@ -51,15 +51,10 @@ function userParts(content: unknown): GeminiPart[] {
 
 export function toGeminiRequest(body: JsonObject): JsonObject {
   const system: string[] = [];
-  const contents: GeminiContent[] = [];
+  const turns = new TurnList<GeminiContent['role'], GeminiPart>();
+  const push = turns.push.bind(turns);
   // Gemini answers a function call by name, OpenAI by call id: remember which id named which function.
   const toolNames = new Map<string, string>();
-  const push = (role: GeminiContent['role'], parts: GeminiPart[]): void => {
-    if (parts.length === 0) return;
-    const last = contents.at(-1);
-    if (last && last.role === role) last.parts.push(...parts);
-    else contents.push({ role, parts });
-  };
   for (const message of (body.messages as OpenAIMessage[]) ?? []) {
     switch (message.role) {
       case 'system':
@@ -89,6 +84,7 @@ export function toGeminiRequest(body: JsonObject): JsonObject {
     }
   }
 
+  const contents: GeminiContent[] = turns.turns.map(({ role, items }) => ({ role, parts: items }));
   const request: JsonObject = { contents };
   if (system.length > 0) request.systemInstruction = { parts: [{ text: system.join('\n\n') }] };
   const generationConfig: JsonObject = {};

@@ -5,6 +5,7 @@
  * completions, embeddings).
  */
 import { GatewayError, upstreamStatusError } from '../errors.js';
+import { parseEventJson } from './sse.js';
 import type { JsonObject, Operation, ProviderAdapter, StreamDecoder, UpstreamRequestSpec } from './types.js';
 
 export interface OpenAIAdapterOptions {
@@ -54,12 +55,7 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
       return {
         decode(event) {
           if (event.data === '[DONE]') return { chunks: [], done: true };
-          let chunk: unknown;
-          try {
-            chunk = JSON.parse(event.data);
-          } catch {
-            throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' sent a stream event that is not JSON`);
-          }
+          const chunk = parseEventJson(event, options.providerName);
           if (typeof chunk !== 'object' || chunk === null) return { chunks: [], done: false };
           // Some OpenAI-compatible servers report a failure inside the stream instead of by status.
           if ('error' in chunk && !('choices' in chunk)) {

@@ -81,3 +81,18 @@ export function maxTokensOf(body: JsonObject): number | undefined {
 export function chunkEnvelope(id: string, model: string, created: number): JsonObject {
   return { id, object: 'chat.completion.chunk', created, model };
 }
+
+/**
+ * Conversation turns for APIs that want alternating roles (Anthropic, Gemini): items of consecutive
+ * messages with the same role merge into one turn; empty items are skipped.
+ */
+export class TurnList<Role extends string, Item> {
+  readonly turns: { role: Role; items: Item[] }[] = [];
+
+  push(role: Role, items: Item[]): void {
+    if (items.length === 0) return;
+    const last = this.turns.at(-1);
+    if (last && last.role === role) last.items.push(...items);
+    else this.turns.push({ role, items });
+  }
+}

@@ -4,6 +4,7 @@
  * CRLF, LF or CR line ends; `field: value` lines; repeated `data:` lines joined by "\n"; comments
  * ignored; an empty line dispatches the event.
  */
+import { GatewayError } from '../errors.js';
 
 export interface SseEvent {
   /** The `event:` field, or undefined for the default "message" event. */
@@ -86,6 +87,15 @@ function findLineEnd(text: string, from: number): number {
     if (c === 10 || c === 13) return i;
   }
   return -1;
+}
+
+/** Parses an event's JSON data; a provider sending anything else is an invalid upstream response. */
+export function parseEventJson(event: SseEvent, providerName: string): unknown {
+  try {
+    return JSON.parse(event.data);
+  } catch {
+    throw new GatewayError('upstream_invalid_response', `provider '${providerName}' sent a stream event that is not JSON`);
+  }
 }
 
 /** Serialises one SSE data event the way OpenAI streams do. */
