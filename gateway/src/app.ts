@@ -24,11 +24,11 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
-import { Tracing } from './telemetry/otel.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
 import { TraceStore, createTraceSink } from './telemetry/trace-store.js';
+import { loadTracing } from './telemetry/tracing-loader.js';
 import type { TraceSink } from './telemetry/trace-sink.js';
 
 export interface AppDeps {
@@ -90,14 +90,12 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
   );
-  const tracing = Tracing.create(deps.env ?? process.env, deps.spanExporter);
   const recorder = new RequestRecorder({
     metrics,
     prices: new PriceTable(config.telemetry.pricing),
     config: config.telemetry,
     log: app.log,
     pipeline: traces?.pipeline,
-    tracing,
   });
 
   const providers = deps.providers ?? createProviderRegistry(config);
@@ -165,6 +163,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   app.addHook('onReady', async () => {
     runtime.health.start();
+    recorder.tracing = await loadTracing(deps.env ?? process.env, deps.spanExporter);
     await traces?.open();
   });
   app.addHook('onClose', async () => {
@@ -172,7 +171,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
     await Promise.all([closeProviders(providers), cache?.close()]);
     await traces?.close();
-    await tracing?.shutdown();
+    await recorder.tracing?.shutdown();
   });
 
   return Object.assign(app, { readiness, metrics, cache, traces, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;

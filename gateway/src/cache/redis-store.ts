@@ -3,7 +3,7 @@
  * instead of queueing while Redis is unreachable, and each is bounded by a short timeout, so a dead or
  * slow Redis turns into a cache bypass, never into a slow request.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { CacheStore } from './cache-store.js';
 
 export interface RedisStoreOptions {
@@ -15,10 +15,15 @@ export interface RedisStoreOptions {
 
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis' as const;
-  private readonly redis: Redis;
+  /** ioredis is imported only by deployments that use Redis. */
+  private readonly client: Promise<Redis>;
 
   constructor(options: RedisStoreOptions) {
-    this.redis = new Redis(options.url, {
+    this.client = import('ioredis').then(({ Redis }) => this.connect(Redis, options));
+  }
+
+  private connect(RedisClient: typeof Redis, options: RedisStoreOptions): Redis {
+    const redis = new RedisClient(options.url, {
       keyPrefix: options.keyPrefix,
       commandTimeout: options.timeoutMs,
       connectTimeout: Math.max(options.timeoutMs, 1000),
@@ -29,22 +34,23 @@ export class RedisCacheStore implements CacheStore {
       lazyConnect: false,
     });
     // Errors surface on the commands; an unhandled 'error' event would crash the process.
-    this.redis.on('error', () => {});
+    redis.on('error', () => {});
+    return redis;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(key)) ?? undefined;
+    return (await (await this.client).get(key)) ?? undefined;
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.redis.set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
+    await (await this.client).set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
   }
 
   async delete(key: string): Promise<void> {
-    await this.redis.del(key);
+    await (await this.client).del(key);
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    (await this.client).disconnect();
   }
 }

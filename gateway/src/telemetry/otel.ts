@@ -41,9 +41,8 @@ export class Tracing {
     this.tracer = provider.getTracer('llm-gateway');
   }
 
-  /** From the environment (OTLP/HTTP), or with an injected exporter; undefined means tracing is off. */
-  static create(env: NodeJS.ProcessEnv, exporter?: SpanExporter): Tracing | undefined {
-    if (!exporter && !env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  /** With OTLP/HTTP export configured by the standard OTEL_* variables, or an injected exporter. */
+  static create(env: NodeJS.ProcessEnv, exporter?: SpanExporter): Tracing {
     const processor = exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(new OTLPTraceExporter());
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'llm-gateway' }),
@@ -94,10 +93,10 @@ export class Tracing {
     };
   }
 
-  endRequest(span: Span, attributes: Attributes, failed: boolean): void {
+  endRequest(span: Span, attributes: Attributes, failed: boolean, endTimeMs: number): void {
     span.setAttributes(attributes);
     if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
+    span.end(endTimeMs);
   }
 
   shutdown(): Promise<void> {

@@ -46,6 +46,8 @@ export interface RequestOutcome {
   upstreamStartedAt: number | undefined;
   upstreamEndedAt: number | undefined;
   firstChunkAt: number | undefined;
+  /** performance.now() when the request ended (recording may happen later). */
+  finishedAt: number | undefined;
   /** The client's W3C traceparent, and the request span when tracing is on. */
   traceparent: string | undefined;
   span: Span | undefined;
@@ -86,6 +88,7 @@ export function newOutcome(requestId: string, operation: string, startedAt: numb
     upstreamStartedAt: undefined,
     upstreamEndedAt: undefined,
     firstChunkAt: undefined,
+    finishedAt: undefined,
     traceparent: undefined,
     span: undefined,
     hijacked: false,

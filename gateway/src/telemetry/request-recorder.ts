@@ -14,7 +14,7 @@ import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
 import type { TraceRow } from './trace-row.js';
-import { answerText, estimateInputTokens, estimateOutputTokens, reportedUsage, type Usage } from './usage.js';
+import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
 export interface RecorderDeps {
   metrics: GatewayMetrics;
@@ -22,28 +22,39 @@ export interface RecorderDeps {
   config: TelemetryConfig;
   log: FastifyBaseLogger;
   pipeline: TracePipeline | undefined;
-  tracing: Tracing | undefined;
 }
 
 export class RequestRecorder {
   /** Recently finished trace ids, so feedback can find a trace before it reaches the store. */
   readonly recentTraceIds = new Set<string>();
 
+  /** Set once at start when tracing is on (the OpenTelemetry SDK is loaded only then). */
+  tracing: Tracing | undefined;
+
   constructor(private readonly deps: RecorderDeps) {}
 
-  get tracing(): Tracing | undefined {
-    return this.deps.tracing;
-  }
-
   begin(outcome: RequestOutcome): void {
-    if (this.deps.tracing) {
-      outcome.span = this.deps.tracing.startRequest(outcome.operation, outcome.requestedModel ?? 'unknown', outcome.traceparent, outcome.startedAtMs);
+    if (this.tracing) {
+      outcome.span = this.tracing.startRequest(outcome.operation, outcome.requestedModel ?? 'unknown', outcome.traceparent, outcome.startedAtMs);
     }
   }
 
   finish(outcome: RequestOutcome): void {
     if (outcome.recorded) return;
     outcome.recorded = true;
+    outcome.finishedAt = performance.now();
+    if (this.needsEstimate(outcome) && !tokenizerLoaded()) {
+      // The first estimate loads the tokenizer; recording waits for it, the reply never does.
+      loadTokenizer().then(
+        () => this.safeRecord(outcome),
+        (error: unknown) => this.deps.log.error({ err: error }, 'tokenizer failed to load'),
+      );
+      return;
+    }
+    this.safeRecord(outcome);
+  }
+
+  private safeRecord(outcome: RequestOutcome): void {
     try {
       this.record(outcome);
     } catch (error) {
@@ -51,9 +62,19 @@ export class RequestRecorder {
     }
   }
 
+  private needsEstimate(outcome: RequestOutcome): boolean {
+    return (
+      reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
+      outcome.requestBody !== undefined &&
+      outcome.status > 0 &&
+      outcome.status < 400
+    );
+  }
+
   private record(outcome: RequestOutcome): void {
-    const { metrics, prices, config, pipeline, tracing, log } = this.deps;
-    const now = performance.now();
+    const { metrics, prices, config, pipeline, log } = this.deps;
+    const tracing = this.tracing;
+    const now = outcome.finishedAt ?? performance.now();
     const latencyMs = now - outcome.startedAt;
     const upstreamMs =
       outcome.upstreamStartedAt !== undefined ? (outcome.upstreamEndedAt ?? now) - outcome.upstreamStartedAt : 0;
@@ -99,6 +120,7 @@ export class RequestRecorder {
           ...(outcome.errorCode ? { 'error.type': outcome.errorCode } : {}),
         },
         outcome.status >= 400 || outcome.streamResult === 'interrupted',
+        outcome.startedAtMs + latencyMs,
       );
     }
   }
@@ -107,7 +129,7 @@ export class RequestRecorder {
   private usageOf(outcome: RequestOutcome): Usage | undefined {
     const reported = reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage);
     if (reported) return reported;
-    if (!outcome.requestBody || outcome.status >= 400 || outcome.status === 0) return undefined;
+    if (!this.needsEstimate(outcome) || !outcome.requestBody) return undefined;
     const text = outcome.stream ? outcome.streamText : outcome.responseBody ? answerText(outcome.responseBody) : '';
     return { inputTokens: estimateInputTokens(outcome.requestBody), outputTokens: estimateOutputTokens(text), estimated: true };
   }

@@ -5,9 +5,8 @@
  */
 import { join, resolve } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { ClickHouseSink } from './clickhouse-sink.js';
+import { DeferredSink } from './deferred-sink.js';
 import { DiskSpool } from './disk-spool.js';
-import { DuckDbSink } from './duckdb-sink.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import { TracePipeline } from './trace-pipeline.js';
@@ -24,16 +23,18 @@ export function createTraceSink(config: TelemetryConfig): TraceSink | undefined 
   const kind = sinkKind(config);
   if (kind === 'none') return undefined;
   if (kind === 'clickhouse') {
-    if (!config.clickhouse.url) throw new Error('telemetry.sink is clickhouse but no telemetry.clickhouse.url or CLICKHOUSE_URL is set');
-    return new ClickHouseSink({
-      url: config.clickhouse.url,
-      database: config.clickhouse.database,
-      username: config.clickhouse.username,
-      password: config.clickhouse.password,
-      requestTimeoutMs: config.clickhouse.timeoutMs,
+    const { url, database, username, password, timeoutMs } = config.clickhouse;
+    if (!url) throw new Error('telemetry.sink is clickhouse but no telemetry.clickhouse.url or CLICKHOUSE_URL is set');
+    return new DeferredSink('clickhouse', async () => {
+      const { ClickHouseSink } = await import('./clickhouse-sink.js');
+      return new ClickHouseSink({ url, database, username, password, requestTimeoutMs: timeoutMs });
     });
   }
-  return new DuckDbSink(join(resolve(config.dataDir), 'traces.duckdb'));
+  const file = join(resolve(config.dataDir), 'traces.duckdb');
+  return new DeferredSink('duckdb', async () => {
+    const { DuckDbSink } = await import('./duckdb-sink.js');
+    return new DuckDbSink(file);
+  });
 }
 
 export class TraceStore {

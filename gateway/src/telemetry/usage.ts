@@ -2,8 +2,27 @@
  * Token usage: read from the upstream's answer when it reports it, otherwise counted with a tokenizer
  * (o200k, via gpt-tokenizer) and marked as estimated — self-hosted servers often omit usage.
  */
-import { countTokens } from 'gpt-tokenizer';
 import type { JsonObject } from '../providers/types.js';
+
+/** The tokenizer's tables take ~70 MB: loaded on the first request that needs an estimate, not at start. */
+let countTokens: ((text: string) => number) | undefined;
+let loading: Promise<void> | undefined;
+
+export function tokenizerLoaded(): boolean {
+  return countTokens !== undefined;
+}
+
+export function loadTokenizer(): Promise<void> {
+  loading ??= import('gpt-tokenizer').then((module) => {
+    countTokens = module.countTokens;
+  });
+  return loading;
+}
+
+function tokens(text: string): number {
+  if (!countTokens) throw new Error('tokenizer not loaded; await loadTokenizer() first');
+  return countTokens(text);
+}
 
 export interface Usage {
   inputTokens: number;
@@ -23,18 +42,18 @@ const TOKENS_PER_MESSAGE = 4;
 
 export function estimateInputTokens(body: JsonObject): number {
   if (Array.isArray(body.messages)) {
-    let tokens = 3;
-    for (const message of body.messages as JsonObject[]) tokens += TOKENS_PER_MESSAGE + countTokens(textOf(message?.content));
-    return tokens;
+    let total = 3;
+    for (const message of body.messages as JsonObject[]) total += TOKENS_PER_MESSAGE + tokens(textOf(message?.content));
+    return total;
   }
   const input = body.prompt ?? body.input;
-  if (typeof input === 'string') return countTokens(input);
-  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + (typeof item === 'string' ? countTokens(item) : Array.isArray(item) ? item.length : 1), 0);
+  if (typeof input === 'string') return tokens(input);
+  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + (typeof item === 'string' ? tokens(item) : Array.isArray(item) ? item.length : 1), 0);
   return 0;
 }
 
 export function estimateOutputTokens(text: string): number {
-  return text ? countTokens(text) : 0;
+  return text ? tokens(text) : 0;
 }
 
 /** The text an answer carried (message contents, tool-call arguments, completion texts). */

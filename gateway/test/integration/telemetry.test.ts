@@ -54,11 +54,15 @@ afterAll(async () => {
   await upstream?.close();
 });
 
+/** The stored row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
 async function traceOf(id: string): Promise<TraceRow> {
-  await gateway.app.traces!.pipeline.flush();
-  const row = await gateway.app.traces!.sink.getTrace(id);
-  if (!row) throw new Error(`no trace ${id}`);
-  return row;
+  for (let i = 0; i < 100; i++) {
+    await gateway.app.traces!.pipeline.flush();
+    const row = await gateway.app.traces!.sink.getTrace(id);
+    if (row) return row;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no trace ${id}`);
 }
 
 describe('trace rows', () => {

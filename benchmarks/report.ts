@@ -1,0 +1,116 @@
+/** The benchmark report: its JSON shape, the targets it is judged against, and its Markdown form. */
+import type { LatencySummary } from './open-loop.js';
+import type { SaturationResult } from './saturation.js';
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; pinned: boolean; commit: string };
+  settings: { connections: number; saturationSec: number; openLoopMs: number; upstreamChunks: number; peer: string };
+  saturation: (SaturationResult & { scenario: string; target: string; peakRssMb: number | undefined })[];
+  fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(3) : '–');
+
+function saturationOf(report: BenchReport, scenario: string, target: string) {
+  return report.saturation.find((row) => row.scenario === scenario && row.target === target);
+}
+
+function fixedOf(report: BenchReport, scenario: string, rate: number, target: string) {
+  return report.fixedRate.find((row) => row.scenario === scenario && row.rate === rate && row.target === target);
+}
+
+/** The issue's targets, each computed from rows of the same run. */
+export function checkTargets(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const direct500 = fixedOf(report, 'chat JSON', 500, 'direct');
+  const gateway500 = fixedOf(report, 'chat JSON', 500, 'gateway');
+  if (direct500 && gateway500) {
+    const p50 = gateway500.p50 - direct500.p50;
+    const p99 = gateway500.p99 - direct500.p99;
+    checks.push({ target: 'fixed 500/s chat JSON: overhead p50 ≤ 0.3 ms', measured: `${ms(p50)} ms`, met: p50 <= 0.3 });
+    checks.push({ target: 'fixed 500/s chat JSON: overhead p99 ≤ 2 ms', measured: `${ms(p99)} ms`, met: p99 <= 2 });
+  }
+  const streamDirect = report.fixedRate.find((r) => r.scenario === 'stream first byte' && r.target === 'direct');
+  const streamGateway = report.fixedRate.find((r) => r.scenario === 'stream first byte' && r.target === 'gateway');
+  if (streamDirect && streamGateway) {
+    const p50 = streamGateway.p50 - streamDirect.p50;
+    checks.push({ target: `streams (${streamGateway.rate}/s): first-byte overhead p50 ≤ 0.5 ms`, measured: `${ms(p50)} ms`, met: p50 <= 0.5 });
+  }
+  const direct = saturationOf(report, 'chat JSON', 'direct');
+  const gateway = saturationOf(report, 'chat JSON', 'gateway');
+  const peer = saturationOf(report, 'chat JSON', 'portkey');
+  if (direct && gateway) {
+    const share = gateway.requestsPerSec / direct.requestsPerSec;
+    checks.push({ target: 'saturation: ≥ 30% of direct requests/s', measured: `${(share * 100).toFixed(0)}%`, met: share >= 0.3 });
+  }
+  if (gateway && peer) {
+    const times = gateway.requestsPerSec / peer.requestsPerSec;
+    checks.push({ target: 'saturation: ≥ 5× the peer (Portkey) requests/s', measured: `${times.toFixed(1)}×`, met: times >= 5 });
+  }
+  if (gateway) {
+    for (const row of report.saturation.filter((r) => r.scenario === 'telemetry on')) {
+      const cost = 1 - row.requestsPerSec / gateway.requestsPerSec;
+      checks.push({ target: `telemetry on (${row.target.replace('gateway + ', '')}) costs ≤ 15% of throughput`, measured: `${(cost * 100).toFixed(0)}%`, met: cost <= 0.15 });
+    }
+    const hit = saturationOf(report, 'cache hit', 'gateway');
+    if (hit) {
+      const times = hit.requestsPerSec / gateway.requestsPerSec;
+      checks.push({ target: 'cache hit serves ≥ 2× the requests/s of a miss', measured: `${times.toFixed(2)}×`, met: times >= 2 });
+    }
+  }
+  const rss = report.saturation.filter((r) => r.target.startsWith('gateway') && r.peakRssMb !== undefined).map((r) => r.peakRssMb as number);
+  if (rss.length > 0) {
+    const peak = Math.max(...rss);
+    checks.push({ target: 'peak RSS ≤ 150 MB at saturation', measured: `${peak} MB`, met: peak <= 150 });
+  }
+  return checks;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const lines: string[] = [];
+  const { machine, settings } = report;
+  lines.push(`# Benchmark ${report.date.slice(0, 10)}${report.quick ? ' (smoke run: numbers are not meaningful)' : ''}`);
+  lines.push('');
+  lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, commit ${machine.commit}.`);
+  lines.push(
+    `Settings: ${settings.connections} connections for saturation (${settings.saturationSec} s per run after a warm-up), ` +
+      `open-loop phases of ${settings.openLoopMs / 1000} s, upstream streams ${settings.upstreamChunks} chunks + usage, peer ${settings.peer}. ` +
+      (machine.pinned ? 'Pinned: mock upstream and load generator on core 0, the gateway under test on core 1.' : 'Not pinned to cores.'),
+  );
+  lines.push('');
+  lines.push('## Targets');
+  lines.push('');
+  lines.push('| target | measured | met |');
+  lines.push('| --- | --- | --- |');
+  for (const check of checkTargets(report)) lines.push(`| ${check.target} | ${check.measured} | ${check.met === undefined ? '–' : check.met ? 'yes' : '**no**'} |`);
+  lines.push('');
+  lines.push('## Saturation (closed loop)');
+  lines.push('');
+  lines.push('| scenario | target | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of report.saturation) {
+    lines.push(
+      `| ${row.scenario} | ${row.target} | ${row.requestsPerSec.toFixed(0)} | ${row.p50} | ${row.p90} | ${row.p99} | ${row.cpuMsPerRequest?.toFixed(3) ?? '–'} | ${row.peakRssMb ?? '–'} | ${row.errors + row.non2xx} |`,
+    );
+  }
+  lines.push('');
+  lines.push('## Fixed rate (open loop, latency from the intended send time)');
+  lines.push('');
+  lines.push('| scenario | rate/s | target | p50 ms | p90 ms | p99 ms | overhead p50 | overhead p90 | overhead p99 | errors |');
+  lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of report.fixedRate) {
+    const base = row.target === 'direct' ? undefined : fixedOf(report, row.scenario, row.rate, 'direct');
+    const over = (q: 'p50' | 'p90' | 'p99'): string => (base ? ms(row[q] - base[q]) : '–');
+    lines.push(`| ${row.scenario} | ${row.rate} | ${row.target} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${over('p50')} | ${over('p90')} | ${over('p99')} | ${row.errors} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

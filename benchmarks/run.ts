@@ -1,0 +1,261 @@
+/**
+ * `npm run bench`: the gateway against a direct baseline and a peer gateway (Portkey's, from npm), in
+ * one run, on this machine. Writes benchmarks/results/<date>.json and .md.
+ *
+ * Layout: the mock upstream and the load generator share core 0; each gateway under test gets core 1
+ * (taskset), so a gateway never competes with the load it is measured under. `--quick` shortens every
+ * phase (the test suite's smoke run uses it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runOpenLoop, type LatencySummary } from './open-loop.js';
+import { renderMarkdown, type BenchReport } from './report.js';
+import { runSaturation, type SaturationResult } from './saturation.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const PORTKEY_ENTRY = join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/build/start-server.js');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(ROOT, 'benchmarks/results') },
+    'no-peer': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+  },
+});
+
+const QUICK = args.quick;
+const SATURATION_SEC = QUICK ? 1 : 10;
+const OPEN_LOOP_MS = QUICK ? 1000 : 8000;
+const RATES = QUICK ? [100] : [200, 500, 1000];
+const CONNECTIONS = 32;
+const PINNED = cpus().length >= 2 && existsSync('/usr/bin/taskset');
+
+const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300 };
+
+/** A ~1 KB chat request, as the scenarios ask. */
+const CHAT_BODY = (model: string, stream = false): string =>
+  JSON.stringify({
+    model,
+    messages: [
+      { role: 'system', content: 'You are a helpful assistant that answers concisely and accurately. '.repeat(4) },
+      { role: 'user', content: 'Summarise the following paragraph in one sentence. '.repeat(12) },
+    ],
+    temperature: 0.2,
+    max_tokens: 128,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+
+interface Proc {
+  child: ChildProcess;
+  pid: number;
+}
+
+function pinned(cpu: number, command: string, commandArgs: string[]): [string, string[]] {
+  return PINNED ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs];
+}
+
+async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function start(cpu: number, command: string, commandArgs: string[], env: Record<string, string> = {}, cwd = ROOT): Proc {
+  const [cmd, argv] = pinned(cpu, command, commandArgs);
+  const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return { child, pid: child.pid! };
+}
+
+async function stop(proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null) return;
+  const exited = new Promise((r) => proc.child.once('exit', r));
+  proc.child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+}
+
+/** Resets the peak-RSS mark (Linux clear_refs 5), so each scenario reports its own peak. */
+function resetPeakRss(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // Not permitted: the peak then covers the process's life so far.
+  }
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** The pid doing the work (taskset execs the command, so it is the same pid). */
+function gatewayConfig(dir: string, name: string, telemetry: Record<string, unknown>): string {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      logging: { level: 'warn' },
+      providers: { up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 } },
+      routing: { retry: { maxAttempts: 1 } },
+      telemetry: { dataDir: join(dir, `data-${name}`), ...telemetry },
+      routes: {
+        bench: { targets: [{ provider: 'up', model: 'bench-model' }] },
+        cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
+        fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
+      },
+    }),
+  );
+  return file;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(args.out, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
+  const procs: Proc[] = [];
+  const cleanup = async (): Promise<void> => {
+    await Promise.all(procs.map(stop));
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    const tsx = join(ROOT, 'node_modules/.bin/tsx');
+    const upstream = start(0, tsx, ['benchmarks/mock-upstream.ts', '--port', String(PORTS.upstream), '--chunks', '8']);
+    procs.push(upstream);
+    await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`);
+
+    const gateways: Record<string, Proc> = {};
+    const startGateway = async (name: keyof typeof PORTS, telemetry: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<void> => {
+      const nodeArgs = args['cpu-prof'] && name === 'plain' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
+      const proc = start(1, process.execPath, [...nodeArgs, 'dist/main.js'], { GATEWAY_CONFIG: gatewayConfig(work, name, telemetry), PORT: String(PORTS[name]), ...extraEnv });
+      procs.push(proc);
+      gateways[name] = proc;
+      await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`);
+    };
+    await startGateway('plain', { sink: 'none', logRequests: false });
+    await startGateway('duckdb', { sink: 'duckdb', logRequests: true });
+
+    let clickhouseStop: (() => Promise<void>) | undefined;
+    if (!QUICK && existsSync('/usr/sbin/clickhouse-server')) {
+      const { startClickHouseServer } = await import('../gateway/test/helpers/clickhouse-server.js');
+      const clickhouse = await startClickHouseServer();
+      clickhouseStop = clickhouse.stop;
+      await startGateway('clickhouse', { sink: 'clickhouse', logRequests: true, clickhouse: { url: clickhouse.url, database: 'bench' } });
+    }
+
+    let portkey: Proc | undefined;
+    if (!args['no-peer'] && existsSync(PORTKEY_ENTRY)) {
+      portkey = start(1, process.execPath, [PORTKEY_ENTRY, `--port=${PORTS.portkey}`, '--headless'], { NODE_ENV: 'production' }, work);
+      procs.push(portkey);
+      await waitForHttp(`http://127.0.0.1:${PORTS.portkey}/`);
+    }
+    const portkeyHeaders = {
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `http://127.0.0.1:${PORTS.upstream}/v1`,
+      authorization: 'Bearer bench',
+    };
+
+    const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
+    const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
+
+    // ---------------------------------------------------------------- saturation
+    const saturation: BenchReport['saturation'] = [];
+    const saturate = async (scenario: string, target: string, url: string, body: string, proc?: Proc, headers?: Record<string, string>): Promise<void> => {
+      await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: QUICK ? 1 : 2 }); // warm-up
+      if (proc) resetPeakRss(proc.pid);
+      const result: SaturationResult = await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: SATURATION_SEC, pids: proc ? [proc.pid] : undefined });
+      saturation.push({ scenario, target, ...result, peakRssMb: proc ? peakRssMb(proc.pid) : undefined });
+      process.stdout.write(`saturation ${scenario.padEnd(22)} ${target.padEnd(22)} ${result.requestsPerSec.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms\n`);
+    };
+    const plain = gateways.plain!;
+    await saturate('chat JSON', 'direct', direct, CHAT_BODY('bench-model'));
+    await saturate('chat JSON', 'gateway', via('plain'), CHAT_BODY('bench'), plain);
+    if (portkey) await saturate('chat JSON', 'portkey', via('portkey'), CHAT_BODY('bench-model'), portkey, portkeyHeaders);
+    await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
+    await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
+    if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
+    await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
+    await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
+    await saturate('telemetry on', 'gateway + duckdb', via('duckdb'), CHAT_BODY('bench'), gateways.duckdb);
+    if (gateways.clickhouse) await saturate('telemetry on', 'gateway + clickhouse', via('clickhouse'), CHAT_BODY('bench'), gateways.clickhouse);
+
+    // ---------------------------------------------------------------- fixed rate
+    const fixedRate: BenchReport['fixedRate'] = [];
+    const openLoop = async (scenario: string, rate: number, target: string, url: string, body: string, firstByte: boolean, headers?: Record<string, string>): Promise<LatencySummary> => {
+      await runOpenLoop({ url, body, headers, rate, durationMs: 500, firstByte }); // warm-up
+      const summary = await runOpenLoop({ url, body, headers, rate, durationMs: OPEN_LOOP_MS, firstByte });
+      fixedRate.push({ scenario, rate, target, ...summary });
+      process.stdout.write(`fixed ${String(rate).padStart(5)}/s ${scenario.padEnd(18)} ${target.padEnd(10)} p50 ${summary.p50.toFixed(3)} p99 ${summary.p99.toFixed(3)} ms\n`);
+      return summary;
+    };
+    for (const rate of RATES) {
+      await openLoop('chat JSON', rate, 'direct', direct, CHAT_BODY('bench-model'), false);
+      await openLoop('chat JSON', rate, 'gateway', via('plain'), CHAT_BODY('bench'), false);
+    }
+    const streamRate = QUICK ? 100 : 500;
+    await openLoop('stream first byte', streamRate, 'direct', direct, CHAT_BODY('bench-model', true), true);
+    await openLoop('stream first byte', streamRate, 'gateway', via('plain'), CHAT_BODY('bench', true), true);
+    if (portkey) {
+      await openLoop('chat JSON', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
+      await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
+    }
+
+    await cleanup();
+    await clickhouseStop?.();
+
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      quick: QUICK,
+      machine: {
+        cpu: cpus()[0]?.model ?? 'unknown',
+        cores: cpus().length,
+        memoryGb: Math.round(totalmem() / 1024 ** 3),
+        node: process.version,
+        pinned: PINNED,
+        commit: gitCommit(),
+      },
+      settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
+      saturation,
+      fixedRate,
+    };
+    const stamp = report.date.slice(0, 10);
+    const name = QUICK ? `smoke-${stamp}` : stamp;
+    writeFileSync(join(args.out, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(args.out, `${name}.md`), renderMarkdown(report));
+    process.stdout.write(`\nwrote ${join(args.out, name)}.{json,md}\n`);
+  } finally {
+    await cleanup();
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function portkeyVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
+await main();

@@ -1,0 +1,65 @@
+/**
+ * A TraceSink whose implementation is loaded when the store opens. The DuckDB native binding and the
+ * ClickHouse client are imported only by the deployment that uses them, so the others do not pay
+ * their memory.
+ */
+import type { FeedbackRow, TraceRow } from './trace-row.js';
+import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
+
+export class DeferredSink implements TraceSink {
+  private sink: TraceSink | undefined;
+  private loading: Promise<TraceSink> | undefined;
+
+  constructor(
+    readonly kind: TraceSink['kind'],
+    private readonly load: () => Promise<TraceSink>,
+  ) {}
+
+  private get loaded(): TraceSink {
+    if (!this.sink) throw new Error(`the ${this.kind} trace sink is not open yet`);
+    return this.sink;
+  }
+
+  async init(): Promise<void> {
+    this.loading ??= this.load();
+    this.sink = await this.loading;
+    await this.sink.init();
+  }
+
+  insertTraces(rows: readonly TraceRow[]): Promise<void> {
+    return this.loaded.insertTraces(rows);
+  }
+
+  insertFeedback(row: FeedbackRow): Promise<void> {
+    return this.loaded.insertFeedback(row);
+  }
+
+  getTrace(traceId: string): Promise<TraceRow | undefined> {
+    return this.loaded.getTrace(traceId);
+  }
+
+  listFeedback(traceId: string): Promise<FeedbackRow[]> {
+    return this.loaded.listFeedback(traceId);
+  }
+
+  exportPage(filter: ExportFilter, after: ExportCursor | undefined, limit: number): Promise<ExportRow[]> {
+    return this.loaded.exportPage(filter, after, limit);
+  }
+
+  countTraces(): Promise<{ rows: number; distinct: number }> {
+    return this.loaded.countTraces();
+  }
+
+  dropOlderThan(cutoffMs: number): Promise<void> {
+    return this.loaded.dropOlderThan(cutoffMs);
+  }
+
+  /** The loaded implementation (for engine-specific queries). */
+  get implementation(): TraceSink | undefined {
+    return this.sink;
+  }
+
+  async close(): Promise<void> {
+    await this.sink?.close();
+  }
+}
