@@ -6,7 +6,7 @@ export interface BenchReport {
   date: string;
   quick: boolean;
   machine: { cpu: string; cores: number; memoryGb: number; node: string; pinned: boolean; commit: string };
-  settings: { connections: number; saturationSec: number; openLoopMs: number; upstreamChunks: number; peer: string };
+  settings: { connections: number; saturationSec: number; saturationRuns: number; openLoopMs: number; upstreamChunks: number; peer: string };
   saturation: (SaturationResult & { scenario: string; target: string; peakRssMb: number | undefined })[];
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
 }
@@ -81,7 +81,7 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('');
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, commit ${machine.commit}.`);
   lines.push(
-    `Settings: ${settings.connections} connections for saturation (${settings.saturationSec} s per run after a warm-up), ` +
+    `Settings: ${settings.connections} connections for saturation (median of ${settings.saturationRuns} runs of ${settings.saturationSec} s, after a warm-up), ` +
       `open-loop phases of ${settings.openLoopMs / 1000} s, upstream streams ${settings.upstreamChunks} chunks + usage, peer ${settings.peer}. ` +
       (machine.pinned ? 'Pinned: mock upstream and load generator on core 0, the gateway under test on core 1.' : 'Not pinned to cores.'),
   );

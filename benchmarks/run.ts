@@ -2,9 +2,10 @@
  * `npm run bench`: the gateway against a direct baseline and a peer gateway (Portkey's, from npm), in
  * one run, on this machine. Writes benchmarks/results/<date>.json and .md.
  *
- * Layout: the mock upstream and the load generator share core 0; each gateway under test gets core 1
- * (taskset), so a gateway never competes with the load it is measured under. `--quick` shortens every
- * phase (the test suite's smoke run uses it).
+ * Processes are not pinned by default: on this VM, pinning the gateway to its own core made every
+ * loopback write wake the other core (an inter-processor interrupt, which traps to the hypervisor) and
+ * halved throughput; see benchmarks/README.md. `--pin` puts the upstream and load generator on core 0 and
+ * the gateway under test on core 1. `--quick` shortens every phase (the test suite's smoke run uses it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -26,15 +27,17 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'benchmarks/results') },
     'no-peer': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 
 const QUICK = args.quick;
-const SATURATION_SEC = QUICK ? 1 : 10;
+const SATURATION_SEC = QUICK ? 1 : 5;
+const SATURATION_RUNS = QUICK ? 1 : 3;
 const OPEN_LOOP_MS = QUICK ? 1000 : 8000;
 const RATES = QUICK ? [100] : [200, 500, 1000];
 const CONNECTIONS = 32;
-const PINNED = cpus().length >= 2 && existsSync('/usr/bin/taskset');
+const PINNED = args.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 
 const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300 };
 
@@ -81,7 +84,7 @@ function start(cpu: number, command: string, commandArgs: string[], env: Record<
 }
 
 async function stop(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null) return;
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   const exited = new Promise((r) => proc.child.once('exit', r));
   proc.child.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
@@ -147,15 +150,6 @@ async function main(): Promise<void> {
       await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`);
     };
     await startGateway('plain', { sink: 'none', logRequests: false });
-    await startGateway('duckdb', { sink: 'duckdb', logRequests: true });
-
-    let clickhouseStop: (() => Promise<void>) | undefined;
-    if (!QUICK && existsSync('/usr/sbin/clickhouse-server')) {
-      const { startClickHouseServer } = await import('../gateway/test/helpers/clickhouse-server.js');
-      const clickhouse = await startClickHouseServer();
-      clickhouseStop = clickhouse.stop;
-      await startGateway('clickhouse', { sink: 'clickhouse', logRequests: true, clickhouse: { url: clickhouse.url, database: 'bench' } });
-    }
 
     let portkey: Proc | undefined;
     if (!args['no-peer'] && existsSync(PORTKEY_ENTRY)) {
@@ -172,27 +166,7 @@ async function main(): Promise<void> {
     const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
     const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
 
-    // ---------------------------------------------------------------- saturation
-    const saturation: BenchReport['saturation'] = [];
-    const saturate = async (scenario: string, target: string, url: string, body: string, proc?: Proc, headers?: Record<string, string>): Promise<void> => {
-      await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: QUICK ? 1 : 2 }); // warm-up
-      if (proc) resetPeakRss(proc.pid);
-      const result: SaturationResult = await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: SATURATION_SEC, pids: proc ? [proc.pid] : undefined });
-      saturation.push({ scenario, target, ...result, peakRssMb: proc ? peakRssMb(proc.pid) : undefined });
-      process.stdout.write(`saturation ${scenario.padEnd(22)} ${target.padEnd(22)} ${result.requestsPerSec.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms\n`);
-    };
-    const plain = gateways.plain!;
-    await saturate('chat JSON', 'direct', direct, CHAT_BODY('bench-model'));
-    await saturate('chat JSON', 'gateway', via('plain'), CHAT_BODY('bench'), plain);
-    if (portkey) await saturate('chat JSON', 'portkey', via('portkey'), CHAT_BODY('bench-model'), portkey, portkeyHeaders);
-    await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
-    await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
-    if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
-    await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
-    await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
-    await saturate('telemetry on', 'gateway + duckdb', via('duckdb'), CHAT_BODY('bench'), gateways.duckdb);
-    if (gateways.clickhouse) await saturate('telemetry on', 'gateway + clickhouse', via('clickhouse'), CHAT_BODY('bench'), gateways.clickhouse);
-
+    // Fixed-rate phases run first, while nothing else (telemetry stores, their gateways) is alive.
     // ---------------------------------------------------------------- fixed rate
     const fixedRate: BenchReport['fixedRate'] = [];
     const openLoop = async (scenario: string, rate: number, target: string, url: string, body: string, firstByte: boolean, headers?: Record<string, string>): Promise<LatencySummary> => {
@@ -214,8 +188,47 @@ async function main(): Promise<void> {
       await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
     }
 
+    // ---------------------------------------------------------------- saturation
+    const saturation: BenchReport['saturation'] = [];
+    const saturate = async (scenario: string, target: string, url: string, body: string, proc?: Proc, headers?: Record<string, string>): Promise<void> => {
+      await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: QUICK ? 1 : 2 }); // warm-up
+      if (proc) resetPeakRss(proc.pid);
+      // This machine is shared and noisy: the median of three runs is reported.
+      const runs: SaturationResult[] = [];
+      for (let i = 0; i < SATURATION_RUNS; i++) {
+        runs.push(await runSaturation({ url, body, headers, connections: CONNECTIONS, durationSec: SATURATION_SEC, pids: proc ? [proc.pid] : undefined }));
+      }
+      const result = runs.sort((a, b) => a.requestsPerSec - b.requestsPerSec)[Math.floor(runs.length / 2)]!;
+      saturation.push({ scenario, target, ...result, peakRssMb: proc ? peakRssMb(proc.pid) : undefined });
+      process.stdout.write(`saturation ${scenario.padEnd(22)} ${target.padEnd(22)} ${result.requestsPerSec.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms\n`);
+    };
+    const plain = gateways.plain!;
+    await saturate('chat JSON', 'direct', direct, CHAT_BODY('bench-model'));
+    await saturate('chat JSON', 'gateway', via('plain'), CHAT_BODY('bench'), plain);
+    if (portkey) await saturate('chat JSON', 'portkey', via('portkey'), CHAT_BODY('bench-model'), portkey, portkeyHeaders);
+    await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
+    await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
+    if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
+    await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
+    await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
+    if (portkey) await stop(portkey);
+
+    await startGateway('duckdb', { sink: 'duckdb', logRequests: true });
+    await saturate('telemetry on', 'gateway + duckdb', via('duckdb'), CHAT_BODY('bench'), gateways.duckdb);
+    await stop(gateways.duckdb!);
+    if (!QUICK && existsSync('/usr/sbin/clickhouse-server')) {
+      const { startClickHouseServer } = await import('../gateway/test/helpers/clickhouse-server.js');
+      const clickhouse = await startClickHouseServer();
+      try {
+        await startGateway('clickhouse', { sink: 'clickhouse', logRequests: true, clickhouse: { url: clickhouse.url, database: 'bench' } });
+        await saturate('telemetry on', 'gateway + clickhouse', via('clickhouse'), CHAT_BODY('bench'), gateways.clickhouse);
+        await stop(gateways.clickhouse!);
+      } finally {
+        await clickhouse.stop();
+      }
+    }
+
     await cleanup();
-    await clickhouseStop?.();
 
     const report: BenchReport = {
       date: new Date().toISOString(),
@@ -228,7 +241,7 @@ async function main(): Promise<void> {
         pinned: PINNED,
         commit: gitCommit(),
       },
-      settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
+      settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, saturationRuns: SATURATION_RUNS, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
       saturation,
       fixedRate,
     };

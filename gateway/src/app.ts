@@ -5,6 +5,7 @@
  */
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { asyncStdout } from './logger.js';
 import type { CacheStore } from './cache/cache-store.js';
 import { createResponseCache } from './cache/create-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
@@ -71,11 +72,14 @@ declare module 'fastify' {
  */
 export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
   const app = Fastify({
-    logger: { ...createLoggerOptions(config.logging.level), ...(deps.logStream ? { stream: deps.logStream } : {}) },
+    logger: { ...createLoggerOptions(config.logging.level), stream: deps.logStream ?? asyncStdout() },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: requestIdFrom,
+    // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
+    // is measurable on the hot path.
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });

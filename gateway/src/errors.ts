@@ -42,6 +42,8 @@ export const ERROR_CATALOGUE = {
   trace_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   trace_store_unavailable: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
+  /** The client went away before the answer (nginx's 499); nobody receives this body, it names the trace row. */
+  client_disconnected: { status: 499, type: 'invalid_request_error', retryable: false },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,7 +1,7 @@
 /**
  * pino options shared by the app: JSON lines, with every place a secret can hide redacted.
  */
-import type { LoggerOptions } from 'pino';
+import pino, { type DestinationStream, type LoggerOptions } from 'pino';
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -20,4 +20,12 @@ export function createLoggerOptions(level: string): LoggerOptions {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
+}
+
+/**
+ * stdout written asynchronously: a log line per request must not cost a blocking write syscall on the
+ * hot path. Lines written while a write is in flight are coalesced; main.ts flushes before exiting.
+ */
+export function asyncStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
 }

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
       clearTimeout(force);
     }
     app.log.info('stopped');
-    process.exit(0);
+    // Logs go to stdout asynchronously: let the last lines out before exiting.
+    (app.log as unknown as { flush(cb: () => void): void }).flush(() => process.exit(0));
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -6,6 +6,18 @@
 import type { CacheStore } from './cache-store.js';
 import type { CachedAnswer } from './cached-answer.js';
 
+/**
+ * A hit decoded once: the answer, and its JSON response already serialised. Repeated hits on the same
+ * stored text (the memory store returns the same string instance) reuse it, so a hit parses nothing.
+ */
+export interface DecodedAnswer {
+  answer: CachedAnswer;
+  /** The JSON response body, ready to send. */
+  jsonText: string;
+}
+
+const DECODED_MEMO_ENTRIES = 1024;
+
 export type CacheResult = 'HIT' | 'MISS' | 'BYPASS';
 
 export interface CacheEvents {
@@ -13,7 +25,7 @@ export interface CacheEvents {
   error(op: 'get' | 'set', error: unknown): void;
 }
 
-export type Lookup = { status: 'hit'; answer: CachedAnswer } | { status: 'miss' } | { status: 'failed' };
+export type Lookup = ({ status: 'hit' } & DecodedAnswer) | { status: 'miss' } | { status: 'failed' };
 
 /** Joining an in-flight miss: the leader calls the upstream and settles; followers wait for it. */
 export type Flight =
@@ -22,6 +34,7 @@ export type Flight =
 
 export class ResponseCache {
   private readonly inFlight = new Map<string, Promise<CachedAnswer | undefined>>();
+  private readonly decoded = new Map<string, { raw: string; decoded: DecodedAnswer }>();
 
   constructor(readonly store: CacheStore, private readonly events: CacheEvents) {}
 
@@ -34,12 +47,19 @@ export class ResponseCache {
       return { status: 'failed' };
     }
     if (raw === undefined) return { status: 'miss' };
+    const memo = this.decoded.get(key);
+    if (memo && memo.raw === raw) return { status: 'hit', ...memo.decoded };
+    let answer: CachedAnswer;
     try {
-      const answer = JSON.parse(raw) as CachedAnswer;
-      return answer?.v === 1 ? { status: 'hit', answer } : { status: 'miss' };
+      answer = JSON.parse(raw) as CachedAnswer;
     } catch {
       return { status: 'miss' };
     }
+    if (answer?.v !== 1) return { status: 'miss' };
+    const decoded = { answer, jsonText: JSON.stringify(answer.json) };
+    if (this.decoded.size >= DECODED_MEMO_ENTRIES) this.decoded.delete(this.decoded.keys().next().value as string);
+    this.decoded.set(key, { raw, decoded });
+    return { status: 'hit', ...decoded };
   }
 
   /** Stores in the background: the reply never waits for the cache. */

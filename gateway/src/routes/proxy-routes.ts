@@ -8,7 +8,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/cache-key.js';
 import { answerFromJson, answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
-import type { Flight, ResponseCache } from '../cache/response-cache.js';
+import type { DecodedAnswer, Flight, ResponseCache } from '../cache/response-cache.js';
 import { GatewayError } from '../errors.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
 import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
@@ -52,7 +52,7 @@ const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 /** A JSON object of string tags stored on the trace. */
 const METADATA_HEADER = 'x-gateway-metadata';
 
-const clientGone = new GatewayError('internal_error', 'client disconnected');
+const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
   const route = (path: string, operation: Operation): void => {
@@ -94,14 +94,15 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     let plan: CachePlan | undefined;
     if (cache && route.cache.enabled) {
       const looked = await consultCache(cache, request, operation, body, route);
-      if (looked.answer) {
+      if (looked.hit) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
         if (!stream) {
-          outcome.responseBody = looked.answer.json;
-          return looked.answer.json;
+          outcome.responseBody = looked.hit.answer.json;
+          // Already serialised: sent as is.
+          return reply.type('application/json; charset=utf-8').send(looked.hit.jsonText);
         }
-        return replayStream(reply, outcome, replayChunks(operation, looked.answer, includeUsage), recordOutcome);
+        return replayStream(reply, outcome, replayChunks(operation, looked.hit.answer, includeUsage), recordOutcome);
       }
       plan = looked.plan;
     }
@@ -145,7 +146,7 @@ async function consultCache(
   operation: Operation,
   body: ValidatedBody,
   route: CompiledRoute,
-): Promise<{ answer?: CachedAnswer; plan?: CachePlan }> {
+): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   const namespace = request.headers[CACHE_NAMESPACE_HEADER];
@@ -154,11 +155,11 @@ async function consultCache(
 
   const found = await cache.lookup(key);
   if (found.status === 'failed') return {};
-  if (found.status === 'hit') return { answer: found.answer };
+  if (found.status === 'hit') return { hit: found };
   const flight = cache.join(key);
   if (!flight.leader) {
     const answer = await flight.wait;
-    if (answer) return { answer };
+    if (answer) return { hit: { answer, jsonText: JSON.stringify(answer.json) } };
     // The leader got no cacheable answer: this request tries for itself, uncached.
     return {};
   }

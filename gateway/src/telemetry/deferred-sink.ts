@@ -26,8 +26,8 @@ export class DeferredSink implements TraceSink {
     await this.sink.init();
   }
 
-  insertTraces(rows: readonly TraceRow[]): Promise<void> {
-    return this.loaded.insertTraces(rows);
+  insertTraces(rows: readonly TraceRow[], mayRepeat?: boolean): Promise<void> {
+    return this.loaded.insertTraces(rows, mayRepeat);
   }
 
   insertFeedback(row: FeedbackRow): Promise<void> {

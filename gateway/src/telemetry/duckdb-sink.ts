@@ -1,23 +1,30 @@
 /**
- * The embedded trace sink: a DuckDB file under the data directory. trace_id is the primary key and
- * inserts are INSERT OR IGNORE, so a spool replay never double-counts. One connection; DuckDB
- * serialises writes itself.
+ * The embedded trace sink: a DuckDB file under the data directory. Batches go in through the appender;
+ * rows whose trace id is already stored are skipped, so a spool replay never double-counts. One
+ * connection; statements run one at a time.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BIGINT, DOUBLE, DuckDBInstance, LIST, VARCHAR, listValue, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { BIGINT, DOUBLE, DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import type { FeedbackRow, TraceRow } from './trace-row.js';
-import { TRACE_COLUMNS } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
-const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS requests (
-    trace_id VARCHAR PRIMARY KEY, ts_ms BIGINT, key_id VARCHAR, route VARCHAR, operation VARCHAR, provider VARCHAR,
+const REQUEST_COLUMNS = `
+    trace_id VARCHAR, ts_ms BIGINT, key_id VARCHAR, route VARCHAR, operation VARCHAR, provider VARCHAR,
     model VARCHAR, requested_model VARCHAR, variant VARCHAR, stream INTEGER, status INTEGER, error_code VARCHAR,
     latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
     cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
-    metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR)`,
-  'CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts_ms)',
+    metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR`;
+
+const SCHEMA = [
+  // The embedded store shares the machine with the gateway: one worker thread, bounded memory.
+  'SET threads TO 1',
+  "SET memory_limit = '64MB'",
+  // No primary key: an ART index over every trace id lives in memory and grows without bound. Duplicates
+  // (from spool replays) are filtered on insert instead, against rows in the batch's own time range.
+  `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS})`,
+  // Batches are appended here (fast), then moved over without the trace ids already stored.
+  `CREATE TEMP TABLE IF NOT EXISTS requests_staging (${REQUEST_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS feedback (
     feedback_id VARCHAR PRIMARY KEY, trace_id VARCHAR, ts_ms BIGINT, score DOUBLE, label VARCHAR, comment VARCHAR)`,
   'CREATE INDEX IF NOT EXISTS feedback_trace ON feedback (trace_id)',
@@ -26,27 +33,53 @@ const SCHEMA = [
 ];
 
 const STRING_LIST = LIST(VARCHAR);
-const COLUMN_TYPES: Record<string, DuckDBType> = {
-  ts_ms: BIGINT,
-  latency_ms: DOUBLE,
-  upstream_ms: DOUBLE,
-  ttft_ms: DOUBLE,
-  cost_usd: DOUBLE,
-  input_tokens: BIGINT,
-  output_tokens: BIGINT,
-  stream: BIGINT,
-  status: BIGINT,
-  attempts: BIGINT,
-  retries: BIGINT,
-  fallbacks: BIGINT,
-  usage_estimated: BIGINT,
-  metadata_keys: STRING_LIST,
-  metadata_values: STRING_LIST,
-};
-const COLUMN_LIST = TRACE_COLUMNS.map((column) => `"${column}"`).join(', ');
 
-/** Rows per INSERT statement (each row binds one parameter per column). */
-const ROWS_PER_STATEMENT = 200;
+/**
+ * Moves staged rows that are not stored yet. A replayed row is identical to the stored one, ts_ms
+ * included, so the check only scans the batch's time range (DuckDB's zone maps skip the rest).
+ */
+const INSERT_NEW_TRACES = `
+  INSERT INTO requests
+  SELECT s.* FROM (SELECT DISTINCT ON (trace_id) * FROM requests_staging) s
+  WHERE NOT EXISTS (
+    SELECT 1 FROM requests r
+    WHERE r.ts_ms BETWEEN (SELECT min(ts_ms) FROM requests_staging) AND (SELECT max(ts_ms) FROM requests_staging)
+      AND r.trace_id = s.trace_id)`;
+
+/** Appends one row in TRACE_COLUMNS order, with each column's DuckDB type. */
+function appendRow(appender: DuckDBAppender, row: TraceRow): void {
+  appender.appendVarchar(row.trace_id);
+  appender.appendBigInt(BigInt(Math.trunc(row.ts_ms)));
+  appender.appendVarchar(row.key_id);
+  appender.appendVarchar(row.route);
+  appender.appendVarchar(row.operation);
+  appender.appendVarchar(row.provider);
+  appender.appendVarchar(row.model);
+  appender.appendVarchar(row.requested_model);
+  appender.appendVarchar(row.variant);
+  appender.appendInteger(row.stream);
+  appender.appendInteger(row.status);
+  appender.appendVarchar(row.error_code);
+  appender.appendDouble(row.latency_ms);
+  appender.appendDouble(row.upstream_ms);
+  if (row.ttft_ms === null) appender.appendNull();
+  else appender.appendDouble(row.ttft_ms);
+  appender.appendInteger(row.attempts);
+  appender.appendInteger(row.retries);
+  appender.appendInteger(row.fallbacks);
+  appender.appendVarchar(row.cache);
+  appender.appendBigInt(BigInt(Math.trunc(row.input_tokens)));
+  appender.appendBigInt(BigInt(Math.trunc(row.output_tokens)));
+  appender.appendInteger(row.usage_estimated);
+  if (row.cost_usd === null) appender.appendNull();
+  else appender.appendDouble(row.cost_usd);
+  appender.appendVarchar(row.user);
+  appender.appendList(row.metadata_keys, STRING_LIST);
+  appender.appendList(row.metadata_values, STRING_LIST);
+  appender.appendVarchar(row.request_body);
+  appender.appendVarchar(row.response_body);
+  appender.endRow();
+}
 
 export class DuckDbSink implements TraceSink {
   readonly kind = 'duckdb' as const;
@@ -73,26 +106,22 @@ export class DuckDbSink implements TraceSink {
     return run;
   }
 
-  insertTraces(rows: readonly TraceRow[]): Promise<void> {
+  insertTraces(rows: readonly TraceRow[], mayRepeat = false): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     return this.serial(async (connection) => {
-      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-        const slice = rows.slice(start, start + ROWS_PER_STATEMENT);
-        const values: DuckDBValue[] = [];
-        const types: DuckDBType[] = [];
-        const tuples: string[] = [];
-        for (const row of slice) {
-          const placeholders: string[] = [];
-          for (const column of TRACE_COLUMNS) {
-            const value = row[column];
-            const type = COLUMN_TYPES[column] ?? VARCHAR;
-            values.push(Array.isArray(value) ? listValue(value) : (value as DuckDBValue));
-            types.push(type);
-            placeholders.push(`$${values.length}`);
-          }
-          tuples.push(`(${placeholders.join(', ')})`);
-        }
-        await connection.run(`INSERT OR IGNORE INTO requests (${COLUMN_LIST}) VALUES ${tuples.join(', ')}`, values, types);
+      // Live batches go straight in; a replay goes through staging so stored trace ids are skipped.
+      const appender = await connection.createAppender(mayRepeat ? 'requests_staging' : 'requests');
+      try {
+        for (const row of rows) appendRow(appender, row);
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      if (!mayRepeat) return;
+      try {
+        await connection.run(INSERT_NEW_TRACES);
+      } finally {
+        await connection.run('DELETE FROM requests_staging');
       }
     });
   }

@@ -18,7 +18,8 @@ export const telemetrySchema = z.strictObject({
       timeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
-  batchSize: z.number().int().positive().default(500),
+  /** Rows per insert: ClickHouse wants few large inserts (each makes a part to merge), DuckDB too. */
+  batchSize: z.number().int().positive().default(2000),
   flushIntervalMs: z.number().int().positive().default(1000),
   /** Rows held in memory before they go straight to the spool. */
   maxQueue: z.number().int().positive().default(20_000),

@@ -137,7 +137,7 @@ export class TracePipeline {
         const segment = await this.spool.oldest();
         if (!segment) break;
         for (let start = 0; start < segment.rows.length; start += this.options.batchSize) {
-          await this.sink.insertTraces(segment.rows.slice(start, start + this.options.batchSize));
+          await this.sink.insertTraces(segment.rows.slice(start, start + this.options.batchSize), true);
         }
         await this.spool.remove(segment.name);
         this.events.written(segment.rows.length);

@@ -25,7 +25,11 @@ export interface TraceSink {
   readonly kind: 'duckdb' | 'clickhouse';
   /** Creates or migrates the schema. */
   init(): Promise<void>;
-  insertTraces(rows: readonly TraceRow[]): Promise<void>;
+  /**
+   * Stores rows. `mayRepeat` marks a spool replay, whose rows may already be stored (a batch can fail
+   * after the store took it); live batches are new by construction.
+   */
+  insertTraces(rows: readonly TraceRow[], mayRepeat?: boolean): Promise<void>;
   insertFeedback(row: FeedbackRow): Promise<void>;
   getTrace(traceId: string): Promise<TraceRow | undefined>;
   listFeedback(traceId: string): Promise<FeedbackRow[]>;

@@ -62,8 +62,8 @@ export class TraceStore {
   /** Opens the spool and the sink; a sink that is down is retried in the background. */
   async open(): Promise<void> {
     await this.pipeline.spool.open();
-    this.pipeline.start();
     await this.tryInit();
+    this.pipeline.start();
     this.retentionTimer = setInterval(() => void this.applyRetention(), 6 * 60 * 60 * 1000);
     this.retentionTimer.unref();
   }
@@ -79,7 +79,7 @@ export class TraceStore {
       this.pipeline.resume();
       void this.applyRetention();
     } catch (error) {
-      this.log.warn({ err: error, sink: this.sink.kind }, 'trace store unavailable at start; rows will spool until it answers');
+      if (this.pipeline.healthy) this.log.warn({ err: error, sink: this.sink.kind }, 'trace store unavailable; rows will spool until it answers');
       this.pipeline.healthy = false;
       this.initTimer = setTimeout(() => void this.tryInit(), 2000);
       this.initTimer.unref();

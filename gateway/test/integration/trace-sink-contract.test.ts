@@ -48,7 +48,8 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
     const before = await sink.countTraces();
     const rows = Array.from({ length: 50 }, (_, i) => traceRow({ trace_id: `dup-${i}`, ts_ms: 1_700_000_000_000 + i }));
     await sink.insertTraces(rows);
-    await sink.insertTraces(rows.slice(10, 40));
+    await sink.insertTraces(rows.slice(10, 40), true);
+    await sink.insertTraces([...rows.slice(45), ...rows.slice(45)], true);
     const after = await sink.countTraces();
     expect(after.distinct - before.distinct).toBe(50);
   });
