@@ -39,7 +39,7 @@ const RATES = QUICK ? [100] : [200, 500, 1000];
 const CONNECTIONS = 32;
 const PINNED = args.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 
-const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300 };
+const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300, raw: 9400 };
 
 /** A ~1 KB chat request, as the scenarios ask. */
 const CHAT_BODY = (model: string, stream = false): string =>
@@ -136,8 +136,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
   try {
-    const tsx = join(ROOT, 'node_modules/.bin/tsx');
-    const upstream = start(0, tsx, ['benchmarks/mock-upstream.ts', '--port', String(PORTS.upstream), '--chunks', '8']);
+    // `node --import tsx` keeps each helper a single process, so its pid is the one doing the work.
+    const ts = (file: string): string[] => ['--import', 'tsx', file];
+    const upstream = start(0, process.execPath, [...ts('benchmarks/mock-upstream.ts'), '--port', String(PORTS.upstream), '--chunks', '8']);
     procs.push(upstream);
     await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`);
 
@@ -150,6 +151,9 @@ async function main(): Promise<void> {
       await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`);
     };
     await startGateway('plain', { sink: 'none', logRequests: false });
+    const raw = start(1, process.execPath, [...ts('benchmarks/raw-proxy.ts'), '--port', String(PORTS.raw), '--upstream', `http://127.0.0.1:${PORTS.upstream}`]);
+    procs.push(raw);
+    await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`);
 
     let portkey: Proc | undefined;
     if (!args['no-peer'] && existsSync(PORTKEY_ENTRY)) {
@@ -181,8 +185,10 @@ async function main(): Promise<void> {
       await openLoop('chat JSON', rate, 'gateway', via('plain'), CHAT_BODY('bench'), false);
     }
     const streamRate = QUICK ? 100 : 500;
+    await openLoop('chat JSON', streamRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model'), false);
     await openLoop('stream first byte', streamRate, 'direct', direct, CHAT_BODY('bench-model', true), true);
     await openLoop('stream first byte', streamRate, 'gateway', via('plain'), CHAT_BODY('bench', true), true);
+    await openLoop('stream first byte', streamRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model', true), true);
     if (portkey) {
       await openLoop('chat JSON', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
       await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
@@ -205,6 +211,7 @@ async function main(): Promise<void> {
     const plain = gateways.plain!;
     await saturate('chat JSON', 'direct', direct, CHAT_BODY('bench-model'));
     await saturate('chat JSON', 'gateway', via('plain'), CHAT_BODY('bench'), plain);
+    await saturate('chat JSON', 'raw proxy', via('raw'), CHAT_BODY('bench-model'), raw);
     if (portkey) await saturate('chat JSON', 'portkey', via('portkey'), CHAT_BODY('bench-model'), portkey, portkeyHeaders);
     await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
     await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
