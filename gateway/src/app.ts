@@ -25,6 +25,14 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
+import { AccessControl, type Access } from './auth/access-control.js';
+import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
+import { createKeyStore, createLimitStore } from './limits/create-stores.js';
+import { BudgetGuard } from './limits/budget.js';
+import { RateLimiter } from './limits/rate-limiter.js';
+import { registerAdminRoutes } from './routes/admin-routes.js';
+import { installCors } from './http/cors.js';
+import { installJsonBodyParser } from './http/json-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
@@ -63,6 +71,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set for proxy endpoints: what happened to the request, recorded once when it ends. */
     outcome: RequestOutcome | null;
+    /** The gateway key the request authenticated with, when keys are required. */
+    gatewayKey: GatewayKey | null;
   }
 }
 
@@ -76,6 +86,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
+    requestTimeout: config.server.requestReceiveTimeoutMs,
+    http: { maxHeaderSize: config.server.maxHeaderBytes },
     genReqId: requestIdFrom,
     // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
     // is measurable on the hot path.
@@ -94,9 +106,10 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
   );
+  const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({
     metrics,
-    prices: new PriceTable(config.telemetry.pricing),
+    prices,
     config: config.telemetry,
     log: app.log,
     pipeline: traces?.pipeline,
@@ -115,19 +128,33 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   });
   const cache = createResponseCache(config, deps.cacheStore, metrics, app.log);
 
-  // Clients (curl without -H, some SDKs) do not always send application/json: every body is JSON here.
-  app.removeContentTypeParser(['text/plain']);
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  installJsonBodyParser(app, config.server.maxJsonDepth);
+  installCors(app, config.auth.corsOrigins);
 
   app.decorateRequest('outcome', null);
+  app.decorateRequest('gatewayKey', null);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    const operation = (request.routeOptions.config as Partial<ProxyRouteConfig>).operation;
-    if (operation) {
-      const outcome = newOutcome(request.id, operation, performance.now(), Date.now());
+    const routeConfig = request.routeOptions.config as Partial<ProxyRouteConfig> & { access?: Access };
+    if (routeConfig.operation) {
+      const outcome = newOutcome(request.id, routeConfig.operation, performance.now(), Date.now());
       const traceparent = request.headers.traceparent;
       if (typeof traceparent === 'string') outcome.traceparent = traceparent;
       request.outcome = outcome;
+    }
+    try {
+      if (routeConfig.access === 'client') {
+        const key = access.client(request.headers);
+        if (key) {
+          request.gatewayKey = key;
+          if (request.outcome) request.outcome.keyId = key.id;
+        }
+      } else if (routeConfig.access === 'admin') {
+        access.admin(request.headers);
+      }
+    } catch (error) {
+      done(error as Error);
+      return;
     }
     done();
   });
@@ -150,6 +177,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     if (gatewayError.retryAfterMs !== undefined) {
       reply.header('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
     }
+    if (gatewayError.headers) for (const [name, value] of Object.entries(gatewayError.headers)) reply.header(name, value);
     reply.code(gatewayError.status).send(gatewayError.toBody());
   });
 
@@ -158,20 +186,48 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     reply.code(error.status).send(error.toBody());
   });
 
+  const keyStore = createKeyStore(config);
+  const registry = new KeyRegistry(config.auth.keys, keyStore);
+  const access = new AccessControl(config.auth, registry);
+  const limitStore = createLimitStore(config);
+  const budgets = new BudgetGuard(limitStore);
+  const admission = {
+    limiter: new RateLimiter(limitStore),
+    budgets,
+    prices,
+    reserveOutputTokens: config.auth.reserveOutputTokens,
+  };
+
   registerHealthRoutes(app, readiness, traces);
+  registerAdminRoutes(app, registry, budgets);
   registerModelsRoute(app, resolver);
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
-  registerProxyRoutes(app, { resolver, runtime, cache, recorder, defaultTimeoutMs: config.routing.timeoutMs, logBodies: config.telemetry.logBodies });
+  registerProxyRoutes(app, {
+    resolver,
+    runtime,
+    cache,
+    recorder,
+    admission,
+    defaultTimeoutMs: config.routing.timeoutMs,
+    logBodies: config.telemetry.logBodies,
+  });
 
+  let keyRefresh: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     runtime.health.start();
+    // Keys created through another replica's admin API arrive within one refresh.
+    await registry.refresh().catch((error: unknown) => app.log.warn({ err: error }, 'could not load API-created keys'));
+    keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);
+    keyRefresh.unref();
     recorder.tracing = await loadTracing(deps.env ?? process.env, deps.spanExporter);
     await traces?.open();
   });
   app.addHook('onClose', async () => {
     runtime.health.stop();
+    clearInterval(keyRefresh);
+    await Promise.all([limitStore.close(), keyStore.close?.()]);
     // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
     await Promise.all([closeProviders(providers), cache?.close()]);
     await traces?.close();

@@ -25,6 +25,14 @@ export const ERROR_CATALOGUE = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error', retryable: false },
   body_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  missing_api_key: { status: 401, type: 'authentication_error', retryable: false },
+  invalid_api_key: { status: 401, type: 'authentication_error', retryable: false },
+  admin_key_required: { status: 401, type: 'authentication_error', retryable: false },
+  model_not_allowed: { status: 403, type: 'permission_error', retryable: false },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error', retryable: false },
+  budget_exceeded: { status: 429, type: 'rate_limit_error', retryable: false },
+  key_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  key_exists: { status: 409, type: 'invalid_request_error', retryable: false },
   route_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   method_not_allowed: { status: 405, type: 'invalid_request_error', retryable: false },
   operation_not_supported: { status: 400, type: 'invalid_request_error', retryable: false },
@@ -65,6 +73,8 @@ export class GatewayError extends Error {
   readonly forwardedBody: OpenAIErrorBody | undefined;
   /** Upstream `Retry-After` hint in milliseconds, when the upstream sent one. */
   readonly retryAfterMs: number | undefined;
+  /** Extra reply headers (e.g. x-ratelimit-*). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: ErrorCode,
@@ -75,6 +85,7 @@ export class GatewayError extends Error {
       retryable?: boolean;
       forwardedBody?: OpenAIErrorBody;
       retryAfterMs?: number;
+      headers?: Record<string, string>;
       cause?: unknown;
     } = {},
   ) {
@@ -88,6 +99,7 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? entry.retryable;
     this.forwardedBody = options.forwardedBody;
     this.retryAfterMs = options.retryAfterMs;
+    this.headers = options.headers;
   }
 
   toBody(): OpenAIErrorBody {

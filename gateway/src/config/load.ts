@@ -45,6 +45,7 @@ export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source
     for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
   }
   problems.push(...checkReferences(interpolated));
+  if (parsed.success) problems.push(...checkExposure(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   return deepFreeze(parsed.data);
 }
@@ -78,6 +79,19 @@ function applyClickHouseUrl(document: unknown, env: NodeJS.ProcessEnv): unknown 
   const clickhouse = isRecord(telemetry.clickhouse) ? telemetry.clickhouse : {};
   if (clickhouse.url !== undefined) return document;
   return { ...document, telemetry: { ...telemetry, clickhouse: { ...clickhouse, url: env.CLICKHOUSE_URL } } };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** An open gateway (no keys) may listen only on loopback, unless the config says `auth.mode: none`. */
+function checkExposure(config: GatewayConfig): ConfigProblem[] {
+  const { host } = config.server;
+  const open = config.auth.mode === undefined && config.auth.keys.length === 0;
+  if (!open || LOOPBACK.test(host)) return [];
+  return [{
+    path: ['auth'],
+    message: `listening on ${host} with no gateway keys: add auth.keys, or set auth.mode: none to run open on purpose`,
+  }];
 }
 
 /** Cross-field checks (a route naming a provider that does not exist), tolerant of a malformed document. */

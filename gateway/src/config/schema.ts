@@ -3,6 +3,7 @@
  * README's configuration reference and this file say the same thing.
  */
 import { z } from 'zod';
+import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
@@ -103,6 +104,12 @@ const serverSchema = z.strictObject({
   bodyLimitBytes: z.number().int().positive().default(10 * MiB),
   /** On SIGTERM/SIGINT, how long in-flight requests may run before connections are cut. */
   shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  /** Deepest JSON nesting accepted in a body (deeper bodies are refused before parsing). */
+  maxJsonDepth: z.number().int().positive().default(64),
+  /** Largest request head (request line + headers) accepted. */
+  maxHeaderBytes: z.number().int().positive().default(32 * 1024),
+  /** Time allowed to receive a whole request (head and body) from a client. */
+  requestReceiveTimeoutMs: z.number().int().positive().default(30_000),
 });
 
 const loggingSchema = z.strictObject({
@@ -116,6 +123,7 @@ export const configSchema = z.strictObject({
   routing: routingDefaultsSchema.prefault({}),
   cache: cacheSchema.prefault({}),
   telemetry: telemetrySchema.prefault({}),
+  auth: authSchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),
 });
 

@@ -24,7 +24,7 @@ const querySchema = z.object({
 });
 
 export function registerExportRoute(app: FastifyInstance, traces: TraceStore | undefined): void {
-  app.get('/api/export', async (request, reply) => {
+  app.get('/api/export', { config: { access: 'admin' } }, async (request, reply) => {
     const parsed = querySchema.safeParse(request.query);
     if (!parsed.success) {
       const param = formatParam(parsed.error.issues[0]?.path ?? []);

@@ -24,7 +24,7 @@ export function registerFeedbackRoutes(app: FastifyInstance, traces: TraceStore 
     return traces;
   };
 
-  app.post('/v1/feedback', async (request, reply) => {
+  app.post('/v1/feedback', { config: { access: 'client' } }, async (request, reply) => {
     const parsed = feedbackSchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -44,7 +44,7 @@ export function registerFeedbackRoutes(app: FastifyInstance, traces: TraceStore 
     return { id: row.feedback_id, object: 'feedback', trace_id: traceId, score, label: row.label, comment: row.comment, created_ms: row.ts_ms };
   });
 
-  app.get<{ Params: { id: string } }>('/api/traces/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/traces/:id', { config: { access: 'admin' } }, async (request) => {
     const traceStore = store();
     const trace = await traceStore.sink.getTrace(request.params.id);
     if (!trace) throw new GatewayError('trace_not_found', `no trace with id '${request.params.id}'`);

@@ -8,7 +8,7 @@ export function registerModelsRoute(app: FastifyInstance, resolver: ModelResolve
     object: 'list',
     data: resolver.listModels().map(({ id, ownedBy }) => ({ id, object: 'model', created: 0, owned_by: ownedBy })),
   });
-  app.get('/v1/models', async (_request, reply) => {
+  app.get('/v1/models', { config: { access: 'client' } }, async (_request, reply) => {
     reply.type('application/json');
     return payload;
   });

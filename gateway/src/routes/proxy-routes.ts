@@ -18,6 +18,7 @@ import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
+import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
 import { chunkText } from '../telemetry/usage.js';
 
 export interface ProxyRouteDeps {
@@ -31,11 +32,14 @@ export interface ProxyRouteDeps {
   recorder: RequestRecorder;
   /** Keep streamed chunks so the trace can store the assembled answer. */
   logBodies: boolean;
+  /** Route permissions, rate limits and budgets for keyed requests. */
+  admission: AdmissionDeps;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
 export interface ProxyRouteConfig {
   operation: Operation;
+  access: 'client';
 }
 
 const SSE_HEADERS = {
@@ -56,7 +60,7 @@ const clientGone = new GatewayError('client_disconnected', 'the client closed th
 
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
   const route = (path: string, operation: Operation): void => {
-    app.post(path, { config: { operation } satisfies ProxyRouteConfig }, createProxyHandler(operation, deps));
+    app.post(path, { config: { operation, access: 'client' } satisfies ProxyRouteConfig }, createProxyHandler(operation, deps));
   };
   route('/v1/chat/completions', 'chat');
   route('/v1/completions', 'completions');
@@ -71,7 +75,7 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission } = deps;
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -85,6 +89,11 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     const route = resolver.resolve(body.model);
     if (!route) {
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
+    }
+    const key = request.gatewayKey;
+    if (key) {
+      await admitKey(admission, key, route, reply);
+      if (Object.keys(key.metadata).length > 0) outcome.metadata = { ...key.metadata, ...outcome.metadata };
     }
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
@@ -108,6 +117,18 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     }
     outcome.cache = plan ? 'MISS' : 'BYPASS';
     reply.header(CACHE_HEADER, outcome.cache);
+
+    if (key) {
+      // Reserve the estimated cost now; the real cost replaces it once the request is recorded.
+      const reservation = await reserveBudget(admission, key, route, body).catch((error: unknown) => {
+        if (plan?.flight?.leader) plan.flight.settle(undefined);
+        throw error;
+      });
+      outcome.onRecorded = (usage, costUsd) => {
+        void reservation.settle(costUsd).catch(() => undefined);
+        if (usage) void admission.limiter.countTokens(key, usage.inputTokens + usage.outputTokens).catch(() => undefined);
+      };
+    }
 
     try {
       outcome.upstreamStartedAt = performance.now();

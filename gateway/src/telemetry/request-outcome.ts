@@ -6,6 +6,7 @@ import type { Span } from '@opentelemetry/api';
 import type { CacheResult } from '../cache/response-cache.js';
 import type { JsonObject } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
+import type { Usage } from './usage.js';
 
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
 
@@ -53,6 +54,8 @@ export interface RequestOutcome {
   span: Span | undefined;
   /** The handler took over the socket (SSE) and records the outcome itself when the stream ends. */
   hijacked: boolean;
+  /** Called once usage and cost are known (budgets and token limits settle here). */
+  onRecorded: ((usage: Usage | undefined, costUsd: number | null) => void) | undefined;
   /** Set once recorded, so no path can record a request twice. */
   recorded: boolean;
 }
@@ -92,6 +95,7 @@ export function newOutcome(requestId: string, operation: string, startedAt: numb
     traceparent: undefined,
     span: undefined,
     hijacked: false,
+    onRecorded: undefined,
     recorded: false,
   };
 }

@@ -83,6 +83,7 @@ export class RequestRecorder {
     const costModel = outcome.model ?? outcome.requestedModel ?? '';
     const cost = outcome.cache === 'HIT' ? 0 : usage ? prices.cost(costModel, usage.inputTokens, usage.outputTokens) : 0;
 
+    outcome.onRecorded?.(usage, cost);
     metrics.recordRequest(outcome, latencyMs / 1000, {
       upstreamSeconds: outcome.upstreamStartedAt !== undefined ? upstreamMs / 1000 : undefined,
       ttftSeconds: ttftMs === null ? undefined : ttftMs / 1000,

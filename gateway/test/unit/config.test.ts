@@ -83,9 +83,26 @@ unknownTopLevel: 1
   });
 
   it('HOST and PORT override the file', () => {
-    const config = validateConfig({ providers: {}, server: { port: 1000 } }, { HOST: '0.0.0.0', PORT: '9999' }, 'test');
+    const config = validateConfig({ providers: {}, server: { port: 1000 }, auth: { mode: 'none' } }, { HOST: '0.0.0.0', PORT: '9999' }, 'test');
     expect(config.server).toMatchObject({ host: '0.0.0.0', port: 9999 });
     expect(problemsOf(() => validateConfig({ providers: {} }, { PORT: 'abc' }, 'test'))[0]).toMatch(/^env\.PORT/);
+  });
+
+  it('refuses to listen open on a public address unless auth.mode is none', () => {
+    const problems = problemsOf(() => validateConfig({ providers: {}, server: { host: '0.0.0.0' } }, {}, 'test'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^auth: /);
+    expect(() => validateConfig({ providers: {}, server: { host: '0.0.0.0' }, auth: { keys: [{ id: 'a', key: 'k'.repeat(20) }] } }, {}, 'test')).not.toThrow();
+    expect(() => validateConfig({ providers: {}, server: { host: '127.0.0.2' } }, {}, 'test')).not.toThrow();
+  });
+
+  it('keeps only hashes of gateway keys and the admin key', () => {
+    const config = validateConfig({ providers: {}, auth: { adminKey: 'admin-secret-1234567890', keys: [{ id: 'a', key: 'plain-secret-1234567890' }] } }, {}, 'test');
+    const text = JSON.stringify(config);
+    expect(text).not.toContain('plain-secret-1234567890');
+    expect(text).not.toContain('admin-secret-1234567890');
+    expect(config.auth.keys[0]?.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(config.auth.adminKeyHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('default config: mock always, openai only when its key is set', () => {

@@ -1,0 +1,61 @@
+/** The auth section of the config file: gateway keys, the admin key, and where limits are counted. */
+import { z } from 'zod';
+import { hashKey } from './key-hash.js';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export const limitsSchema = z.strictObject({
+  requestsPerMinute: z.number().int().positive().optional(),
+  tokensPerMinute: z.number().int().positive().optional(),
+});
+
+export const budgetSchema = z.strictObject({
+  dailyUsd: z.number().positive().optional(),
+  monthlyUsd: z.number().positive().optional(),
+});
+
+export const keySchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'key ids use letters, digits, _ . - (at most 64)'),
+    /** SHA-256 of the key, hex: keys are stored as hashes, never in plain text. */
+    hash: z.string().regex(SHA256_HEX, 'a lowercase hex SHA-256').optional(),
+    /** Or the key itself, normally from ${ENV}: hashed at load, the plain text is not kept. */
+    key: z.string().min(16, 'at least 16 characters').optional(),
+    /** Routes or models this key may call; `*` matches anything, `openai/*` every direct openai model. */
+    routes: z.array(z.string().min(1)).default(['*']),
+    limits: limitsSchema.prefault({}),
+    budget: budgetSchema.prefault({}),
+    /** Tags stored on every trace of this key. */
+    metadata: z.record(z.string(), z.string()).default({}),
+  })
+  .refine((key) => (key.hash === undefined) !== (key.key === undefined), { message: 'give exactly one of hash or key' })
+  // Only the hash survives validation: the plain key never reaches the frozen config.
+  .transform(({ key, hash, ...rest }) => ({ ...rest, hash: hash ?? hashKey(key as string) }));
+
+export const authSchema = z
+  .strictObject({
+  /**
+   * `keys`: requests need a gateway key. `none`: open, explicitly. Unset: keys when any are configured;
+   * otherwise open — allowed only when listening on loopback.
+   */
+  mode: z.enum(['keys', 'none']).optional(),
+  /** Admin key (for /admin and /api): a SHA-256 hex hash, or the key itself from ${ENV}. */
+  adminKeyHash: z.string().regex(SHA256_HEX).optional(),
+  adminKey: z.string().min(16).optional(),
+  keys: z.array(keySchema).default([]),
+  /** memory (one process) or redis (shared by replicas; the default when a Redis URL is set). */
+  limitStore: z.enum(['memory', 'redis']).optional(),
+  /** Output tokens assumed for a budget reservation when the request sets no max_tokens. */
+  reserveOutputTokens: z.number().int().positive().default(1024),
+  /** Allow browsers from these origins (CORS); off when empty. */
+  corsOrigins: z.array(z.string().min(1)).default([]),
+})
+  .transform(({ adminKey, adminKeyHash, ...rest }) => ({
+    ...rest,
+    adminKeyHash: adminKeyHash ?? (adminKey ? hashKey(adminKey) : undefined),
+  }));
+
+export type AuthConfig = z.infer<typeof authSchema>;
+export type KeyConfig = z.infer<typeof keySchema>;
+export type KeyLimits = z.infer<typeof limitsSchema>;
+export type KeyBudget = z.infer<typeof budgetSchema>;
