@@ -32,6 +32,7 @@ import { BudgetGuard } from './limits/budget.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
 import { installCors } from './http/cors.js';
+import { clientErrorHandler, frameworkErrorHandler } from './http/framework-errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
@@ -88,6 +89,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestReceiveTimeoutMs,
     http: { maxHeaderSize: config.server.maxHeaderBytes },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     genReqId: requestIdFrom,
     // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
     // is measurable on the hot path.

@@ -29,6 +29,11 @@ export function installJsonBodyParser(app: FastifyInstance, maxDepth: number): v
   const parse = app.getDefaultJsonParser('error', 'error') as (request: FastifyRequest, body: string, done: ParserDone) => void;
   const guarded = (request: FastifyRequest, body: string | Buffer, done: ParserDone): void => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
+    // An empty body (a DELETE sent with a JSON content type) is no body; routes that need one say so.
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
     if (nestedDeeperThan(text, maxDepth)) {
       done(new GatewayError('invalid_request', `request body nests deeper than ${maxDepth} levels`), undefined);
       return;

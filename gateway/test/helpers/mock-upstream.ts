@@ -132,7 +132,7 @@ async function respond(
     req.socket.destroy();
     return;
   }
-  if ((match = /^slow-(\d+)$/.exec(model))) await sleep(Number(match[1]));
+  if ((match = /slow-(\d+)$/.exec(model))) await sleep(Number(match[1]));
 
   if (path.endsWith('/embeddings')) {
     const inputs = Array.isArray(body.input) ? body.input : [body.input];

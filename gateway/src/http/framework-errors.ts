@@ -1,0 +1,22 @@
+/**
+ * Errors Fastify and Node answer before any route runs — a URL that cannot be decoded, a request head
+ * over the size limit, a malformed request line — get OpenAI-shaped bodies too.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+
+export function frameworkErrorHandler(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+  const gatewayError = new GatewayError('invalid_request', `the request URL is not valid: ${error.message}`);
+  reply.code(400).send(gatewayError.toBody());
+}
+
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = JSON.stringify(
+    new GatewayError('invalid_request', status === 431 ? 'request headers are too large' : status === 408 ? 'the request took too long to arrive' : 'malformed HTTP request', { status }).toBody(),
+  );
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}

@@ -1,0 +1,245 @@
+/**
+ * Gateway keys, the admin key, rate limits and budgets — in memory and on real Redis shared by two
+ * gateway instances.
+ */
+import OpenAI, { APIError } from 'openai';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey } from '../../src/auth/key-hash.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { runGatewayToExit } from '../helpers/gateway-process.js';
+
+const SEARCH_KEY = 'sk-gw-search-team-0123456789';
+const LIMITED_KEY = 'sk-gw-limited-team-0123456789';
+const TOKENS_KEY = 'sk-gw-tokens-team-0123456789';
+const BUDGET_KEY = 'sk-gw-budget-team-0123456789';
+const ADMIN_KEY = 'sk-gw-admin-0123456789abcdef';
+
+let upstream: MockUpstream;
+const gateways: RunningGateway[] = [];
+
+beforeAll(async () => {
+  upstream = await startMockUpstream();
+});
+afterAll(async () => {
+  await Promise.all(gateways.map((g) => g.close()));
+  await upstream?.close();
+});
+
+function document(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+    routes: {
+      chat: { targets: [{ provider: 'up', model: 'answer' }] },
+      secret: { targets: [{ provider: 'up', model: 'answer' }] },
+      // Priced at $1 per token in and out, so a request's cost is easy to reason about.
+      pricey: { targets: [{ provider: 'up', model: 'pricey-slow-50' }] },
+    },
+    telemetry: { pricing: { 'pricey-slow-50': { input: 1_000_000, output: 1_000_000 } } },
+    auth: {
+      adminKeyHash: hashKey(ADMIN_KEY),
+      keys: [
+        { id: 'search', hash: hashKey(SEARCH_KEY), routes: ['chat', 'up/*'], metadata: { team: 'search' } },
+        { id: 'limited', key: LIMITED_KEY, limits: { requestsPerMinute: 3 } },
+        { id: 'tokens', key: TOKENS_KEY, limits: { tokensPerMinute: 20 } },
+        // Each request reserves (input ≈ 8 + max_tokens 10) × $1 = $18 and really costs 17 × $1.
+        { id: 'budget', key: BUDGET_KEY, budget: { dailyUsd: 200 } },
+      ],
+    },
+    ...extra,
+  };
+}
+
+async function gatewayWith(extra: Record<string, unknown> = {}): Promise<RunningGateway> {
+  const gateway = await startGateway(document(extra));
+  gateways.push(gateway);
+  return gateway;
+}
+
+async function chat(gateway: RunningGateway, key: string | undefined, model = 'chat', extraBody: Record<string, unknown> = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...extraBody }),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, code: response.status >= 400 ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined };
+}
+
+describe('gateway keys', () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    gateway = await gatewayWith();
+  });
+
+  it('requires a key, accepts the right one (Bearer or x-api-key), refuses a wrong one', async () => {
+    expect(await chat(gateway, undefined)).toMatchObject({ status: 401, code: 'missing_api_key' });
+    expect(await chat(gateway, 'sk-not-a-real-key-000000')).toMatchObject({ status: 401, code: 'invalid_api_key' });
+    expect((await chat(gateway, SEARCH_KEY)).status).toBe(200);
+    const viaHeader = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'x-api-key': SEARCH_KEY },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(viaHeader.status).toBe(200);
+    const sdk = new OpenAI({ baseURL: gateway.baseURL, apiKey: SEARCH_KEY, maxRetries: 0 });
+    expect((await sdk.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })).choices).toHaveLength(1);
+    const models = await fetch(`${gateway.baseURL}/models`);
+    expect(models.status).toBe(401);
+  });
+
+  it('limits a key to its routes', async () => {
+    expect((await chat(gateway, SEARCH_KEY, 'up/anything')).status).toBe(200);
+    expect(await chat(gateway, SEARCH_KEY, 'secret')).toMatchObject({ status: 403, code: 'model_not_allowed' });
+    const sdk = new OpenAI({ baseURL: gateway.baseURL, apiKey: SEARCH_KEY, maxRetries: 0 });
+    const error = (await sdk.chat.completions.create({ model: 'secret', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as APIError;
+    expect(error.status).toBe(403);
+    expect(error.code).toBe('model_not_allowed');
+  });
+
+  it('enforces requests per minute with Retry-After and x-ratelimit headers', async () => {
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await chat(gateway, LIMITED_KEY));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+    expect(results[0]!.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(results[1]!.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    const limited = results[3]!;
+    expect(limited.code).toBe('rate_limit_exceeded');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    // Other keys are not affected.
+    expect((await chat(gateway, SEARCH_KEY)).status).toBe(200);
+  });
+
+  it('enforces tokens per minute on real usage', async () => {
+    // The mock upstream reports 17 tokens per answer: the first two pass (0 and 17 < 20 used), then 34 ≥ 20.
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push((await chat(gateway, TOKENS_KEY)).status);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // usage is counted after the reply
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('the admin API needs the admin key; keys it creates work and can be revoked', async () => {
+    expect((await fetch(`${gateway.origin}/admin/keys`)).status).toBe(401);
+    expect((await fetch(`${gateway.origin}/admin/keys`, { headers: { authorization: `Bearer ${SEARCH_KEY}` } })).status).toBe(401);
+    const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const list = (await (await fetch(`${gateway.origin}/admin/keys`, { headers: admin })).json()) as { data: Record<string, unknown>[] };
+    expect(list.data.map((k) => k.id).sort()).toEqual(['budget', 'limited', 'search', 'tokens']);
+    expect(JSON.stringify(list)).not.toContain(hashKey(SEARCH_KEY));
+
+    const created = await fetch(`${gateway.origin}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'ci-bot', routes: ['chat'] }) });
+    expect(created.status).toBe(201);
+    const { key } = (await created.json()) as { key: string };
+    expect(key).toMatch(/^gwk-/);
+    expect((await chat(gateway, key)).status).toBe(200);
+    expect((await chat(gateway, key, 'secret')).status).toBe(403);
+    const duplicate = await fetch(`${gateway.origin}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'ci-bot' }) });
+    expect(duplicate.status).toBe(409);
+    expect((await fetch(`${gateway.origin}/admin/keys/ci-bot`, { method: 'DELETE', headers: admin })).status).toBe(204);
+    expect(await chat(gateway, key)).toMatchObject({ status: 401, code: 'invalid_api_key' });
+    expect((await fetch(`${gateway.origin}/api/export`)).status).toBe(401);
+  });
+});
+
+describe('budgets', () => {
+  it('50 concurrent requests never overspend by more than one request’s estimate; cost is reconciled', async () => {
+    const gateway = await gatewayWith();
+    const results = await Promise.all(Array.from({ length: 50 }, () => chat(gateway, BUDGET_KEY, 'pricey', { max_tokens: 10 })));
+    const ok = results.filter((r) => r.status === 200).length;
+    const refused = results.filter((r) => r.code === 'budget_exceeded').length;
+    expect(ok + refused).toBe(50);
+    expect(ok).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const usage = (await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } };
+    // Every admitted request really cost 17 (the mock's usage); each reserved 18, so 11 fit at once.
+    expect(usage.spent.dayUsd).toBeCloseTo(ok * 17, 6);
+    const estimate = 18;
+    expect(usage.spent.dayUsd).toBeLessThanOrEqual(200 + estimate);
+    expect(ok).toBeLessThanOrEqual(Math.floor(200 / 17) + 1);
+  });
+});
+
+describe('limits on real Redis, shared by two gateway instances', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.splice(0).map((g) => g.close()));
+    await redis?.stop();
+  });
+
+  it('one requests-per-minute limit across both instances, and keys created on one work on the other', async () => {
+    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const a = await gatewayWith(extra);
+    const b = await gatewayWith(extra);
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await chat(i % 2 ? b : a, LIMITED_KEY)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.slice(3)).toEqual([429, 429, 429]);
+
+    const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const { key } = (await (await fetch(`${a.origin}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'shared-key' }) })).json()) as { key: string };
+    let accepted = false;
+    for (let i = 0; i < 70 && !accepted; i++) {
+      accepted = (await chat(b, key)).status === 200;
+      if (!accepted) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(accepted).toBe(true);
+  }, 20_000);
+
+  it('budgets hold across instances under concurrency', async () => {
+    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const a = await gatewayWith(extra);
+    const b = await gatewayWith(extra);
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(i % 2 ? a : b, BUDGET_KEY, 'pricey', { max_tokens: 10 })));
+    const ok = results.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThan(0);
+    expect(ok).toBeLessThanOrEqual(Math.floor(200 / 17) + 1);
+  });
+});
+
+describe('metadata and CORS', () => {
+  it('key metadata lands on the trace', async () => {
+    const gateway = await gatewayWith({ telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-keys-')), logRequests: false } });
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete"}' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await gateway.app.traces!.pipeline.flush();
+    const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-request-id')!);
+    expect(row).toMatchObject({ key_id: 'search', metadata_keys: ['team', 'feature'], metadata_values: ['search', 'autocomplete'] });
+  });
+
+  it('CORS is off by default and answers only configured origins', async () => {
+    const closed = await gatewayWith();
+    const plain = await fetch(`${closed.baseURL}/chat/completions`, { method: 'POST', headers: { origin: 'https://app.example', authorization: `Bearer ${SEARCH_KEY}` }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }) });
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    const open = await gatewayWith({ auth: { ...(document().auth as object), corsOrigins: ['https://app.example'] } });
+    const preflight = await fetch(`${open.baseURL}/chat/completions`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    const other = await fetch(`${open.baseURL}/chat/completions`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('exposure', () => {
+  it('refuses to start open on a public address', async () => {
+    const { code, output } = await runGatewayToExit({ HOST: '0.0.0.0', PORT: '0' });
+    expect(code).not.toBe(0);
+    expect(output).toContain('auth: listening on 0.0.0.0 with no gateway keys');
+    expect(output).not.toContain('gateway listening');
+  });
+});
