@@ -161,6 +161,16 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }
     done();
   });
+  // Operator-facing endpoints (admin API, dashboard data) carry the usual browser security headers.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if ((request.routeOptions.config as { access?: Access }).access === 'admin') {
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('x-frame-options', 'DENY');
+      reply.header('referrer-policy', 'no-referrer');
+      reply.header('cache-control', 'no-store');
+    }
+    done(null, payload);
+  });
   // Proxy requests answered by Fastify's reply (JSON and every error) are recorded here, once sent.
   app.addHook('onResponse', (request, reply, done) => {
     const outcome = request.outcome;

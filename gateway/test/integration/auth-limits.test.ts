@@ -132,7 +132,11 @@ describe('gateway keys', () => {
     expect((await fetch(`${gateway.origin}/admin/keys`)).status).toBe(401);
     expect((await fetch(`${gateway.origin}/admin/keys`, { headers: { authorization: `Bearer ${SEARCH_KEY}` } })).status).toBe(401);
     const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
-    const list = (await (await fetch(`${gateway.origin}/admin/keys`, { headers: admin })).json()) as { data: Record<string, unknown>[] };
+    const listed = await fetch(`${gateway.origin}/admin/keys`, { headers: admin });
+    expect(listed.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(listed.headers.get('x-frame-options')).toBe('DENY');
+    expect(listed.headers.get('cache-control')).toBe('no-store');
+    const list = (await listed.json()) as { data: Record<string, unknown>[] };
     expect(list.data.map((k) => k.id).sort()).toEqual(['budget', 'limited', 'search', 'tokens']);
     expect(JSON.stringify(list)).not.toContain(hashKey(SEARCH_KEY));
 
