@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README documents it: install what the tests need when it is missing
-# (npm packages; Debian's redis-server and clickhouse-server), build, type-check, run vitest. Tests
-# start their own Redis and ClickHouse servers on free loopback ports, with private data directories,
-# and stop them. Used unchanged by .ci/run.
+# (npm packages; Debian's redis-server, clickhouse-server and prometheus), build, type-check, run
+# vitest. Tests start their own Redis, ClickHouse and Prometheus servers on free loopback ports, with
+# private data directories, and stop them. Used unchanged by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +16,13 @@ apt_install() {
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt_install "${missing[@]}"
   # Debian may start the packaged services on their default ports; the tests do not use them.
   if command -v systemctl >/dev/null; then
-    for service in redis-server clickhouse-server; do
+    for service in redis-server clickhouse-server prometheus; do
       if systemctl is-active --quiet "$service" 2>/dev/null; then systemctl stop "$service" || true; fi
     done
   fi

@@ -108,6 +108,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       spoolBytes: () => traces.pipeline.spool.sizeBytes,
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
+    { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
   );
   const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({

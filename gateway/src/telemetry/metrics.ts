@@ -24,6 +24,11 @@ export interface RequestMeasurements {
   costUsd: number | null;
 }
 
+/** Canary splits, read on every scrape. */
+export interface CanaryGauges {
+  weights(): Iterable<{ route: string; weight: number }>;
+}
+
 /** Read on every scrape (so the hot path never updates them). */
 export interface PipelineGauges {
   queueDepth(): number;
@@ -64,8 +69,21 @@ export class GatewayMetrics {
   private readonly tracesSpooled = this.counter('gateway_traces_spooled_total', 'Trace rows written to the disk spool because the store was failing or the queue full.', [] as const);
   private readonly tracesDropped = this.counter('gateway_traces_dropped_total', 'Trace rows lost because the spool was over its disk budget.', [] as const);
 
-  constructor(pipeline?: PipelineGauges) {
+  private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
+
+  constructor(pipeline?: PipelineGauges, canaries?: CanaryGauges) {
     collectDefaultMetrics({ register: this.registry });
+    if (canaries) {
+      new Gauge({
+        name: 'gateway_canary_weight',
+        help: 'Share of users (percent) a canary split sends to the canary.',
+        labelNames: ['route'] as const,
+        registers: [this.registry],
+        collect() {
+          for (const { route, weight } of canaries.weights()) this.set({ route }, weight);
+        },
+      });
+    }
     if (pipeline) {
       new Gauge({ name: 'gateway_trace_queue_depth', help: 'Trace rows waiting in memory for the next batch.', registers: [this.registry], collect() { this.set(pipeline.queueDepth()); } });
       new Gauge({ name: 'gateway_trace_spool_bytes', help: 'Bytes of trace rows waiting on disk for the store to come back.', registers: [this.registry], collect() { this.set(pipeline.spoolBytes()); } });
@@ -100,6 +118,10 @@ export class GatewayMetrics {
     if (outcome.retries > 0) this.retries.inc({ route }, outcome.retries);
     if (outcome.fallbacks > 0) this.fallbacks.inc({ route }, outcome.fallbacks);
     if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider });
+  }
+
+  countCanaryDecision(route: string, decision: string): void {
+    this.canaryDecisions.inc({ route: this.routes.value(route), decision });
   }
 
   countCacheError(store: string, op: string): void {

@@ -1,0 +1,173 @@
+/**
+ * The deploy/ files, tested for what can be tested here: promtool checks and rule unit tests, a real
+ * Prometheus scraping a running gateway, every metric a dashboard panel or alert queries existing in
+ * /metrics, and the compose file and Kubernetes manifests agreeing with the gateway and each other.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/free-port.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const DEPLOY = join(ROOT, 'deploy');
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+function promtool(...args: string[]): { status: number | null; output: string } {
+  const result = spawnSync('promtool', args, { cwd: join(DEPLOY, 'prometheus'), encoding: 'utf8' });
+  if (result.error) throw new Error(`promtool is not installed (npm test installs it): ${result.error.message}`);
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+let gateway: RunningGateway;
+beforeAll(async () => {
+  gateway = await startGateway({
+    providers: { sim: { type: 'mock' } },
+    routes: {
+      chat: { targets: [{ provider: 'sim', model: 'mock-1' }] },
+      split: { strategy: 'canary', canaryWeight: 10, baseline: { provider: 'sim', model: 'mock-1' }, canary: { provider: 'sim', model: 'mock-2' } },
+    },
+    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-deploy-')) },
+  });
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+describe('prometheus files', () => {
+  it('promtool accepts the config and the rules, and the rule unit tests pass', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-promtool-'));
+    const config = read('deploy/prometheus/prometheus.yml').replace('/etc/prometheus/alerts.yml', join(DEPLOY, 'prometheus/alerts.yml'));
+    writeFileSync(join(dir, 'prometheus.yml'), config);
+    const checkConfig = promtool('check', 'config', join(dir, 'prometheus.yml'));
+    expect(checkConfig.status, checkConfig.output).toBe(0);
+    const checkRules = promtool('check', 'rules', 'alerts.yml');
+    expect(checkRules.status, checkRules.output).toBe(0);
+    expect(checkRules.output).toContain('6 rules found');
+    const tests = promtool('test', 'rules', 'tests/alerts.test.yml');
+    expect(tests.status, tests.output).toBe(0);
+  });
+
+  it('a real Prometheus scrapes the gateway and sees its traffic', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-prometheus-'));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ["${new URL(gateway.origin).host}"]\n`,
+    );
+    let prometheus: ChildProcess | undefined;
+    try {
+      prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+      prometheus.on('error', () => undefined);
+      for (let i = 0; i < 7; i++) {
+        await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+      }
+      let value = 0;
+      for (let i = 0; i < 100 && value < 7; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('sum(gateway_requests_total{route="chat"})')}`);
+          const body = (await response.json()) as { data: { result: { value: [number, string] }[] } };
+          value = Number(body.data.result[0]?.value[1] ?? 0);
+        } catch {
+          // not up yet
+        }
+      }
+      expect(value).toBe(7);
+    } finally {
+      prometheus?.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
+/** Metric names a PromQL expression reads, with histogram suffixes folded into their family. */
+function metricNames(expression: string): string[] {
+  return [...expression.matchAll(/\b(gateway_[a-z0-9_]+|process_[a-z0-9_]+)\b/g)].map((m) => (m[1] as string).replace(/_(bucket|count|sum)$/, ''));
+}
+
+describe('dashboards and alerts cannot rot', () => {
+  it('every metric a Grafana panel or an alert rule queries exists in /metrics', async () => {
+    const exposed = new Set(
+      [...(await (await fetch(`${gateway.origin}/metrics`)).text()).matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1] as string),
+    );
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/llm-gateway.json')) as { panels: { targets: { expr?: string }[] }[] };
+    const expressions = dashboard.panels.flatMap((panel) => panel.targets.map((t) => t.expr).filter((e): e is string => Boolean(e)));
+    const rules = (parseYaml(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) => g.rules.map((r) => r.expr));
+    const wanted = new Set([...expressions, ...rules].flatMap(metricNames));
+    expect(wanted.size).toBeGreaterThan(15);
+    const missing = [...wanted].filter((name) => !exposed.has(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('the Grafana provisioning names the datasource uids the dashboard uses', () => {
+    const datasources = parseYaml(read('deploy/grafana/provisioning/datasources/datasources.yml')) as { datasources: { uid: string; type: string }[] };
+    const uids = new Set(datasources.datasources.map((d) => d.uid));
+    const dashboard = read('deploy/grafana/dashboards/llm-gateway.json');
+    for (const [, uid] of dashboard.matchAll(/"uid": "([a-z-]+)"/g)) if (uid !== 'llm-gateway') expect(uids).toContain(uid);
+    const provider = parseYaml(read('deploy/grafana/provisioning/dashboards/dashboards.yml')) as { providers: { options: { path: string } }[] };
+    const compose = parseYaml(read('deploy/docker-compose.yml')) as { services: Record<string, { volumes?: string[] }> };
+    expect(compose.services.grafana?.volumes).toContain(`./grafana/dashboards:${provider.providers[0]!.options.path}:ro`);
+  });
+});
+
+describe('compose and Kubernetes agree with the gateway', () => {
+  const compose = parseYaml(read('deploy/docker-compose.yml')) as {
+    services: Record<string, { image?: string; ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; stop_grace_period?: string }>;
+  };
+  const manifests = ['deployment.yaml', 'service.yaml', 'hpa.yaml', 'configmap.yaml', 'secret.example.yaml'].flatMap((file) =>
+    parseAllDocuments(read(`deploy/kubernetes/${file}`)).map((doc) => doc.toJS() as Record<string, any>),
+  );
+  const byKind = (kind: string): Record<string, any> => manifests.find((m) => m.kind === kind)!;
+  const env = { OPENAI_API_KEY: 'sk-x', GATEWAY_ADMIN_KEY: 'a'.repeat(24), GATEWAY_DEMO_KEY: 'b'.repeat(24), GATEWAY_APP_KEY: 'c'.repeat(24) };
+
+  it('every manifest parses and has the expected kinds', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Secret', 'Service']);
+    expect(byKind('HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe(byKind('Deployment').metadata.name);
+    expect(byKind('Service').spec.selector).toEqual(byKind('Deployment').spec.selector.matchLabels);
+  });
+
+  it('the same image, port, config path and environment everywhere', () => {
+    const gatewayService = compose.services.gateway!;
+    const container = byKind('Deployment').spec.template.spec.containers[0];
+    expect(container.image).toBe(gatewayService.image);
+    const dockerfile = read('Dockerfile');
+    const port = Number(/EXPOSE (\d+)/.exec(dockerfile)?.[1]);
+    expect(container.ports[0].containerPort).toBe(port);
+    expect(gatewayService.ports).toContain(`${port}:${port}`);
+    expect(byKind('Service').spec.ports[0].targetPort).toBe(container.ports[0].name);
+    const composeConfig = parseConfigText(read('deploy/gateway.yaml'), 'deploy/gateway.yaml', env);
+    expect(composeConfig.server.port).toBe(port);
+    const k8sConfig = parseConfigText(byKind('ConfigMap').data['gateway.yaml'], 'configmap', env);
+    expect(k8sConfig.server.port).toBe(port);
+    // The variables the gateway reads for shared state and traces are set in both.
+    expect(gatewayService.environment).toHaveProperty('CLICKHOUSE_URL');
+    expect(gatewayService.environment).toHaveProperty('REDIS_URL');
+    expect(byKind('Secret').stringData).toHaveProperty('CLICKHOUSE_URL');
+    expect(byKind('Secret').stringData).toHaveProperty('REDIS_URL');
+    expect(container.env.find((e: { name: string }) => e.name === 'GATEWAY_CONFIG').value).toBe('/etc/gateway/gateway.yaml');
+    expect(container.volumeMounts.find((v: { name: string }) => v.name === 'config').mountPath).toBe('/etc/gateway');
+    expect(gatewayService.environment?.GATEWAY_CONFIG).toBe('/etc/gateway/gateway.yaml');
+  });
+
+  it('probes hit real endpoints, and the pod outlives the drain', async () => {
+    const container = byKind('Deployment').spec.template.spec.containers[0];
+    for (const path of [container.readinessProbe.httpGet.path, container.livenessProbe.httpGet.path]) {
+      expect((await fetch(`${gateway.origin}${path}`)).status).toBe(200);
+    }
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    const k8sConfig = parseConfigText(byKind('ConfigMap').data['gateway.yaml'], 'configmap', env);
+    const preStop = Number(container.lifecycle.preStop.exec.command[1]);
+    const grace = byKind('Deployment').spec.template.spec.terminationGracePeriodSeconds;
+    expect(grace).toBeGreaterThan(k8sConfig.server.shutdownGraceMs / 1000 + preStop);
+    const composeConfig = parseConfigText(read('deploy/gateway.yaml'), 'deploy/gateway.yaml', env);
+    expect(Number.parseInt(compose.services.gateway!.stop_grace_period!, 10)).toBeGreaterThan(composeConfig.server.shutdownGraceMs / 1000);
+    expect(compose.services.gateway!.healthcheck!.test.join(' ')).toContain('/readyz');
+    expect(read('Dockerfile')).toContain('/healthz');
+  });
+});
