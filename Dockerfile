@@ -23,6 +23,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY clickhouse clickhouse
+COPY dashboard dashboard
 COPY package.json ./
 RUN mkdir -p /app/data && chown -R node:node /app/data
 USER node

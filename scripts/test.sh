@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README documents it: install what the tests need when it is missing
-# (npm packages; Debian's redis-server, clickhouse-server and prometheus), build, type-check, run
-# vitest. Tests start their own Redis, ClickHouse and Prometheus servers on free loopback ports, with
+# (npm packages; Debian's redis-server, clickhouse-server, prometheus and chromium), build, type-check,
+# run vitest (browser tests drive Debian's Chromium through playwright-core; never a downloaded browser). Tests start their own Redis, ClickHouse and Prometheus servers on free loopback ports, with
 # private data directories, and stop them. Used unchanged by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v clickhouse-server >/dev/null || missing+=(clickhouse-server)
 command -v promtool >/dev/null || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt_install "${missing[@]}"

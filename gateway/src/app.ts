@@ -19,6 +19,8 @@ import { requestIdFrom } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
+import { registerDashboardApi } from './routes/dashboard-api.js';
+import { registerDashboardRoute } from './routes/dashboard-route.js';
 import { registerFeedbackRoutes } from './routes/feedback-routes.js';
 import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -218,6 +220,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
+  registerDashboardApi(app, traces);
+  registerDashboardRoute(app);
   registerProxyRoutes(app, {
     resolver,
     runtime,

@@ -4,7 +4,7 @@
  * finished are accepted even before their row reaches the store.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatParam } from '../proxy/request-schemas.js';
@@ -24,7 +24,7 @@ export function registerFeedbackRoutes(app: FastifyInstance, traces: TraceStore 
     return traces;
   };
 
-  app.post('/v1/feedback', { config: { access: 'client' } }, async (request, reply) => {
+  const addFeedback = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const parsed = feedbackSchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -42,7 +42,10 @@ export function registerFeedbackRoutes(app: FastifyInstance, traces: TraceStore 
     }
     reply.code(201);
     return { id: row.feedback_id, object: 'feedback', trace_id: traceId, score, label: row.label, comment: row.comment, created_ms: row.ts_ms };
-  });
+  };
+  // Applications score with their gateway key; operators score from the dashboard with the admin key.
+  app.post('/v1/feedback', { config: { access: 'client' } }, addFeedback);
+  app.post('/api/feedback', { config: { access: 'admin' } }, addFeedback);
 
   app.get<{ Params: { id: string } }>('/api/traces/:id', { config: { access: 'admin' } }, async (request) => {
     const traceStore = store();

@@ -6,6 +6,7 @@
  */
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { migrate } from './clickhouse-migrations.js';
+import { CLICKHOUSE_DIALECT } from './sql-dialect.js';
 import type { FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
@@ -31,6 +32,7 @@ const READ_SETTINGS = { max_execution_time: 30 };
 
 export class ClickHouseSink implements TraceSink {
   readonly kind = 'clickhouse' as const;
+  readonly dialect = CLICKHOUSE_DIALECT;
   private readonly client: ClickHouseClient;
 
   constructor(private readonly options: ClickHouseSinkOptions) {

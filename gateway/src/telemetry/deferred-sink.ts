@@ -3,6 +3,7 @@
  * ClickHouse client are imported only by the deployment that uses them, so the others do not pay
  * their memory.
  */
+import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
 import type { FeedbackRow, TraceRow } from './trace-row.js';
 import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
 
@@ -52,6 +53,14 @@ export class DeferredSink implements TraceSink {
 
   dropOlderThan(cutoffMs: number): Promise<void> {
     return this.loaded.dropOlderThan(cutoffMs);
+  }
+
+  get dialect(): SqlDialect {
+    return this.kind === 'clickhouse' ? CLICKHOUSE_DIALECT : DUCKDB_DIALECT;
+  }
+
+  select(sql: string): Promise<Record<string, unknown>[]> {
+    return this.loaded.select(sql);
   }
 
   /** The loaded implementation (for engine-specific queries). */

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BIGINT, DOUBLE, DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DUCKDB_DIALECT } from './sql-dialect.js';
 import type { FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
@@ -83,6 +84,7 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
 
 export class DuckDbSink implements TraceSink {
   readonly kind = 'duckdb' as const;
+  readonly dialect = DUCKDB_DIALECT;
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
   private queue: Promise<unknown> = Promise.resolve();

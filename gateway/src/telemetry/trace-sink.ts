@@ -3,6 +3,7 @@
  * suite: DuckDB (an embedded file, the default) and ClickHouse. Both collapse duplicate trace ids (a
  * spool replay may send a row twice) and every query counts each trace once.
  */
+import type { SqlDialect } from './sql-dialect.js';
 import type { FeedbackRow, TraceRow } from './trace-row.js';
 
 export interface ExportFilter {
@@ -39,6 +40,9 @@ export interface TraceSink {
   countTraces(): Promise<{ rows: number; distinct: number }>;
   /** Retention: removes traces older than the cutoff. */
   dropOlderThan(cutoffMs: number): Promise<void>;
+  /** Read-only SQL for the dashboard's queries; every literal in it was built with `dialect`. */
+  readonly dialect: SqlDialect;
+  select(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 

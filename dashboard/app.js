@@ -1,0 +1,363 @@
+// The gateway dashboard: plain ES module, no build step. Everything it shows comes from /api/*.
+// uPlot (served by the gateway, no internet needed) draws the charts.
+
+const state = {
+  range: sessionStorage.getItem('range') ?? '1h',
+  tab: 'overview',
+  key: sessionStorage.getItem('adminKey') ?? '',
+  offset: 0,
+  limit: 25,
+  filters: {},
+  selected: undefined,
+  charts: [],
+};
+
+const $ = (selector) => document.querySelector(selector);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null) continue;
+    if (name === 'class') node.className = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children.flat()) if (child !== undefined && child !== null) node.append(child instanceof Node ? child : String(child));
+  return node;
+};
+
+// ---------------------------------------------------------------- formatting
+const fmt = {
+  int: (n) => (n ?? 0).toLocaleString('en-US'),
+  ms: (n) => (n === null || n === undefined ? '–' : n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 10 ? 2 : 0)} ms`),
+  pct: (n) => `${((n ?? 0) * 100).toFixed(1)}%`,
+  usd: (n) => (n === null || n === undefined ? '–' : n < 0.01 && n > 0 ? `$${n.toFixed(5)}` : `$${n.toFixed(2)}`),
+  time: (ms) => new Date(ms).toLocaleTimeString('en-GB'),
+  datetime: (ms) => new Date(ms).toLocaleString('en-GB'),
+};
+
+// ---------------------------------------------------------------- API
+async function api(path, init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  if (state.key) headers.authorization = `Bearer ${state.key}`;
+  const response = await fetch(path, { ...init, headers });
+  if (response.status === 401) {
+    showKeyForm();
+    throw new Error('admin key required');
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
+  return body;
+}
+
+function showKeyForm() {
+  $('#key-form').hidden = false;
+  $('main').hidden = true;
+}
+
+function status(message) {
+  const line = $('#status-line');
+  line.hidden = !message;
+  line.textContent = message ?? '';
+}
+
+// ---------------------------------------------------------------- overview
+function card(label, value, testid, bad = false) {
+  return el('div', { class: 'card', 'data-testid': testid }, el('div', { class: 'label' }, label), el('div', { class: `value${bad ? ' bad' : ''}` }, value));
+}
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function chart(container, title, times, lines) {
+  const box = el('div', { class: 'chart' }, el('h3', {}, title));
+  container.append(box);
+  const width = Math.max(320, box.clientWidth - 24);
+  const colors = ['--chart-1', '--chart-2', '--chart-3', '--chart-4'].map(cssVar);
+  const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--border'), width: 1 }, ticks: { stroke: cssVar('--border') } };
+  const plot = new window.uPlot(
+    {
+      width,
+      height: 190,
+      // Points as well as lines: a lone busy minute between quiet ones is still visible.
+      series: [{}, ...lines.map((line, i) => ({ label: line.label, stroke: colors[i % colors.length], width: 2, points: { show: true, size: 4 }, value: (_u, v) => (v === null ? '–' : line.format(v)) }))],
+      axes: [{ ...axis }, { ...axis, size: 80, values: (_u, ticks) => ticks.map((v) => lines[0].format(v)) }],
+      scales: { x: { time: true } },
+      legend: { live: true },
+    },
+    [times.map((t) => t / 1000), ...lines.map((line) => line.values)],
+    box,
+  );
+  state.charts.push(plot);
+}
+
+async function loadOverview() {
+  const data = await api(`/api/overview?range=${state.range}`);
+  const t = data.totals;
+  $('#cards').replaceChildren(
+    card('Requests', fmt.int(t.requests), 'total-requests'),
+    card('Errors', fmt.int(t.errors), 'total-errors', t.errors > 0),
+    card('Error rate', fmt.pct(t.errorRate), 'error-rate', t.errorRate > 0.05),
+    card('Latency p50', fmt.ms(t.p50), 'p50'),
+    card('Latency p95', fmt.ms(t.p95), 'p95'),
+    card('Latency p99', fmt.ms(t.p99), 'p99'),
+    card('TTFT p95', fmt.ms(t.ttftP95), 'ttft-p95'),
+    card('Tokens', fmt.int(t.inputTokens + t.outputTokens), 'tokens'),
+    card('Cost', fmt.usd(t.costUsd), 'cost'),
+    card('Cache hits', fmt.pct(t.cacheHitRate), 'cache-hit-rate'),
+  );
+  for (const plot of state.charts) plot.destroy();
+  state.charts = [];
+  const charts = $('#charts');
+  charts.replaceChildren();
+  const s = data.series;
+  const times = s.map((p) => p.t);
+  const num = (v) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  chart(charts, 'Requests / min', times, [{ label: 'requests/min', values: s.map((p) => p.requestsPerMin), format: num }]);
+  chart(charts, 'Error rate', times, [{ label: 'errors', values: s.map((p) => p.errorRate), format: fmt.pct }]);
+  chart(charts, 'Latency', times, [
+    { label: 'p50', values: s.map((p) => p.p50), format: fmt.ms },
+    { label: 'p95', values: s.map((p) => p.p95), format: fmt.ms },
+    { label: 'p99', values: s.map((p) => p.p99), format: fmt.ms },
+  ]);
+  chart(charts, 'Time to first token (p95, streams)', times, [{ label: 'TTFT p95', values: s.map((p) => p.ttftP95), format: fmt.ms }]);
+  chart(charts, 'Tokens', times, [{ label: 'tokens', values: s.map((p) => p.tokens), format: num }]);
+  chart(charts, 'Cost (USD)', times, [{ label: 'cost', values: s.map((p) => p.costUsd), format: (v) => `$${v.toFixed(4)}` }]);
+}
+
+// ---------------------------------------------------------------- routes and targets
+function breakdownTable(table, rows, keyLabel) {
+  const head = el('thead', {}, el('tr', {}, [keyLabel, 'Share', 'Requests', 'Error rate', 'p95', 'TTFT p95', 'Tokens', 'Cost', 'Cache hits', 'Retries', 'Fallbacks'].map((h, i) => el('th', { class: i > 0 ? 'num' : undefined }, h))));
+  const body = el(
+    'tbody',
+    {},
+    rows.length === 0
+      ? el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No traffic in this range.'))
+      : rows.map((r) =>
+          el('tr', { 'data-key': r.key },
+            el('td', {}, r.key || '(unrouted)'),
+            el('td', { class: 'num' }, fmt.pct(r.share)),
+            el('td', { class: 'num' }, fmt.int(r.requests)),
+            el('td', { class: `num${r.errorRate > 0.05 ? ' status-5' : ''}` }, fmt.pct(r.errorRate)),
+            el('td', { class: 'num' }, fmt.ms(r.p95)),
+            el('td', { class: 'num' }, fmt.ms(r.ttftP95)),
+            el('td', { class: 'num' }, fmt.int(r.inputTokens + r.outputTokens)),
+            el('td', { class: 'num' }, fmt.usd(r.costUsd)),
+            el('td', { class: 'num' }, fmt.pct(r.cacheHitRate)),
+            el('td', { class: 'num' }, fmt.int(r.retries)),
+            el('td', { class: 'num' }, fmt.int(r.fallbacks)),
+          ),
+        ),
+  );
+  table.replaceChildren(head, body);
+}
+
+async function loadRoutes() {
+  const data = await api(`/api/breakdown?range=${state.range}`);
+  breakdownTable($('#routes-table'), data.routes, 'Route');
+  breakdownTable($('#targets-table'), data.targets, 'Target');
+}
+
+// ---------------------------------------------------------------- traces
+async function loadTraces() {
+  const params = new URLSearchParams({ range: state.range, limit: String(state.limit), offset: String(state.offset) });
+  for (const [name, value] of Object.entries(state.filters)) if (value) params.set(name, value);
+  const data = await api(`/api/traces?${params}`);
+  const head = el('thead', {}, el('tr', {}, ['Time', 'Route', 'Target', 'Status', 'Latency', 'TTFT', 'Tokens', 'Cost', 'Cache', 'Variant', 'Attempts'].map((h, i) => el('th', { class: i >= 4 && i <= 7 ? 'num' : undefined }, h))));
+  const body = el(
+    'tbody',
+    {},
+    data.rows.length === 0
+      ? el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No traces match.'))
+      : data.rows.map((r) =>
+          el('tr', { 'data-trace-id': r.trace_id, class: r.trace_id === state.selected ? 'selected' : undefined, onclick: () => openTrace(r.trace_id) },
+            el('td', {}, fmt.time(r.ts_ms)),
+            el('td', {}, r.route),
+            el('td', {}, r.provider ? `${r.provider}/${r.model}` : '–'),
+            el('td', { class: `status-${String(r.status)[0]}` }, r.error_code ? `${r.status} ${r.error_code}` : r.status),
+            el('td', { class: 'num' }, fmt.ms(r.latency_ms)),
+            el('td', { class: 'num' }, fmt.ms(r.ttft_ms)),
+            el('td', { class: 'num' }, fmt.int(r.input_tokens + r.output_tokens)),
+            el('td', { class: 'num' }, fmt.usd(r.cost_usd)),
+            el('td', {}, r.cache),
+            el('td', {}, r.variant || '–'),
+            el('td', {}, r.attempts),
+          ),
+        ),
+  );
+  $('#traces-table').replaceChildren(head, body);
+  const last = Math.min(state.offset + data.rows.length, data.total);
+  $('#page-info').textContent = data.total ? `${state.offset + 1}–${last} of ${fmt.int(data.total)}` : '0 traces';
+  $('#prev').disabled = state.offset === 0;
+  $('#next').disabled = last >= data.total;
+}
+
+function definition(label, value) {
+  return [el('dt', {}, label), el('dd', {}, value)];
+}
+
+function pretty(text) {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+async function openTrace(id) {
+  state.selected = id;
+  for (const row of document.querySelectorAll('#traces-table tbody tr')) row.classList.toggle('selected', row.dataset.traceId === id);
+  const { trace: t, feedback } = await api(`/api/traces/${encodeURIComponent(id)}`);
+  const gatewayMs = Math.max(0, t.latency_ms - t.upstream_ms);
+  const bar = el('div', { class: 'timing-bar' }, el('span', { class: 'timing-gateway' }), el('span', { class: 'timing-upstream' }));
+  const total = Math.max(t.latency_ms, 0.001);
+  bar.children[0].style.width = `${(gatewayMs / total) * 100}%`;
+  bar.children[1].style.width = `${(t.upstream_ms / total) * 100}%`;
+  const metadata = t.metadata_keys.map((k, i) => `${k}=${t.metadata_values[i]}`).join(', ');
+  const form = el('form', { class: 'feedback-form', 'data-testid': 'feedback-form' },
+    el('label', { for: 'fb-score' }, 'Score'), el('input', { id: 'fb-score', name: 'score', type: 'number', step: '0.1', required: '', value: '1' }),
+    el('label', { for: 'fb-label' }, 'Label'), el('input', { id: 'fb-label', name: 'label', placeholder: 'e.g. helpful' }),
+    el('label', { for: 'fb-comment' }, 'Comment'), el('input', { id: 'fb-comment', name: 'comment' }),
+    el('button', { type: 'submit' }, 'Add feedback'),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    await api('/api/feedback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ trace_id: id, score: Number(data.get('score')), label: data.get('label') || undefined, comment: data.get('comment') || undefined }),
+    });
+    await openTrace(id);
+  });
+  const detail = $('#trace-detail');
+  detail.hidden = false;
+  detail.replaceChildren(
+    el('h3', {}, t.trace_id),
+    el('div', { class: 'muted' }, `${fmt.datetime(t.ts_ms)} · ${t.operation}${t.stream ? ' · stream' : ''}`),
+    el('h2', {}, 'Timings'),
+    bar,
+    el('div', { class: 'muted' }, 'orange: in the gateway · blue: upstream'),
+    el('dl', {},
+      definition('Total', fmt.ms(t.latency_ms)),
+      definition('In the gateway', fmt.ms(gatewayMs)),
+      definition('Upstream', fmt.ms(t.upstream_ms)),
+      definition('First token', fmt.ms(t.ttft_ms)),
+      definition('Attempts', `${t.attempts} (${t.retries} retries, ${t.fallbacks} fallbacks)`),
+    ),
+    el('h2', {}, 'Request'),
+    el('dl', {},
+      definition('Route', t.route),
+      definition('Requested', t.requested_model),
+      definition('Target', t.provider ? `${t.provider}/${t.model}` : '–'),
+      definition('Status', t.error_code ? `${t.status} ${t.error_code}` : t.status),
+      definition('Variant', t.variant || '–'),
+      definition('Cache', t.cache),
+      definition('Tokens', `${fmt.int(t.input_tokens)} in · ${fmt.int(t.output_tokens)} out${t.usage_estimated ? ' (estimated)' : ''}`),
+      definition('Cost', fmt.usd(t.cost_usd)),
+      definition('Key', t.key_id || '–'),
+      definition('User', t.user || '–'),
+      definition('Metadata', metadata || '–'),
+    ),
+    ...(t.request_body ? [el('h2', {}, 'Request body'), el('pre', {}, pretty(t.request_body))] : []),
+    ...(t.response_body ? [el('h2', {}, 'Response body'), el('pre', {}, pretty(t.response_body))] : []),
+    el('h2', {}, `Feedback (${feedback.length})`),
+    el('ul', { class: 'feedback-list', 'data-testid': 'feedback-list' }, feedback.map((f) => el('li', {}, `${f.score}${f.label ? ` · ${f.label}` : ''}${f.comment ? ` — ${f.comment}` : ''}`))),
+    form,
+  );
+}
+
+// ---------------------------------------------------------------- canary
+async function loadCanary() {
+  const { canaries } = await api(`/api/canaries?range=${state.range}`);
+  const panels = $('#canary-panels');
+  if (canaries.length === 0) {
+    panels.replaceChildren(el('p', { class: 'empty' }, 'No canary traffic in this range. Routes with strategy: canary appear here, baseline against canary.'));
+    return;
+  }
+  panels.replaceChildren(
+    ...canaries.map((c) => {
+      const variant = (name) => c.variants.find((v) => v.variant === name);
+      const rows = [
+        ['Requests', (v) => fmt.int(v.requests)],
+        ['Error rate', (v) => fmt.pct(v.errorRate)],
+        ['Latency p95', (v) => fmt.ms(v.p95)],
+        ['TTFT p95', (v) => fmt.ms(v.ttftP95)],
+        ['Cost / request', (v) => fmt.usd(v.costPerRequest)],
+        ['Feedback', (v) => (v.feedback === null ? '–' : `${v.feedback.toFixed(2)} (${v.feedbackCount})`)],
+      ];
+      return el('div', { class: 'canary', 'data-route': c.route },
+        el('h3', {}, c.route),
+        el('div', { class: 'table-wrap' }, el('table', {},
+          el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', { class: 'num' }, 'Baseline'), el('th', { class: 'num' }, 'Canary'))),
+          el('tbody', {}, rows.map(([label, f]) => el('tr', {}, el('td', {}, label), ...['baseline', 'canary'].map((name) => el('td', { class: 'num' }, variant(name) ? f(variant(name)) : '–'))))),
+        )),
+        el('p', { class: 'muted' }, 'Promotion and rollback controls arrive with progressive canary delivery.'),
+      );
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- wiring
+const loaders = { overview: loadOverview, routes: loadRoutes, traces: loadTraces, canary: loadCanary };
+
+async function refresh() {
+  try {
+    await loaders[state.tab]();
+    status(`Updated ${fmt.time(Date.now())}`);
+  } catch (error) {
+    status(String(error.message ?? error));
+  }
+}
+
+function selectTab(tab) {
+  state.tab = tab;
+  for (const button of document.querySelectorAll('.tabs button')) button.setAttribute('aria-selected', String(button.dataset.tab === tab));
+  for (const panel of document.querySelectorAll('[data-panel]')) panel.hidden = panel.dataset.panel !== tab;
+  void refresh();
+}
+
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  localStorage.setItem('theme', theme);
+}
+
+function start() {
+  applyTheme(localStorage.getItem('theme') ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
+  $('#theme').addEventListener('click', () => {
+    applyTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark');
+    void refresh();
+  });
+  $('#range').value = state.range;
+  $('#range').addEventListener('change', (event) => {
+    state.range = event.target.value;
+    sessionStorage.setItem('range', state.range);
+    state.offset = 0;
+    void refresh();
+  });
+  for (const button of document.querySelectorAll('.tabs button')) button.addEventListener('click', () => selectTab(button.dataset.tab));
+  $('#filters').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.filters = Object.fromEntries(new FormData(event.target).entries());
+    state.offset = 0;
+    void refresh();
+  });
+  $('#prev').addEventListener('click', () => { state.offset = Math.max(0, state.offset - state.limit); void refresh(); });
+  $('#next').addEventListener('click', () => { state.offset += state.limit; void refresh(); });
+  $('#key-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.key = $('#admin-key').value;
+    sessionStorage.setItem('adminKey', state.key);
+    $('#key-form').hidden = true;
+    $('main').hidden = false;
+    void refresh();
+  });
+  setInterval(() => {
+    // Traces keep their place while someone reads them; the other tabs follow the traffic.
+    if ($('#auto-refresh').checked && state.tab !== 'traces') void refresh();
+  }, 10_000);
+  selectTab(new URLSearchParams(location.search).get('tab') ?? 'overview');
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

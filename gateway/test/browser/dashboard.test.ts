@@ -1,0 +1,160 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by playwright-core): known traffic through
+ * the gateway, then the numbers on the page must match it; filter the traces, open one, add feedback
+ * and see it. Screenshots go to test-artifacts/.
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+
+const ADMIN_KEY = 'sk-gw-dashboard-admin-0123456789';
+const APP_KEY = 'sk-gw-dashboard-app-0123456789';
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
+
+let gateway: RunningGateway;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+async function send(model: string, count: number, stream = false): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream, user: `user-${i}`, messages: [{ role: 'user', content: `question ${i}` }] }),
+    });
+    await response.text();
+    ids.push(response.headers.get('x-request-id')!);
+  }
+  return ids;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  gateway = await startGateway({
+    providers: {
+      sim: { type: 'mock', latencyMs: 5, streamChunks: 6 },
+      dead: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1', connectTimeoutMs: 200 },
+    },
+    routes: {
+      chat: { targets: [{ provider: 'sim', model: 'mock-1' }] },
+      assistant: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'sim', model: 'mock-1' }, canary: { provider: 'sim', model: 'mock-2' } },
+      broken: { targets: [{ provider: 'dead', model: 'x' }], retry: { maxAttempts: 1 } },
+    },
+    auth: { adminKey: ADMIN_KEY, keys: [{ id: 'app', key: APP_KEY }] },
+    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-browser-')), logBodies: true, flushIntervalMs: 50 },
+  });
+  await send('chat', 8);
+  await send('chat', 4, true);
+  await send('assistant', 6);
+  await send('broken', 3);
+  await gateway.app.traces!.pipeline.flush();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => consoleErrors.push(String(error)));
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.close();
+});
+
+const cardValue = (testid: string) => page.locator(`[data-testid=${testid}] .value`);
+
+describe('dashboard', () => {
+  it('is served with a strict CSP and cacheable assets', async () => {
+    const response = await fetch(`${gateway.origin}/dashboard`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
+    const html = await response.text();
+    expect(html).not.toMatch(/<script>(?!<)|style="/);
+    const asset = await fetch(`${gateway.origin}/dashboard/assets/uPlot.iife.min.js`);
+    expect(asset.headers.get('cache-control')).toContain('max-age');
+    const etag = asset.headers.get('etag')!;
+    expect((await fetch(`${gateway.origin}/dashboard/assets/uPlot.iife.min.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    expect((await fetch(`${gateway.origin}/api/overview`)).status).toBe(401);
+  });
+
+  it('asks for the admin key, then shows numbers that match the traffic', async () => {
+    await page.goto(`${gateway.origin}/dashboard`);
+    await page.locator('#admin-key').fill(ADMIN_KEY);
+    await page.locator('#key-form button[type=submit]').click();
+    await expect.poll(() => cardValue('total-requests').textContent()).toBe('21');
+    expect(await cardValue('total-errors').textContent()).toBe('3');
+    expect(await cardValue('error-rate').textContent()).toBe('14.3%');
+    expect(await page.locator('.chart').count()).toBe(6);
+    expect(await page.locator('.chart canvas').count()).toBe(6);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
+  });
+
+  it('routes and targets tables', async () => {
+    await page.click('button[data-tab=routes]');
+    const row = (key: string) => page.locator(`#routes-table tr[data-key="${key}"] td`);
+    await expect.poll(() => row('chat').nth(2).textContent()).toBe('12');
+    expect(await row('broken').nth(2).textContent()).toBe('3');
+    expect(await row('broken').nth(3).textContent()).toBe('100.0%');
+    expect(await page.locator('#targets-table tr[data-key="sim/mock-1"]').count()).toBe(1);
+  });
+
+  it('traces: filter, open one, add feedback and see it', async () => {
+    await page.click('button[data-tab=traces]');
+    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(21);
+    await page.selectOption('#filters select[name=status]', '5xx');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(3);
+    expect(await page.locator('[data-testid=page-info]').textContent()).toBe('1–3 of 3');
+    await page.selectOption('#filters select[name=status]', '');
+    await page.fill('#filters input[name=route]', 'chat');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(12);
+
+    const first = page.locator('#traces-table tbody tr[data-trace-id]').first();
+    const traceId = await first.getAttribute('data-trace-id');
+    await first.click();
+    const detail = page.locator('[data-testid=trace-detail]');
+    await expect.poll(() => detail.locator('h3').textContent()).toBe(traceId);
+    expect(await detail.textContent()).toContain('Response body');
+    await page.fill('#fb-score', '0.9');
+    await page.fill('#fb-label', 'great answer');
+    await page.click('[data-testid=feedback-form] button[type=submit]');
+    await expect.poll(() => page.locator('[data-testid=feedback-list] li').first().textContent()).toBe('0.9 · great answer');
+    await page.evaluate("window.scrollTo(0, 0); document.querySelector('[data-testid=trace-detail]').scrollTop = 0");
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-trace.png') });
+    // The feedback really is stored with the trace.
+    const stored = (await (await fetch(`${gateway.origin}/api/traces/${traceId}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { feedback: { score: number }[] };
+    expect(stored.feedback.map((f) => f.score)).toEqual([0.9]);
+  });
+
+  it('canary panel compares baseline and canary', async () => {
+    await page.click('button[data-tab=canary]');
+    const panel = page.locator('.canary[data-route=assistant]');
+    await expect.poll(() => panel.count()).toBe(1);
+    const requests = await panel.locator('tbody tr').first().locator('td.num').allTextContents();
+    expect(requests.map(Number).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
+  it('switches to dark, with no script or CSP errors along the way', async () => {
+    await page.click('button[data-tab=overview]');
+    const before = await page.evaluate('document.documentElement.dataset.theme');
+    expect(before).toMatch(/^(dark|light)$/);
+    await page.click('#theme');
+    expect(await page.evaluate('document.documentElement.dataset.theme')).not.toBe(before);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(6);
+    await page.screenshot({ path: join(ARTIFACTS, `dashboard-overview-${before === 'dark' ? 'light' : 'dark'}.png`), fullPage: true });
+    await page.click('#theme');
+    // The one expected failure: the first /api call, before the admin key was entered.
+    expect(consoleErrors.filter((text) => !text.includes('401 (Unauthorized)'))).toEqual([]);
+  });
+});
