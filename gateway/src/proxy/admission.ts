@@ -10,7 +10,7 @@ import { GatewayError } from '../errors.js';
 import type { BudgetGuard, Reservation } from '../limits/budget.js';
 import type { RateLimiter } from '../limits/rate-limiter.js';
 import type { JsonObject } from '../providers/types.js';
-import type { CompiledRoute, RouteNode } from '../routing/route-tree.js';
+import { targetsOfNode, type CompiledRoute } from '../routing/route-tree.js';
 import type { PriceTable } from '../telemetry/pricing.js';
 
 export interface AdmissionDeps {
@@ -47,22 +47,11 @@ function highestPrice(prices: PriceTable, route: CompiledRoute): { input: number
   let found = routePrices.get(route);
   if (!found) {
     found = { input: 0, output: 0 };
-    for (const target of targetsOf(route.root)) {
-      const price = prices.priceOf(target);
+    for (const target of targetsOfNode(route.root)) {
+      const price = prices.priceOf(target.model);
       if (price) found = { input: Math.max(found.input, price.input), output: Math.max(found.output, price.output) };
     }
     routePrices.set(route, found);
   }
   return found;
-}
-
-function targetsOf(node: RouteNode): string[] {
-  switch (node.kind) {
-    case 'target':
-      return [node.target.model];
-    case 'canary':
-      return [...targetsOf(node.baseline), ...targetsOf(node.canary)];
-    default:
-      return node.children.flatMap(targetsOf);
-  }
 }

@@ -92,20 +92,21 @@ export function compileNode(
       return { kind: 'loadbalance', children, weights: Object.freeze(raw.map((w) => (total > 0 ? w / total : 0))) };
     }
     case 'least-busy':
-      return { kind: 'least-busy', children, keys: children.map(targetKeysOf) };
+      return { kind: 'least-busy', children, keys: children.map((child) => targetsOfNode(child).map((target) => target.key)) };
     default:
       return { kind: 'fallback', children, onStatus: new Set(group.onStatus ?? []) };
   }
 }
 
-function targetKeysOf(node: RouteNode): string[] {
+/** Every target a node can send to, in tree order. */
+export function targetsOfNode(node: RouteNode): ResolvedTarget[] {
   switch (node.kind) {
     case 'target':
-      return [node.target.key];
+      return [node.target];
     case 'canary':
-      return [...targetKeysOf(node.baseline), ...targetKeysOf(node.canary)];
+      return [...targetsOfNode(node.baseline), ...targetsOfNode(node.canary)];
     default:
-      return node.children.flatMap(targetKeysOf);
+      return node.children.flatMap(targetsOfNode);
   }
 }
 

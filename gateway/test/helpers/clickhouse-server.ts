@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { killAndWait } from './child-process.js';
 import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,10 +75,7 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     }
   };
   const stop = async (): Promise<void> => {
-    if (!child) return;
-    const exiting = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exiting;
+    await killAndWait(child);
     child = undefined;
   };
   await start();

@@ -3,6 +3,7 @@
  * test file. Tests that need Redis fail, never skip, when it is missing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { killAndWait } from './child-process.js';
 import { freePort } from './free-port.js';
 
 export interface RedisServer {
@@ -39,10 +40,7 @@ export async function startRedisServer(): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined = await launch(port);
   const stop = async (): Promise<void> => {
-    if (!child) return;
-    const exiting = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exiting;
+    await killAndWait(child);
     child = undefined;
   };
   return {
