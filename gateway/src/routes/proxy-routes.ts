@@ -170,8 +170,11 @@ async function consultCache(
 ): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
-  const namespace = request.headers[CACHE_NAMESPACE_HEADER];
-  const key = cacheKey(typeof namespace === 'string' ? namespace : '', operation, body);
+  // Each gateway key has its own cache (one tenant never reads another's answers); the header
+  // partitions further within a key.
+  const header = request.headers[CACHE_NAMESPACE_HEADER];
+  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}`;
+  const key = cacheKey(namespace, operation, body);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
   const found = await cache.lookup(key);

@@ -43,7 +43,7 @@ function document(extra: Record<string, unknown> = {}): Record<string, unknown> 
     auth: {
       adminKeyHash: hashKey(ADMIN_KEY),
       keys: [
-        { id: 'search', hash: hashKey(SEARCH_KEY), routes: ['chat', 'up/*'], metadata: { team: 'search' } },
+        { id: 'search', hash: hashKey(SEARCH_KEY), routes: ['chat', 'cached', 'up/*'], metadata: { team: 'search' } },
         { id: 'limited', key: LIMITED_KEY, limits: { requestsPerMinute: 3 } },
         { id: 'tokens', key: TOKENS_KEY, limits: { tokensPerMinute: 20 } },
         // Each request reserves (input ≈ 8 + max_tokens 10) × $1 = $18 and really costs 17 × $1.
@@ -210,6 +210,23 @@ describe('limits on real Redis, shared by two gateway instances', () => {
     const ok = results.filter((r) => r.status === 200).length;
     expect(ok).toBeGreaterThan(0);
     expect(ok).toBeLessThanOrEqual(Math.floor(200 / 17) + 1);
+  });
+});
+
+describe('cache per key', () => {
+  it('one key never gets another key’s cached answer', async () => {
+    const gateway = await gatewayWith({
+      routes: { ...(document().routes as object), cached: { targets: [{ provider: 'up', model: 'answer' }], cache: { enabled: true } } },
+    });
+    const ask = async (key: string) =>
+      (await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: 'cached', messages: [{ role: 'user', content: 'same question' }] }),
+      })).headers.get('x-gateway-cache');
+    expect(await ask(SEARCH_KEY)).toBe('MISS');
+    expect(await ask(SEARCH_KEY)).toBe('HIT');
+    expect(await ask(LIMITED_KEY)).toBe('MISS');
   });
 });
 
