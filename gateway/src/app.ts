@@ -21,6 +21,9 @@ import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
 import { registerDashboardApi } from './routes/dashboard-api.js';
 import { registerDashboardRoute } from './routes/dashboard-route.js';
+import { createCanaryController } from './canary/create-canary-controller.js';
+import type { CanaryController } from './canary/canary-controller.js';
+import { registerCanaryAdminRoutes } from './routes/canary-admin-routes.js';
 import { registerFeedbackRoutes } from './routes/feedback-routes.js';
 import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -68,6 +71,7 @@ export interface GatewayApp extends FastifyInstance {
   metrics: GatewayMetrics;
   cache: ResponseCache | undefined;
   traces: TraceStore | undefined;
+  canaries: CanaryController;
 }
 
 declare module 'fastify' {
@@ -221,6 +225,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
   registerDashboardApi(app, traces);
+  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
+  registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app);
   registerProxyRoutes(app, {
     resolver,
@@ -241,9 +247,11 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     keyRefresh.unref();
     recorder.tracing = await loadTracing(deps.env ?? process.env, deps.spanExporter);
     await traces?.open();
+    canaries.start();
   });
   app.addHook('onClose', async () => {
     runtime.health.stop();
+    await canaries.stop();
     clearInterval(keyRefresh);
     await Promise.all([limitStore.close(), keyStore.close?.()]);
     // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
@@ -252,5 +260,5 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     await recorder.tracing?.shutdown();
   });
 
-  return Object.assign(app, { readiness, metrics, cache, traces, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
+  return Object.assign(app, { readiness, metrics, cache, traces, canaries, gatewayRouting: { ...runtime, canarySplits: resolver.canarySplits } }) as unknown as GatewayApp;
 }

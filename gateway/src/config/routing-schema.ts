@@ -40,6 +40,34 @@ export const healthCheckSchema = z.strictObject({
   unhealthyAfter: z.number().int().positive().default(2),
 });
 
+/** A progressive canary: the steps it walks and the guards that decide each step. */
+export const canaryPlanSchema = z.strictObject({
+  /** Canary weights (percent) to walk through, ascending; reaching the last one (100) completes it. */
+  steps: z
+    .array(z.number().gt(0).max(100))
+    .min(1)
+    .refine((steps) => steps.every((s, i) => i === 0 || s > (steps[i - 1] as number)), { message: 'steps must be ascending' }),
+  minStepDurationMs: z.number().int().positive().default(300_000),
+  minStepRequests: z.number().int().positive().default(200),
+  /** How often the controller evaluates. */
+  intervalMs: z.number().int().positive().default(30_000),
+  guards: z
+    .strictObject({
+      maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+      maxP95Ratio: z.number().gt(0).optional(),
+      maxTtftRatio: z.number().gt(0).optional(),
+      maxCostRatio: z.number().gt(0).optional(),
+      maxFeedbackDrop: z.number().min(0).optional(),
+      minAgreement: z.number().min(0).max(1).optional(),
+      confidence: z.union([z.literal(0.9), z.literal(0.95), z.literal(0.975), z.literal(0.99), z.literal(0.995), z.literal(0.999)]).default(0.95),
+      /** Samples each side needs before a latency, cost or feedback guard can roll back. */
+      minSamples: z.number().int().positive().default(50),
+    })
+    .prefault({}),
+});
+
+export type CanaryPlanConfig = z.infer<typeof canaryPlanSchema>;
+
 export interface TargetNodeConfig {
   strategy?: undefined;
   provider: string;
@@ -59,6 +87,7 @@ export interface CanaryNodeConfig {
   canaryWeight: number;
   stickyHeader?: string | undefined;
   weight?: number | undefined;
+  plan?: CanaryPlanConfig | undefined;
 }
 export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig;
 
@@ -89,6 +118,8 @@ function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<Rout
       canaryWeight: z.number().min(0).max(100),
       /** Header that identifies a user when the body has no `user` field. */
       stickyHeader: z.string().min(1).toLowerCase().optional(),
+      /** Progressive delivery: the controller walks the steps and rolls back on a breached guard. */
+      plan: canaryPlanSchema.optional(),
       weight,
       ...extra,
     }),

@@ -51,6 +51,7 @@ export interface AttemptCounts {
 
 interface Answered {
   target: ResolvedTarget;
+  /** The variant the request was assigned to (a failing canary may be answered by the baseline). */
   variant: Variant | undefined;
   counts: AttemptCounts;
 }
@@ -74,6 +75,7 @@ type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: 
 
 export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
   const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey });
+  const assigned = plan[0]?.variant;
   const retry = input.route.retry ?? runtime.retryDefaults;
   const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
   const skipped: PlannedAttempt[] = [];
@@ -91,7 +93,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     }
     if (counter.attempts > 0) counter.fallbacks++;
     const outcome = await tryTarget(planned, input, runtime, retry, counter);
-    if (outcome.ok) return outcome.result;
+    if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = planned;
     if (input.signal.aborted || !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
@@ -102,7 +104,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     const best = closestToRecovery(skipped, runtime);
     runtime.breakers.for(best.target.key).forceAcquire();
     const outcome = await tryTarget(best, input, runtime, retry, counter);
-    if (outcome.ok) return outcome.result;
+    if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = best;
   }
@@ -112,7 +114,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     lastError ?? new GatewayError('model_not_found', `route '${input.route.name}' has no usable target`),
     counter,
     lastPlanned?.target,
-    lastPlanned?.variant,
+    assigned,
   );
 }
 

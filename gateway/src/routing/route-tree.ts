@@ -4,6 +4,7 @@
  */
 import type { CachePolicy } from '../cache/cache-config.js';
 import type { RetryConfig, RouteNodeConfig } from '../config/schema.js';
+import type { CanaryPlanConfig } from '../config/routing-schema.js';
 import type { Provider } from '../providers/types.js';
 import type { InFlightTracker } from './in-flight.js';
 import { isCanary, stickyBucket } from './sticky-hash.js';
@@ -22,6 +23,8 @@ export type Variant = 'baseline' | 'canary';
 export interface CanarySplit {
   readonly id: string;
   weight: number;
+  /** Progressive delivery plan, when the config gives one. */
+  readonly plan?: CanaryPlanConfig | undefined;
 }
 
 export type RouteNode =
@@ -72,7 +75,7 @@ export function compileNode(
     return { kind: 'target', target: targetOf(lookup(config.provider), config.model) };
   }
   if (config.strategy === 'canary') {
-    const split: CanarySplit = { id, weight: config.canaryWeight };
+    const split: CanarySplit = { id, weight: config.plan ? (config.plan.steps[0] as number) : config.canaryWeight, plan: config.plan };
     splits.set(id, split);
     return {
       kind: 'canary',

@@ -7,7 +7,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { migrate } from './clickhouse-migrations.js';
 import { CLICKHOUSE_DIALECT } from './sql-dialect.js';
-import type { FeedbackRow, TraceRow } from './trace-row.js';
+import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
 export interface ClickHouseSinkOptions {
@@ -67,6 +67,10 @@ export class ClickHouseSink implements TraceSink {
 
   async insertFeedback(row: FeedbackRow): Promise<void> {
     await this.client.insert({ table: 'feedback', values: [row], format: 'JSONEachRow' });
+  }
+
+  async insertCanaryEvent(row: CanaryEventRow): Promise<void> {
+    await this.client.insert({ table: 'canary_events', values: [row], format: 'JSONEachRow' });
   }
 
   async getTrace(traceId: string): Promise<TraceRow | undefined> {

@@ -224,11 +224,15 @@ export class DashboardQueries {
     };
   }
 
-  /** Baseline against canary, per canary route. */
+  /**
+   * Baseline against canary, per canary route. A request counts against its assigned variant; one the
+   * variant could not answer by itself (it fell back, e.g. from a failing canary to the baseline) is an
+   * error of that variant, so fallbacks cannot hide a bad canary.
+   */
   async canaries(window: TimeWindow): Promise<CanaryComparison[]> {
     const q = this.d.quantile.bind(this.d);
     const rows = await this.sink.select(
-      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} THEN 1 ELSE 0 END) AS errors,
+      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR fallbacks > 0 THEN 1 ELSE 0 END) AS errors,
         ${q('latency_ms', 0.95)} AS p95, ${q('ttft_ms', 0.95)} AS ttft_p95, sum(coalesce(cost_usd, 0)) AS cost
        FROM ${this.d.requests} WHERE ${this.within(window)} AND variant != '' GROUP BY route, variant ORDER BY route, variant`,
     );

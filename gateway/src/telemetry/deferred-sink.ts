@@ -4,7 +4,7 @@
  * their memory.
  */
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
-import type { FeedbackRow, TraceRow } from './trace-row.js';
+import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
 
 export class DeferredSink implements TraceSink {
@@ -33,6 +33,10 @@ export class DeferredSink implements TraceSink {
 
   insertFeedback(row: FeedbackRow): Promise<void> {
     return this.loaded.insertFeedback(row);
+  }
+
+  insertCanaryEvent(row: CanaryEventRow): Promise<void> {
+    return this.loaded.insertCanaryEvent(row);
   }
 
   getTrace(traceId: string): Promise<TraceRow | undefined> {

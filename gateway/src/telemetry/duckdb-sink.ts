@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BIGINT, DOUBLE, DuckDBInstance, LIST, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DUCKDB_DIALECT } from './sql-dialect.js';
-import type { FeedbackRow, TraceRow } from './trace-row.js';
+import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
 const REQUEST_COLUMNS = `
@@ -134,6 +134,16 @@ export class DuckDbSink implements TraceSink {
         'INSERT OR IGNORE INTO feedback VALUES ($1, $2, $3, $4, $5, $6)',
         [row.feedback_id, row.trace_id, row.ts_ms, row.score, row.label, row.comment],
         [VARCHAR, VARCHAR, BIGINT, DOUBLE, VARCHAR, VARCHAR],
+      );
+    });
+  }
+
+  insertCanaryEvent(row: CanaryEventRow): Promise<void> {
+    return this.serial(async (connection) => {
+      await connection.run(
+        'INSERT OR IGNORE INTO canary_events VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [row.event_id, row.ts_ms, row.route, row.decision, row.from_weight, row.to_weight, row.details],
+        [VARCHAR, BIGINT, VARCHAR, VARCHAR, DOUBLE, DOUBLE, VARCHAR],
       );
     });
   }

@@ -51,3 +51,14 @@ export interface FeedbackRow {
   label: string;
   comment: string;
 }
+
+export interface CanaryEventRow {
+  event_id: string;
+  ts_ms: number;
+  route: string;
+  decision: string;
+  from_weight: number;
+  to_weight: number;
+  /** JSON: the reason and the numbers the decision was based on. */
+  details: string;
+}

@@ -4,7 +4,7 @@
  * spool replay may send a row twice) and every query counts each trace once.
  */
 import type { SqlDialect } from './sql-dialect.js';
-import type { FeedbackRow, TraceRow } from './trace-row.js';
+import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 
 export interface ExportFilter {
   route?: string | undefined;
@@ -32,6 +32,7 @@ export interface TraceSink {
    */
   insertTraces(rows: readonly TraceRow[], mayRepeat?: boolean): Promise<void>;
   insertFeedback(row: FeedbackRow): Promise<void>;
+  insertCanaryEvent(row: CanaryEventRow): Promise<void>;
   getTrace(traceId: string): Promise<TraceRow | undefined>;
   listFeedback(traceId: string): Promise<FeedbackRow[]>;
   /** One page of traces with logged bodies, oldest first. */

@@ -13,6 +13,7 @@
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
+ *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
  *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
  *
@@ -125,6 +126,14 @@ async function respond(
     if (seen < Number(match[1])) {
       res.setHeader('retry-after', match[2] as string);
       return json(res, 429, { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+    }
+  }
+  if ((match = /^errorpct-(\d+)(?:~\w+)?$/.exec(model))) {
+    const seen = flakyCounts.get(model) ?? 0;
+    flakyCounts.set(model, seen + 1);
+    // Spread evenly: request k fails when the running share of failures is below n%.
+    if (Math.floor(((seen + 1) * Number(match[1])) / 100) > Math.floor((seen * Number(match[1])) / 100)) {
+      return json(res, 500, { error: { message: 'injected failure', type: 'server_error', param: null, code: null } });
     }
   }
   if (model === 'stall') return; // never answer; the socket stays open until the client aborts

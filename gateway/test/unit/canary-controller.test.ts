@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { canaryPlanSchema } from '../../src/config/routing-schema.js';
+import type { VariantStats } from '../../src/canary/canary-guards.js';
+import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
+import { MemoryCanaryStateStore } from '../../src/canary/canary-state.js';
+import type { CanarySplit } from '../../src/routing/route-tree.js';
+
+const plan = canaryPlanSchema.parse({ steps: [1, 5, 25, 50, 100], minStepDurationMs: 60_000, minStepRequests: 100, intervalMs: 10_000, guards: { maxErrorRateIncrease: 0.01, maxP95Ratio: 1.5 } });
+
+function variant(requests: number, errors: number, p95Ms = 400): VariantStats {
+  return { requests, errors, p95Ms, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
+}
+
+function setup(canaryStats: (weight: number) => VariantStats) {
+  const clock = { now: 1_000_000 };
+  const split: CanarySplit = { id: 'assistant', weight: 1, plan };
+  const events: CanaryEvent[] = [];
+  const controller = new CanaryController({
+    splits: new Map([[split.id, split]]),
+    store: new MemoryCanaryStateStore(() => clock.now),
+    stats: async () => ({ baseline: variant(5000, 50), canary: canaryStats(split.weight) }),
+    onEvent: (event) => events.push(event),
+    now: () => clock.now,
+  });
+  return { clock, split, events, controller };
+}
+
+describe('canary controller', () => {
+  it('walks a healthy canary through every step to completed', async () => {
+    const { clock, split, events, controller } = setup(() => variant(500, 5));
+    await controller.tick();
+    expect(split.weight).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      clock.now += 61_000;
+      await controller.tick();
+    }
+    expect(split.weight).toBe(100);
+    expect((await controller.list())[0]?.state.status).toBe('completed');
+    expect(events.filter((e) => e.decision === 'promote').map((e) => e.toWeight)).toEqual([5, 25, 50, 100]);
+  });
+
+  it('holds while a step is too young or has too few requests', async () => {
+    const young = setup(() => variant(500, 5));
+    await young.controller.tick();
+    young.clock.now += 30_000;
+    await young.controller.tick();
+    expect(young.split.weight).toBe(1);
+    expect(young.events.at(-1)?.decision).toBe('hold');
+
+    const quiet = setup(() => variant(20, 0));
+    await quiet.controller.tick();
+    quiet.clock.now += 120_000;
+    await quiet.controller.tick();
+    expect(quiet.split.weight).toBe(1);
+  });
+
+  it('rolls back a canary with a higher error rate once the evidence is there, and not before', async () => {
+    let requests = 20;
+    const { clock, split, events, controller } = setup(() => variant(requests, Math.round(requests * 0.1)));
+    await controller.tick();
+    clock.now += 61_000;
+    await controller.tick();
+    expect(split.weight).toBe(1); // 2 errors in 20: not significant yet
+    requests = 300;
+    clock.now += 10_000;
+    await controller.tick();
+    expect(split.weight).toBe(0);
+    expect((await controller.list())[0]?.state.status).toBe('rolled_back');
+    const rollback = events.find((e) => e.decision === 'rollback')!;
+    expect(rollback.details).toMatchObject({ canary: { requests: 300, errors: 30 } });
+  });
+
+  it('a latency regression trips the p95 guard', async () => {
+    const { clock, split, controller } = setup(() => variant(500, 5, 1200));
+    await controller.tick();
+    clock.now += 61_000;
+    await controller.tick();
+    expect(split.weight).toBe(0);
+  });
+
+  it('operators can pause, promote, roll back and restart', async () => {
+    const { clock, split, controller } = setup(() => variant(500, 5));
+    await controller.tick();
+    expect((await controller.act('assistant', 'pause')).status).toBe('paused');
+    clock.now += 120_000;
+    await controller.tick();
+    expect(split.weight).toBe(1); // paused: no decisions
+    expect((await controller.act('assistant', 'promote')).weight).toBe(5);
+    expect((await controller.act('assistant', 'rollback')).weight).toBe(0);
+    const restarted = await controller.act('assistant', 'restart');
+    expect(restarted).toMatchObject({ status: 'running', stepIndex: 0, weight: 1 });
+  });
+});
