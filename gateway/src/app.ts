@@ -24,6 +24,7 @@ import { registerDashboardRoute } from './routes/dashboard-route.js';
 import { createCanaryController } from './canary/create-canary-controller.js';
 import type { CanaryController } from './canary/canary-controller.js';
 import { registerCanaryAdminRoutes } from './routes/canary-admin-routes.js';
+import { ShadowTraffic } from './canary/shadow-traffic.js';
 import { registerFeedbackRoutes } from './routes/feedback-routes.js';
 import { registerHealthRoutes, type Readiness } from './routes/health-routes.js';
 import { registerMetricsRoute } from './routes/metrics-route.js';
@@ -234,6 +235,13 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     cache,
     recorder,
     admission,
+    shadow: new ShadowTraffic({
+      random: runtime.random,
+      metrics,
+      prices,
+      record: traces ? (row) => traces.pipeline.record(row) : undefined,
+      timeoutMs: config.routing.timeoutMs,
+    }),
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
   });

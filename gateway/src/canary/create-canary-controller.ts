@@ -29,7 +29,8 @@ export function createCanaryController(
     await traces.pipeline.flush();
     const route = id.split('.')[0] as string;
     const comparisons = await new DashboardQueries(traces.sink).canaries({ fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 });
-    const variants = comparisons.find((c) => c.route === route)?.variants ?? [];
+    const comparison = comparisons.find((c) => c.route === route);
+    const variants = comparison?.variants ?? [];
     const pick = (name: string): VariantStats => {
       const v = variants.find((candidate) => candidate.variant === name);
       if (!v) return NO_DATA;
@@ -43,7 +44,9 @@ export function createCanaryController(
         feedbackCount: v.feedbackCount,
       };
     };
-    return { baseline: pick('baseline'), canary: pick('canary') };
+    // Shadow requests mirror traffic to the candidate: their agreement with the primary answers is the canary's.
+    const canary = { ...pick('canary'), agreement: comparison?.agreement?.rougeL ?? null, agreementCount: comparison?.agreement?.count ?? 0 };
+    return { baseline: pick('baseline'), canary };
   };
   return new CanaryController({
     splits,

@@ -108,7 +108,10 @@ function checkReferences(document: unknown): ConfigProblem[] {
     if (isRecord(node.baseline)) visit(node.baseline, [...path, 'baseline']);
     if (isRecord(node.canary)) visit(node.canary, [...path, 'canary']);
   };
-  for (const [routeName, route] of Object.entries(document.routes)) visit(route, ['routes', routeName]);
+  for (const [routeName, route] of Object.entries(document.routes)) {
+    visit(route, ['routes', routeName]);
+    if (isRecord(route) && isRecord(route.shadow)) visit(route.shadow.target, ['routes', routeName, 'shadow', 'target']);
+  }
   return problems;
 }
 

@@ -130,12 +130,24 @@ export const routeNodeSchema: z.ZodType<RouteNodeConfig> = z.lazy(() =>
   z.discriminatedUnion('strategy', [targetNode, ...groupVariants(routeNodeSchema, {}, false)]),
 ) as unknown as z.ZodType<RouteNodeConfig>;
 
+/** Mirror a share of a route's traffic to another target; the shadow's answer is never returned. */
+export const shadowSchema = z.strictObject({
+  target: z.strictObject({ provider: z.string().min(1), model: z.string().min(1) }),
+  /** Share of successful requests mirrored (0–1). */
+  fraction: z.number().min(0).max(1),
+  /** Shadow calls in flight at most; past it a mirror is dropped (and counted), never queued. */
+  maxConcurrent: z.number().int().positive().default(4),
+});
+
+export type ShadowConfig = z.infer<typeof shadowSchema>;
+
 const routeSettings = {
   /** Deadline for the whole request across every attempt and fallback (for streams: until the first chunk). */
   timeoutMs: z.number().int().positive().optional(),
   retry: retrySchema.optional(),
   /** Response caching for this route (off unless this or the global `cache.enabled` turns it on). */
   cache: routeCacheSchema.optional(),
+  shadow: shadowSchema.optional(),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);

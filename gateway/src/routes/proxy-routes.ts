@@ -19,6 +19,8 @@ import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tr
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
+import type { ShadowTraffic } from '../canary/shadow-traffic.js';
+import { answerText } from '../telemetry/usage.js';
 import { chunkText } from '../telemetry/usage.js';
 
 export interface ProxyRouteDeps {
@@ -34,6 +36,8 @@ export interface ProxyRouteDeps {
   logBodies: boolean;
   /** Route permissions, rate limits and budgets for keyed requests. */
   admission: AdmissionDeps;
+  /** Mirrors a share of successful requests to a route's shadow target. */
+  shadow: ShadowTraffic;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -75,7 +79,7 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow } = deps;
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -138,6 +142,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         if ('model' in result.body) result.body.model = body.model;
         outcome.responseBody = result.body;
         if (plan) settle(cache!, plan, answerFromJson(result.body));
+        if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, answerText(result.body)));
         return result.body;
       }
       const collected: JsonObject[] | undefined = plan ? [] : undefined;
@@ -152,6 +157,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
       // Only a complete stream is cached; a truncated one never is.
       if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
+      if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
       recordOutcome(outcome);
       return undefined;
     } finally {
@@ -263,6 +269,10 @@ async function replayStream(
   outcome.streamResult = await writeSseChunks(startStream(reply, outcome), chunks);
   recordOutcome(outcome);
   return undefined;
+}
+
+function primaryAnswer(outcome: RequestOutcome, text: string) {
+  return { traceId: outcome.requestId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */

@@ -30,6 +30,11 @@ export class ModelResolver {
         timeoutMs: route.timeoutMs,
         retry: route.retry,
         cache: cachePolicy(config.cache, route.cache),
+        shadow: route.shadow && {
+          target: targetOf(lookup(route.shadow.target.provider), route.shadow.target.model),
+          fraction: route.shadow.fraction,
+          maxConcurrent: route.shadow.maxConcurrent,
+        },
         stickyHeaders: stickyHeadersOf(root),
       }));
     }
@@ -48,6 +53,7 @@ export class ModelResolver {
       timeoutMs: undefined,
       retry: undefined,
       cache: this.directCache,
+      shadow: undefined,
       stickyHeaders: [],
     };
   }

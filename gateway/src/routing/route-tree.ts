@@ -40,8 +40,15 @@ export interface CompiledRoute {
   readonly timeoutMs: number | undefined;
   readonly retry: RetryConfig | undefined;
   readonly cache: CachePolicy;
+  readonly shadow: CompiledShadow | undefined;
   /** Header names that identify a user for canary stickiness (besides the body's `user`). */
   readonly stickyHeaders: readonly string[];
+}
+
+export interface CompiledShadow {
+  readonly target: ResolvedTarget;
+  readonly fraction: number;
+  readonly maxConcurrent: number;
 }
 
 export interface PlannedAttempt {

@@ -93,6 +93,8 @@ export type TraceSummary = Omit<TraceRow, 'request_body' | 'response_body'>;
 
 export interface CanaryComparison {
   route: string;
+  /** Mean answer agreement of the route's shadow requests with their primaries. */
+  agreement: { rougeL: number; bleu: number; count: number } | null;
   variants: { variant: string; requests: number; errorRate: number; p95: number | null; ttftP95: number | null; costPerRequest: number; feedback: number | null; feedbackCount: number }[];
 }
 
@@ -245,7 +247,7 @@ export class DashboardQueries {
         `SELECT avg(score) AS score, count(*) AS n FROM ${this.d.feedback} WHERE trace_id IN
            (SELECT trace_id FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(route)} AND variant = ${this.d.str(variant)})`,
       );
-      const comparison = byRoute.get(route) ?? { route, variants: [] };
+      const comparison = byRoute.get(route) ?? { route, agreement: null, variants: [] };
       comparison.variants.push({
         variant,
         requests,
@@ -257,6 +259,13 @@ export class DashboardQueries {
         feedbackCount: count(feedback?.n),
       });
       byRoute.set(route, comparison);
+    }
+    for (const comparison of byRoute.values()) {
+      const [row] = await this.sink.select(
+        `SELECT avg(${this.d.tagNumber('agreement_rouge_l')}) AS rouge, avg(${this.d.tagNumber('agreement_bleu')}) AS bleu, count(*) AS n
+         FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(comparison.route)} AND variant = 'shadow' AND status = 200`,
+      );
+      if (count(row?.n) > 0) comparison.agreement = { rougeL: count(row?.rouge), bleu: count(row?.bleu), count: count(row?.n) };
     }
     return [...byRoute.values()];
   }

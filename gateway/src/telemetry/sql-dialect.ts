@@ -11,22 +11,29 @@ export interface SqlDialect {
   str(value: string): string;
   /** The `user` column, quoted as the engine wants (it is a keyword or function name in both). */
   readonly userColumn: string;
+  /** A metadata tag's value as a number (0 when absent or not numeric). */
+  tagNumber(key: string): string;
 }
+
+const DUCKDB_STR = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+const CLICKHOUSE_STR = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export const DUCKDB_DIALECT: SqlDialect = {
   requests: 'requests',
   feedback: 'feedback',
   quantile: (expression, q) => `quantile_cont(${expression}, ${q})`,
-  str: (value) => `'${value.replace(/'/g, "''")}'`,
+  str: DUCKDB_STR,
   userColumn: '"user"',
+  tagNumber: (key) => `coalesce(TRY_CAST(metadata_values[list_position(metadata_keys, ${DUCKDB_STR(key)})] AS DOUBLE), 0)`,
 };
 
 export const CLICKHOUSE_DIALECT: SqlDialect = {
   requests: 'requests FINAL',
   feedback: 'feedback FINAL',
   quantile: (expression, q) => `quantile(${q})(${expression})`,
-  str: (value) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`,
+  str: CLICKHOUSE_STR,
   userColumn: '`user`',
+  tagNumber: (key) => `toFloat64OrZero(metadata_values[indexOf(metadata_keys, ${CLICKHOUSE_STR(key)})])`,
 };
 
 /** A number literal, refusing anything that is not a finite number. */

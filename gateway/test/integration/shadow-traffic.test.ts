@@ -1,0 +1,104 @@
+/**
+ * Shadow traffic: mirrored in the background, never returned, never slowing the primary, dropped past
+ * its concurrency bound; scored with ROUGE-L/BLEU, traced and linked; agreement usable as a canary guard.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+
+let upstream: MockUpstream;
+let gateway: RunningGateway;
+
+beforeAll(async () => {
+  upstream = await startMockUpstream();
+  gateway = await startGateway({
+    providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+    routing: { retry: { maxAttempts: 1 } },
+    routes: {
+      plain: { targets: [{ provider: 'up', model: 'primary-plain' }] },
+      mirrored: { targets: [{ provider: 'up', model: 'primary' }], shadow: { target: { provider: 'up', model: 'shadow-slow-400' }, fraction: 1, maxConcurrent: 2 } },
+      judged: {
+        strategy: 'canary',
+        canaryWeight: 10,
+        plan: { steps: [10, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 3_600_000, guards: { minAgreement: 0.5, minSamples: 5 } },
+        baseline: { provider: 'up', model: 'judged-base' },
+        canary: { provider: 'up', model: 'judged-canary' },
+        // The candidate answers with a tool call instead of text: it disagrees with every primary answer.
+        shadow: { target: { provider: 'up', model: 'tool-call' }, fraction: 1, maxConcurrent: 50 },
+      },
+    },
+    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-shadow-')), logRequests: false, flushIntervalMs: 50 },
+  });
+});
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+async function ask(route: string, content = 'hello'): Promise<{ id: string; ms: number; text: string }> {
+  const started = performance.now();
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: route, messages: [{ role: 'user', content }] }) });
+  const text = await response.text();
+  return { id: response.headers.get('x-request-id')!, ms: performance.now() - started, text };
+}
+
+const shadowCalls = (model: string) => upstream.requests.filter((r) => r.body.model === model).length;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+describe('shadow traffic', () => {
+  it('is never returned and does not slow the primary', async () => {
+    const plain: number[] = [];
+    const mirrored: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      plain.push((await ask('plain')).ms);
+      const reply = await ask('mirrored');
+      mirrored.push(reply.ms);
+      expect(JSON.parse(reply.text).choices[0].message.content).toBe('Hello from the mock upstream');
+    }
+    // The shadow target takes 400 ms; the primary must not notice.
+    expect(median(mirrored)).toBeLessThan(median(plain) + 25);
+    expect(Math.max(...mirrored)).toBeLessThan(300);
+  });
+
+  it('drops mirrors past its concurrency bound, and counts them', async () => {
+    await waitFor(() => upstream.openRequests() === 0, 3000);
+    const dropsBefore = await metricValue(gateway.origin, 'gateway_shadow_requests_total', { route: 'mirrored', result: 'dropped' }).catch(() => 0);
+    const callsBefore = shadowCalls('shadow-slow-400');
+    await Promise.all(Array.from({ length: 10 }, () => ask('mirrored')));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(shadowCalls('shadow-slow-400') - callsBefore).toBe(2);
+    expect(await metricValue(gateway.origin, 'gateway_shadow_requests_total', { route: 'mirrored', result: 'dropped' })).toBe(dropsBefore + 8);
+  });
+
+  it('traces the shadow answer, linked to its primary, with agreement scores', async () => {
+    await waitFor(() => upstream.openRequests() === 0, 3000);
+    const primary = await ask('mirrored', 'link me');
+    let linked: TraceRow | undefined;
+    for (let i = 0; i < 50 && !linked; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await gateway.app.traces!.pipeline.flush();
+      const rows = (await gateway.app.traces!.sink.select("SELECT * FROM requests WHERE variant = 'shadow' AND route = 'mirrored'")) as unknown as TraceRow[];
+      linked = rows.find((row) => row.metadata_values.includes(primary.id));
+    }
+    expect(linked).toBeDefined();
+    const tags = Object.fromEntries(linked!.metadata_keys.map((k, i) => [k, linked!.metadata_values[i]]));
+    expect(tags).toMatchObject({ shadow_of: primary.id, agreement_rouge_l: '1.000000' });
+    expect(Number(tags.agreement_bleu)).toBeCloseTo(1, 6);
+    expect(linked).toMatchObject({ model: 'shadow-slow-400', status: 200 });
+  });
+
+  it('agreement works as a canary guard: a disagreeing candidate is rolled back', async () => {
+    for (let i = 0; i < 30; i++) await ask('judged', `question ${i}`);
+    await waitFor(() => upstream.openRequests() === 0, 3000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await gateway.app.canaries.tick();
+    const [state] = (await gateway.app.canaries.list()).filter((view) => view.id === 'judged');
+    expect(state?.state).toMatchObject({ status: 'rolled_back', weight: 0 });
+    expect(state?.lastEvaluation?.checks.find((c) => c.guard === 'agreement')).toMatchObject({ breached: true });
+  });
+});
