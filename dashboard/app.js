@@ -268,15 +268,72 @@ async function openTrace(id) {
 }
 
 // ---------------------------------------------------------------- canary
+const GUARD_LABELS = {
+  errorRateIncrease: 'Error-rate increase',
+  p95Ratio: 'p95 latency ratio',
+  ttftRatio: 'TTFT ratio',
+  costRatio: 'Cost ratio',
+  feedbackDrop: 'Feedback drop',
+  agreement: 'Answer agreement (ROUGE-L)',
+};
+
+function guardValue(check) {
+  if (check.value === null) return '–';
+  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? check.value.toFixed(3) : check.value.toFixed(2);
+}
+
+function controlledCanary(view, events) {
+  const { state } = view;
+  const controls = el('div', { class: 'canary-controls', 'data-testid': `canary-controls-${view.id}` },
+    ...['pause', 'resume', 'promote', 'rollback', 'restart'].map((action) =>
+      el('button', {
+        class: action === 'rollback' ? 'danger' : 'ghost',
+        'data-action': action,
+        onclick: async () => {
+          await api(`/admin/canaries/${encodeURIComponent(view.id)}/${action}`, { method: 'POST' });
+          await loadCanary();
+        },
+      }, action),
+    ),
+  );
+  const checks = view.lastEvaluation?.checks ?? [];
+  return el('div', { class: 'canary-state' },
+    el('div', { class: 'canary-summary' },
+      el('span', { class: `badge badge-${state.status}`, 'data-testid': `canary-status-${view.id}` }, state.status.replace('_', ' ')),
+      el('span', {}, `weight ${state.weight}%`),
+      el('span', { class: 'muted' }, `steps ${view.steps.map((w, i) => (i === state.stepIndex && state.status === 'running' ? `[${w}]` : w)).join(' → ')}`),
+      el('span', { class: 'muted' }, `step since ${fmt.time(state.stepStartedAt)}`),
+    ),
+    controls,
+    view.lastEvaluation ? el('p', { class: 'muted' }, `Last evaluation: ${view.lastEvaluation.decision} — ${view.lastEvaluation.reason}`) : el('p', { class: 'muted' }, 'Not evaluated yet.'),
+    checks.length === 0 ? null : el('div', { class: 'table-wrap' }, el('table', {},
+      el('thead', {}, el('tr', {}, el('th', {}, 'Guard'), el('th', { class: 'num' }, 'Value'), el('th', { class: 'num' }, 'Threshold'), el('th', {}, 'State'))),
+      el('tbody', {}, checks.map((c) => el('tr', {},
+        el('td', {}, GUARD_LABELS[c.guard] ?? c.guard),
+        el('td', { class: 'num' }, guardValue(c)),
+        el('td', { class: 'num' }, String(c.threshold)),
+        el('td', { class: c.breached ? 'status-5' : c.passing ? 'status-2' : 'status-4' }, c.breached ? 'breached' : c.passing ? 'ok' : 'over, not yet significant'),
+      ))),
+    )),
+    el('h4', {}, 'Decisions'),
+    events.length === 0
+      ? el('p', { class: 'muted' }, 'No decisions yet.')
+      : el('ul', { class: 'decision-log', 'data-testid': `canary-log-${view.id}` }, events.map((e) => el('li', {}, `${fmt.datetime(e.ts_ms)} · ${e.decision} · ${e.from_weight}% → ${e.to_weight}%`))),
+  );
+}
+
 async function loadCanary() {
-  const { canaries } = await api(`/api/canaries?range=${state.range}`);
+  const { canaries, controller, events } = await api(`/api/canaries?range=${state.range}`);
   const panels = $('#canary-panels');
-  if (canaries.length === 0) {
+  const routes = new Set([...canaries.map((c) => c.route), ...controller.map((v) => v.id)]);
+  if (routes.size === 0) {
     panels.replaceChildren(el('p', { class: 'empty' }, 'No canary traffic in this range. Routes with strategy: canary appear here, baseline against canary.'));
     return;
   }
   panels.replaceChildren(
-    ...canaries.map((c) => {
+    ...[...routes].sort().map((route) => {
+      const c = canaries.find((candidate) => candidate.route === route) ?? { route, variants: [], agreement: null };
+      const view = controller.find((candidate) => candidate.id === route);
       const variant = (name) => c.variants.find((v) => v.variant === name);
       const rows = [
         ['Requests', (v) => fmt.int(v.requests)],
@@ -286,13 +343,17 @@ async function loadCanary() {
         ['Cost / request', (v) => fmt.usd(v.costPerRequest)],
         ['Feedback', (v) => (v.feedback === null ? '–' : `${v.feedback.toFixed(2)} (${v.feedbackCount})`)],
       ];
-      return el('div', { class: 'canary', 'data-route': c.route },
-        el('h3', {}, c.route),
+      const columns = ['baseline', 'canary', ...(variant('shadow') ? ['shadow'] : [])];
+      return el('div', { class: 'canary', 'data-route': route },
+        el('h3', {}, route),
         el('div', { class: 'table-wrap' }, el('table', {},
-          el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', { class: 'num' }, 'Baseline'), el('th', { class: 'num' }, 'Canary'))),
-          el('tbody', {}, rows.map(([label, f]) => el('tr', {}, el('td', {}, label), ...['baseline', 'canary'].map((name) => el('td', { class: 'num' }, variant(name) ? f(variant(name)) : '–'))))),
+          el('thead', {}, el('tr', {}, el('th', {}, ''), ...columns.map((name) => el('th', { class: 'num' }, name[0].toUpperCase() + name.slice(1))))),
+          el('tbody', {}, rows.map(([label, f]) => el('tr', {}, el('td', {}, label), ...columns.map((name) => el('td', { class: 'num' }, variant(name) ? f(variant(name)) : '–'))))),
         )),
-        el('p', { class: 'muted' }, 'Promotion and rollback controls arrive with progressive canary delivery.'),
+        c.agreement
+          ? el('p', { class: 'muted', 'data-testid': `agreement-${route}` }, `Shadow answers agree with primaries: ROUGE-L ${c.agreement.rougeL.toFixed(2)}, BLEU ${c.agreement.bleu.toFixed(2)} over ${c.agreement.count}.`)
+          : null,
+        view ? controlledCanary(view, events.filter((e) => e.route === route)) : el('p', { class: 'muted' }, 'Static split (no plan): change canaryWeight in the config.'),
       );
     }),
   );

@@ -225,8 +225,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
-  registerDashboardApi(app, traces);
   const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
+  registerDashboardApi(app, traces, canaries);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app);
   registerProxyRoutes(app, {

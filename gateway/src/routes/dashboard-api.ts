@@ -6,7 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatParam } from '../proxy/request-schemas.js';
-import { DashboardQueries, RANGES, windowFor, type RangeName } from '../telemetry/dashboard-queries.js';
+import type { CanaryController } from '../canary/canary-controller.js';
+import { DashboardQueries, RANGES, recentCanaryEvents, windowFor, type RangeName } from '../telemetry/dashboard-queries.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 
 const rangeSchema = z.object({ range: z.enum(Object.keys(RANGES) as [RangeName, ...RangeName[]]).default('1h') });
@@ -33,7 +34,7 @@ function parseQuery<T extends z.ZodType>(schema: T, request: FastifyRequest): z.
   return parsed.data;
 }
 
-export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | undefined, now: () => number = Date.now): void {
+export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | undefined, canaries: CanaryController, now: () => number = Date.now): void {
   const admin = { config: { access: 'admin' } };
   const queries = (): DashboardQueries => {
     if (!traces?.ready) throw new GatewayError('trace_store_unavailable', 'the trace store is not available');
@@ -70,6 +71,12 @@ export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | 
 
   app.get('/api/canaries', admin, async (request) => {
     const { range } = parseQuery(rangeSchema, request);
-    return { range, canaries: await queries().canaries(windowFor(range, now())) };
+    return {
+      range,
+      canaries: await queries().canaries(windowFor(range, now())),
+      // Progressive canaries: state, step, weight, the last evaluation's guard values, and decisions.
+      controller: await canaries.list(),
+      events: await recentCanaryEvents(traces!.sink, 50),
+    };
   });
 }

@@ -270,3 +270,27 @@ export class DashboardQueries {
     return [...byRoute.values()];
   }
 }
+
+export interface CanaryEventView {
+  ts_ms: number;
+  route: string;
+  decision: string;
+  from_weight: number;
+  to_weight: number;
+  details: string;
+}
+
+/** The latest canary decisions (holds left out), newest first. */
+export async function recentCanaryEvents(sink: TraceSink, limit: number): Promise<CanaryEventView[]> {
+  const rows = await sink.select(
+    `SELECT ts_ms, route, decision, from_weight, to_weight, details FROM canary_events WHERE decision != 'hold' ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
+  );
+  return rows.map((row) => ({
+    ts_ms: Number(row.ts_ms),
+    route: String(row.route),
+    decision: String(row.decision),
+    from_weight: Number(row.from_weight),
+    to_weight: Number(row.to_weight),
+    details: String(row.details),
+  }));
+}

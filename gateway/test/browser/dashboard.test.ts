@@ -45,6 +45,13 @@ beforeAll(async () => {
       chat: { targets: [{ provider: 'sim', model: 'mock-1' }] },
       assistant: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'sim', model: 'mock-1' }, canary: { provider: 'sim', model: 'mock-2' } },
       broken: { targets: [{ provider: 'dead', model: 'x' }], retry: { maxAttempts: 1 } },
+      rollout: {
+        strategy: 'canary',
+        canaryWeight: 10,
+        plan: { steps: [10, 50, 100], minStepDurationMs: 1, minStepRequests: 1000, intervalMs: 3_600_000 },
+        baseline: { provider: 'sim', model: 'mock-1' },
+        canary: { provider: 'sim', model: 'mock-2' },
+      },
     },
     auth: { adminKey: ADMIN_KEY, keys: [{ id: 'app', key: APP_KEY }] },
     telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-browser-')), logBodies: true, flushIntervalMs: 50 },
@@ -53,7 +60,9 @@ beforeAll(async () => {
   await send('chat', 4, true);
   await send('assistant', 6);
   await send('broken', 3);
+  await send('rollout', 4);
   await gateway.app.traces!.pipeline.flush();
+  await gateway.app.canaries.tick(); // too few requests for the step: hold
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -91,9 +100,9 @@ describe('dashboard', () => {
     await page.goto(`${gateway.origin}/dashboard`);
     await page.locator('#admin-key').fill(ADMIN_KEY);
     await page.locator('#key-form button[type=submit]').click();
-    await expect.poll(() => cardValue('total-requests').textContent()).toBe('21');
+    await expect.poll(() => cardValue('total-requests').textContent()).toBe('25');
     expect(await cardValue('total-errors').textContent()).toBe('3');
-    expect(await cardValue('error-rate').textContent()).toBe('14.3%');
+    expect(await cardValue('error-rate').textContent()).toBe('12.0%');
     expect(await page.locator('.chart').count()).toBe(6);
     expect(await page.locator('.chart canvas').count()).toBe(6);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png'), fullPage: true });
@@ -110,7 +119,7 @@ describe('dashboard', () => {
 
   it('traces: filter, open one, add feedback and see it', async () => {
     await page.click('button[data-tab=traces]');
-    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(21);
+    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(25);
     await page.selectOption('#filters select[name=status]', '5xx');
     await page.click('#filters button[type=submit]');
     await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(3);
@@ -143,6 +152,19 @@ describe('dashboard', () => {
     await expect.poll(() => panel.count()).toBe(1);
     const requests = await panel.locator('tbody tr').first().locator('td.num').allTextContents();
     expect(requests.map(Number).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
+  it('progressive canary: state, guards, decision log and controls', async () => {
+    const status = page.locator('[data-testid=canary-status-rollout]');
+    await expect.poll(() => status.textContent()).toBe('running');
+    expect(await page.locator('.canary[data-route=rollout]').textContent()).toContain('Last evaluation: hold');
+    await page.click('[data-testid=canary-controls-rollout] button[data-action=promote]');
+    await expect.poll(() => page.locator('.canary[data-route=rollout] .canary-summary').textContent()).toContain('weight 50%');
+    await page.click('[data-testid=canary-controls-rollout] button[data-action=rollback]');
+    await expect.poll(() => status.textContent()).toBe('rolled back');
+    await expect.poll(() => page.locator('[data-testid=canary-log-rollout] li').count()).toBe(2);
+    expect(gateway.app.gatewayRouting.canarySplits.get('rollout')!.weight).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-canary.png'), fullPage: true });
   });
 
   it('switches to dark, with no script or CSP errors along the way', async () => {
