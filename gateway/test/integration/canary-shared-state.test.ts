@@ -56,3 +56,44 @@ describe('canary state on real Redis', () => {
     await b.store.close();
   });
 });
+
+describe('two gateway instances on one Redis', () => {
+  it('serve the same weight, and only one of them decides', async () => {
+    const { startGateway } = await import('../helpers/gateway.js');
+    const { metricValue } = await import('../helpers/metrics.js');
+    const doc = {
+      providers: { sim: { type: 'mock' } },
+      cache: { redis: { url: redis.url } },
+      routes: {
+        shared: {
+          strategy: 'canary',
+          canaryWeight: 5,
+          plan: { steps: [5, 20, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 3_600_000, guards: { minSamples: 1 } },
+          baseline: { provider: 'sim', model: 'mock-1' },
+          canary: { provider: 'sim', model: 'mock-2' },
+        },
+      },
+    };
+    const a = await startGateway(doc);
+    const b = await startGateway(doc);
+    try {
+      await a.app.canaries.tick();
+      await b.app.canaries.tick();
+      // The state is shared from the first tick: both serve step one.
+      expect([a.app.gatewayRouting.canarySplits.get('shared')!.weight, b.app.gatewayRouting.canarySplits.get('shared')!.weight]).toEqual([5, 5]);
+      // b never holds the lease while a keeps renewing it, so b never decides.
+      for (let i = 0; i < 3; i++) {
+        await a.app.canaries.tick();
+        await b.app.canaries.tick();
+      }
+      const decisionsA = await metricValue(a.origin, 'gateway_canary_decisions_total', { route: 'shared' }).catch(() => 0);
+      const decisionsB = await metricValue(b.origin, 'gateway_canary_decisions_total', { route: 'shared' }).catch(() => 0);
+      expect(decisionsA).toBeGreaterThan(0);
+      expect(decisionsB).toBe(0);
+      expect(a.app.gatewayRouting.canarySplits.get('shared')!.weight).toBe(b.app.gatewayRouting.canarySplits.get('shared')!.weight);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
