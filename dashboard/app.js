@@ -332,7 +332,7 @@ async function loadCanary() {
   }
   panels.replaceChildren(
     ...[...routes].sort().map((route) => {
-      const c = canaries.find((candidate) => candidate.route === route) ?? { route, variants: [], agreement: null };
+      const c = canaries.find((candidate) => candidate.route === route) ?? { route, variants: [], agreement: null, agreementByVariant: {} };
       const view = controller.find((candidate) => candidate.id === route);
       const variant = (name) => c.variants.find((v) => v.variant === name);
       const rows = [
@@ -344,11 +344,18 @@ async function loadCanary() {
         ['Feedback', (v) => (v.feedback === null ? '–' : `${v.feedback.toFixed(2)} (${v.feedbackCount})`)],
       ];
       const columns = ['baseline', 'canary', ...(variant('shadow') ? ['shadow'] : [])];
+      const agreementRow = (name) => {
+        const a = c.agreementByVariant[name];
+        return a ? `${a.rougeL.toFixed(2)} / ${a.bleu.toFixed(2)} (${a.count})` : '–';
+      };
       return el('div', { class: 'canary', 'data-route': route },
         el('h3', {}, route),
         el('div', { class: 'table-wrap' }, el('table', {},
           el('thead', {}, el('tr', {}, el('th', {}, ''), ...columns.map((name) => el('th', { class: 'num' }, name[0].toUpperCase() + name.slice(1))))),
-          el('tbody', {}, rows.map(([label, f]) => el('tr', {}, el('td', {}, label), ...columns.map((name) => el('td', { class: 'num' }, variant(name) ? f(variant(name)) : '–'))))),
+          el('tbody', {},
+            rows.map(([label, f]) => el('tr', {}, el('td', {}, label), ...columns.map((name) => el('td', { class: 'num' }, variant(name) ? f(variant(name)) : '–')))),
+            c.agreement ? el('tr', {}, el('td', {}, 'Shadow agreement ROUGE-L / BLEU'), ...columns.map((name) => el('td', { class: 'num' }, agreementRow(name)))) : null,
+          ),
         )),
         c.agreement
           ? el('p', { class: 'muted', 'data-testid': `agreement-${route}` }, `Shadow answers agree with primaries: ROUGE-L ${c.agreement.rougeL.toFixed(2)}, BLEU ${c.agreement.bleu.toFixed(2)} over ${c.agreement.count}.`)

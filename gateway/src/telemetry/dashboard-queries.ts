@@ -91,10 +91,18 @@ export interface TraceFilter {
 
 export type TraceSummary = Omit<TraceRow, 'request_body' | 'response_body'>;
 
+export interface Agreement {
+  rougeL: number;
+  bleu: number;
+  count: number;
+}
+
 export interface CanaryComparison {
   route: string;
-  /** Mean answer agreement of the route's shadow requests with their primaries. */
-  agreement: { rougeL: number; bleu: number; count: number } | null;
+  /** Mean answer agreement of the route's shadow requests with their primaries… */
+  agreement: Agreement | null;
+  /** …and per variant of the primary request that was mirrored. */
+  agreementByVariant: Record<string, Agreement>;
   variants: { variant: string; requests: number; errorRate: number; p95: number | null; ttftP95: number | null; costPerRequest: number; feedback: number | null; feedbackCount: number }[];
 }
 
@@ -247,7 +255,7 @@ export class DashboardQueries {
         `SELECT avg(score) AS score, count(*) AS n FROM ${this.d.feedback} WHERE trace_id IN
            (SELECT trace_id FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(route)} AND variant = ${this.d.str(variant)})`,
       );
-      const comparison = byRoute.get(route) ?? { route, agreement: null, variants: [] };
+      const comparison = byRoute.get(route) ?? { route, agreement: null, agreementByVariant: {}, variants: [] };
       comparison.variants.push({
         variant,
         requests,
@@ -261,11 +269,23 @@ export class DashboardQueries {
       byRoute.set(route, comparison);
     }
     for (const comparison of byRoute.values()) {
-      const [row] = await this.sink.select(
-        `SELECT avg(${this.d.tagNumber('agreement_rouge_l')}) AS rouge, avg(${this.d.tagNumber('agreement_bleu')}) AS bleu, count(*) AS n
-         FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(comparison.route)} AND variant = 'shadow' AND status = 200`,
+      const rows = await this.sink.select(
+        `SELECT ${this.d.tagString('primary_variant')} AS pv, avg(${this.d.tagNumber('agreement_rouge_l')}) AS rouge,
+           avg(${this.d.tagNumber('agreement_bleu')}) AS bleu, count(*) AS n
+         FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(comparison.route)} AND variant = 'shadow' AND status = 200
+         GROUP BY pv`,
       );
-      if (count(row?.n) > 0) comparison.agreement = { rougeL: count(row?.rouge), bleu: count(row?.bleu), count: count(row?.n) };
+      let n = 0;
+      let rouge = 0;
+      let bleuSum = 0;
+      for (const row of rows) {
+        const rowCount = count(row.n);
+        comparison.agreementByVariant[String(row.pv ?? '') || 'unsplit'] = { rougeL: count(row.rouge), bleu: count(row.bleu), count: rowCount };
+        n += rowCount;
+        rouge += count(row.rouge) * rowCount;
+        bleuSum += count(row.bleu) * rowCount;
+      }
+      if (n > 0) comparison.agreement = { rougeL: rouge / n, bleu: bleuSum / n, count: n };
     }
     return [...byRoute.values()];
   }

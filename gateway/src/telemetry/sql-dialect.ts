@@ -13,6 +13,8 @@ export interface SqlDialect {
   readonly userColumn: string;
   /** A metadata tag's value as a number (0 when absent or not numeric). */
   tagNumber(key: string): string;
+  /** A metadata tag's value ('' when absent). */
+  tagString(key: string): string;
 }
 
 const DUCKDB_STR = (value: string): string => `'${value.replace(/'/g, "''")}'`;
@@ -25,6 +27,7 @@ export const DUCKDB_DIALECT: SqlDialect = {
   str: DUCKDB_STR,
   userColumn: '"user"',
   tagNumber: (key) => `coalesce(TRY_CAST(metadata_values[list_position(metadata_keys, ${DUCKDB_STR(key)})] AS DOUBLE), 0)`,
+  tagString: (key) => `coalesce(metadata_values[list_position(metadata_keys, ${DUCKDB_STR(key)})], '')`,
 };
 
 export const CLICKHOUSE_DIALECT: SqlDialect = {
@@ -34,6 +37,7 @@ export const CLICKHOUSE_DIALECT: SqlDialect = {
   str: CLICKHOUSE_STR,
   userColumn: '`user`',
   tagNumber: (key) => `toFloat64OrZero(metadata_values[indexOf(metadata_keys, ${CLICKHOUSE_STR(key)})])`,
+  tagString: (key) => `metadata_values[indexOf(metadata_keys, ${CLICKHOUSE_STR(key)})]`,
 };
 
 /** A number literal, refusing anything that is not a finite number. */

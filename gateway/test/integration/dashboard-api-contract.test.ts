@@ -133,3 +133,25 @@ describe.each(sinks)('dashboard queries: %s', (_name, make) => {
     expect(baseline.feedbackCount).toBe(1);
   });
 });
+
+describe.each(sinks)('shadow agreement per variant: %s', (_name, make) => {
+  it('averages the agreement tags of shadow rows, by the mirrored request’s variant', async () => {
+    const sink = make();
+    await sink.init();
+    const shadow = (id: string, variant: string, rouge: number, bleu: number) =>
+      traceRow({ trace_id: id, ts_ms: minutesAgo(1), route: 'r', variant: 'shadow', metadata_keys: ['shadow_of', 'primary_variant', 'agreement_rouge_l', 'agreement_bleu'], metadata_values: ['p', variant, String(rouge), String(bleu)] });
+    await sink.insertTraces([
+      traceRow({ trace_id: 'p1', ts_ms: minutesAgo(1), route: 'r', variant: 'baseline' }),
+      shadow('s1', 'baseline', 0.8, 0.6),
+      shadow('s2', 'baseline', 0.6, 0.4),
+      shadow('s3', 'canary', 0.2, 0.1),
+    ]);
+    const [r] = await new DashboardQueries(sink).canaries(windowFor('15m', NOW));
+    expect(r?.agreement?.count).toBe(3);
+    expect(r?.agreement?.rougeL).toBeCloseTo(1.6 / 3, 10);
+    expect(r?.agreementByVariant.baseline).toMatchObject({ count: 2 });
+    expect(r?.agreementByVariant.baseline?.rougeL).toBeCloseTo(0.7, 10);
+    expect(r?.agreementByVariant.canary?.bleu).toBeCloseTo(0.1, 10);
+    await sink.close();
+  });
+});
