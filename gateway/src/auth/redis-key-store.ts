@@ -1,16 +1,13 @@
 /** API-created keys in a Redis hash, so every replica accepts a key created through any of them. */
 import type { Redis } from 'ioredis';
+import { lazyRedis } from '../redis/lazy-redis.js';
 import type { GatewayKey, KeyStore } from './key-registry.js';
 
 export class RedisKeyStore implements KeyStore {
   private readonly client: Promise<Redis>;
 
   constructor(url: string, private readonly hashName = 'gateway:keys') {
-    this.client = import('ioredis').then(({ Redis }) => {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-      redis.on('error', () => {});
-      return redis;
-    });
+    this.client = lazyRedis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   }
 
   async list(): Promise<GatewayKey[]> {

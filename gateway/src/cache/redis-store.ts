@@ -4,6 +4,7 @@
  * slow Redis turns into a cache bypass, never into a slow request.
  */
 import type { Redis } from 'ioredis';
+import { lazyRedis } from '../redis/lazy-redis.js';
 import type { CacheStore } from './cache-store.js';
 
 export interface RedisStoreOptions {
@@ -19,11 +20,7 @@ export class RedisCacheStore implements CacheStore {
   private readonly client: Promise<Redis>;
 
   constructor(options: RedisStoreOptions) {
-    this.client = import('ioredis').then(({ Redis }) => this.connect(Redis, options));
-  }
-
-  private connect(RedisClient: typeof Redis, options: RedisStoreOptions): Redis {
-    const redis = new RedisClient(options.url, {
+    this.client = lazyRedis(options.url, {
       keyPrefix: options.keyPrefix,
       commandTimeout: options.timeoutMs,
       connectTimeout: Math.max(options.timeoutMs, 1000),
@@ -33,9 +30,6 @@ export class RedisCacheStore implements CacheStore {
       retryStrategy: (times) => Math.min(times * 100, 1000),
       lazyConnect: false,
     });
-    // Errors surface on the commands; an unhandled 'error' event would crash the process.
-    redis.on('error', () => {});
-    return redis;
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -3,6 +3,7 @@
  * serves the same weight — and the lease that lets one replica decide at a time.
  */
 import type { Redis } from 'ioredis';
+import { lazyRedis } from '../redis/lazy-redis.js';
 
 export type CanaryStatus = 'running' | 'paused' | 'rolled_back' | 'completed';
 
@@ -61,11 +62,7 @@ export class RedisCanaryStateStore implements CanaryStateStore {
   private readonly client: Promise<Redis>;
 
   constructor(url: string, private readonly prefix = 'gateway:canary:') {
-    this.client = import('ioredis').then(({ Redis }) => {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-      redis.on('error', () => {});
-      return redis;
-    });
+    this.client = lazyRedis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   }
 
   async get(id: string): Promise<CanaryState | undefined> {

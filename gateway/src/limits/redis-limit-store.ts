@@ -3,6 +3,7 @@
  * check-and-add is atomic across replicas. ioredis is imported only when this store is used.
  */
 import type { Redis } from 'ioredis';
+import { lazyRedis } from '../redis/lazy-redis.js';
 import type { LimitStore } from './limit-store.js';
 
 const ADD = `
@@ -22,11 +23,7 @@ export class RedisLimitStore implements LimitStore {
   private readonly client: Promise<Redis>;
 
   constructor(url: string, private readonly prefix = 'gateway:limits:') {
-    this.client = import('ioredis').then(({ Redis }) => {
-      const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 });
-      redis.on('error', () => {});
-      return redis;
-    });
+    this.client = lazyRedis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000 });
   }
 
   async add(name: string, amount: number, ttlMs: number): Promise<number> {

@@ -5,7 +5,7 @@
  */
 import { num } from './sql-dialect.js';
 import { toTraceRow, type TraceSink } from './trace-sink.js';
-import type { TraceRow } from './trace-row.js';
+import type { CanaryEventRow, TraceRow } from './trace-row.js';
 
 export const RANGES = { '15m': 15 * 60_000, '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 } as const;
 export type RangeName = keyof typeof RANGES;
@@ -291,14 +291,7 @@ export class DashboardQueries {
   }
 }
 
-export interface CanaryEventView {
-  ts_ms: number;
-  route: string;
-  decision: string;
-  from_weight: number;
-  to_weight: number;
-  details: string;
-}
+export type CanaryEventView = Omit<CanaryEventRow, 'event_id'>;
 
 /** The latest canary decisions (holds left out), newest first. */
 export async function recentCanaryEvents(sink: TraceSink, limit: number): Promise<CanaryEventView[]> {
