@@ -4,7 +4,6 @@
 const state = {
   range: sessionStorage.getItem('range') ?? '1h',
   tab: 'overview',
-  key: sessionStorage.getItem('adminKey') ?? '',
   offset: 0,
   limit: 25,
   filters: {},
@@ -36,22 +35,17 @@ const fmt = {
 };
 
 // ---------------------------------------------------------------- API
+// The session cookie (HttpOnly, SameSite=Strict) authenticates every call; when it expires the page
+// reloads into the sign-in page.
 async function api(path, init = {}) {
-  const headers = { ...(init.headers ?? {}) };
-  if (state.key) headers.authorization = `Bearer ${state.key}`;
-  const response = await fetch(path, { ...init, headers });
+  const response = await fetch(path, init);
   if (response.status === 401) {
-    showKeyForm();
-    throw new Error('admin key required');
+    location.reload();
+    throw new Error('session expired');
   }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
   return body;
-}
-
-function showKeyForm() {
-  $('#key-form').hidden = false;
-  $('main').hidden = true;
 }
 
 function status(message) {
@@ -412,14 +406,6 @@ function start() {
   });
   $('#prev').addEventListener('click', () => { state.offset = Math.max(0, state.offset - state.limit); void refresh(); });
   $('#next').addEventListener('click', () => { state.offset += state.limit; void refresh(); });
-  $('#key-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    state.key = $('#admin-key').value;
-    sessionStorage.setItem('adminKey', state.key);
-    $('#key-form').hidden = true;
-    $('main').hidden = false;
-    void refresh();
-  });
   setInterval(() => {
     // Traces keep their place while someone reads them; the other tabs follow the traffic.
     if ($('#auto-refresh').checked && state.tab !== 'traces') void refresh();

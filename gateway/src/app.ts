@@ -228,7 +228,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
   registerDashboardApi(app, traces, canaries);
   registerCanaryAdminRoutes(app, canaries);
-  registerDashboardRoute(app);
+  registerDashboardRoute(app, access);
   registerProxyRoutes(app, {
     resolver,
     runtime,

@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { AuthConfig } from './auth-config.js';
 import { hashKey, sameHash } from './key-hash.js';
 import type { GatewayKey, KeyRegistry } from './key-registry.js';
+import { newSession, sessionCookie, validSession } from './dashboard-session.js';
 
 export type Access = 'client' | 'admin' | 'open';
 
@@ -44,11 +45,20 @@ export class AccessControl {
     return key;
   }
 
+  /** Passes with the admin key (Bearer or x-api-key) or a dashboard session cookie; throws 401 otherwise. */
   admin(headers: IncomingHttpHeaders): void {
     if (!this.adminRequired) return;
-    const presented = presentedKey(headers);
-    if (!presented || !this.adminHash || !sameHash(hashKey(presented), this.adminHash)) {
-      throw new GatewayError('admin_key_required', 'this endpoint needs the admin key');
-    }
+    if (this.isAdminKey(presentedKey(headers))) return;
+    if (this.adminHash && validSession(this.adminHash, sessionCookie(headers.cookie))) return;
+    throw new GatewayError('admin_key_required', 'this endpoint needs the admin key');
+  }
+
+  isAdminKey(presented: string | undefined): boolean {
+    return Boolean(presented && this.adminHash && sameHash(hashKey(presented), this.adminHash));
+  }
+
+  /** A dashboard session for a browser that proved it has the admin key. */
+  startSession(): { value: string; maxAgeSeconds: number } | undefined {
+    return this.adminHash ? newSession(this.adminHash) : undefined;
   }
 }

@@ -84,7 +84,7 @@ const cardValue = (testid: string) => page.locator(`[data-testid=${testid}] .val
 describe('dashboard', () => {
   it('is served with a strict CSP and cacheable assets', async () => {
     const response = await fetch(`${gateway.origin}/dashboard`);
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(401); // the sign-in page, until the admin key was given
     expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(response.headers.get('content-security-policy')).not.toContain('unsafe-inline');
     const html = await response.text();
@@ -94,6 +94,21 @@ describe('dashboard', () => {
     const etag = asset.headers.get('etag')!;
     expect((await fetch(`${gateway.origin}/dashboard/assets/uPlot.iife.min.js`, { headers: { 'if-none-match': etag } })).status).toBe(304);
     expect((await fetch(`${gateway.origin}/api/overview`)).status).toBe(401);
+    // Without a session the page is the sign-in page, not the dashboard.
+    const unauthenticated = await fetch(`${gateway.origin}/dashboard`);
+    expect(unauthenticated.status).toBe(401);
+    expect(await unauthenticated.text()).toContain('login.js');
+    const wrong = await fetch(`${gateway.origin}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'nope' }) });
+    expect(wrong.status).toBe(401);
+    const right = await fetch(`${gateway.origin}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    expect(right.status).toBe(204);
+    const cookie = right.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const session = cookie.split(';')[0]!;
+    expect((await fetch(`${gateway.origin}/api/overview`, { headers: { cookie: session } })).status).toBe(200);
+    expect((await fetch(`${gateway.origin}/api/overview`, { headers: { cookie: `${session.split('.')[0]}.forged` } })).status).toBe(401);
+    expect(await (await fetch(`${gateway.origin}/dashboard`, { headers: { cookie: session } })).text()).toContain('app.js');
   });
 
   it('asks for the admin key, then shows numbers that match the traffic', async () => {
@@ -176,7 +191,7 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('.chart canvas').count()).toBe(6);
     await page.screenshot({ path: join(ARTIFACTS, `dashboard-overview-${before === 'dark' ? 'light' : 'dark'}.png`), fullPage: true });
     await page.click('#theme');
-    // The one expected failure: the first /api call, before the admin key was entered.
+    // The one expected failure: the sign-in page itself answers 401 before the key is entered.
     expect(consoleErrors.filter((text) => !text.includes('401 (Unauthorized)'))).toEqual([]);
   });
 });
