@@ -194,6 +194,11 @@ async function main(): Promise<void> {
       await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
     }
 
+    // A fresh gateway for the saturation phases: the one that just served 1,000 req/s open-loop carries
+    // that phase's sockets and heap, which made later comparisons (telemetry on vs off) unfair.
+    await stop(gateways.plain!);
+    await startGateway('plain', { sink: 'none', logRequests: false });
+
     // ---------------------------------------------------------------- saturation
     const saturation: BenchReport['saturation'] = [];
     const saturate = async (scenario: string, target: string, url: string, body: string, proc?: Proc, headers?: Record<string, string>): Promise<void> => {
