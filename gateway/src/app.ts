@@ -84,6 +84,13 @@ declare module 'fastify' {
   }
 }
 
+const ADMIN_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
 /**
  * Synchronous on purpose: a Fastify instance is thenable, so returning it from an async function would
  * start it. Anything that needs async setup hooks into `onReady`/`onClose` instead.
@@ -102,7 +109,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
     // is measurable on the hot path.
     childLoggerFactory: (logger) => logger,
-    return503OnClosing: true,
+    // The onRequest hook answers requests that arrive while draining, in the catalogue's shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
@@ -147,6 +155,13 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const routeConfig = request.routeOptions.config as Partial<ProxyRouteConfig> & { access?: Access };
+    // While draining, refuse new work with an OpenAI-shaped 503 (Fastify's own closing reply is not),
+    // and close the connection so the client's next request goes to another replica.
+    if (readiness.draining && routeConfig.access !== undefined) {
+      reply.header('connection', 'close');
+      done(new GatewayError('shutting_down', 'this gateway is shutting down; retry on another instance'));
+      return;
+    }
     if (routeConfig.operation) {
       const outcome = newOutcome(request.id, routeConfig.operation, performance.now(), Date.now());
       const traceparent = request.headers.traceparent;
@@ -161,6 +176,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
           if (request.outcome) request.outcome.keyId = key.id;
         }
       } else if (routeConfig.access === 'admin') {
+        // Operator-facing endpoints (admin API, dashboard data) carry the usual browser security headers.
+        reply.headers(ADMIN_HEADERS);
         access.admin(request.headers);
       }
     } catch (error) {
@@ -168,16 +185,6 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       return;
     }
     done();
-  });
-  // Operator-facing endpoints (admin API, dashboard data) carry the usual browser security headers.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if ((request.routeOptions.config as { access?: Access }).access === 'admin') {
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('x-frame-options', 'DENY');
-      reply.header('referrer-policy', 'no-referrer');
-      reply.header('cache-control', 'no-store');
-    }
-    done(null, payload);
   });
   // Proxy requests answered by Fastify's reply (JSON and every error) are recorded here, once sent.
   app.addHook('onResponse', (request, reply, done) => {

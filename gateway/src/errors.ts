@@ -22,7 +22,6 @@ interface CatalogueEntry {
 export const ERROR_CATALOGUE = {
   invalid_json: { status: 400, type: 'invalid_request_error', retryable: false },
   invalid_request: { status: 400, type: 'invalid_request_error', retryable: false },
-  unsupported_media_type: { status: 415, type: 'invalid_request_error', retryable: false },
   body_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   missing_api_key: { status: 401, type: 'authentication_error', retryable: false },
@@ -34,7 +33,6 @@ export const ERROR_CATALOGUE = {
   key_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   key_exists: { status: 409, type: 'invalid_request_error', retryable: false },
   route_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
-  method_not_allowed: { status: 405, type: 'invalid_request_error', retryable: false },
   operation_not_supported: { status: 400, type: 'invalid_request_error', retryable: false },
   upstream_timeout: { status: 504, type: 'server_error', retryable: true },
   upstream_unreachable: { status: 502, type: 'server_error', retryable: true },
@@ -131,6 +129,16 @@ export function isOpenAIErrorBody(value: unknown): value is OpenAIErrorBody {
   );
 }
 
+/** An upstream's error answer: the client gets `body` with the upstream's status. */
+export function upstreamError(status: number, body: OpenAIErrorBody, retryable: boolean, retryAfterMs: number | undefined): GatewayError {
+  return new GatewayError('upstream_error', body.error.message, {
+    status,
+    retryable,
+    forwardedBody: body,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
 /**
  * An upstream answered with a non-2xx status. Forward its body when it is OpenAI-shaped (filling in
  * any missing fields), otherwise normalise it; the status is kept either way.
@@ -153,25 +161,8 @@ export function upstreamStatusError(
         code: typeof e.code === 'string' ? e.code : e.code == null ? null : String(e.code),
       },
     };
-    return new GatewayError('upstream_error', e.message, {
-      status,
-      retryable,
-      forwardedBody,
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    });
+    return upstreamError(status, forwardedBody, retryable, retryAfterMs);
   }
-  const normalised: OpenAIErrorBody = {
-    error: {
-      message: `provider '${providerName}' answered HTTP ${status}`,
-      type: typeForStatus(status),
-      param: null,
-      code: 'upstream_error',
-    },
-  };
-  return new GatewayError('upstream_error', normalised.error.message, {
-    status,
-    retryable,
-    forwardedBody: normalised,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  const message = `provider '${providerName}' answered HTTP ${status}`;
+  return upstreamError(status, { error: { message, type: typeForStatus(status), param: null, code: 'upstream_error' } }, retryable, retryAfterMs);
 }

@@ -3,6 +3,7 @@
  * faithful SSE replay) and is also assembled into one JSON response; a JSON answer is replayed to a
  * streaming client as synthesized chunks. Usage is kept apart so it is sent only when asked for.
  */
+import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 
 export interface CachedAnswer {
@@ -18,7 +19,7 @@ export function answerFromJson(json: JsonObject): CachedAnswer {
 }
 
 export function answerFromStream(operation: Operation, chunks: readonly JsonObject[]): CachedAnswer {
-  const content = chunks.filter((chunk) => !isUsageOnly(chunk));
+  const content = chunks.filter((chunk) => !isUsageOnlyChunk(chunk));
   const usage = chunks.find((chunk) => chunk.usage)?.usage;
   return { v: 1, json: assemble(operation, content, usage), chunks: content };
 }
@@ -32,9 +33,6 @@ export function replayChunks(operation: Operation, answer: CachedAnswer, include
   return [...chunks, { id: first.id, object: first.object, created: first.created, model: first.model, choices: [], usage }];
 }
 
-function isUsageOnly(chunk: JsonObject): boolean {
-  return chunk.usage != null && Array.isArray(chunk.choices) && chunk.choices.length === 0;
-}
 
 interface ToolCallAccumulator {
   id?: unknown;

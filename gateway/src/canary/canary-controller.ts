@@ -46,6 +46,8 @@ export class CanaryController {
   private readonly now: () => number;
   private readonly holder: string;
   private readonly evaluations = new Map<string, Evaluation>();
+  /** The shortest plan interval: how often the controller runs, and (×3) how long its lease lasts. */
+  private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
 
@@ -55,6 +57,12 @@ export class CanaryController {
     this.plans = new Map(
       [...deps.splits.values()].filter((split) => split.plan).map((split) => [split.id, { split, plan: split.plan as CanaryPlanConfig }]),
     );
+    this.intervalMs = Math.min(...[...this.plans.values()].map(({ plan }) => plan.intervalMs));
+  }
+
+  /** A plan's state before anything was decided: running at its first step. */
+  private initialState(id: string, plan: CanaryPlanConfig): CanaryState {
+    return { id, status: 'running', stepIndex: 0, weight: plan.steps[0] as number, stepStartedAt: this.now(), updatedAt: this.now() };
   }
 
   get size(): number {
@@ -63,9 +71,8 @@ export class CanaryController {
 
   start(): void {
     if (this.plans.size === 0) return;
-    const interval = Math.min(...[...this.plans.values()].map(({ plan }) => plan.intervalMs));
     void this.tick();
-    this.timer = setInterval(() => void this.tick(), interval);
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -81,12 +88,12 @@ export class CanaryController {
   }
 
   private async round(): Promise<void> {
-    const interval = Math.min(...[...this.plans.values()].map(({ plan }) => plan.intervalMs));
-    const leader = await this.deps.store.lease(this.holder, interval * 3);
+    if (this.plans.size === 0) return;
+    const leader = await this.deps.store.lease(this.holder, this.intervalMs * 3);
     for (const [id, { split, plan }] of this.plans) {
       let state = await this.deps.store.get(id);
       if (!state) {
-        state = { id, status: 'running', stepIndex: 0, weight: plan.steps[0] as number, stepStartedAt: this.now(), updatedAt: this.now() };
+        state = this.initialState(id, plan);
         if (leader) await this.deps.store.put(state);
       }
       split.weight = state.weight;
@@ -139,7 +146,7 @@ export class CanaryController {
     const entry = this.plans.get(id);
     if (!entry) throw new Error(`no progressive canary '${id}'`);
     const { split, plan } = entry;
-    const state = (await this.deps.store.get(id)) ?? { id, status: 'running', stepIndex: 0, weight: plan.steps[0] as number, stepStartedAt: this.now(), updatedAt: this.now() };
+    const state = (await this.deps.store.get(id)) ?? this.initialState(id, plan);
     const details = { by: 'operator' };
     switch (action) {
       case 'pause':
@@ -163,8 +170,8 @@ export class CanaryController {
 
   async list(): Promise<CanaryView[]> {
     const views: CanaryView[] = [];
-    for (const [id, { plan, split }] of this.plans) {
-      const state = (await this.deps.store.get(id)) ?? { id, status: 'running' as const, stepIndex: 0, weight: split.weight, stepStartedAt: this.now(), updatedAt: this.now() };
+    for (const [id, { plan }] of this.plans) {
+      const state = (await this.deps.store.get(id)) ?? this.initialState(id, plan);
       views.push({ id, state, steps: plan.steps, lastEvaluation: this.evaluations.get(id) });
     }
     return views;

@@ -2,7 +2,7 @@
  * OpenAI chat ⇄ Anthropic Messages API (version header 2023-06-01): the request, the response, and the
  * mapping tables (finish reasons, errors). Plain data in, plain data out.
  */
-import { GatewayError } from '../errors.js';
+import { upstreamError, type GatewayError } from '../errors.js';
 import {
   contentParts,
   contentText,
@@ -189,10 +189,5 @@ export function toGatewayError(status: number, body: unknown, retryAfterMs: numb
   const anthropicType = typeof error?.type === 'string' ? error.type : (STATUS_ERROR_TYPES[status] ?? 'api_error');
   const mapped = ERROR_TYPES[anthropicType] ?? { type: status >= 500 ? 'server_error' : 'invalid_request_error', retryable: status >= 500 };
   const message = typeof error?.message === 'string' ? error.message : `provider '${providerName}' answered HTTP ${status}`;
-  return new GatewayError('upstream_error', message, {
-    status,
-    retryable: mapped.retryable,
-    forwardedBody: { error: { message, type: mapped.type, param: null, code: anthropicType } },
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  return upstreamError(status, { error: { message, type: mapped.type, param: null, code: anthropicType } }, mapped.retryable, retryAfterMs);
 }

@@ -2,7 +2,7 @@
  * OpenAI chat ⇄ Google Gemini API v1beta (models/{model}:generateContent and :streamGenerateContent):
  * the request, the response, and the mapping tables (roles, finish reasons, errors).
  */
-import { GatewayError } from '../errors.js';
+import { upstreamError, type GatewayError } from '../errors.js';
 import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage } from './openai-content.js';
 import type { JsonObject } from './types.js';
 
@@ -200,10 +200,5 @@ export function toGatewayError(status: number, body: unknown, retryAfterMs: numb
     retryable: status === 429 || status >= 500,
   };
   const message = typeof error?.error?.message === 'string' ? error.error.message : `provider '${providerName}' answered HTTP ${status}`;
-  return new GatewayError('upstream_error', message, {
-    status,
-    retryable: mapped.retryable,
-    forwardedBody: { error: { message, type: mapped.type, param: null, code: googleStatus?.toLowerCase() ?? 'upstream_error' } },
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  return upstreamError(status, { error: { message, type: mapped.type, param: null, code: googleStatus?.toLowerCase() ?? 'upstream_error' } }, mapped.retryable, retryAfterMs);
 }

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../errors.js';
+import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject } from '../providers/types.js';
 import { SSE_DONE, sseData } from '../providers/sse.js';
 
@@ -30,7 +31,7 @@ export async function writeSseStream(
     if ('model' in chunk) chunk.model = clientModel;
     options.collect?.push(chunk);
     options.observe?.(chunk);
-    if (!options.includeUsage && isUsageOnly(chunk)) return !res.destroyed;
+    if (!options.includeUsage && isUsageOnlyChunk(chunk)) return !res.destroyed;
     return writeChunk(res, chunk);
   };
   try {
@@ -62,9 +63,6 @@ export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonO
   return 'complete';
 }
 
-function isUsageOnly(chunk: JsonObject): boolean {
-  return chunk.usage != null && Array.isArray(chunk.choices) && chunk.choices.length === 0;
-}
 
 /**
  * Chunks decoded from one upstream read arrive within one turn of the event loop: corking until the

@@ -47,7 +47,7 @@ const INSERT_NEW_TRACES = `
     WHERE r.ts_ms BETWEEN (SELECT min(ts_ms) FROM requests_staging) AND (SELECT max(ts_ms) FROM requests_staging)
       AND r.trace_id = s.trace_id)`;
 
-/** Appends one row in TRACE_COLUMNS order, with each column's DuckDB type. */
+/** Appends one row in the table's column order (REQUEST_COLUMNS), with each column's DuckDB type. */
 function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendVarchar(row.trace_id);
   appender.appendBigInt(BigInt(Math.trunc(row.ts_ms)));

@@ -36,13 +36,6 @@ export interface TraceRow {
   response_body: string;
 }
 
-export const TRACE_COLUMNS: readonly (keyof TraceRow)[] = [
-  'trace_id', 'ts_ms', 'key_id', 'route', 'operation', 'provider', 'model', 'requested_model', 'variant', 'stream',
-  'status', 'error_code', 'latency_ms', 'upstream_ms', 'ttft_ms', 'attempts', 'retries', 'fallbacks', 'cache',
-  'input_tokens', 'output_tokens', 'usage_estimated', 'cost_usd', 'user', 'metadata_keys', 'metadata_values',
-  'request_body', 'response_body',
-];
-
 export interface FeedbackRow {
   feedback_id: string;
   trace_id: string;

@@ -2,6 +2,7 @@
  * Token usage: read from the upstream's answer when it reports it, otherwise counted with a tokenizer
  * (o200k, via gpt-tokenizer) and marked as estimated — self-hosted servers often omit usage.
  */
+import { contentText } from '../providers/openai-content.js';
 import type { JsonObject } from '../providers/types.js';
 
 /** The tokenizer's tables take ~70 MB: loaded on the first request that needs an estimate, not at start. */
@@ -43,7 +44,7 @@ const TOKENS_PER_MESSAGE = 4;
 export function estimateInputTokens(body: JsonObject): number {
   if (Array.isArray(body.messages)) {
     let total = 3;
-    for (const message of body.messages as JsonObject[]) total += TOKENS_PER_MESSAGE + tokens(textOf(message?.content));
+    for (const message of body.messages as JsonObject[]) total += TOKENS_PER_MESSAGE + tokens(contentText(message?.content));
     return total;
   }
   const input = body.prompt ?? body.input;
@@ -63,7 +64,7 @@ export function answerText(response: JsonObject): string {
     if (typeof choice.text === 'string') text += choice.text;
     const message = choice.message as JsonObject | undefined;
     if (message) {
-      text += textOf(message.content);
+      text += contentText(message.content);
       for (const call of (message.tool_calls as JsonObject[] | undefined) ?? []) text += String((call.function as JsonObject | undefined)?.arguments ?? '');
     }
   }
@@ -84,8 +85,7 @@ export function chunkText(chunk: JsonObject): string {
   return text;
 }
 
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((part) => (part && typeof part === 'object' && typeof (part as JsonObject).text === 'string' ? (part as JsonObject).text : '')).join('');
+/** The chunk OpenAI streams last when usage was asked for: usage and no choices. */
+export function isUsageOnlyChunk(chunk: JsonObject): boolean {
+  return chunk.usage != null && Array.isArray(chunk.choices) && chunk.choices.length === 0;
 }

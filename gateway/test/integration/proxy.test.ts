@@ -221,6 +221,19 @@ describe('errors', () => {
     expect(unknownProvider.body.error.code).toBe('model_not_found');
   });
 
+  it('while draining, new requests get an OpenAI-shaped 503 and the connection closes', async () => {
+    gateway.app.readiness.draining = true;
+    try {
+      const { status, body, headers } = await raw('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'chat-default', messages: [{ role: 'user', content: 'x' }] }) });
+      expect(status).toBe(503);
+      expect(body.error).toMatchObject({ code: 'shutting_down', type: 'server_error' });
+      expect(headers.get('connection')).toBe('close');
+      expect((await fetch(`${gateway.origin}/readyz`)).status).toBe(503);
+    } finally {
+      gateway.app.readiness.draining = false;
+    }
+  });
+
   it('an unknown endpoint is 404 route_not_found', async () => {
     const { status, body } = await raw('/v1/nothing-here', { method: 'GET' });
     expect(status).toBe(404);
