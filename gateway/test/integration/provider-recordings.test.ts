@@ -1,0 +1,83 @@
+/**
+ * The edge cases of each provider's wire format, replayed from the vendors' recorded responses
+ * (gateway/test/fixtures/recorded) through the gateway to the official OpenAI SDK. A model named
+ * `rec-<recording>` makes the native mock server replay that recording; every completion and chunk the
+ * SDK receives is validated against OpenAI's schemas.
+ */
+import { APIError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNativeGateway, type NativeGateway } from '../helpers/native-gateway.js';
+
+let setup: NativeGateway;
+
+beforeAll(async () => {
+  setup = await startNativeGateway();
+});
+
+afterAll(async () => {
+  await setup?.close();
+});
+
+const ask = [{ role: 'user' as const, content: 'What is the weather in SF?' }];
+
+describe('Anthropic', () => {
+  it('a streamed tool call without arguments reaches the client as "{}", like OpenAI sends it', async () => {
+    const result = await setup.stream({ model: 'claude/rec-tool-use-no-arguments-stream', messages: ask });
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]).toMatchObject({ id: 'toolu_018acGYLtfR52q9yDbWaEdQZ', name: 'get_weather', arguments: '{}' });
+    expect(result.finish).toBe('tool_calls');
+  });
+
+  it('the empty first input_json_delta of a call with arguments adds nothing', async () => {
+    const result = await setup.stream({ model: 'claude/rec-tool-use-stream', messages: ask });
+    const argumentDeltas = result.chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []).map((call) => call.function?.arguments);
+    // The opening delta names the call with arguments "" (as OpenAI's does); no other delta is empty.
+    expect(argumentDeltas.slice(1).every((args) => typeof args === 'string' && args.length > 0)).toBe(true);
+    expect(JSON.parse(result.toolCalls[0]!.arguments)).toEqual({ location: 'San Francisco, CA', units: 'f' });
+  });
+
+  it('two tool calls in one stream get OpenAI indexes 0 and 1 and keep their ids', async () => {
+    const result = await setup.stream({ model: 'claude/rec-two-tool-calls-stream', messages: ask });
+    expect(result.toolCalls.map((call) => call.id)).toEqual(['toolu_018acGYLtfR52q9yDbWaEdQZ', 'toolu_018acGYLtfR52q9yDbWaEdQY']);
+    for (const call of result.toolCalls) expect(JSON.parse(call.arguments)).toEqual({ location: 'San Francisco, CA', units: 'f' });
+    expect(result.finish).toBe('tool_calls');
+  });
+
+  it('a tool call after text is tool call 0 although it is content block 1', async () => {
+    const result = await setup.stream({ model: 'claude/rec-text-then-tool-use-stream', messages: ask, stream_options: { include_usage: true } });
+    expect(result.text).toBe("I'll check the current weather in Paris for you.");
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]).toMatchObject({ id: 'toolu_01NRLabsLyVHZPKxbKvkfSMn', name: 'get_weather' });
+    expect(JSON.parse(result.toolCalls[0]!.arguments)).toEqual({ location: 'Paris' });
+    expect(result.usage).toMatchObject({ prompt_tokens: 377, completion_tokens: 65, total_tokens: 442 });
+  });
+
+  it('max_tokens inside a tool call ends with finish_reason length and the arguments as far as they got', async () => {
+    const result = await setup.stream({ model: 'claude/rec-max-tokens-in-tool-input-stream', messages: ask });
+    expect(result.finish).toBe('length');
+    expect(result.toolCalls[0]?.name).toBe('make_file');
+    expect(result.toolCalls[0]?.arguments.startsWith('{"filename": "taxes.txt", "lines_of_text": [')).toBe(true);
+  });
+
+  it('a refusal is finish_reason content_filter', async () => {
+    const result = await setup.stream({ model: 'claude/rec-refusal-stream', messages: ask });
+    expect(result.finish).toBe('content_filter');
+    expect(result.text).toBe('');
+  });
+
+  it("a server tool's input (web search) is not passed off as a client tool call", async () => {
+    const result = await setup.stream({ model: 'claude/rec-server-tool-use-refusal-stream', messages: ask });
+    expect(result.chunks.some((chunk) => chunk.choices[0]?.delta.tool_calls)).toBe(false);
+    expect(result.text).toBe("Here's a summary of this year's solar eclipses and how");
+    expect(result.finish).toBe('content_filter');
+  });
+
+  it('a recorded 429 keeps its status, type and message', async () => {
+    const error = (await setup.client.chat.completions.create({ model: 'claude/claude-error-429', messages: ask }).catch((e: unknown) => e)) as APIError;
+    expect(error.status).toBe(429);
+    expect(error.type).toBe('rate_limit_error');
+    expect(error.code).toBe('rate_limit_error');
+    expect(error.message).toContain("would exceed your organization's rate limit");
+  });
+});
+
