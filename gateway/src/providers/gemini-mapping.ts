@@ -102,9 +102,15 @@ export function toGeminiRequest(body: JsonObject): JsonObject {
   if (Object.keys(generationConfig).length > 0) request.generationConfig = generationConfig;
 
   if (Array.isArray(body.tools) && body.tools.length > 0) {
+    // OpenAI tool parameters are JSON Schema; `parameters` takes only Google's OpenAPI subset (it rejects
+    // additionalProperties, which strict mode requires), `parametersJsonSchema` takes JSON Schema as is.
     const declarations = (body.tools as { function?: { name: string; description?: string; parameters?: unknown } }[])
       .filter((tool) => tool.function)
-      .map(({ function: fn }) => ({ name: fn!.name, ...(fn!.description ? { description: fn!.description } : {}), ...(fn!.parameters ? { parameters: fn!.parameters } : {}) }));
+      .map(({ function: fn }) => ({
+        name: fn!.name,
+        ...(fn!.description ? { description: fn!.description } : {}),
+        ...(fn!.parameters ? { parametersJsonSchema: fn!.parameters } : {}),
+      }));
     request.tools = [{ functionDeclarations: declarations }];
   }
   const toolConfig = toGeminiToolConfig(body.tool_choice);

@@ -189,7 +189,7 @@ describe('Gemini', () => {
     // Thinking tokens are billed as output.
     expect(completion.usage).toMatchObject({ prompt_tokens: 65, completion_tokens: 81, total_tokens: 146, completion_tokens_details: { reasoning_tokens: 59 } });
     const sent = lastRequest().body;
-    expect(sent.tools).toEqual([{ functionDeclarations: [{ name: 'get_weather', description: 'Weather by city', parameters: weatherParameters }] }]);
+    expect(sent.tools).toEqual([{ functionDeclarations: [{ name: 'get_weather', description: 'Weather by city', parametersJsonSchema: weatherParameters }] }]);
     expect(sent.toolConfig).toEqual({ functionCallingConfig: { mode: 'ANY' } });
     expect(sent.contents).toEqual([
       { role: 'user', parts: [{ text: 'Weather in Paris?' }] },

@@ -7,6 +7,7 @@
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNativeGateway, type NativeGateway } from '../helpers/native-gateway.js';
+import { recordedGeminiRequest } from '../helpers/recorded-responses.js';
 
 let setup: NativeGateway;
 
@@ -81,3 +82,28 @@ describe('Anthropic', () => {
   });
 });
 
+
+describe('Gemini', () => {
+  it('sends an OpenAI strict-mode tool schema as parametersJsonSchema, exactly as the official SDK sent it', async () => {
+    // The official SDK's recorded request, which the Gemini API answered with a function call: its JSON
+    // schema (additionalProperties: false, $schema, as zod helpers produce for strict mode) becomes an
+    // OpenAI strict tool here, and the gateway must send what the SDK sent.
+    const recordedRequest = recordedGeminiRequest('js-genai-parameters-json-schema.json') as {
+      contents: unknown;
+      toolConfig: unknown;
+      tools: { functionDeclarations: { name: string; description: string; parametersJsonSchema: Record<string, unknown> }[] }[];
+    };
+    const declaration = recordedRequest.tools[0]!.functionDeclarations[0]!;
+    const completion = await setup.complete({
+      model: 'gem/rec-js-genai-parameters-json-schema',
+      messages: [{ role: 'user', content: 'put word: hello and word: world into a string' }],
+      tools: [{ type: 'function', function: { name: declaration.name, description: declaration.description, strict: true, parameters: declaration.parametersJsonSchema } }],
+      tool_choice: { type: 'function', function: { name: declaration.name } },
+    });
+    const sent = setup.lastRequest().body;
+    expect(sent.tools).toEqual(recordedRequest.tools);
+    expect(sent.toolConfig).toEqual(recordedRequest.toolConfig);
+    expect(sent.contents).toEqual(recordedRequest.contents);
+    expect(JSON.parse(completion.choices[0]!.message.tool_calls![0]!.function.arguments)).toEqual({ firstString: 'hello', secondString: 'world' });
+  });
+});
