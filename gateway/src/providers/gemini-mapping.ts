@@ -184,6 +184,22 @@ export function toOpenAIResponse(response: JsonObject, model: string): JsonObjec
   };
 }
 
+/**
+ * A prompt Gemini refused: `promptFeedback.blockReason`, or prompt feedback and no candidates at all.
+ * The block is deterministic, so it is a 400 that is never retried, in the shape Azure OpenAI gives its
+ * own prompt filter: type invalid_request_error, code `content_filter`, param `prompt`.
+ */
+export function blockedPromptError(response: JsonObject, providerName: string): GatewayError | undefined {
+  const feedback = response.promptFeedback as { blockReason?: unknown; blockReasonMessage?: unknown } | undefined;
+  if (!feedback || typeof feedback !== 'object') return undefined;
+  const reason = typeof feedback.blockReason === 'string' ? feedback.blockReason : undefined;
+  const candidates = response.candidates;
+  if (reason === undefined && Array.isArray(candidates) && candidates.length > 0) return undefined;
+  const explanation = [reason, typeof feedback.blockReasonMessage === 'string' ? feedback.blockReasonMessage : undefined].filter(Boolean).join(': ');
+  const message = `provider '${providerName}' blocked the prompt${explanation ? ` (${explanation})` : ''}`;
+  return upstreamError(400, { error: { message, type: 'invalid_request_error', param: 'prompt', code: 'content_filter' } }, false, undefined);
+}
+
 /** Google API status names → OpenAI error type and retryability. */
 export const ERROR_STATUSES: Record<string, { type: string; retryable: boolean }> = {
   INVALID_ARGUMENT: { type: 'invalid_request_error', retryable: false },

@@ -11,9 +11,23 @@ import { recordedGeminiRequest } from '../helpers/recorded-responses.js';
 
 let setup: NativeGateway;
 
+/** Routes that would retry a failure three times and fall back, to show a blocked prompt is not retried. */
+const retrying = { retry: { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 2 } };
+const blockedRoute = (model: string) => ({ ...retrying, targets: [{ provider: 'gem', model }] });
+
 beforeAll(async () => {
-  setup = await startNativeGateway();
+  setup = await startNativeGateway({
+    routes: {
+      'blocked-json': blockedRoute('rec-vertexai-unary-failure-prompt-blocked-safety-with-message'),
+      'blocked-json-feedback-only': blockedRoute('rec-googleai-unary-failure-only-prompt-feedback'),
+      'blocked-stream': blockedRoute('rec-googleai-streaming-failure-prompt-blocked-safety'),
+    },
+  });
 });
+
+function upstreamCalls(model: string): number {
+  return setup.native.requests.filter((request) => request.path.includes(`/models/${model}:`)).length;
+}
 
 afterAll(async () => {
   await setup?.close();
@@ -104,6 +118,34 @@ describe('Gemini', () => {
     expect(sent.tools).toEqual(recordedRequest.tools);
     expect(sent.toolConfig).toEqual(recordedRequest.toolConfig);
     expect(sent.contents).toEqual(recordedRequest.contents);
-    expect(JSON.parse(completion.choices[0]!.message.tool_calls![0]!.function.arguments)).toEqual({ firstString: 'hello', secondString: 'world' });
+    expect(completion.choices[0]!.message.tool_calls).toMatchObject([{ type: 'function', function: { name: 'concatStringFunction', arguments: '{"firstString":"hello","secondString":"world"}' } }]);
+  });
+
+  it.each([
+    ['blocked-json', 'rec-vertexai-unary-failure-prompt-blocked-safety-with-message', /SAFETY.*Reasons/],
+    ['blocked-json-feedback-only', 'rec-googleai-unary-failure-only-prompt-feedback', /Message/],
+  ])('a blocked prompt (%s) is a 400 content_filter, never retried', async (route, model, message) => {
+    const before = upstreamCalls(model);
+    const error = (await setup.client.chat.completions.create({ model: route, messages: ask }).catch((e: unknown) => e)) as APIError;
+    expect(error).toBeInstanceOf(APIError);
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('content_filter');
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.param).toBe('prompt');
+    expect(error.message).toMatch(message);
+    expect(error.headers?.get('x-gateway-attempts')).toBe('1');
+    expect(upstreamCalls(model) - before).toBe(1);
+  });
+
+  it('a blocked prompt on a stream is the same 400 before any byte, never retried', async () => {
+    const model = 'rec-googleai-streaming-failure-prompt-blocked-safety';
+    const before = upstreamCalls(model);
+    const error = (await setup.client.chat.completions.create({ model: 'blocked-stream', messages: ask, stream: true }).catch((e: unknown) => e)) as APIError;
+    expect(error).toBeInstanceOf(APIError);
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('content_filter');
+    expect(error.param).toBe('prompt');
+    expect(error.message).toMatch(/SAFETY/);
+    expect(upstreamCalls(model) - before).toBe(1);
   });
 });
