@@ -238,7 +238,7 @@ describe('Gemini', () => {
 
 describe('Azure OpenAI', () => {
   it('calls the mapped deployment with api-version and api-key', async () => {
-    const completion = await setup.client.chat.completions.create({ model: 'az/gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
+    const completion = await setup.complete({ model: 'az/gpt-4o', messages: [{ role: 'user', content: 'Hi' }] });
     expect(completion.choices[0]?.message.content).toBe('Please wait a moment while I fetch the current weather in Boston.');
     expect(completion.model).toBe('az/gpt-4o');
     const sent = lastRequest();
@@ -248,10 +248,8 @@ describe('Azure OpenAI', () => {
   });
 
   it('uses the model name as the deployment when unmapped, and streams', async () => {
-    const stream = await setup.client.chat.completions.create({ model: 'az/my-deployment', messages: [{ role: 'user', content: 'Hi' }], stream: true });
-    let finish: string | null | undefined;
-    for await (const chunk of stream) finish = chunk.choices[0]?.finish_reason ?? finish;
-    expect(finish).toBe('tool_calls');
+    const result = await setup.stream({ model: 'az/my-deployment', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(result.finish).toBe('tool_calls');
     expect(lastRequest().path).toBe('/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21');
   });
 

@@ -149,3 +149,45 @@ describe('Gemini', () => {
     expect(upstreamCalls(model) - before).toBe(1);
   });
 });
+
+describe('Azure OpenAI', () => {
+  it("folds Azure's prompt_filter_results frame into the first chunk, so every chunk is a chat.completion.chunk", async () => {
+    // setup.stream validates every chunk against OpenAI's schema: the recorded first frame has
+    // object "", id "", created 0 and no choices, and the recorded chunks say system_fingerprint: null.
+    const result = await setup.stream({ model: 'az/rec-tool-calls-stream', messages: ask });
+    const first = result.chunks[0] as unknown as Record<string, unknown>;
+    expect(first.id).toBe('chatcmpl-989nTRoVZHzp07arTF2OB0dZHqDMh');
+    expect(first.prompt_filter_results).toEqual([
+      {
+        prompt_index: 0,
+        content_filter_results: {
+          hate: { filtered: false, severity: 'safe' },
+          self_harm: { filtered: false, severity: 'safe' },
+          sexual: { filtered: false, severity: 'safe' },
+          violence: { filtered: false, severity: 'safe' },
+        },
+      },
+    ]);
+    expect(result.chunks.filter((chunk) => 'prompt_filter_results' in chunk)).toHaveLength(1);
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]).toMatchObject({ id: 'call_Gu3GsU9N61UgX9K98UtyRACL', name: 'get_current_weather' });
+    expect(JSON.parse(result.toolCalls[0]!.arguments)).toEqual({ location: 'Boston, MA' });
+    expect(result.finish).toBe('tool_calls');
+  });
+
+  it("completes the asynchronous filter's annotation frames and keeps its content_filter finish reason", async () => {
+    const result = await setup.stream({ model: 'az/rec-content-filter-async-blocked-stream', messages: ask });
+    expect(result.text).toBe('Hey Jude,');
+    expect(result.finish).toBe('content_filter');
+    expect(new Set(result.chunks.map((chunk) => chunk.id))).toEqual(new Set(['chatcmpl-8JCbt5d4luUIhYCI7YH4dQK7hnHx2']));
+    const last = result.chunks.at(-1)!.choices[0] as unknown as Record<string, unknown>;
+    expect(last.content_filter_results).toEqual({ protected_material_text: { detected: true, filtered: true } });
+  });
+
+  it("fills the fields OpenAI's schema requires into a recorded Azure chat.completion and keeps Azure's filter results", async () => {
+    const completion = await setup.complete({ model: 'az/rec-chat-completion', messages: ask });
+    expect(completion.choices[0]).toMatchObject({ finish_reason: 'stop', logprobs: null, message: { role: 'assistant', refusal: null } });
+    expect((completion as unknown as Record<string, unknown>).prompt_filter_results).toHaveLength(1);
+    expect((completion.choices[0] as unknown as Record<string, unknown>).content_filter_results).toMatchObject({ hate: { filtered: false } });
+  });
+});
