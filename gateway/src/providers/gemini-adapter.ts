@@ -74,7 +74,7 @@ export function createGeminiStreamDecoder(model: string, withUsage: boolean, pro
         if (text) delta.content = text;
         if (toolCalls.length > 0) {
           const seen = toolCallsSeen.get(index) ?? 0;
-          delta.tool_calls = toolCalls.map((call, i) => ({ index: seen + i, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+          delta.tool_calls = toolCalls.map((call, i) => ({ index: seen + i, ...call }));
           toolCallsSeen.set(index, seen + toolCalls.length);
         }
         const finish = finishReason(candidate.finishReason, (toolCallsSeen.get(index) ?? 0) > 0);

@@ -3,7 +3,7 @@
  * the request, the response, and the mapping tables (roles, finish reasons, errors).
  */
 import { upstreamError, type GatewayError } from '../errors.js';
-import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage } from './openai-content.js';
+import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage, type OpenAIToolCall } from './openai-content.js';
 import type { JsonObject } from './types.js';
 
 type GeminiPart = JsonObject;
@@ -67,7 +67,11 @@ export function toGeminiRequest(body: JsonObject): JsonObject {
         if (text) parts.push({ text });
         for (const call of message.tool_calls ?? []) {
           toolNames.set(call.id, call.function.name);
-          parts.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments) } });
+          const signature = call.extra_content?.google?.thought_signature;
+          parts.push({
+            functionCall: { name: call.function.name, args: parseArguments(call.function.arguments) },
+            ...(typeof signature === 'string' ? { thoughtSignature: signature } : {}),
+          });
         }
         push('model', parts);
         break;
@@ -142,15 +146,26 @@ export function toOpenAIUsage(metadata: unknown): JsonObject | undefined {
   };
 }
 
-/** One candidate's parts as OpenAI message content and tool calls; `nextId` numbers the calls. */
-export function readCandidateParts(parts: unknown, nextId: () => string): { text: string; toolCalls: { id: string; name: string; arguments: string }[] } {
+/**
+ * One candidate's parts as OpenAI message content and tool calls; `nextId` numbers the calls. A call's
+ * thought signature goes to the client in `extra_content.google.thought_signature`, where Google's own
+ * OpenAI-compatible API puts it, so that it comes back with the call (Gemini 3 rejects a function-calling
+ * turn without it).
+ */
+export function readCandidateParts(parts: unknown, nextId: () => string): { text: string; toolCalls: OpenAIToolCall[] } {
   let text = '';
-  const toolCalls: { id: string; name: string; arguments: string }[] = [];
+  const toolCalls: OpenAIToolCall[] = [];
   for (const part of (parts as GeminiPart[]) ?? []) {
     if (part.thought === true) continue;
     if (typeof part.text === 'string') text += part.text;
     const call = part.functionCall as { name?: string; args?: unknown; id?: string } | undefined;
-    if (call?.name) toolCalls.push({ id: call.id ?? nextId(), name: call.name, arguments: JSON.stringify(call.args ?? {}) });
+    if (!call?.name) continue;
+    toolCalls.push({
+      id: call.id ?? nextId(),
+      type: 'function',
+      function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) },
+      ...(typeof part.thoughtSignature === 'string' ? { extra_content: { google: { thought_signature: part.thoughtSignature } } } : {}),
+    });
   }
   return { text, toolCalls };
 }
@@ -172,9 +187,7 @@ export function toOpenAIResponse(response: JsonObject, model: string): JsonObjec
           role: 'assistant',
           content: text || (toolCalls.length > 0 ? null : ''),
           refusal: null,
-          ...(toolCalls.length > 0
-            ? { tool_calls: toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
-            : {}),
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
         },
         logprobs: null,
         finish_reason: finishReason(candidate.finishReason, toolCalls.length > 0) ?? 'stop',

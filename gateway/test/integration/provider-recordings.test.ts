@@ -7,7 +7,7 @@
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNativeGateway, type NativeGateway } from '../helpers/native-gateway.js';
-import { recordedGeminiRequest } from '../helpers/recorded-responses.js';
+import { recorded, recordedGeminiRequest } from '../helpers/recorded-responses.js';
 
 let setup: NativeGateway;
 
@@ -24,6 +24,13 @@ beforeAll(async () => {
     },
   });
 });
+
+/** The thought signature a recorded Gemini response carries on its function call. */
+function signatureIn(name: string): string {
+  const response = recorded('gemini', name);
+  const text = response.kind === 'json' ? JSON.stringify(response.body) : response.events.join('');
+  return /"thoughtSignature": ?"([^"]+)"/.exec(text)![1]!;
+}
 
 function upstreamCalls(model: string): number {
   return setup.native.requests.filter((request) => request.path.includes(`/models/${model}:`)).length;
@@ -119,6 +126,57 @@ describe('Gemini', () => {
     expect(sent.toolConfig).toEqual(recordedRequest.toolConfig);
     expect(sent.contents).toEqual(recordedRequest.contents);
     expect(completion.choices[0]!.message.tool_calls).toMatchObject([{ type: 'function', function: { name: 'concatStringFunction', arguments: '{"firstString":"hello","secondString":"world"}' } }]);
+  });
+
+  it('a function call without arguments, after thought summaries, streams as "{}" with its thought signature', async () => {
+    const name = 'googleai-streaming-success-thinking-function-call-thought-summary-signature';
+    const signature = signatureIn(name);
+    const result = await setup.stream({ model: `gem/rec-${name}`, messages: ask, stream_options: { include_usage: true } });
+    expect(result.text).toBe(''); // thought summaries are not the answer
+    expect(result.toolCalls).toHaveLength(1);
+    expect(result.toolCalls[0]).toMatchObject({ name: 'now', arguments: '{}' });
+    // Google's own OpenAI-compatible API carries the signature the same way.
+    expect(result.toolCalls[0]!.extra).toEqual({ extra_content: { google: { thought_signature: signature } } });
+    expect(result.finish).toBe('tool_calls');
+    expect(new Set(result.chunks.map((chunk) => chunk.id))).toEqual(new Set(['48SHaPHpHKbG-8YPtZCawAk']));
+    expect(result.usage).toMatchObject({ prompt_tokens: 38, completion_tokens: 174, total_tokens: 212, completion_tokens_details: { reasoning_tokens: 168 } });
+  });
+
+  it('sends a tool call\'s thought signature back with it, as Gemini 3 requires for function calling', async () => {
+    const name = 'googleai-unary-success-thinking-function-call-thought-summary-signature';
+    const completion = await setup.complete({ model: `gem/rec-${name}`, messages: ask });
+    const message = completion.choices[0]!.message;
+    expect(message.content).toBeNull();
+    expect(message.tool_calls).toMatchObject([{ type: 'function', function: { name: 'now', arguments: '{}' }, extra_content: { google: { thought_signature: signatureIn(name) } } }]);
+    // The client sends the assistant message back as it got it, with the tool's result.
+    const call = message.tool_calls![0]!;
+    await setup.complete({ model: 'gem/gemini-2.5-flash', messages: [...ask, message, { role: 'tool', tool_call_id: call.id, content: '2026-11-30T08:00:00Z' }] });
+    const contents = setup.lastRequest().body.contents as { role: string; parts: Record<string, unknown>[] }[];
+    expect(contents[1]).toEqual({ role: 'model', parts: [{ functionCall: { name: 'now', args: {} }, thoughtSignature: signatureIn(name) }] });
+    expect(contents[2]).toEqual({ role: 'user', parts: [{ functionResponse: { name: 'now', response: { content: '2026-11-30T08:00:00Z' } } }] });
+  });
+
+  it('parallel function calls get distinct ids and indexes; a call with no args field gets "{}"', async () => {
+    const parallel = await setup.complete({ model: 'gem/rec-vertexai-unary-success-function-call-parallel-calls', messages: ask });
+    const calls = parallel.choices[0]!.message.tool_calls!;
+    expect(calls.map((call) => (call as { function: { arguments: string } }).function.arguments)).toEqual(['{"y":1,"x":2}', '{"y":3,"x":4}', '{"y":5,"x":6}']);
+    expect(new Set(calls.map((call) => call.id)).size).toBe(3);
+    expect(parallel.choices[0]!.finish_reason).toBe('tool_calls');
+    const empty = await setup.complete({ model: 'gem/rec-vertexai-unary-success-function-call-empty-arguments', messages: ask });
+    expect(empty.choices[0]!.message.tool_calls).toMatchObject([{ function: { name: 'current_time', arguments: '{}' } }]);
+  });
+
+  it('stream finish reasons: MAX_TOKENS is length, RECITATION without content is content_filter, a last event without parts is stop', async () => {
+    const long = await setup.stream({ model: 'gem/rec-js-genai-stream-max-tokens', messages: ask, stream_options: { include_usage: true } });
+    expect(long.finish).toBe('length');
+    expect(long.text.startsWith('The sky is blue primarily due to a phenomenon called **Rayleigh Scattering**.')).toBe(true);
+    expect(long.usage).toMatchObject({ prompt_tokens: 7, completion_tokens: 198, total_tokens: 205 });
+    const recitation = await setup.stream({ model: 'gem/rec-googleai-streaming-failure-recitation-no-content', messages: ask });
+    expect(recitation.finish).toBe('content_filter');
+    expect(recitation.text).toBe('text1text2text3text4text5text6text7text8');
+    const partless = await setup.stream({ model: 'gem/rec-googleai-streaming-success-no-content-parts', messages: ask });
+    expect(partless.finish).toBe('stop');
+    expect(partless.text.startsWith('I will generate a 3D rendering')).toBe(true);
   });
 
   it.each([
