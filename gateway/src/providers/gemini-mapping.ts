@@ -134,7 +134,8 @@ export function toGeminiToolConfig(choice: unknown): JsonObject | undefined {
 export function toOpenAIUsage(metadata: unknown): JsonObject | undefined {
   if (!metadata || typeof metadata !== 'object') return undefined;
   const m = metadata as Record<string, number | undefined>;
-  const prompt = m.promptTokenCount ?? 0;
+  // Results of built-in tools (code execution, search, URL context) are fed back to the model as input.
+  const prompt = (m.promptTokenCount ?? 0) + (m.toolUsePromptTokenCount ?? 0);
   // Thinking tokens are billed as output.
   const completion = (m.candidatesTokenCount ?? 0) + (m.thoughtsTokenCount ?? 0);
   return {

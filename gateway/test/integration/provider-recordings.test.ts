@@ -179,6 +179,13 @@ describe('Gemini', () => {
     expect(partless.text.startsWith('I will generate a 3D rendering')).toBe(true);
   });
 
+  it("counts the tokens of a built-in tool's results (code execution) as prompt tokens, so the parts add up to the total", async () => {
+    const result = await setup.stream({ model: 'gem/rec-googleai-streaming-success-code-execution', messages: ask, stream_options: { include_usage: true } });
+    expect(result.text.endsWith('The sum of the first 5 prime numbers is 28.')).toBe(true);
+    // 21 prompt + 243 tool-use prompt tokens in, 126 candidates + 95 thinking tokens out: 485 in all.
+    expect(result.usage).toMatchObject({ prompt_tokens: 264, completion_tokens: 221, total_tokens: 485 });
+  });
+
   it.each([
     ['blocked-json', 'rec-vertexai-unary-failure-prompt-blocked-safety-with-message', /SAFETY.*Reasons/],
     ['blocked-json-feedback-only', 'rec-googleai-unary-failure-only-prompt-feedback', /Message/],
