@@ -1,8 +1,9 @@
 /**
  * Adapter for Anthropic's Messages API (POST /v1/messages, `anthropic-version: 2023-06-01`). Requests
  * and responses are translated by anthropic-mapping.ts; this file adds the streaming translation:
- * message_start, content_block_start/delta/stop (text and tool-input JSON), message_delta (stop reason,
- * usage), message_stop, ping and error events become OpenAI chat.completion.chunk objects as they arrive.
+ * message_start, content_block_start/delta/stop (text and client tool-input JSON; server tools such as web
+ * search stay on Anthropic's side), message_delta (stop reason, usage), message_stop, ping and error events
+ * become OpenAI chat.completion.chunk objects as they arrive.
  */
 import { GatewayError } from '../errors.js';
 import { ANTHROPIC_VERSION, finishReason, toAnthropicRequest, toGatewayError, toOpenAIResponse, toOpenAIUsage } from './anthropic-mapping.js';
@@ -52,8 +53,8 @@ function includeUsage(body: JsonObject): boolean {
 export function createAnthropicStreamDecoder(model: string, withUsage: boolean, providerName: string): StreamDecoder {
   let envelope: JsonObject = chunkEnvelope('', model, Math.floor(Date.now() / 1000));
   let usage: JsonObject = {};
-  /** Anthropic content-block index → OpenAI tool_calls index. */
-  const toolIndexes = new Map<number, number>();
+  /** Client tool calls by Anthropic content-block index (server tools such as web search are not among them). */
+  const toolCalls = new Map<number, { index: number; input: unknown; argumentsSent: boolean }>();
   let finished = false;
 
   const chunk = (delta: JsonObject, finish: string | null = null): JsonObject => ({
@@ -74,19 +75,28 @@ export function createAnthropicStreamDecoder(model: string, withUsage: boolean, 
         case 'content_block_start': {
           const block = (data.content_block ?? {}) as JsonObject;
           if (block.type !== 'tool_use') return { chunks: [], done: false };
-          const toolIndex = toolIndexes.size;
-          toolIndexes.set(Number(data.index), toolIndex);
-          const call = { index: toolIndex, id: block.id, type: 'function', function: { name: block.name, arguments: '' } };
+          const index = toolCalls.size;
+          toolCalls.set(Number(data.index), { index, input: block.input, argumentsSent: false });
+          const call = { index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } };
           return { chunks: [chunk({ tool_calls: [call] })], done: false };
         }
         case 'content_block_delta': {
           const delta = (data.delta ?? {}) as JsonObject;
           if (delta.type === 'text_delta') return { chunks: [chunk({ content: delta.text })], done: false };
-          if (delta.type === 'input_json_delta') {
-            const toolIndex = toolIndexes.get(Number(data.index)) ?? 0;
-            return { chunks: [chunk({ tool_calls: [{ index: toolIndex, function: { arguments: delta.partial_json } }] })], done: false };
-          }
-          return { chunks: [], done: false }; // thinking and signature deltas have no OpenAI equivalent
+          const call = delta.type === 'input_json_delta' ? toolCalls.get(Number(data.index)) : undefined;
+          // Thinking and signature deltas have no OpenAI equivalent. Every call opens with an empty
+          // partial_json; only text that adds to the arguments is sent.
+          if (!call || typeof delta.partial_json !== 'string' || delta.partial_json === '') return { chunks: [], done: false };
+          call.argumentsSent = true;
+          return { chunks: [chunk({ tool_calls: [{ index: call.index, function: { arguments: delta.partial_json } }] })], done: false };
+        }
+        case 'content_block_stop': {
+          // A call without arguments streams none: its arguments are the block's input, "{}" as OpenAI sends them.
+          const call = toolCalls.get(Number(data.index));
+          if (!call || call.argumentsSent) return { chunks: [], done: false };
+          call.argumentsSent = true;
+          const args = JSON.stringify(call.input ?? {});
+          return { chunks: [chunk({ tool_calls: [{ index: call.index, function: { arguments: args } }] })], done: false };
         }
         case 'message_delta': {
           Object.assign(usage, (data.usage as JsonObject) ?? {});
@@ -105,7 +115,7 @@ export function createAnthropicStreamDecoder(model: string, withUsage: boolean, 
           throw toGatewayError(status, data, undefined, providerName);
         }
         default:
-          return { chunks: [], done: false }; // ping, content_block_stop, and event types added later
+          return { chunks: [], done: false }; // ping, and event types added later
       }
     },
     finishWithoutMarker: () => ({ complete: finished, chunks: [] }),

@@ -1,8 +1,11 @@
 /**
  * Adapter for Azure OpenAI: deployment URLs ({endpoint}/openai/deployments/{deployment}/…?api-version=…)
- * and the `api-key` header. Bodies and errors are OpenAI's, so the OpenAI adapter does the rest; the
- * model a route names is looked up in `deployments` (falling back to the model name itself).
+ * and the `api-key` header. Bodies and errors are OpenAI's, so the OpenAI adapter does the rest, except
+ * that chat answers are made whole where Azure's content filter leaves OpenAI's format
+ * (azure-content-filter.ts). The model a route names is looked up in `deployments` (falling back to the
+ * model name itself).
  */
+import { completeAzureResponse, createAzureStreamDecoder } from './azure-content-filter.js';
 import { createOpenAIAdapter } from './openai-adapter.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -23,6 +26,14 @@ export function createAzureAdapter(options: AzureAdapterOptions): ProviderAdapte
       const spec = openai.buildRequest(call);
       const deployment = encodeURIComponent(options.deployments[call.model] ?? call.model);
       return { ...spec, path: `/openai/deployments/${deployment}${spec.path}`, query };
+    },
+    parseResponse(operation, body, model) {
+      const parsed = openai.parseResponse(operation, body, model);
+      return operation === 'chat' ? completeAzureResponse(parsed) : parsed;
+    },
+    createStreamDecoder(call) {
+      const decoder = openai.createStreamDecoder(call);
+      return call.operation === 'chat' ? createAzureStreamDecoder(decoder, call.model) : decoder;
     },
   };
 }

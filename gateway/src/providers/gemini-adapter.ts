@@ -2,11 +2,11 @@
  * Adapter for the Google Gemini API, v1beta: POST models/{model}:generateContent, and
  * :streamGenerateContent?alt=sse for streams (each SSE event is a partial GenerateContentResponse; the
  * stream has no end marker, it is complete once a candidate carried a finish reason). The API key goes
- * in the `x-goog-api-key` header.
+ * in the `x-goog-api-key` header. A blocked prompt (promptFeedback.blockReason) answers 400 content_filter.
  */
 import { GatewayError } from '../errors.js';
 import { chunkEnvelope } from './openai-content.js';
-import { finishReason, readCandidateParts, toGatewayError, toGeminiRequest, toOpenAIResponse, toOpenAIUsage } from './gemini-mapping.js';
+import { blockedPromptError, finishReason, readCandidateParts, toGatewayError, toGeminiRequest, toOpenAIResponse, toOpenAIUsage } from './gemini-mapping.js';
 import { parseEventJson } from './sse.js';
 import type { JsonObject, ProviderAdapter, StreamDecoder } from './types.js';
 
@@ -33,6 +33,8 @@ export function createGeminiAdapter(options: GeminiAdapterOptions): ProviderAdap
       if (!body || typeof body !== 'object' || Array.isArray(body)) {
         throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' returned a non-object body`);
       }
+      const blocked = blockedPromptError(body as JsonObject, options.providerName);
+      if (blocked) throw blocked;
       return toOpenAIResponse(body as JsonObject, model);
     },
     createStreamDecoder: ({ model, body }) =>
@@ -55,6 +57,9 @@ export function createGeminiStreamDecoder(model: string, withUsage: boolean, pro
     decode(event) {
       const data = (parseEventJson(event, providerName) ?? {}) as JsonObject;
       if (data.error) throw toGatewayError(500, data, undefined, providerName);
+      // A blocked prompt is the stream's only event, so the client gets the 400 before any byte.
+      const blocked = blockedPromptError(data, providerName);
+      if (blocked) throw blocked;
       if (typeof data.responseId === 'string') envelope.id = data.responseId;
       if (data.usageMetadata) usage = toOpenAIUsage(data.usageMetadata);
       const chunks: JsonObject[] = [];
@@ -69,7 +74,7 @@ export function createGeminiStreamDecoder(model: string, withUsage: boolean, pro
         if (text) delta.content = text;
         if (toolCalls.length > 0) {
           const seen = toolCallsSeen.get(index) ?? 0;
-          delta.tool_calls = toolCalls.map((call, i) => ({ index: seen + i, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+          delta.tool_calls = toolCalls.map((call, i) => ({ index: seen + i, ...call }));
           toolCallsSeen.set(index, seen + toolCalls.length);
         }
         const finish = finishReason(candidate.finishReason, (toolCallsSeen.get(index) ?? 0) > 0);

@@ -3,7 +3,7 @@
  * the request, the response, and the mapping tables (roles, finish reasons, errors).
  */
 import { upstreamError, type GatewayError } from '../errors.js';
-import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage } from './openai-content.js';
+import { contentParts, contentText, maxTokensOf, parseArguments, stopSequences, TurnList, type OpenAIMessage, type OpenAIToolCall } from './openai-content.js';
 import type { JsonObject } from './types.js';
 
 type GeminiPart = JsonObject;
@@ -67,7 +67,11 @@ export function toGeminiRequest(body: JsonObject): JsonObject {
         if (text) parts.push({ text });
         for (const call of message.tool_calls ?? []) {
           toolNames.set(call.id, call.function.name);
-          parts.push({ functionCall: { name: call.function.name, args: parseArguments(call.function.arguments) } });
+          const signature = call.extra_content?.google?.thought_signature;
+          parts.push({
+            functionCall: { name: call.function.name, args: parseArguments(call.function.arguments) },
+            ...(typeof signature === 'string' ? { thoughtSignature: signature } : {}),
+          });
         }
         push('model', parts);
         break;
@@ -102,9 +106,15 @@ export function toGeminiRequest(body: JsonObject): JsonObject {
   if (Object.keys(generationConfig).length > 0) request.generationConfig = generationConfig;
 
   if (Array.isArray(body.tools) && body.tools.length > 0) {
+    // OpenAI tool parameters are JSON Schema; `parameters` takes only Google's OpenAPI subset (it rejects
+    // additionalProperties, which strict mode requires), `parametersJsonSchema` takes JSON Schema as is.
     const declarations = (body.tools as { function?: { name: string; description?: string; parameters?: unknown } }[])
       .filter((tool) => tool.function)
-      .map(({ function: fn }) => ({ name: fn!.name, ...(fn!.description ? { description: fn!.description } : {}), ...(fn!.parameters ? { parameters: fn!.parameters } : {}) }));
+      .map(({ function: fn }) => ({
+        name: fn!.name,
+        ...(fn!.description ? { description: fn!.description } : {}),
+        ...(fn!.parameters ? { parametersJsonSchema: fn!.parameters } : {}),
+      }));
     request.tools = [{ functionDeclarations: declarations }];
   }
   const toolConfig = toGeminiToolConfig(body.tool_choice);
@@ -124,7 +134,8 @@ export function toGeminiToolConfig(choice: unknown): JsonObject | undefined {
 export function toOpenAIUsage(metadata: unknown): JsonObject | undefined {
   if (!metadata || typeof metadata !== 'object') return undefined;
   const m = metadata as Record<string, number | undefined>;
-  const prompt = m.promptTokenCount ?? 0;
+  // Results of built-in tools (code execution, search, URL context) are fed back to the model as input.
+  const prompt = (m.promptTokenCount ?? 0) + (m.toolUsePromptTokenCount ?? 0);
   // Thinking tokens are billed as output.
   const completion = (m.candidatesTokenCount ?? 0) + (m.thoughtsTokenCount ?? 0);
   return {
@@ -136,15 +147,26 @@ export function toOpenAIUsage(metadata: unknown): JsonObject | undefined {
   };
 }
 
-/** One candidate's parts as OpenAI message content and tool calls; `nextId` numbers the calls. */
-export function readCandidateParts(parts: unknown, nextId: () => string): { text: string; toolCalls: { id: string; name: string; arguments: string }[] } {
+/**
+ * One candidate's parts as OpenAI message content and tool calls; `nextId` numbers the calls. A call's
+ * thought signature goes to the client in `extra_content.google.thought_signature`, where Google's own
+ * OpenAI-compatible API puts it, so that it comes back with the call (Gemini 3 rejects a function-calling
+ * turn without it).
+ */
+export function readCandidateParts(parts: unknown, nextId: () => string): { text: string; toolCalls: OpenAIToolCall[] } {
   let text = '';
-  const toolCalls: { id: string; name: string; arguments: string }[] = [];
+  const toolCalls: OpenAIToolCall[] = [];
   for (const part of (parts as GeminiPart[]) ?? []) {
     if (part.thought === true) continue;
     if (typeof part.text === 'string') text += part.text;
     const call = part.functionCall as { name?: string; args?: unknown; id?: string } | undefined;
-    if (call?.name) toolCalls.push({ id: call.id ?? nextId(), name: call.name, arguments: JSON.stringify(call.args ?? {}) });
+    if (!call?.name) continue;
+    toolCalls.push({
+      id: call.id ?? nextId(),
+      type: 'function',
+      function: { name: call.name, arguments: JSON.stringify(call.args ?? {}) },
+      ...(typeof part.thoughtSignature === 'string' ? { extra_content: { google: { thought_signature: part.thoughtSignature } } } : {}),
+    });
   }
   return { text, toolCalls };
 }
@@ -166,9 +188,7 @@ export function toOpenAIResponse(response: JsonObject, model: string): JsonObjec
           role: 'assistant',
           content: text || (toolCalls.length > 0 ? null : ''),
           refusal: null,
-          ...(toolCalls.length > 0
-            ? { tool_calls: toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
-            : {}),
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
         },
         logprobs: null,
         finish_reason: finishReason(candidate.finishReason, toolCalls.length > 0) ?? 'stop',
@@ -176,6 +196,22 @@ export function toOpenAIResponse(response: JsonObject, model: string): JsonObjec
     }),
     usage: toOpenAIUsage(response.usageMetadata),
   };
+}
+
+/**
+ * A prompt Gemini refused: `promptFeedback.blockReason`, or prompt feedback and no candidates at all.
+ * The block is deterministic, so it is a 400 that is never retried, in the shape Azure OpenAI gives its
+ * own prompt filter: type invalid_request_error, code `content_filter`, param `prompt`.
+ */
+export function blockedPromptError(response: JsonObject, providerName: string): GatewayError | undefined {
+  const feedback = response.promptFeedback as { blockReason?: unknown; blockReasonMessage?: unknown } | undefined;
+  if (!feedback || typeof feedback !== 'object') return undefined;
+  const reason = typeof feedback.blockReason === 'string' ? feedback.blockReason : undefined;
+  const candidates = response.candidates;
+  if (reason === undefined && Array.isArray(candidates) && candidates.length > 0) return undefined;
+  const explanation = [reason, typeof feedback.blockReasonMessage === 'string' ? feedback.blockReasonMessage : undefined].filter(Boolean).join(': ');
+  const message = `provider '${providerName}' blocked the prompt${explanation ? ` (${explanation})` : ''}`;
+  return upstreamError(400, { error: { message, type: 'invalid_request_error', param: 'prompt', code: 'content_filter' } }, false, undefined);
 }
 
 /** Google API status names → OpenAI error type and retryability. */

@@ -54,7 +54,8 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
       let sawFinishReason = false;
       return {
         decode(event) {
-          if (event.data === '[DONE]') return { chunks: [], done: true };
+          // Tolerate whitespace around the marker (Azure's published recordings end `data: [DONE] `).
+          if (event.data.trim() === '[DONE]') return { chunks: [], done: true };
           const chunk = parseEventJson(event, options.providerName);
           if (typeof chunk !== 'object' || chunk === null) return { chunks: [], done: false };
           // Some OpenAI-compatible servers report a failure inside the stream instead of by status.

@@ -8,6 +8,8 @@ export interface OpenAIToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Provider data a client must send back with the call (Google's convention: a Gemini thought signature). */
+  extra_content?: { google?: { thought_signature?: unknown } };
 }
 
 export interface OpenAIMessage {

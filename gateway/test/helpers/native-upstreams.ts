@@ -1,12 +1,14 @@
 /**
- * Mock servers speaking providers' native protocols, with fixtures written from their public API
- * references: Anthropic Messages (JSON + SSE events), Gemini generateContent / streamGenerateContent
- * (alt=sse), and Azure OpenAI deployment URLs. One server answers all three, by path. The behaviour is
- * chosen by model name: "*-tool" answers with a tool call; "*-error-<status>" answers that error;
- * "*-midstream-error" sends an error event after the first text.
+ * Mock servers speaking providers' native protocols: Anthropic Messages, Gemini generateContent /
+ * streamGenerateContent (alt=sse) and Azure OpenAI deployment URLs, one server answering all three by
+ * path. Successful answers replay the vendors' recorded responses (recorded-responses.ts): a model named
+ * `rec-<recording>` replays that recording, other models a default one ("*-tool" a tool call). Errors
+ * follow each API's documented error body: "*-error-<status>" answers that status, "*-midstream-error"
+ * sends an error event after the first text, Gemini's "*-cut" drops the connection mid-stream.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recorded, recordingName, type RecordedResponse, type Vendor } from './recorded-responses.js';
 
 export interface NativeRequest {
   path: string;
@@ -34,8 +36,8 @@ export async function startNativeUpstreams(): Promise<NativeUpstreams> {
       const path = req.url ?? '';
       requests.push({ path, headers: req.headers, body });
       if (path.startsWith('/v1/messages')) void anthropic(req, res, body);
-      else if (path.startsWith('/v1beta/models/')) void gemini(req, res, body, path);
-      else if (path.startsWith('/openai/deployments/')) azure(req, res, body, path);
+      else if (path.startsWith('/v1beta/models/')) void gemini(req, res, path);
+      else if (path.startsWith('/openai/deployments/')) void azure(req, res, body, path);
       else res.writeHead(404).end();
     });
   });
@@ -63,6 +65,26 @@ function errorStatus(model: string): number | undefined {
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 2));
 
+// ---------------------------------------------------------------- replay
+
+/**
+ * Sends a recording: a JSON body, or a stream written event by event as the vendor sent them. `events`
+ * replays only the first few and leaves the stream open, for a test that breaks it.
+ */
+async function replay(res: ServerResponse, vendor: Vendor, name: string, stream: boolean, events?: number): Promise<void> {
+  const response: RecordedResponse = recorded(vendor, name);
+  if ((response.kind === 'sse') !== stream) {
+    return send(res, 500, { error: { message: `test error: recording '${name}' is ${response.kind}, the request ${stream ? 'streams' : 'does not'}` } });
+  }
+  if (response.kind === 'json') return send(res, 200, response.body);
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  for (const event of response.events.slice(0, events)) {
+    res.write(event);
+    await tick();
+  }
+  if (events === undefined) res.end();
+}
+
 // ---------------------------------------------------------------- Anthropic
 
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
@@ -75,57 +97,31 @@ async function anthropic(req: IncomingMessage, res: ServerResponse, body: Record
     return send(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   }
   const model = String(body.model);
+  const stream = body.stream === true;
   const status = errorStatus(model);
+  if (status === 429) {
+    res.setHeader('retry-after', '0');
+    return send(res, 429, (recorded('anthropic', 'rate-limit-error') as { body: unknown }).body);
+  }
   if (status) {
-    if (status === 429) res.setHeader('retry-after', '0');
     return send(res, status, { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message: `anthropic says ${status}` } });
   }
-  const tool = model.endsWith('-tool');
-  const usage = { input_tokens: 25, output_tokens: 12, cache_creation_input_tokens: 5, cache_read_input_tokens: 100 };
-  if (body.stream !== true) {
-    return send(res, 200, {
-      id: 'msg_01', type: 'message', role: 'assistant', model,
-      content: tool
-        ? [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Paris' } }]
-        : [{ type: 'text', text: 'Bonjour' }, { type: 'text', text: ' le monde' }],
-      stop_reason: tool ? 'tool_use' : 'end_turn',
-      stop_sequence: null,
-      usage,
-    });
-  }
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const event = async (name: string, data: Record<string, unknown>): Promise<void> => {
-    res.write(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
-    await tick();
-  };
-  await event('message_start', { message: { id: 'msg_02', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 25, output_tokens: 1, cache_creation_input_tokens: 5, cache_read_input_tokens: 100 } } });
-  await event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-  await event('ping', {});
-  await event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Bon' } });
   if (model.endsWith('-midstream-error')) {
-    await event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
-    res.end();
+    // The recorded text stream up to its first text, then an `error` event as the streaming docs show one.
+    await replay(res, 'anthropic', 'text-stream', true, 4);
+    res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`);
     return;
   }
-  await event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'jour' } });
-  await event('content_block_stop', { index: 0 });
-  if (tool) {
-    await event('content_block_start', { index: 1, content_block: { type: 'tool_use', id: 'toolu_02', name: 'get_weather', input: {} } });
-    await event('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '' } });
-    await event('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"city": ' } });
-    await event('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '"Paris"}' } });
-    await event('content_block_stop', { index: 1 });
-  }
-  await event('message_delta', { delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: 12 } });
-  await event('message_stop', {});
-  res.end();
+  const tool = model.endsWith('-tool');
+  const name = recordingName(model) ?? (tool ? (stream ? 'tool-use-stream' : 'text-and-tool-use-message') : stream ? 'text-stream' : 'text-message');
+  await replay(res, 'anthropic', name, stream);
 }
 
 // ---------------------------------------------------------------- Gemini
 
 const GOOGLE_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
 
-async function gemini(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, path: string): Promise<void> {
+async function gemini(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
   if (req.headers['x-goog-api-key'] !== GEMINI_KEY) {
     return send(res, 403, { error: { code: 403, message: 'API key not valid.', status: 'PERMISSION_DENIED' } });
   }
@@ -134,42 +130,22 @@ async function gemini(req: IncomingMessage, res: ServerResponse, body: Record<st
   const model = decodeURIComponent(match[1] as string);
   const status = errorStatus(model);
   if (status) return send(res, status, { error: { code: status, message: `gemini says ${status}`, status: GOOGLE_STATUS[status] ?? 'INTERNAL' } });
-  const tool = model.endsWith('-tool');
-  const usageMetadata = { promptTokenCount: 30, candidatesTokenCount: 9, totalTokenCount: 39, cachedContentTokenCount: 10 };
-  if (match[2] === 'generateContent') {
-    return send(res, 200, {
-      candidates: [{
-        content: { role: 'model', parts: tool ? [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] : [{ text: 'Hallo ' }, { text: 'Welt' }] },
-        finishReason: 'STOP',
-        index: 0,
-      }],
-      usageMetadata,
-      modelVersion: model,
-      responseId: 'gem-resp-1',
-    });
-  }
-  if (match[3] !== '?alt=sse') return send(res, 400, { error: { code: 400, message: 'expected alt=sse', status: 'INVALID_ARGUMENT' } });
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const event = async (data: unknown): Promise<void> => {
-    res.write(`data: ${JSON.stringify(data)}\r\n\r\n`);
-    await tick();
-  };
-  await event({ candidates: [{ content: { role: 'model', parts: [{ text: 'Hal' }] }, index: 0 }], usageMetadata: { promptTokenCount: 30, totalTokenCount: 30 }, modelVersion: model, responseId: 'gem-resp-2' });
+  const stream = match[2] === 'streamGenerateContent';
+  if (stream && match[3] !== '?alt=sse') return send(res, 400, { error: { code: 400, message: 'expected alt=sse', status: 'INVALID_ARGUMENT' } });
+  const basic = stream ? 'googleai-streaming-success-basic-reply-short' : 'googleai-unary-success-basic-reply-short';
   if (model.endsWith('-cut')) {
+    await replay(res, 'gemini', basic, true, 1);
     res.socket?.destroy();
     return;
   }
-  await event({ candidates: [{ content: { role: 'model', parts: [{ text: 'lo' }] }, index: 0 }], modelVersion: model, responseId: 'gem-resp-2' });
-  if (tool) {
-    await event({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'get_weather', args: { city: 'Paris' } } }] }, index: 0 }], modelVersion: model, responseId: 'gem-resp-2' });
-  }
-  await event({ candidates: [{ content: { role: 'model', parts: [{ text: '' }] }, finishReason: 'STOP', index: 0 }], usageMetadata, modelVersion: model, responseId: 'gem-resp-2' });
-  res.end();
+  const tool = model.endsWith('-tool');
+  const name = recordingName(model) ?? (tool ? (stream ? 'js-genai-function-calling-stream' : 'js-genai-parameters-json-schema') : basic);
+  await replay(res, 'gemini', name, stream);
 }
 
 // ---------------------------------------------------------------- Azure OpenAI
 
-function azure(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, path: string): void {
+async function azure(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, path: string): Promise<void> {
   if (req.headers['api-key'] !== AZURE_KEY) {
     return send(res, 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } });
   }
@@ -182,20 +158,6 @@ function azure(req: IncomingMessage, res: ServerResponse, body: Record<string, u
   if (match[2] === 'embeddings') {
     return send(res, 200, { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.5, 0.5] }], model: 'text-embedding-3-small', usage: { prompt_tokens: 2, total_tokens: 2 } });
   }
-  const base = { id: 'chatcmpl-az', created: 1, model: 'gpt-4o-2024-08-06' };
-  if (body.stream === true) {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    // Azure sends prompt filter results first, in a chunk with no choices.
-    res.write(`data: ${JSON.stringify({ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: {} }] })}\n\n`);
-    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant', content: `deployment ${deployment}` }, finish_reason: null }] })}\n\n`);
-    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-    res.end('data: [DONE]\n\n');
-    return;
-  }
-  send(res, 200, {
-    ...base,
-    object: 'chat.completion',
-    choices: [{ index: 0, message: { role: 'assistant', content: `deployment ${deployment}` }, finish_reason: 'stop', content_filter_results: {} }],
-    usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
-  });
+  const stream = body.stream === true;
+  await replay(res, 'azure', recordingName(deployment) ?? (stream ? 'tool-calls-stream' : 'chat-completion'), stream);
 }
