@@ -345,8 +345,21 @@ function noteAttempts(
   reply.header('x-gateway-attempts', String(counts.attempts));
   if (target) {
     reply.header('x-gateway-provider', target.provider.name);
-    // Model names are free text from config or the client; keep the header valid.
-    reply.header('x-gateway-model', encodeURI(target.model));
+    reply.header('x-gateway-model', headerText(target.model));
   }
   if (variant) reply.header('x-gateway-variant', variant);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Model names are free text from config or the client (bounded by validation): percent-encoded so the
+ * header stays valid. encodeURI throws on a lone surrogate, which JSON can carry (`"\ud800"`).
+ */
+function headerText(value: string): string {
+  try {
+    return encodeURI(value);
+  } catch {
+    return encodeURI(value.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }
