@@ -97,7 +97,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     const key = request.gatewayKey;
     if (key) {
       await admitKey(admission, key, route, reply);
-      if (Object.keys(key.metadata).length > 0) outcome.metadata = { ...key.metadata, ...outcome.metadata };
+      if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
@@ -310,6 +310,16 @@ function parseMetadata(header: string | string[] | undefined): Record<string, st
     throw new GatewayError('invalid_request', `${METADATA_HEADER} must be a JSON object of at most 32 string tags`, { param: METADATA_HEADER });
   }
   return value as Record<string, string>;
+}
+
+/**
+ * The key's tags, then the client's tags under names the key does not set: a client may add tags but
+ * never overwrite its key's (a tenant must not move its cost to another team).
+ */
+function withKeyTags(keyTags: Readonly<Record<string, string>>, clientTags: Record<string, string> | undefined): Record<string, string> {
+  const merged: Record<string, string> = { ...keyTags };
+  if (clientTags) for (const [name, value] of Object.entries(clientTags)) if (!Object.hasOwn(merged, name)) merged[name] = value;
+  return merged;
 }
 
 function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {

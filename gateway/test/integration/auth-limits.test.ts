@@ -231,11 +231,11 @@ describe('cache per key', () => {
 });
 
 describe('metadata and CORS', () => {
-  it('key metadata lands on the trace', async () => {
+  it("key metadata lands on the trace; a client adds tags but cannot overwrite its key's", async () => {
     const gateway = await gatewayWith({ telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-keys-')), logRequests: false } });
     const response = await fetch(`${gateway.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete"}' },
+      headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete","team":"billing"}' },
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
     });
     await gateway.app.traces!.pipeline.flush();
