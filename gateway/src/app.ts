@@ -15,7 +15,7 @@ import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions } from './logger.js';
 import type { RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
-import { requestIdFrom } from './request-id.js';
+import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
@@ -81,8 +81,13 @@ declare module 'fastify' {
     outcome: RequestOutcome | null;
     /** The gateway key the request authenticated with, when keys are required. */
     gatewayKey: GatewayKey | null;
+    /** The client's own x-request-id, when it sent a sane one (request.id is the gateway's trace id). */
+    clientRequestId: string | undefined;
   }
 }
+
+/** On proxied replies: the trace this request is recorded as (what POST /v1/feedback takes). */
+const TRACE_ID_HEADER = 'x-gateway-trace-id';
 
 const ADMIN_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -105,7 +110,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     http: { maxHeaderSize: config.server.maxHeaderBytes },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    genReqId: requestIdFrom,
+    genReqId: newTraceId,
     // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
     // is measurable on the hot path.
     childLoggerFactory: (logger) => logger,
@@ -152,8 +157,11 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   app.decorateRequest('outcome', null);
   app.decorateRequest('gatewayKey', null);
+  app.decorateRequest('clientRequestId', undefined);
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    const clientRequestId = clientRequestIdOf(request.headers);
+    request.clientRequestId = clientRequestId;
+    reply.header('x-request-id', clientRequestId ?? request.id);
     const routeConfig = request.routeOptions.config as Partial<ProxyRouteConfig> & { access?: Access };
     // While draining, refuse new work with an OpenAI-shaped 503 (Fastify's own closing reply is not),
     // and close the connection so the client's next request goes to another replica.
@@ -163,7 +171,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       return;
     }
     if (routeConfig.operation) {
+      reply.header(TRACE_ID_HEADER, request.id);
       const outcome = newOutcome(request.id, routeConfig.operation, performance.now(), Date.now());
+      if (clientRequestId !== undefined) outcome.clientRequestId = clientRequestId;
       const traceparent = request.headers.traceparent;
       if (typeof traceparent === 'string') outcome.traceparent = traceparent;
       request.outcome = outcome;

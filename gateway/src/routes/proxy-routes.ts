@@ -229,7 +229,8 @@ async function dispatchWithDeadline(
         operation,
         body,
         stream,
-        requestId: request.id,
+        // Upstreams see the id the client sees in x-request-id: its own when it sent one.
+        requestId: request.clientRequestId ?? request.id,
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
@@ -272,7 +273,7 @@ async function replayStream(
 }
 
 function primaryAnswer(outcome: RequestOutcome, text: string) {
-  return { traceId: outcome.requestId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
+  return { traceId: outcome.traceId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */

@@ -58,7 +58,7 @@ export class RequestRecorder {
     try {
       this.record(outcome);
     } catch (error) {
-      this.deps.log.error({ err: error, reqId: outcome.requestId }, 'failed to record a request');
+      this.deps.log.error({ err: error, reqId: outcome.traceId }, 'failed to record a request');
     }
   }
 
@@ -93,12 +93,12 @@ export class RequestRecorder {
 
     if (pipeline) {
       pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
-      this.remember(outcome.requestId);
+      this.remember(outcome.traceId);
     }
     if (config.logRequests) {
       log.info(
         {
-          reqId: outcome.requestId, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
+          reqId: outcome.traceId, clientRequestId: outcome.clientRequestId || undefined, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
           code: outcome.errorCode, latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), ttftMs: ttftMs === null ? undefined : round(ttftMs),
           attempts: outcome.attempts, cache: outcome.cache, stream: outcome.stream, inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens,
         },
@@ -153,7 +153,8 @@ export class RequestRecorder {
       if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(answer, config.maxBodyBytes);
     }
     return {
-      trace_id: outcome.requestId,
+      trace_id: outcome.traceId,
+      client_request_id: outcome.clientRequestId,
       ts_ms: outcome.startedAtMs,
       key_id: outcome.keyId,
       route: outcome.route ?? '',

@@ -239,7 +239,7 @@ describe('metadata and CORS', () => {
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
     });
     await gateway.app.traces!.pipeline.flush();
-    const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-request-id')!);
+    const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ key_id: 'search', metadata_keys: ['team', 'feature'], metadata_values: ['search', 'autocomplete'] });
   });
 

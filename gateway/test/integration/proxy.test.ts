@@ -59,11 +59,12 @@ describe('chat completions', () => {
     expect(seen.headers['x-request-id']).toBe(response.headers.get('x-request-id'));
   });
 
-  it('propagates a client x-request-id', async () => {
+  it('propagates a client x-request-id, beside a trace id of its own', async () => {
     const { response } = await client.chat.completions
       .create({ model: 'chat-default', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'trace-abc-123' } })
       .withResponse();
     expect(response.headers.get('x-request-id')).toBe('trace-abc-123');
+    expect(response.headers.get('x-gateway-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(lastUpstreamRequest().headers['x-request-id']).toBe('trace-abc-123');
   });
 
