@@ -185,10 +185,10 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
           request.gatewayKey = key;
           if (request.outcome) request.outcome.keyId = key.id;
         }
-      } else if (routeConfig.access === 'admin') {
+      } else if (routeConfig.access === 'admin' || routeConfig.access === 'admin-key') {
         // Operator-facing endpoints (admin API, dashboard data) carry the usual browser security headers.
         reply.headers(ADMIN_HEADERS);
-        access.admin(request.headers);
+        access.admin(request.headers, routeConfig.access === 'admin');
       }
     } catch (error) {
       done(error as Error);
@@ -227,6 +227,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const keyStore = createKeyStore(config);
   const registry = new KeyRegistry(config.auth.keys, keyStore);
   const access = new AccessControl(config.auth, registry);
+  if (access.sessionsPerProcess) {
+    app.log.info('auth.sessionSecret is not set: dashboard sessions are signed with a random per-process secret, so they end when this process restarts and other replicas do not accept them');
+  }
   const limitStore = createLimitStore(config);
   const budgets = new BudgetGuard(limitStore);
   const admission = {

@@ -1,6 +1,7 @@
 /** The auth section of the config file: gateway keys, the admin key, and where limits are counted. */
 import { z } from 'zod';
 import { hashKey } from './key-hash.js';
+import { Secret } from './secret.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -42,6 +43,15 @@ export const authSchema = z
   /** Admin key (for /admin and /api): a SHA-256 hex hash, or the key itself from ${ENV}. */
   adminKeyHash: z.string().regex(SHA256_HEX).optional(),
   adminKey: z.string().min(16).optional(),
+  /**
+   * Signs dashboard session cookies; give every replica the same one (from ${ENV}). Unset: a random
+   * secret per process, so sessions end on restart and other replicas do not accept them.
+   */
+  sessionSecret: z
+    .string()
+    .min(32, 'at least 32 characters')
+    .transform((text) => new Secret(text))
+    .optional(),
   keys: z.array(keySchema).default([]),
   /** memory (one process) or redis (shared by replicas; the default when a Redis URL is set). */
   limitStore: z.enum(['memory', 'redis']).optional(),

@@ -1,6 +1,6 @@
 /**
- * /admin/keys: list, create and delete gateway keys (admin key required). A created key is shown once,
- * in the creation reply; only its hash is kept.
+ * /admin/keys: list, create and delete gateway keys — the admin key itself is required (a dashboard
+ * session cookie is not enough). A created key is shown once, in the creation reply; only its hash is kept.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -26,7 +26,7 @@ function publicView(key: GatewayKey): Omit<GatewayKey, 'hash'> {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, registry: KeyRegistry, budgets: BudgetGuard): void {
-  const admin = { config: { access: 'admin' } };
+  const admin = { config: { access: 'admin-key' } };
 
   app.get('/admin/keys', admin, async () => ({ object: 'list', data: registry.all().map(publicView) }));
 
