@@ -12,7 +12,7 @@ import type { ResponseCache } from './cache/response-cache.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
-import { createLoggerOptions } from './logger.js';
+import { createLoggerOptions, loggableError } from './logger.js';
 import type { RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
@@ -31,7 +31,9 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
-import { AccessControl, type Access } from './auth/access-control.js';
+import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
+import { SecretScrubber } from './auth/secret-scrubber.js';
+import { clientError } from './http/client-error.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
 import { createKeyStore, createLimitStore } from './limits/create-stores.js';
 import { BudgetGuard } from './limits/budget.js';
@@ -101,8 +103,9 @@ const ADMIN_HEADERS = {
  * start it. Anything that needs async setup hooks into `onReady`/`onClose` instead.
  */
 export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
+  const scrubber = SecretScrubber.fromConfig(config);
   const app = Fastify({
-    logger: { ...createLoggerOptions(config.logging.level), stream: deps.logStream ?? asyncStdout() },
+    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: deps.logStream ?? asyncStdout() },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
@@ -134,6 +137,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const recorder = new RequestRecorder({
     metrics,
     prices,
+    scrubber,
     config: config.telemetry,
     log: app.log,
     pipeline: traces?.pipeline,
@@ -210,13 +214,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     const gatewayError = toGatewayError(error);
     if (request.outcome) request.outcome.errorCode = gatewayError.code;
     if (gatewayError.status >= 500) {
-      request.log.warn({ code: gatewayError.code, status: gatewayError.status, err: error }, 'request failed');
+      const err = loggableError(error, scrubber, presentedKey(request.headers));
+      request.log.warn({ code: gatewayError.code, status: gatewayError.status, err }, 'request failed');
     }
     if (gatewayError.retryAfterMs !== undefined) {
       reply.header('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
     }
-    if (gatewayError.headers) for (const [name, value] of Object.entries(gatewayError.headers)) reply.header(name, value);
-    reply.code(gatewayError.status).send(gatewayError.toBody());
+    const { body, headers } = clientError(gatewayError, scrubber, request.headers);
+    if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.code(gatewayError.status).send(body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -240,7 +246,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   };
 
   registerHealthRoutes(app, readiness, traces);
-  registerAdminRoutes(app, registry, budgets);
+  registerAdminRoutes(app, registry, budgets, scrubber);
   registerModelsRoute(app, resolver);
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
@@ -264,6 +270,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }),
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
+    scrubber,
   });
 
   let keyRefresh: NodeJS.Timeout | undefined;

@@ -30,8 +30,13 @@ export const keySchema = z
     metadata: z.record(z.string(), z.string()).default({}),
   })
   .refine((key) => (key.hash === undefined) !== (key.key === undefined), { message: 'give exactly one of hash or key' })
-  // Only the hash survives validation: the plain key never reaches the frozen config.
-  .transform(({ key, hash, ...rest }) => ({ ...rest, hash: hash ?? hashKey(key as string) }));
+  // Keys are looked up by hash; a plain key is kept only as a Secret (never serialised), so the secret
+  // scrubber can remove it from upstream text.
+  .transform(({ key, hash, ...rest }) => ({
+    ...rest,
+    hash: hash ?? hashKey(key as string),
+    ...(key === undefined ? {} : { key: new Secret(key) }),
+  }));
 
 export const authSchema = z
   .strictObject({
@@ -63,6 +68,7 @@ export const authSchema = z
   .transform(({ adminKey, adminKeyHash, ...rest }) => ({
     ...rest,
     adminKeyHash: adminKeyHash ?? (adminKey ? hashKey(adminKey) : undefined),
+    adminKey: adminKey === undefined ? undefined : new Secret(adminKey),
   }));
 
 export type AuthConfig = z.infer<typeof authSchema>;

@@ -4,7 +4,7 @@
  * OpenAI-shaped error (code `stream_interrupted`) and no `[DONE]`, so a truncated answer is visible.
  */
 import type { ServerResponse } from 'node:http';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type OpenAIErrorBody } from '../errors.js';
 import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject } from '../providers/types.js';
 import { SSE_DONE, sseData } from '../providers/sse.js';
@@ -18,6 +18,8 @@ export interface SseWriteOptions {
   collect?: JsonObject[] | undefined;
   /** Sees every chunk (usage included) as it passes, for telemetry. */
   observe?: ((chunk: JsonObject) => void) | undefined;
+  /** The error event's body as the client may see it (secrets scrubbed): see http/client-error.ts. */
+  errorBody: (error: GatewayError) => OpenAIErrorBody;
 }
 
 export async function writeSseStream(
@@ -48,7 +50,7 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    res.end(sseData(JSON.stringify(interrupted.toBody())));
+    res.end(sseData(JSON.stringify(options.errorBody(interrupted))));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';

@@ -20,6 +20,8 @@ import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
+import { clientError } from '../http/client-error.js';
 import { answerText } from '../telemetry/usage.js';
 import { chunkText } from '../telemetry/usage.js';
 
@@ -38,6 +40,8 @@ export interface ProxyRouteDeps {
   admission: AdmissionDeps;
   /** Mirrors a share of successful requests to a route's shadow target. */
   shadow: ShadowTraffic;
+  /** Removes the gateway's secrets from error text a client gets mid-stream. */
+  scrubber: SecretScrubber;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -79,7 +83,7 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -152,6 +156,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         includeUsage,
         collect: collected,
         observe: (chunk) => observeChunk(outcome, chunk),
+        errorBody: (error) => clientError(error, scrubber, request.headers).body,
       });
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';

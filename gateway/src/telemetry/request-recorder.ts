@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { answerFromStream } from '../cache/cached-answer.js';
 import type { Operation } from '../providers/types.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
@@ -18,6 +19,8 @@ import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, r
 
 export interface RecorderDeps {
   metrics: GatewayMetrics;
+  /** Logged bodies are scrubbed of the gateway's secrets as well as of secret-looking strings. */
+  scrubber: SecretScrubber;
   prices: PriceTable;
   config: TelemetryConfig;
   log: FastifyBaseLogger;
@@ -148,9 +151,9 @@ export class RequestRecorder {
     let requestBody = '';
     let responseBody = '';
     if (config.logBodies) {
-      if (outcome.requestBody) requestBody = redactedJson(outcome.requestBody, config.maxBodyBytes);
+      if (outcome.requestBody) requestBody = redactedJson(this.deps.scrubber.value(outcome.requestBody), config.maxBodyBytes);
       const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
-      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(answer, config.maxBodyBytes);
+      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(this.deps.scrubber.value(answer), config.maxBodyBytes);
     }
     return {
       trace_id: outcome.traceId,
