@@ -42,6 +42,7 @@ import { registerAdminRoutes } from './routes/admin-routes.js';
 import { installCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './http/framework-errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
+import { receiveTimeoutOptions } from './http/receive-timeouts.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
@@ -110,7 +111,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestReceiveTimeoutMs,
-    http: { maxHeaderSize: config.server.maxHeaderBytes },
+    http: { maxHeaderSize: config.server.maxHeaderBytes, ...receiveTimeoutOptions(config.server.requestReceiveTimeoutMs) },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     genReqId: newTraceId,
