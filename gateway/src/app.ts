@@ -43,6 +43,7 @@ import { installCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './http/framework-errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
 import { receiveTimeoutOptions } from './http/receive-timeouts.js';
+import { drainUnreadBody } from './http/unread-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
@@ -105,6 +106,8 @@ const ADMIN_HEADERS = {
  */
 export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
   const scrubber = SecretScrubber.fromConfig(config);
+  /** How much of a refused body is read and discarded so its client gets the reply (see http/unread-body.ts). */
+  const maxDiscardBytes = 4 * config.server.bodyLimitBytes;
   const app = Fastify({
     logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: deps.logStream ?? asyncStdout() },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
@@ -220,6 +223,12 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }
     if (gatewayError.retryAfterMs !== undefined) {
       reply.header('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
+    }
+    if (!request.raw.complete) {
+      // Refused before its body was read: keep the connection while the rest arrives (bounded), so the
+      // client reads this reply instead of a reset. Fastify marks such replies `connection: close`.
+      if (gatewayError.code === 'body_too_large') reply.removeHeader('connection');
+      drainUnreadBody(request.raw, maxDiscardBytes);
     }
     const { body, headers } = clientError(gatewayError, scrubber, request.headers);
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);

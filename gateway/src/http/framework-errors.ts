@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
+import { isDrainingUnreadBody } from './unread-body.js';
 
 export function frameworkErrorHandler(error: Error, _request: FastifyRequest, reply: FastifyReply): void {
   const gatewayError = new GatewayError('invalid_request', `the request URL is not valid: ${error.message}`);
@@ -14,6 +15,11 @@ export function frameworkErrorHandler(error: Error, _request: FastifyRequest, re
 
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || !socket.writable) return;
+  // The request was answered already and its unread body is being discarded: nothing more to say.
+  if (isDrainingUnreadBody(socket)) {
+    socket.destroy();
+    return;
+  }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const gatewayError =
     status === 408
