@@ -5,12 +5,13 @@
  * event loop and the race never shows.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { exchangeUntilClosed } from '../helpers/raw-socket.js';
 
 const MiB = 1024 * 1024;
 let gateway: GatewayProcess;
@@ -118,23 +119,10 @@ describe('the discard is bounded', () => {
 });
 
 /** Sends a head declaring `declared` body bytes, lets `send` write, and resolves with all it received once the gateway closes. */
-function rawExchange(target: GatewayProcess, declared: number, send: (socket: Socket) => void): Promise<string> {
-  const { hostname, port } = new URL(target.origin);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    const giveUp = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connection still open after 15 s; received: ${received.slice(0, 200)}`));
-    }, 15_000);
-    socket.setEncoding('latin1');
-    socket.on('data', (data: string) => (received += data));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(giveUp);
-      resolve(received);
-    });
+async function rawExchange(target: GatewayProcess, declared: number, send: (socket: Socket) => void): Promise<string> {
+  const { received } = await exchangeUntilClosed(target.origin, (socket) => {
     socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`);
     send(socket);
   });
+  return received;
 }
