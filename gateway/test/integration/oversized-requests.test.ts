@@ -91,8 +91,10 @@ describe('an 11 MiB body against the default 10 MiB limit', () => {
 
 describe('the discard is bounded', () => {
   it('in bytes: an endless upload is cut after four times the body limit', async () => {
+    // Past the bound the connection is reset, and a client that is still writing may lose the 413 with
+    // it: the bound trades that client's reply for the gateway's work. What must hold is the cut.
     let written = 0;
-    const replies = await rawExchange(small, 512 * MiB, (socket) => {
+    await rawExchange(small, 512 * MiB, (socket) => {
       const block = Buffer.alloc(64 * 1024, 0x78);
       const pump = (): void => {
         while (!socket.destroyed && written < 512 * MiB) {
@@ -102,7 +104,6 @@ describe('the discard is bounded', () => {
       };
       pump();
     });
-    expect(replies).toMatch(/^HTTP\/1\.1 413 /);
     // Cut long before the 512 MiB were sent (what was written includes both kernels' socket buffers).
     expect(written).toBeLessThan(64 * MiB);
   });
