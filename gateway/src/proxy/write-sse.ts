@@ -50,18 +50,18 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    res.end(sseData(JSON.stringify(options.errorBody(interrupted))));
+    endStream(res, sseData(JSON.stringify(options.errorBody(interrupted))));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';
-  res.end(SSE_DONE);
+  endStream(res, SSE_DONE);
   return 'complete';
 }
 
 /** Writes already-complete chunks (a cached answer) and ends the stream. */
 export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonObject[]): Promise<StreamOutcome> {
   for (const chunk of chunks) if (!(await writeChunk(res, chunk))) return 'client_gone';
-  res.end(SSE_DONE);
+  endStream(res, SSE_DONE);
   return 'complete';
 }
 
@@ -74,6 +74,15 @@ function corkForThisTurn(res: ServerResponse): void {
   if (res.writableCorked > 0) return;
   res.cork();
   process.nextTick(() => res.uncork());
+}
+
+/**
+ * Ends the stream with its last event. Uncorked first: on Node 24 `end(data)` on a corked response
+ * drops `data` (the final [DONE] or error event never arrived).
+ */
+function endStream(res: ServerResponse, last: string): void {
+  while (res.writableCorked > 0) res.uncork();
+  res.end(last);
 }
 
 /** Writes one chunk; resolves false when the client has gone away. */
