@@ -241,6 +241,7 @@ async function openTrace(id) {
     ),
     el('h2', {}, 'Request'),
     el('dl', {},
+      definition('Client request id', t.client_request_id || '–'),
       definition('Route', t.route),
       definition('Requested', t.requested_model),
       definition('Target', t.provider ? `${t.provider}/${t.model}` : '–'),

@@ -91,6 +91,7 @@ export class ShadowTraffic {
     }
     this.deps.record?.({
       trace_id: traceId,
+      client_request_id: '',
       ts_ms: startedAtMs,
       key_id: primary.keyId,
       route: route.name,

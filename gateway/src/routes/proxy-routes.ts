@@ -20,6 +20,8 @@ import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
+import { clientError } from '../http/client-error.js';
 import { answerText } from '../telemetry/usage.js';
 import { chunkText } from '../telemetry/usage.js';
 
@@ -38,6 +40,8 @@ export interface ProxyRouteDeps {
   admission: AdmissionDeps;
   /** Mirrors a share of successful requests to a route's shadow target. */
   shadow: ShadowTraffic;
+  /** Removes the gateway's secrets from error text a client gets mid-stream. */
+  scrubber: SecretScrubber;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -79,7 +83,7 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -97,7 +101,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     const key = request.gatewayKey;
     if (key) {
       await admitKey(admission, key, route, reply);
-      if (Object.keys(key.metadata).length > 0) outcome.metadata = { ...key.metadata, ...outcome.metadata };
+      if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
@@ -152,6 +156,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         includeUsage,
         collect: collected,
         observe: (chunk) => observeChunk(outcome, chunk),
+        errorBody: (error) => clientError(error, scrubber, request.headers).body,
       });
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
@@ -229,7 +234,8 @@ async function dispatchWithDeadline(
         operation,
         body,
         stream,
-        requestId: request.id,
+        // Upstreams see the id the client sees in x-request-id: its own when it sent one.
+        requestId: request.clientRequestId ?? request.id,
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
@@ -272,7 +278,7 @@ async function replayStream(
 }
 
 function primaryAnswer(outcome: RequestOutcome, text: string) {
-  return { traceId: outcome.requestId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
+  return { traceId: outcome.traceId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */
@@ -312,6 +318,16 @@ function parseMetadata(header: string | string[] | undefined): Record<string, st
   return value as Record<string, string>;
 }
 
+/**
+ * The key's tags, then the client's tags under names the key does not set: a client may add tags but
+ * never overwrite its key's (a tenant must not move its cost to another team).
+ */
+function withKeyTags(keyTags: Readonly<Record<string, string>>, clientTags: Record<string, string> | undefined): Record<string, string> {
+  const merged: Record<string, string> = { ...keyTags };
+  if (clientTags) for (const [name, value] of Object.entries(clientTags)) if (!Object.hasOwn(merged, name)) merged[name] = value;
+  return merged;
+}
+
 function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {
   const header = request.headers[TIMEOUT_HEADER];
   if (typeof header !== 'string') return routeTimeoutMs;
@@ -345,8 +361,21 @@ function noteAttempts(
   reply.header('x-gateway-attempts', String(counts.attempts));
   if (target) {
     reply.header('x-gateway-provider', target.provider.name);
-    // Model names are free text from config or the client; keep the header valid.
-    reply.header('x-gateway-model', encodeURI(target.model));
+    reply.header('x-gateway-model', headerText(target.model));
   }
   if (variant) reply.header('x-gateway-variant', variant);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Model names are free text from config or the client (bounded by validation): percent-encoded so the
+ * header stays valid. encodeURI throws on a lone surrogate, which JSON can carry (`"\ud800"`).
+ */
+function headerText(value: string): string {
+  try {
+    return encodeURI(value);
+  } catch {
+    return encodeURI(value.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }

@@ -217,8 +217,11 @@ export class DashboardQueries {
       if (statusClass) where.push(`status >= ${num(Number(statusClass[1]) * 100)} AND status < ${num(Number(statusClass[1]) * 100 + 100)}`);
       else if (/^\d{3}$/.test(filter.status)) where.push(`status = ${num(Number(filter.status))}`);
     }
-    if (filter.search) where.push(`(trace_id = ${s(filter.search)} OR ${this.d.userColumn} = ${s(filter.search)})`);
-    const columns = `trace_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
+    if (filter.search) {
+      const value = s(filter.search);
+      where.push(`(trace_id = ${value} OR client_request_id = ${value} OR ${this.d.userColumn} = ${value})`);
+    }
+    const columns = `trace_id, client_request_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
       latency_ms, upstream_ms, ttft_ms, attempts, retries, fallbacks, cache, input_tokens, output_tokens, usage_estimated, cost_usd,
       ${this.d.userColumn}, metadata_keys, metadata_values`;
     const [totalRow] = await this.sink.select(`SELECT count(*) AS n FROM ${this.d.requests} WHERE ${where.join(' AND ')}`);

@@ -15,7 +15,8 @@ const REQUEST_COLUMNS = `
     model VARCHAR, requested_model VARCHAR, variant VARCHAR, stream INTEGER, status INTEGER, error_code VARCHAR,
     latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
     cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
-    metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR`;
+    metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR,
+    client_request_id VARCHAR DEFAULT ''`;
 
 const SCHEMA = [
   // The embedded store shares the machine with the gateway: one worker thread, bounded memory.
@@ -24,6 +25,8 @@ const SCHEMA = [
   // No primary key: an ART index over every trace id lives in memory and grows without bound. Duplicates
   // (from spool replays) are filtered on insert instead, against rows in the batch's own time range.
   `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS})`,
+  // Files written before a column existed get it here, at the end, where REQUEST_COLUMNS has it too.
+  "ALTER TABLE requests ADD COLUMN IF NOT EXISTS client_request_id VARCHAR DEFAULT ''",
   // Batches are appended here (fast), then moved over without the trace ids already stored.
   `CREATE TEMP TABLE IF NOT EXISTS requests_staging (${REQUEST_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS feedback (
@@ -79,6 +82,8 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendList(row.metadata_values, STRING_LIST);
   appender.appendVarchar(row.request_body);
   appender.appendVarchar(row.response_body);
+  // Rows spooled by an older version have no client id.
+  appender.appendVarchar(row.client_request_id ?? '');
   appender.endRow();
 }
 

@@ -11,7 +11,10 @@ import type { Usage } from './usage.js';
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
 
 export interface RequestOutcome {
-  requestId: string;
+  /** Made by the gateway, unique per request. */
+  traceId: string;
+  /** The client's own x-request-id, or '' when it sent none. */
+  clientRequestId: string;
   /** Wall-clock start (epoch ms) and the monotonic clock at the same moment. */
   startedAtMs: number;
   startedAt: number;
@@ -60,9 +63,10 @@ export interface RequestOutcome {
   recorded: boolean;
 }
 
-export function newOutcome(requestId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
+export function newOutcome(traceId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
   return {
-    requestId,
+    traceId,
+    clientRequestId: '',
     startedAtMs,
     startedAt,
     operation,

@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { answerFromStream } from '../cache/cached-answer.js';
 import type { Operation } from '../providers/types.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
@@ -18,6 +19,8 @@ import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, r
 
 export interface RecorderDeps {
   metrics: GatewayMetrics;
+  /** Logged bodies are scrubbed of the gateway's secrets as well as of secret-looking strings. */
+  scrubber: SecretScrubber;
   prices: PriceTable;
   config: TelemetryConfig;
   log: FastifyBaseLogger;
@@ -58,7 +61,7 @@ export class RequestRecorder {
     try {
       this.record(outcome);
     } catch (error) {
-      this.deps.log.error({ err: error, reqId: outcome.requestId }, 'failed to record a request');
+      this.deps.log.error({ err: error, reqId: outcome.traceId }, 'failed to record a request');
     }
   }
 
@@ -93,12 +96,12 @@ export class RequestRecorder {
 
     if (pipeline) {
       pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
-      this.remember(outcome.requestId);
+      this.remember(outcome.traceId);
     }
     if (config.logRequests) {
       log.info(
         {
-          reqId: outcome.requestId, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
+          reqId: outcome.traceId, clientRequestId: outcome.clientRequestId || undefined, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
           code: outcome.errorCode, latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), ttftMs: ttftMs === null ? undefined : round(ttftMs),
           attempts: outcome.attempts, cache: outcome.cache, stream: outcome.stream, inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens,
         },
@@ -148,12 +151,13 @@ export class RequestRecorder {
     let requestBody = '';
     let responseBody = '';
     if (config.logBodies) {
-      if (outcome.requestBody) requestBody = redactedJson(outcome.requestBody, config.maxBodyBytes);
+      if (outcome.requestBody) requestBody = redactedJson(this.deps.scrubber.value(outcome.requestBody), config.maxBodyBytes);
       const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
-      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(answer, config.maxBodyBytes);
+      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(this.deps.scrubber.value(answer), config.maxBodyBytes);
     }
     return {
-      trace_id: outcome.requestId,
+      trace_id: outcome.traceId,
+      client_request_id: outcome.clientRequestId,
       ts_ms: outcome.startedAtMs,
       key_id: outcome.keyId,
       route: outcome.route ?? '',

@@ -123,7 +123,7 @@ describe('compose and Kubernetes agree with the gateway', () => {
     parseAllDocuments(read(`deploy/kubernetes/${file}`)).map((doc) => doc.toJS() as Record<string, any>),
   );
   const byKind = (kind: string): Record<string, any> => manifests.find((m) => m.kind === kind)!;
-  const env = { OPENAI_API_KEY: 'sk-x', GATEWAY_ADMIN_KEY: 'a'.repeat(24), GATEWAY_DEMO_KEY: 'b'.repeat(24), GATEWAY_APP_KEY: 'c'.repeat(24) };
+  const env = { OPENAI_API_KEY: 'sk-x', GATEWAY_ADMIN_KEY: 'a'.repeat(24), GATEWAY_DEMO_KEY: 'b'.repeat(24), GATEWAY_APP_KEY: 'c'.repeat(24), GATEWAY_SESSION_SECRET: 'd'.repeat(40) };
 
   it('every manifest parses and has the expected kinds', () => {
     expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Secret', 'Service']);
@@ -149,6 +149,9 @@ describe('compose and Kubernetes agree with the gateway', () => {
     expect(gatewayService.environment).toHaveProperty('REDIS_URL');
     expect(byKind('Secret').stringData).toHaveProperty('CLICKHOUSE_URL');
     expect(byKind('Secret').stringData).toHaveProperty('REDIS_URL');
+    // Replicas share the dashboard session secret, so a session works on whichever pod answers.
+    expect(k8sConfig.auth.sessionSecret?.reveal()).toBe(env.GATEWAY_SESSION_SECRET);
+    expect(byKind('Secret').stringData).toHaveProperty('GATEWAY_SESSION_SECRET');
     expect(container.env.find((e: { name: string }) => e.name === 'GATEWAY_CONFIG').value).toBe('/etc/gateway/gateway.yaml');
     expect(container.volumeMounts.find((v: { name: string }) => v.name === 'config').mountPath).toBe('/etc/gateway');
     expect(gatewayService.environment?.GATEWAY_CONFIG).toBe('/etc/gateway/gateway.yaml');

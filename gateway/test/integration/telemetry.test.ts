@@ -70,7 +70,7 @@ describe('trace rows', () => {
     const { response } = await client.chat.completions
       .create({ model: 'priced', messages: [{ role: 'user', content: 'hi' }], user: 'alice' }, { headers: { 'x-gateway-metadata': '{"team":"search","env":"prod"}' } })
       .withResponse();
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({
       route: 'priced', operation: 'chat', provider: 'up', model: 'priced-model', requested_model: 'priced', status: 200, error_code: '',
       stream: 0, attempts: 1, cache: 'BYPASS', input_tokens: 11, output_tokens: 6, usage_estimated: 0, user: 'alice',
@@ -93,7 +93,7 @@ describe('trace rows', () => {
     const text = await response.text();
     expect(text).not.toContain('"usage"');
     expect(upstream.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ stream: 1, status: 200, input_tokens: 11, output_tokens: 8, usage_estimated: 0 });
     expect(row.ttft_ms).toBeGreaterThan(0);
     expect(row.ttft_ms!).toBeLessThanOrEqual(row.latency_ms);
@@ -106,12 +106,12 @@ describe('trace rows', () => {
       body: JSON.stringify({ model: 'up/no-usage-model', prompt: 'Say hello to the world', stream: true }),
     });
     await response.text();
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row.usage_estimated).toBe(1);
     expect(row.input_tokens).toBe(5); // "Say hello to the world" in o200k
     expect(row.output_tokens).toBe(2); // "completed text"
     const json = await client.chat.completions.create({ model: 'up/no-usage-json', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
-    const jsonRow = await traceOf(json.response.headers.get('x-request-id')!);
+    const jsonRow = await traceOf(json.response.headers.get('x-gateway-trace-id')!);
     expect(jsonRow).toMatchObject({ usage_estimated: 1, input_tokens: 3 + 4 + 2, output_tokens: 5 }); // framing + "Say hello"; "Hello from the mock upstream"
     expect(await metricValue(gateway.origin, 'gateway_usage_estimated_total', { model: 'no-usage-model' })).toBe(1);
   });
@@ -120,22 +120,54 @@ describe('trace rows', () => {
     const body = { model: 'cached', messages: [{ role: 'user' as const, content: 'cache me' }] };
     await client.chat.completions.create(body);
     const { response } = await client.chat.completions.create(body).withResponse();
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ cache: 'HIT', attempts: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0, status: 200 });
   });
 
   it('a failed request keeps its status and error code', async () => {
     const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'up/fail-503', messages: [{ role: 'user', content: 'x' }] }) });
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ status: 503, error_code: 'upstream_error', provider: 'up', model: 'fail-503', response_body: '' });
     const invalid = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: '{oops' });
-    expect((await traceOf(invalid.headers.get('x-request-id')!)).error_code).toBe('invalid_json');
+    expect((await traceOf(invalid.headers.get('x-gateway-trace-id')!)).error_code).toBe('invalid_json');
   });
 
   it('a model with no price has a null cost and is counted', async () => {
     const { response } = await client.chat.completions.create({ model: 'up/no-price-model', messages: [{ role: 'user', content: 'x' }] }).withResponse();
-    expect((await traceOf(response.headers.get('x-request-id')!)).cost_usd).toBeNull();
+    expect((await traceOf(response.headers.get('x-gateway-trace-id')!)).cost_usd).toBeNull();
     expect(await metricValue(gateway.origin, 'gateway_unpriced_requests_total', { model: 'no-price-model' })).toBe(1);
+  });
+});
+
+describe('trace ids', () => {
+  it('are made by the gateway: two requests reusing one x-request-id get two traces, each keeping the client id', async () => {
+    const ask = () => client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'reused-id-1' } }).withResponse();
+    const first = await ask();
+    const second = await ask();
+    for (const { response } of [first, second]) {
+      expect(response.headers.get('x-request-id')).toBe('reused-id-1');
+      expect(response.headers.get('x-gateway-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    expect(upstream.requests.at(-1)!.headers['x-request-id']).toBe('reused-id-1');
+    const ids = [first, second].map(({ response }) => response.headers.get('x-gateway-trace-id')!);
+    expect(ids[0]).not.toBe(ids[1]);
+    const rows = await Promise.all(ids.map(traceOf));
+    expect(rows.map((row) => [row.trace_id, row.client_request_id])).toEqual([[ids[0], 'reused-id-1'], [ids[1], 'reused-id-1']]);
+
+    // Feedback names exactly one of them; the dashboard finds both by the client's id.
+    const created = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: ids[1], score: 1 }) });
+    expect(created.status).toBe(201);
+    const feedbackOf = async (id: string) => ((await (await fetch(`${gateway.origin}/api/traces/${id}`)).json()) as { feedback: unknown[] }).feedback;
+    expect(await feedbackOf(ids[0]!)).toHaveLength(0);
+    expect(await feedbackOf(ids[1]!)).toHaveLength(1);
+    const found = (await (await fetch(`${gateway.origin}/api/traces?range=1h&q=reused-id-1`)).json()) as { total: number; rows: TraceRow[] };
+    expect(found.rows.map((row) => row.trace_id).sort()).toEqual([...ids].sort());
+
+    // Without a client id, x-request-id is the trace id, and a stream carries the trace id too.
+    const stream = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'priced', messages: [{ role: 'user', content: 'hi' }], stream: true }) });
+    await stream.text();
+    expect(stream.headers.get('x-request-id')).toBe(stream.headers.get('x-gateway-trace-id'));
+    expect((await traceOf(stream.headers.get('x-gateway-trace-id')!)).client_request_id).toBe('');
   });
 });
 
@@ -185,7 +217,7 @@ describe('redaction', () => {
     const { response } = await client.chat.completions
       .create({ model: 'priced', messages: [{ role: 'user', content: 'my key is sk-live-abcdefghijklmnopqrstuvwx please keep it' }] })
       .withResponse();
-    const row = await traceOf(response.headers.get('x-request-id')!);
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
     expect(row.request_body).toContain('[redacted]');
     expect(row.request_body).not.toContain('sk-live-abcdefghijklmnopqrstuvwx');
     const logs = logLines.join('');
@@ -199,7 +231,7 @@ describe('redaction', () => {
 describe('feedback and export', () => {
   it('feedback on a trace is stored and returned with it; an unknown id is 404', async () => {
     const { response } = await client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'rate me' }] }).withResponse();
-    const traceId = response.headers.get('x-request-id')!;
+    const traceId = response.headers.get('x-gateway-trace-id')!;
     const created = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: traceId, score: 1, label: 'great', comment: 'spot on' }) });
     expect(created.status).toBe(201);
     await gateway.app.traces!.pipeline.flush();
@@ -218,7 +250,7 @@ describe('feedback and export', () => {
     const bad = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'user', content: 'bad answer' }] }).withResponse();
     await gateway.app.traces!.pipeline.flush();
     for (const [r, score] of [[good, 0.9], [bad, 0.1]] as const) {
-      await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: r.response.headers.get('x-request-id'), score }) });
+      await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: r.response.headers.get('x-gateway-trace-id'), score }) });
     }
     const response = await fetch(`${gateway.origin}/api/export?route=sim/mock-1&min_score=0.5&from=${Date.now() - 60_000}`);
     expect(response.headers.get('content-type')).toContain('application/jsonl');
