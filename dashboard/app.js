@@ -269,10 +269,12 @@ const GUARD_LABELS = {
   costRatio: 'Cost ratio',
   feedbackDrop: 'Feedback drop',
   agreement: 'Answer agreement (ROUGE-L)',
+  canaryReachable: 'Canary targets skipped (breaker open or unhealthy)',
 };
 
 function guardValue(check) {
   if (check.value === null) return '–';
+  if (check.guard === 'canaryReachable') return String(check.value);
   return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? check.value.toFixed(3) : check.value.toFixed(2);
 }
 

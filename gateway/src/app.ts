@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions } from './logger.js';
-import type { RoutingRuntime } from './proxy/dispatch.js';
+import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { requestIdFrom } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
@@ -232,8 +232,10 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
-  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
-  registerDashboardApi(app, traces, canaries);
+  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log, (split) =>
+    split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
+  );
+  registerDashboardApi(app, traces, canaries, resolver.canarySplits);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
   registerProxyRoutes(app, {

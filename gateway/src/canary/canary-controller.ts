@@ -21,7 +21,7 @@ export interface CanaryEvent {
   details: Record<string, unknown>;
 }
 
-export type CanaryStatsSource = (id: string, sinceMs: number) => Promise<{ baseline: VariantStats; canary: VariantStats }>;
+export type CanaryStatsSource = (split: CanarySplit, sinceMs: number) => Promise<{ baseline: VariantStats; canary: VariantStats }>;
 
 export type CanaryAction = 'pause' | 'resume' | 'promote' | 'rollback' | 'restart';
 
@@ -37,6 +37,8 @@ export interface ControllerDeps {
   store: CanaryStateStore;
   stats: CanaryStatsSource;
   onEvent: (event: CanaryEvent) => void;
+  /** The canary's targets this replica skips right now (breaker open, health check failing). */
+  unavailable?: (split: CanarySplit) => string[];
   now?: () => number;
   holder?: string;
 }
@@ -102,11 +104,12 @@ export class CanaryController {
   }
 
   private async evaluate(state: CanaryState, plan: CanaryPlanConfig, split: CanarySplit): Promise<void> {
-    const { baseline, canary } = await this.deps.stats(state.id, state.stepStartedAt);
+    const { baseline, canary } = await this.deps.stats(split, state.stepStartedAt);
     const step = { weight: state.weight, minDurationMs: plan.minStepDurationMs, minRequests: plan.minStepRequests };
-    const evaluation = evaluateCanary(baseline, canary, step, this.now() - state.stepStartedAt, plan.guards);
+    const unavailable = this.deps.unavailable?.(split) ?? [];
+    const evaluation = evaluateCanary(baseline, canary, step, this.now() - state.stepStartedAt, plan.guards, unavailable);
     this.evaluations.set(state.id, evaluation);
-    const numbers = { reason: evaluation.reason, checks: evaluation.checks, baseline, canary, step: state.stepIndex };
+    const numbers = { reason: evaluation.reason, checks: evaluation.checks, baseline, canary, step: state.stepIndex, ...(unavailable.length > 0 ? { unavailable } : {}) };
     if (evaluation.decision === 'rollback') await this.change(state, split, 'rolled_back', state.stepIndex, 0, 'rollback', numbers);
     else if (evaluation.decision === 'promote') await this.advance(state, plan, split, 'promote', numbers);
     else this.deps.onEvent(this.event(state.id, 'hold', state.weight, state.weight, numbers));

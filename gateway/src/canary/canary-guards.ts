@@ -93,8 +93,12 @@ export function evaluateCanary(
   step: CanaryStep,
   elapsedMs: number,
   guards: CanaryGuards,
+  unavailable: readonly string[] = [],
 ): Evaluation {
   const checks: GuardCheck[] = [];
+  // A canary target whose breaker is open (or whose health check fails) is evidence against it: the
+  // requests it skips already count as its failures, and it is never promoted while it is skipped.
+  checks.push({ guard: 'canaryReachable', value: unavailable.length, threshold: 0, passing: unavailable.length === 0, breached: false });
   const enough = baseline.requests >= guards.minSamples && canary.requests >= guards.minSamples;
 
   if (guards.maxErrorRateIncrease !== undefined) {

@@ -5,7 +5,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
-import type { CanarySplit } from '../routing/route-tree.js';
+import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
 import { DashboardQueries } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
@@ -21,22 +21,22 @@ export function createCanaryController(
   traces: TraceStore | undefined,
   metrics: GatewayMetrics,
   log: FastifyBaseLogger,
+  unavailable: (split: CanarySplit) => string[],
 ): CanaryController {
   const redisUrl = config.cache.redis.url;
-  const stats: CanaryStatsSource = async (id, sinceMs) => {
+  const stats: CanaryStatsSource = async (split, sinceMs) => {
     if (!traces?.ready) return { baseline: NO_DATA, canary: NO_DATA };
     // Rows still queued in this replica would be missed; flush them first.
     await traces.pipeline.flush();
-    const route = id.split('.')[0] as string;
-    const comparisons = await new DashboardQueries(traces.sink).canaries({ fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 });
-    const comparison = comparisons.find((c) => c.route === route);
+    const comparisons = await new DashboardQueries(traces.sink).canaries({ fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 }, variantTargetsOf([split]));
+    const comparison = comparisons.find((c) => c.route === split.route);
     const variants = comparison?.variants ?? [];
     const pick = (name: string): VariantStats => {
       const v = variants.find((candidate) => candidate.variant === name);
       if (!v) return NO_DATA;
       return {
         requests: v.requests,
-        errors: Math.round(v.errorRate * v.requests),
+        errors: v.errors,
         p95Ms: v.p95,
         ttftP95Ms: v.ttftP95,
         costPerRequest: v.costPerRequest,
@@ -52,6 +52,7 @@ export function createCanaryController(
     splits,
     store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
     stats,
+    unavailable,
     onEvent: (event) => {
       metrics.countCanaryDecision(event.route, event.decision);
       if (event.decision !== 'hold') log.info({ canary: event.route, decision: event.decision, from: event.fromWeight, to: event.toWeight, details: event.details }, 'canary decision');

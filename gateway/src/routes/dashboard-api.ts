@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatParam } from '../proxy/request-schemas.js';
 import type { CanaryController } from '../canary/canary-controller.js';
+import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
 import { DashboardQueries, RANGES, recentCanaryEvents, windowFor, type RangeName } from '../telemetry/dashboard-queries.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 
@@ -34,8 +35,16 @@ function parseQuery<T extends z.ZodType>(schema: T, request: FastifyRequest): z.
   return parsed.data;
 }
 
-export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | undefined, canaries: CanaryController, now: () => number = Date.now): void {
+export function registerDashboardApi(
+  app: FastifyInstance,
+  traces: TraceStore | undefined,
+  canaries: CanaryController,
+  splits: ReadonlyMap<string, CanarySplit>,
+  now: () => number = Date.now,
+): void {
   const admin = { config: { access: 'admin' } };
+  // Decided once: which targets answer for each variant of each canary route.
+  const variantTargets = variantTargetsOf(splits.values());
   const queries = (): DashboardQueries => {
     if (!traces?.ready) throw new GatewayError('trace_store_unavailable', 'the trace store is not available');
     return new DashboardQueries(traces.sink);
@@ -73,7 +82,7 @@ export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | 
     const { range } = parseQuery(rangeSchema, request);
     return {
       range,
-      canaries: await queries().canaries(windowFor(range, now())),
+      canaries: await queries().canaries(windowFor(range, now()), variantTargets),
       // Progressive canaries: state, step, weight, the last evaluation's guard values, and decisions.
       controller: await canaries.list(),
       events: await recentCanaryEvents(traces!.sink, 50),

@@ -3,6 +3,7 @@
  * (only quantiles, FINAL and literal escaping differ — see sql-dialect.ts). An error here means a 5xx
  * answer or a stream that broke after it started.
  */
+import type { VariantTargets } from '../routing/route-tree.js';
 import { num } from './sql-dialect.js';
 import { toTraceRow, type TraceSink } from './trace-sink.js';
 import type { CanaryEventRow, TraceRow } from './trace-row.js';
@@ -103,7 +104,7 @@ export interface CanaryComparison {
   agreement: Agreement | null;
   /** …and per variant of the primary request that was mirrored. */
   agreementByVariant: Record<string, Agreement>;
-  variants: { variant: string; requests: number; errorRate: number; p95: number | null; ttftP95: number | null; costPerRequest: number; feedback: number | null; feedbackCount: number }[];
+  variants: { variant: string; requests: number; errors: number; errorRate: number; p95: number | null; ttftP95: number | null; costPerRequest: number; feedback: number | null; feedbackCount: number }[];
 }
 
 export class DashboardQueries {
@@ -235,14 +236,30 @@ export class DashboardQueries {
   }
 
   /**
-   * Baseline against canary, per canary route. A request counts against its assigned variant; one the
-   * variant could not answer by itself (it fell back, e.g. from a failing canary to the baseline) is an
-   * error of that variant, so fallbacks cannot hide a bad canary.
+   * A row of a canary route that its assigned variant did not answer: the target that answered (or
+   * failed last) is not one of that variant's targets. Whatever the reason — the variant failed and the
+   * other one answered, or it was skipped for an open breaker or a failed health check — the request is
+   * a failure of the variant it was assigned to, so neither fallbacks nor breakers can hide a bad canary.
    */
-  async canaries(window: TimeWindow): Promise<CanaryComparison[]> {
+  private unanswered(targets: readonly VariantTargets[]): string {
+    const s = this.d.str.bind(this.d);
+    const clauses = targets.flatMap((entry) =>
+      (['baseline', 'canary'] as const)
+        .filter((variant) => entry[variant].length > 0)
+        .map((variant) => `(route = ${s(entry.route)} AND variant = ${s(variant)} AND concat(provider, '/', model) NOT IN (${entry[variant].map(s).join(', ')}))`),
+    );
+    return clauses.length > 0 ? clauses.join(' OR ') : '1 = 0';
+  }
+
+  /**
+   * Baseline against canary, per canary route. A request counts against its assigned variant, and is
+   * an error of that variant when it failed or when the variant did not answer it (`targets` says which
+   * targets each route's variants answer from).
+   */
+  async canaries(window: TimeWindow, targets: readonly VariantTargets[] = []): Promise<CanaryComparison[]> {
     const q = this.d.quantile.bind(this.d);
     const rows = await this.sink.select(
-      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR fallbacks > 0 THEN 1 ELSE 0 END) AS errors,
+      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR ${this.unanswered(targets)} THEN 1 ELSE 0 END) AS errors,
         ${q('latency_ms', 0.95)} AS p95, ${q('ttft_ms', 0.95)} AS ttft_p95, sum(coalesce(cost_usd, 0)) AS cost
        FROM ${this.d.requests} WHERE ${this.within(window)} AND variant != '' GROUP BY route, variant ORDER BY route, variant`,
     );
@@ -259,6 +276,7 @@ export class DashboardQueries {
       comparison.variants.push({
         variant,
         requests,
+        errors: count(row.errors),
         errorRate: requests ? count(row.errors) / requests : 0,
         p95: value(row.p95),
         ttftP95: value(row.ttft_p95),

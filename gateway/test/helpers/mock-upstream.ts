@@ -18,6 +18,7 @@
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
  *
  * GET /unhealthy answers 503 and any other GET answers 200, for active health checks.
+ * `fail(model, status)` breaks a model from then on: every request for it gets that error status.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,12 +37,15 @@ export interface MockUpstream {
   abortedRequests: () => number;
   /** Requests still open right now. */
   openRequests: () => number;
+  /** From now on, every request for `model` is answered with an OpenAI-shaped error of this status. */
+  fail(model: string, status: number): void;
   close(): Promise<void>;
 }
 
 export async function startMockUpstream(): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];
   const flakyCounts = new Map<string, number>();
+  const broken = new Map<string, number>();
   let aborted = 0;
   let open = 0;
 
@@ -63,6 +67,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         open--;
         if (!res.writableFinished) aborted++;
       });
+      const status = broken.get(String(body.model ?? ''));
+      if (status !== undefined) {
+        json(res, status, { error: { message: 'broken on purpose', type: 'server_error', param: null, code: null } });
+        return;
+      }
       void respond(req, res, body, flakyCounts);
     });
   });
@@ -74,6 +83,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     requests,
     abortedRequests: () => aborted,
     openRequests: () => open,
+    fail: (model, status) => void broken.set(model, status),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -19,7 +19,7 @@ describe('canary state on real Redis', () => {
     const plan = canaryPlanSchema.parse({ steps: [10, 50, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 1000 });
     const clock = { now: Date.now() };
     const make = (holder: string, events: CanaryEvent[]) => {
-      const split: CanarySplit = { id: 'assistant', weight: 10, plan };
+      const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 10, plan, targets: { baseline: [], canary: [] } };
       const store = new RedisCanaryStateStore(redis.url, 'test:canary:');
       const controller = new CanaryController({
         splits: new Map([[split.id, split]]),

@@ -155,3 +155,34 @@ describe.each(sinks)('shadow agreement per variant: %s', (_name, make) => {
     await sink.close();
   });
 });
+
+describe.each(sinks)('canary errors: requests their variant did not answer: %s', (_name, make) => {
+  it('counts a canary-assigned request answered by a baseline target (fell back, or skipped the canary) against the canary', async () => {
+    const sink = make();
+    await sink.init();
+    const row = (id: string, variant: string, target: string, more: Partial<Parameters<typeof traceRow>[0]> = {}) => {
+      const [provider = '', model = ''] = target.split('/');
+      return traceRow({ trace_id: id, ts_ms: minutesAgo(1), route: 'assistant.v2', variant, provider, model, ...more });
+    };
+    await sink.insertTraces([
+      ...[1, 2, 3, 4].map((i) => row(`c${i}`, 'canary', 'up/cand')),
+      // The canary's own fallback answered: still the canary.
+      row('c5', 'canary', 'up/cand-b', { fallbacks: 1 }),
+      // Failed over to the baseline, or skipped the canary's open breaker: not answered by the canary.
+      row('c6', 'canary', 'up/stable', { fallbacks: 1, attempts: 2 }),
+      row('c7', 'canary', 'up/stable'),
+      row('c8', 'canary', 'up/stable-b'),
+      row('c9', 'canary', 'up/cand', { status: 502, error_code: 'upstream_error' }),
+      row('c10', 'canary', '', { status: 503 }),
+      ...[1, 2, 3, 4, 5].map((i) => row(`b${i}`, 'baseline', 'up/stable')),
+      row('b6', 'baseline', 'up/stable-b', { fallbacks: 1, attempts: 2 }),
+    ]);
+    const targets = [{ route: 'assistant.v2', baseline: ['up/stable', 'up/stable-b'], canary: ['up/cand', 'up/cand-b'] }];
+    const [comparison] = await new DashboardQueries(sink).canaries(windowFor('15m', NOW), targets);
+    expect(comparison?.route).toBe('assistant.v2');
+    const variant = (name: string) => comparison!.variants.find((v) => v.variant === name);
+    expect(variant('canary')).toMatchObject({ requests: 10, errors: 5 });
+    expect(variant('baseline')).toMatchObject({ requests: 6, errors: 0 });
+    await sink.close();
+  });
+});

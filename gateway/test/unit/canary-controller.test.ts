@@ -11,15 +11,16 @@ function variant(requests: number, errors: number, p95Ms = 400): VariantStats {
   return { requests, errors, p95Ms, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
 }
 
-function setup(canaryStats: (weight: number) => VariantStats) {
+function setup(canaryStats: (weight: number) => VariantStats, unavailable: () => string[] = () => []) {
   const clock = { now: 1_000_000 };
-  const split: CanarySplit = { id: 'assistant', weight: 1, plan };
+  const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 1, plan, targets: { baseline: [], canary: [] } };
   const events: CanaryEvent[] = [];
   const controller = new CanaryController({
     splits: new Map([[split.id, split]]),
     store: new MemoryCanaryStateStore(() => clock.now),
     stats: async () => ({ baseline: variant(5000, 50), canary: canaryStats(split.weight) }),
     onEvent: (event) => events.push(event),
+    unavailable,
     now: () => clock.now,
   });
   return { clock, split, events, controller };
@@ -76,6 +77,21 @@ describe('canary controller', () => {
     clock.now += 61_000;
     await controller.tick();
     expect(split.weight).toBe(0);
+  });
+
+  it('never promotes while a canary target is skipped for an open breaker, and says so', async () => {
+    let open = ['gpu/llama-ft'];
+    const { clock, split, events, controller } = setup(() => variant(500, 5), () => open);
+    await controller.tick();
+    clock.now += 61_000;
+    await controller.tick();
+    expect(split.weight).toBe(1);
+    expect(events.at(-1)).toMatchObject({ decision: 'hold', details: { unavailable: ['gpu/llama-ft'] } });
+    expect((await controller.list())[0]?.lastEvaluation?.reason).toContain('canaryReachable');
+    open = [];
+    clock.now += 10_000;
+    await controller.tick();
+    expect(split.weight).toBe(5);
   });
 
   it('operators can pause, promote, roll back and restart', async () => {

@@ -1,0 +1,122 @@
+/**
+ * The README's "break it, watch it roll back", through real sockets: a canary that starts healthy and
+ * then fails everything is rolled back, with circuit breakers on (its breaker opens and later canary
+ * requests skip it) and off (every canary request fails and falls back). Clients never see an error.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stickyBucket } from '../../src/routing/sticky-hash.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
+import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+
+/** Users the sticky hash puts on each side of a 50% split of `route`. */
+function usersOf(route: string, side: 'baseline' | 'canary', count: number, from = 0): string[] {
+  const users: string[] = [];
+  for (let i = 0; users.length < from + count; i++) {
+    const user = `user-${i}`;
+    if (stickyBucket(route, user) < 5000 === (side === 'canary')) users.push(user);
+  }
+  return users.slice(from);
+}
+
+async function send(gateway: RunningGateway, route: string, users: string[]): Promise<{ status: number; variant: string | null; model: string | null }[]> {
+  const out: { status: number; variant: string | null; model: string | null }[] = [];
+  for (let i = 0; i < users.length; i += 20) {
+    const batch = users.slice(i, i + 20).map(async (user) => {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: route, user, messages: [{ role: 'user', content: 'hello' }] }),
+      });
+      await response.arrayBuffer();
+      return { status: response.status, variant: response.headers.get('x-gateway-variant'), model: response.headers.get('x-gateway-model') };
+    });
+    out.push(...(await Promise.all(batch)));
+  }
+  return out;
+}
+
+/** Waits until the gateway recorded `total` requests on `route` (a reply can reach the client first), then stores them. */
+async function recorded(gateway: RunningGateway, route: string, total: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await metricValue(gateway.origin, 'gateway_requests_total', { route }).catch(() => 0)) < total) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${total} requests recorded on ${route}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await gateway.app.traces!.pipeline.flush();
+}
+
+describe.each([
+  ['breakers on', true],
+  ['breakers off', false],
+])('a canary that starts failing after a healthy start (%s)', (_name, breakers) => {
+  let upstream: MockUpstream;
+  let gateway: RunningGateway;
+  const route = breakers ? 'storm-on' : 'storm-off';
+  const candidate = `candidate-${route}`;
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    gateway = await startGateway({
+      providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+      routing: { breaker: { enabled: breakers } },
+      routes: {
+        [route]: {
+          strategy: 'canary',
+          canaryWeight: 50,
+          // Never promoted here (minStepRequests is out of reach): only a rollback can change the state.
+          plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000 },
+          baseline: { provider: 'up', model: `stable-${route}` },
+          canary: { provider: 'up', model: candidate },
+        },
+      },
+      telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-storm-')), logRequests: false },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  const view = async () => (await gateway.app.canaries.list()).find((v) => v.id === route)!;
+
+  it('60 healthy canary requests, then 500 for everything, then 80 more: rolled back', async () => {
+    await gateway.app.canaries.tick();
+    const healthy = await send(gateway, route, [...usersOf(route, 'canary', 60), ...usersOf(route, 'baseline', 60)]);
+    expect(healthy.filter((r) => r.variant === 'canary' && r.model === candidate)).toHaveLength(60);
+    await recorded(gateway, route, 120);
+    await gateway.app.canaries.tick();
+    expect((await view()).state).toMatchObject({ status: 'running', weight: 50 });
+
+    upstream.fail(candidate, 500);
+    const before = upstream.requests.length;
+    const storm = await send(gateway, route, [...usersOf(route, 'canary', 80, 60), ...usersOf(route, 'baseline', 80, 60)]);
+    // Clients never saw the storm: every canary-assigned request was answered by the baseline.
+    expect(storm.every((r) => r.status === 200)).toBe(true);
+    const canaryAssigned = storm.filter((r) => r.variant === 'canary');
+    expect(canaryAssigned).toHaveLength(80);
+    expect(canaryAssigned.every((r) => r.model === `stable-${route}`)).toBe(true);
+    const canaryCalls = upstream.requests.slice(before).filter((r) => r.body.model === candidate).length;
+    // With breakers on, most of the 80 skipped the open breaker without any attempt on the canary.
+    if (breakers) expect(canaryCalls).toBeLessThan(40);
+    else expect(canaryCalls).toBeGreaterThanOrEqual(80);
+
+    // The Canary tab counts every canary-assigned request the canary did not answer against it.
+    await recorded(gateway, route, 280);
+    const api = (await (await fetch(`${gateway.origin}/api/canaries?range=15m`)).json()) as {
+      canaries: { route: string; variants: { variant: string; requests: number; errors: number }[] }[];
+    };
+    const canary = api.canaries.find((c) => c.route === route)!.variants.find((v) => v.variant === 'canary')!;
+    expect(canary).toMatchObject({ requests: 140, errors: 80 });
+
+    await gateway.app.canaries.tick();
+    const after = await view();
+    expect(after.state).toMatchObject({ status: 'rolled_back', weight: 0 });
+    expect(after.lastEvaluation?.reason).toContain('errorRateIncrease');
+    // An open breaker is reported with the evidence.
+    const reachable = after.lastEvaluation?.checks.find((c) => c.guard === 'canaryReachable');
+    expect(reachable?.value).toBe(breakers ? 1 : 0);
+  });
+});
