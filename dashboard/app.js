@@ -272,10 +272,10 @@ const GUARD_LABELS = {
   canaryReachable: 'Canary targets skipped (breaker open or unhealthy)',
 };
 
-function guardValue(check) {
-  if (check.value === null) return '–';
-  if (check.guard === 'canaryReachable') return String(check.value);
-  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? check.value.toFixed(3) : check.value.toFixed(2);
+function guardNumber(check, value) {
+  if (value === null || value === undefined) return '–';
+  if (check.guard === 'canaryReachable') return String(value);
+  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? value.toFixed(3) : value.toFixed(2);
 }
 
 function controlledCanary(view, events) {
@@ -303,10 +303,11 @@ function controlledCanary(view, events) {
     controls,
     view.lastEvaluation ? el('p', { class: 'muted' }, `Last evaluation: ${view.lastEvaluation.decision} — ${view.lastEvaluation.reason}`) : el('p', { class: 'muted' }, 'Not evaluated yet.'),
     checks.length === 0 ? null : el('div', { class: 'table-wrap' }, el('table', {},
-      el('thead', {}, el('tr', {}, el('th', {}, 'Guard'), el('th', { class: 'num' }, 'Value'), el('th', { class: 'num' }, 'Threshold'), el('th', {}, 'State'))),
+      el('thead', {}, el('tr', {}, el('th', {}, 'Guard'), el('th', { class: 'num' }, 'Value'), el('th', { class: 'num', title: 'The confidence bound a breach is judged on' }, 'Bound'), el('th', { class: 'num' }, 'Threshold'), el('th', {}, 'State'))),
       el('tbody', {}, checks.map((c) => el('tr', {},
         el('td', {}, GUARD_LABELS[c.guard] ?? c.guard),
-        el('td', { class: 'num' }, guardValue(c)),
+        el('td', { class: 'num' }, guardNumber(c, c.value)),
+        el('td', { class: 'num' }, guardNumber(c, c.bound)),
         el('td', { class: 'num' }, String(c.threshold)),
         el('td', { class: c.breached ? 'status-5' : c.passing ? 'status-2' : 'status-4' }, c.breached ? 'breached' : c.passing ? 'ok' : 'over, not yet significant'),
       ))),

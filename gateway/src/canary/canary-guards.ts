@@ -3,10 +3,13 @@
  * (too little data, or not long enough at this step), roll back (a guard breached with enough evidence),
  * or promote (every guard within its threshold for the step). Groundwork for the canary controller.
  *
- * Evidence: the error-rate guard is a one-sided two-proportion z-test of "canary error rate exceeds
- * baseline by more than the allowed increase" at the configured confidence; ratio guards (p95, TTFT,
- * cost) need a minimum number of samples on both sides before they can breach.
+ * Evidence: the error-rate guard is breached when a one-sided lower confidence bound (Newcombe's
+ * hybrid score interval, see canary-statistics.ts) on "canary error rate minus baseline's" exceeds the
+ * allowed increase at the configured confidence — defined even when one side has no errors and the
+ * other nothing but errors; ratio guards (p95, TTFT, cost) need a minimum number of samples on both
+ * sides before they can breach.
  */
+import { normalQuantile, proportionDifferenceLowerBound } from './canary-statistics.js';
 
 export interface VariantStats {
   requests: number;
@@ -30,7 +33,7 @@ export interface CanaryGuards {
   /** Allowed drop of the mean feedback score. */
   maxFeedbackDrop?: number;
   minAgreement?: number;
-  /** One-sided confidence for the error-rate test. */
+  /** One-sided confidence of every guard's evidence. */
   confidence: number;
   /** Samples each side needs before a quantile, cost or feedback guard can breach. */
   minSamples: number;
@@ -45,6 +48,11 @@ export interface CanaryStep {
 export interface GuardCheck {
   guard: string;
   value: number | null;
+  /**
+   * The one-sided confidence bound the breach is judged on — the end of the confidence interval most
+   * favourable to the canary — or null while there is no evidence either way.
+   */
+  bound: number | null;
   threshold: number;
   /** Within the threshold (point estimate). */
   passing: boolean;
@@ -60,31 +68,10 @@ export interface Evaluation {
   checks: GuardCheck[];
 }
 
-/** Inverse of the standard normal CDF for the one-sided confidences people use. */
-export function zFor(confidence: number): number {
-  const table: [number, number][] = [[0.9, 1.2816], [0.95, 1.6449], [0.975, 1.96], [0.99, 2.3263], [0.995, 2.5758], [0.999, 3.0902]];
-  const exact = table.find(([c]) => Math.abs(c - confidence) < 1e-9);
-  if (exact) return exact[1];
-  throw new Error(`unsupported confidence ${confidence}; use one of ${table.map(([c]) => c).join(', ')}`);
-}
-
-/**
- * z statistic for H0: p_canary − p_baseline ≤ delta (unpooled standard error). Null when there is no
- * variance to test against (no errors on either side).
- */
-export function errorRateZ(baseline: VariantStats, canary: VariantStats, delta: number): number | null {
-  if (baseline.requests === 0 || canary.requests === 0) return null;
-  const pb = baseline.errors / baseline.requests;
-  const pc = canary.errors / canary.requests;
-  const se = Math.sqrt((pb * (1 - pb)) / baseline.requests + (pc * (1 - pc)) / canary.requests);
-  if (se === 0) return null;
-  return (pc - pb - delta) / se;
-}
-
 function ratioCheck(guard: string, canary: number | null, baseline: number | null, threshold: number, enough: boolean): GuardCheck {
   const value = canary !== null && baseline !== null && baseline > 0 ? canary / baseline : null;
   const passing = value === null || value <= threshold;
-  return { guard, value, threshold, passing, breached: enough && !passing };
+  return { guard, value, bound: null, threshold, passing, breached: enough && !passing };
 }
 
 export function evaluateCanary(
@@ -98,19 +85,20 @@ export function evaluateCanary(
   const checks: GuardCheck[] = [];
   // A canary target whose breaker is open (or whose health check fails) is evidence against it: the
   // requests it skips already count as its failures, and it is never promoted while it is skipped.
-  checks.push({ guard: 'canaryReachable', value: unavailable.length, threshold: 0, passing: unavailable.length === 0, breached: false });
+  checks.push({ guard: 'canaryReachable', value: unavailable.length, bound: null, threshold: 0, passing: unavailable.length === 0, breached: false });
   const enough = baseline.requests >= guards.minSamples && canary.requests >= guards.minSamples;
 
   if (guards.maxErrorRateIncrease !== undefined) {
     const delta = guards.maxErrorRateIncrease;
     const increase = baseline.requests && canary.requests ? canary.errors / canary.requests - baseline.errors / baseline.requests : null;
-    const z = errorRateZ(baseline, canary, delta);
+    const bound = proportionDifferenceLowerBound(canary.errors, canary.requests, baseline.errors, baseline.requests, normalQuantile(guards.confidence));
     checks.push({
       guard: 'errorRateIncrease',
       value: increase,
+      bound,
       threshold: delta,
       passing: increase === null || increase <= delta,
-      breached: z !== null && z > zFor(guards.confidence),
+      breached: bound !== null && bound > delta,
     });
   }
   if (guards.maxP95Ratio !== undefined) checks.push(ratioCheck('p95Ratio', canary.p95Ms, baseline.p95Ms, guards.maxP95Ratio, enough));
@@ -120,12 +108,12 @@ export function evaluateCanary(
     const value = canary.feedback !== null && baseline.feedback !== null ? baseline.feedback - canary.feedback : null;
     const passing = value === null || value <= guards.maxFeedbackDrop;
     const evidence = canary.feedbackCount >= guards.minSamples && baseline.feedbackCount >= guards.minSamples;
-    checks.push({ guard: 'feedbackDrop', value, threshold: guards.maxFeedbackDrop, passing, breached: evidence && !passing });
+    checks.push({ guard: 'feedbackDrop', value, bound: null, threshold: guards.maxFeedbackDrop, passing, breached: evidence && !passing });
   }
   if (guards.minAgreement !== undefined) {
     const value = canary.agreement ?? null;
     const passing = value === null || value >= guards.minAgreement;
-    checks.push({ guard: 'agreement', value, threshold: guards.minAgreement, passing, breached: (canary.agreementCount ?? 0) >= guards.minSamples && !passing });
+    checks.push({ guard: 'agreement', value, bound: null, threshold: guards.minAgreement, passing, breached: (canary.agreementCount ?? 0) >= guards.minSamples && !passing });
   }
 
   const breached = checks.filter((check) => check.breached);

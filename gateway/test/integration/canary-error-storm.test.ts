@@ -120,3 +120,42 @@ describe.each([
     expect(reachable?.value).toBe(breakers ? 1 : 0);
   });
 });
+
+describe('a canary failing every request from its first one, against a baseline failing none (breakers off)', () => {
+  let upstream: MockUpstream;
+  let gateway: RunningGateway;
+  const route = 'doomed';
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    gateway = await startGateway({
+      providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+      routing: { breaker: { enabled: false } },
+      routes: {
+        [route]: {
+          strategy: 'canary',
+          canaryWeight: 50,
+          plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000 },
+          baseline: { provider: 'up', model: 'stable-doomed' },
+          canary: { provider: 'up', model: 'fail-500' },
+        },
+      },
+      telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-doomed-')), logRequests: false },
+    });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it('is rolled back: 100 % against 0 % is evidence however small the samples', async () => {
+    await gateway.app.canaries.tick();
+    const replies = await send(gateway, route, [...usersOf(route, 'canary', 30), ...usersOf(route, 'baseline', 30)]);
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    await recorded(gateway, route, 60);
+    await gateway.app.canaries.tick();
+    const view = (await gateway.app.canaries.list()).find((v) => v.id === route)!;
+    expect(view.state).toMatchObject({ status: 'rolled_back', weight: 0 });
+    expect(view.lastEvaluation?.checks.find((c) => c.guard === 'errorRateIncrease')).toMatchObject({ value: 1, breached: true });
+  });
+});

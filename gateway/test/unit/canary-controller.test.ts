@@ -56,12 +56,12 @@ describe('canary controller', () => {
   });
 
   it('rolls back a canary with a higher error rate once the evidence is there, and not before', async () => {
-    let requests = 20;
+    let requests = 10;
     const { clock, split, events, controller } = setup(() => variant(requests, Math.round(requests * 0.1)));
     await controller.tick();
     clock.now += 61_000;
     await controller.tick();
-    expect(split.weight).toBe(1); // 2 errors in 20: not significant yet
+    expect(split.weight).toBe(1); // 1 error in 10: not significant yet
     requests = 300;
     clock.now += 10_000;
     await controller.tick();
