@@ -43,6 +43,11 @@ export interface ControllerDeps {
   holder?: string;
 }
 
+/** A variant's numbers as stored with a decision: the latency samples as counts, not thousands of values. */
+function withoutSamples({ latencyMs, ttftMs, ...numbers }: VariantStats): Record<string, unknown> {
+  return { ...numbers, latencySamples: latencyMs.length, ttftSamples: ttftMs.length };
+}
+
 export class CanaryController {
   private readonly plans: Map<string, { split: CanarySplit; plan: CanaryPlanConfig }>;
   private readonly now: () => number;
@@ -109,7 +114,14 @@ export class CanaryController {
     const unavailable = this.deps.unavailable?.(split) ?? [];
     const evaluation = evaluateCanary(baseline, canary, step, this.now() - state.stepStartedAt, plan.guards, unavailable);
     this.evaluations.set(state.id, evaluation);
-    const numbers = { reason: evaluation.reason, checks: evaluation.checks, baseline, canary, step: state.stepIndex, ...(unavailable.length > 0 ? { unavailable } : {}) };
+    const numbers = {
+      reason: evaluation.reason,
+      checks: evaluation.checks,
+      baseline: withoutSamples(baseline),
+      canary: withoutSamples(canary),
+      step: state.stepIndex,
+      ...(unavailable.length > 0 ? { unavailable } : {}),
+    };
     if (evaluation.decision === 'rollback') await this.change(state, split, 'rolled_back', state.stepIndex, 0, 'rollback', numbers);
     else if (evaluation.decision === 'promote') await this.advance(state, plan, split, 'promote', numbers);
     else this.deps.onEvent(this.event(state.id, 'hold', state.weight, state.weight, numbers));

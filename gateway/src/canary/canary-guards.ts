@@ -1,27 +1,49 @@
 /**
  * The decision a progressive canary makes at one evaluation, as a pure function of the numbers: hold
  * (too little data, or not long enough at this step), roll back (a guard breached with enough evidence),
- * or promote (every guard within its threshold for the step). Groundwork for the canary controller.
+ * or promote (every guard within its threshold for the step).
  *
- * Evidence: the error-rate guard is breached when a one-sided lower confidence bound (Newcombe's
- * hybrid score interval, see canary-statistics.ts) on "canary error rate minus baseline's" exceeds the
- * allowed increase at the configured confidence — defined even when one side has no errors and the
- * other nothing but errors; ratio guards (p95, TTFT, cost) need a minimum number of samples on both
- * sides before they can breach.
+ * Evidence: every guard is judged on a one-sided confidence bound at the configured `confidence` (see
+ * canary-statistics.ts) — rolled back only when even the end of the interval most favourable to the
+ * canary is beyond the threshold; a point value beyond it without that evidence holds the step.
+ *
+ * - error rate: Newcombe's hybrid score bound on "canary error rate minus baseline's" — defined even
+ *   when one side has no errors and the other nothing but errors;
+ * - latency and TTFT: a lower bound on how many times slower the canary is, from order statistics at
+ *   the p95 and from a Mann–Whitney rank test across the whole distribution (Bonferroni-combined);
+ * - cost: Fieller's bound on the ratio of mean costs per request;
+ * - feedback and agreement: normal bounds on the mean drop / the mean.
+ *
+ * Latency, cost, feedback and agreement guards also need `minSamples` on each side first.
  */
-import { normalQuantile, proportionDifferenceLowerBound } from './canary-statistics.js';
+import {
+  latencyRatioLowerBound,
+  meanDropLowerBound,
+  meanRatioLowerBound,
+  meanUpperBound,
+  normalQuantile,
+  proportionDifferenceLowerBound,
+  type Moments,
+} from './canary-statistics.js';
 
 export interface VariantStats {
   requests: number;
+  /** Failed, or not answered by the variant itself. */
   errors: number;
   p95Ms: number | null;
   ttftP95Ms: number | null;
   costPerRequest: number;
+  costStdDev: number;
   feedback: number | null;
+  feedbackStdDev: number;
   feedbackCount: number;
   /** Mean answer agreement (e.g. ROUGE-L F) of shadowed requests, when measured. */
   agreement?: number | null;
+  agreementStdDev?: number;
   agreementCount?: number;
+  /** Latencies and TTFTs (ms) of the variant's latest requests, for the ratio tests. */
+  latencyMs: readonly number[];
+  ttftMs: readonly number[];
 }
 
 export interface CanaryGuards {
@@ -68,10 +90,21 @@ export interface Evaluation {
   checks: GuardCheck[];
 }
 
-function ratioCheck(guard: string, canary: number | null, baseline: number | null, threshold: number, enough: boolean): GuardCheck {
-  const value = canary !== null && baseline !== null && baseline > 0 ? canary / baseline : null;
-  const passing = value === null || value <= threshold;
-  return { guard, value, bound: null, threshold, passing, breached: enough && !passing };
+const ratio = (canary: number | null, baseline: number | null): number | null =>
+  canary !== null && baseline !== null && baseline > 0 ? canary / baseline : null;
+
+const ascending = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
+
+/** A guard whose bound is a lower bound on a "canary / baseline" ratio, breached above `threshold`. */
+function ratioCheck(guard: string, value: number | null, bound: number | null, threshold: number): GuardCheck {
+  return { guard, value, bound, threshold, passing: value === null || value <= threshold, breached: bound !== null && bound > threshold };
+}
+
+function latencyCheck(guard: string, p95: [number | null, number | null], samples: [readonly number[], readonly number[]], threshold: number, guards: CanaryGuards): GuardCheck {
+  const [canary, baseline] = samples;
+  const enough = canary.length >= guards.minSamples && baseline.length >= guards.minSamples;
+  const bound = enough ? latencyRatioLowerBound(ascending(canary), ascending(baseline), guards.confidence) : null;
+  return ratioCheck(guard, ratio(p95[0], p95[1]), bound, threshold);
 }
 
 export function evaluateCanary(
@@ -86,12 +119,12 @@ export function evaluateCanary(
   // A canary target whose breaker is open (or whose health check fails) is evidence against it: the
   // requests it skips already count as its failures, and it is never promoted while it is skipped.
   checks.push({ guard: 'canaryReachable', value: unavailable.length, bound: null, threshold: 0, passing: unavailable.length === 0, breached: false });
-  const enough = baseline.requests >= guards.minSamples && canary.requests >= guards.minSamples;
+  const z = normalQuantile(guards.confidence);
 
   if (guards.maxErrorRateIncrease !== undefined) {
     const delta = guards.maxErrorRateIncrease;
     const increase = baseline.requests && canary.requests ? canary.errors / canary.requests - baseline.errors / baseline.requests : null;
-    const bound = proportionDifferenceLowerBound(canary.errors, canary.requests, baseline.errors, baseline.requests, normalQuantile(guards.confidence));
+    const bound = proportionDifferenceLowerBound(canary.errors, canary.requests, baseline.errors, baseline.requests, z);
     checks.push({
       guard: 'errorRateIncrease',
       value: increase,
@@ -101,19 +134,32 @@ export function evaluateCanary(
       breached: bound !== null && bound > delta,
     });
   }
-  if (guards.maxP95Ratio !== undefined) checks.push(ratioCheck('p95Ratio', canary.p95Ms, baseline.p95Ms, guards.maxP95Ratio, enough));
-  if (guards.maxTtftRatio !== undefined) checks.push(ratioCheck('ttftRatio', canary.ttftP95Ms, baseline.ttftP95Ms, guards.maxTtftRatio, enough));
-  if (guards.maxCostRatio !== undefined) checks.push(ratioCheck('costRatio', canary.costPerRequest, baseline.costPerRequest, guards.maxCostRatio, enough));
+  if (guards.maxP95Ratio !== undefined) {
+    checks.push(latencyCheck('p95Ratio', [canary.p95Ms, baseline.p95Ms], [canary.latencyMs, baseline.latencyMs], guards.maxP95Ratio, guards));
+  }
+  if (guards.maxTtftRatio !== undefined) {
+    checks.push(latencyCheck('ttftRatio', [canary.ttftP95Ms, baseline.ttftP95Ms], [canary.ttftMs, baseline.ttftMs], guards.maxTtftRatio, guards));
+  }
+  if (guards.maxCostRatio !== undefined) {
+    const enough = canary.requests >= guards.minSamples && baseline.requests >= guards.minSamples;
+    const cost = (v: VariantStats): Moments => ({ count: v.requests, mean: v.costPerRequest, stdDev: v.costStdDev });
+    const bound = enough ? meanRatioLowerBound(cost(canary), cost(baseline), z) : null;
+    checks.push(ratioCheck('costRatio', ratio(canary.costPerRequest, baseline.costPerRequest), bound, guards.maxCostRatio));
+  }
   if (guards.maxFeedbackDrop !== undefined) {
     const value = canary.feedback !== null && baseline.feedback !== null ? baseline.feedback - canary.feedback : null;
-    const passing = value === null || value <= guards.maxFeedbackDrop;
-    const evidence = canary.feedbackCount >= guards.minSamples && baseline.feedbackCount >= guards.minSamples;
-    checks.push({ guard: 'feedbackDrop', value, bound: null, threshold: guards.maxFeedbackDrop, passing, breached: evidence && !passing });
+    const enough = canary.feedbackCount >= guards.minSamples && baseline.feedbackCount >= guards.minSamples;
+    const scores = (v: VariantStats): Moments => ({ count: v.feedbackCount, mean: v.feedback ?? 0, stdDev: v.feedbackStdDev });
+    const bound = enough ? meanDropLowerBound(scores(canary), scores(baseline), z) : null;
+    const threshold = guards.maxFeedbackDrop;
+    checks.push({ guard: 'feedbackDrop', value, bound, threshold, passing: value === null || value <= threshold, breached: bound !== null && bound > threshold });
   }
   if (guards.minAgreement !== undefined) {
     const value = canary.agreement ?? null;
-    const passing = value === null || value >= guards.minAgreement;
-    checks.push({ guard: 'agreement', value, bound: null, threshold: guards.minAgreement, passing, breached: (canary.agreementCount ?? 0) >= guards.minSamples && !passing });
+    const count = canary.agreementCount ?? 0;
+    const bound = value !== null && count >= guards.minSamples ? meanUpperBound({ count, mean: value, stdDev: canary.agreementStdDev ?? 0 }, z) : null;
+    const threshold = guards.minAgreement;
+    checks.push({ guard: 'agreement', value, bound, threshold, passing: value === null || value >= threshold, breached: bound !== null && bound < threshold });
   }
 
   const breached = checks.filter((check) => check.breached);

@@ -1,10 +1,11 @@
 /**
- * The statistics behind the canary guards. A guard asks: is the canary worse than its threshold
- * allows, with the configured confidence? It answers with a one-sided confidence bound on the canary's
- * side of the comparison: breached only when even that bound is beyond the threshold. Every bound here
- * is defined for every input, including the extremes where a textbook z statistic divides by zero (no
- * errors at all, every request failing, one request); where the data cannot bound a quantity the
- * answer is `null` — no evidence — never a guess.
+ * The statistics behind the canary guards. Every guard asks the same question — is the canary worse
+ * than its threshold allows, with the configured confidence? — and answers it with a one-sided
+ * confidence bound on the canary's side of the comparison: a guard is breached only when even that
+ * bound is beyond the threshold. Every bound here is defined for every input, including the extremes
+ * where a textbook z statistic divides by zero (no errors at all, every request failing, one sample,
+ * constant costs); where the data cannot bound a quantity the answer is `null` — no evidence — never a
+ * guess.
  */
 
 /**
@@ -85,4 +86,151 @@ export function proportionDifferenceLowerBound(failures1: number, trials1: numbe
   const lower1 = wilsonInterval(failures1, trials1, z).lower;
   const upper2 = wilsonInterval(failures2, trials2, z).upper;
   return p1 - p2 - Math.sqrt((p1 - lower1) ** 2 + (upper2 - p2) ** 2);
+}
+
+/** P(X ≥ k) for each k = 0..n, X ~ Binomial(n, p), computed in log space (n may be thousands). */
+function binomialUpperTails(n: number, p: number): Float64Array {
+  const logPmf = new Float64Array(n + 1);
+  const logP = Math.log(p);
+  const logQ = Math.log1p(-p);
+  let logChoose = 0;
+  for (let k = 0; k <= n; k++) {
+    if (k > 0) logChoose += Math.log(n - k + 1) - Math.log(k);
+    logPmf[k] = logChoose + k * logP + (n - k) * logQ;
+  }
+  const tails = new Float64Array(n + 2);
+  for (let k = n; k >= 0; k--) tails[k] = (tails[k + 1] as number) + Math.exp(logPmf[k] as number);
+  return tails;
+}
+
+/**
+ * Distribution-free one-sided confidence bounds for the q-quantile of a population from its sorted
+ * sample, by order statistics: P(X₍ₖ₎ ≤ ξ_q) = P(Binomial(n, q) ≥ k). The lower bound is the largest
+ * X₍ₖ₎ with that probability ≥ confidence, the upper bound the smallest X₍ₘ₎ with P(Binomial(n, q) < m)
+ * ≥ confidence. Null when the sample is too small to bound the quantile at all (e.g. a p95's upper
+ * bound at 95 % needs at least 59 samples: below that the true p95 may lie beyond the largest one).
+ */
+export function quantileBounds(sorted: readonly number[], q: number, confidence: number): { lower: number | null; upper: number | null } {
+  const n = sorted.length;
+  if (n === 0) return { lower: null, upper: null };
+  const atLeast = binomialUpperTails(n, q);
+  let lower: number | null = null;
+  for (let k = n; k >= 1; k--) {
+    if ((atLeast[k] as number) >= confidence) {
+      lower = sorted[k - 1] as number;
+      break;
+    }
+  }
+  let upper: number | null = null;
+  for (let m = 1; m <= n; m++) {
+    // P(X < m) = 1 − P(X ≥ m)
+    if (1 - (atLeast[m] as number) >= confidence) {
+      upper = sorted[m - 1] as number;
+      break;
+    }
+  }
+  return { lower, upper };
+}
+
+/** U(θ) = #{(c, b): c > θ·b} + ½·#{c = θ·b} over two ascending samples, in one merge pass. */
+function mannWhitneyU(canary: readonly number[], baseline: readonly number[], theta: number): number {
+  let below = 0;
+  let notAbove = 0;
+  let u = 0;
+  for (const c of canary) {
+    while (below < baseline.length && theta * (baseline[below] as number) < c) below++;
+    if (notAbove < below) notAbove = below;
+    while (notAbove < baseline.length && theta * (baseline[notAbove] as number) <= c) notAbove++;
+    u += below + (notAbove - below) / 2;
+  }
+  return u;
+}
+
+/**
+ * One-sided lower confidence bound for θ in "canary ≈ θ × baseline" (a scale shift), from the
+ * Mann–Whitney rank test: the largest θ at which the test still finds the canary slower than θ times
+ * the baseline. Ranks make it robust to the tail noise a loaded machine puts on both sides: a few
+ * stalled baseline requests cannot hide a canary that is slower across the board, and a few stalled
+ * canary requests cannot convict a healthy one. Normal approximation with a continuity correction and
+ * no tie correction (ties only lower the variance, so ignoring them is conservative). Both samples
+ * sorted ascending; null when even θ → 0 is not significant (samples too small).
+ */
+export function scaleRatioLowerBound(canary: readonly number[], baseline: readonly number[], z: number): number | null {
+  const m = canary.length;
+  const n = baseline.length;
+  if (m === 0 || n === 0) return null;
+  const critical = (m * n) / 2 + 0.5 + z * Math.sqrt((m * n * (m + n + 1)) / 12);
+  const significant = (theta: number): boolean => mannWhitneyU(canary, baseline, theta) >= critical;
+  const smallest = Math.max(Math.min(canary[0] as number, baseline[0] as number), 1e-9);
+  const largest = Math.max(canary[m - 1] as number, baseline[n - 1] as number, smallest);
+  // Below lo every canary value exceeds θ·b (U = m·n); above hi none does (U = 0).
+  let lo = (smallest / largest) / 2;
+  let hi = (largest / smallest) * 2;
+  if (!significant(lo)) return null;
+  if (significant(hi)) return hi;
+  // Bisection in log space: U(θ) is non-increasing in θ.
+  for (let i = 0; i < 60 && hi / lo > 1 + 1e-9; i++) {
+    const mid = Math.sqrt(lo * hi);
+    if (significant(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A lower confidence bound for "how many times slower is the canary", at a quantile (default p95) and
+ * across the board, with overall confidence `confidence`: the larger of (a) the order-statistic bound
+ * canary-p95-lower / baseline-p95-upper and (b) the Mann–Whitney scale bound, each at 1 − α/2
+ * (Bonferroni), and (a)'s two one-sided bounds each at 1 − α/4, so the chance of a false breach stays
+ * within α. (a) catches a canary whose tail alone got worse; (b) a canary slower everywhere whose p95
+ * ratio the baseline's own tail noise hides. Samples sorted ascending.
+ */
+export function latencyRatioLowerBound(canary: readonly number[], baseline: readonly number[], confidence: number, quantile = 0.95): number | null {
+  const alpha = 1 - confidence;
+  const canaryTail = quantileBounds(canary, quantile, 1 - alpha / 4).lower;
+  const baselineTail = quantileBounds(baseline, quantile, 1 - alpha / 4).upper;
+  const tail = canaryTail !== null && baselineTail !== null && baselineTail > 0 ? canaryTail / baselineTail : null;
+  const scale = scaleRatioLowerBound(canary, baseline, normalQuantile(1 - alpha / 2));
+  if (tail === null) return scale;
+  if (scale === null) return tail;
+  return Math.max(tail, scale);
+}
+
+/** A sample's size, mean and standard deviation. */
+export interface Moments {
+  count: number;
+  mean: number;
+  stdDev: number;
+}
+
+const varianceOfMean = (m: Moments): number => (m.stdDev * m.stdDev) / m.count;
+
+/**
+ * One-sided lower confidence bound for μ_canary / μ_baseline by Fieller's theorem (large-sample
+ * normal means): the smaller root θ of (x̄_c − θ·x̄_b)² = z²·(v_c + θ²·v_b). Exact when both samples
+ * are constant (θ = x̄_c / x̄_b). Null when the baseline's mean is not itself bounded away from zero —
+ * a ratio to something that may be 0 bounds nothing.
+ */
+export function meanRatioLowerBound(canary: Moments, baseline: Moments, z: number): number | null {
+  if (canary.count === 0 || baseline.count === 0) return null;
+  const vc = varianceOfMean(canary);
+  const vb = varianceOfMean(baseline);
+  const a = baseline.mean * baseline.mean - z * z * vb;
+  if (a <= 0) return null;
+  const b = canary.mean * baseline.mean;
+  // b² − a·c simplifies to z²·(v_c·a + v_b·x̄_c²), never negative once a > 0.
+  const discriminant = z * z * (vc * a + vb * canary.mean * canary.mean);
+  return (b - Math.sqrt(discriminant)) / a;
+}
+
+/** One-sided lower confidence bound for μ_baseline − μ_canary (normal approximation, unequal variances). */
+export function meanDropLowerBound(canary: Moments, baseline: Moments, z: number): number | null {
+  if (canary.count === 0 || baseline.count === 0) return null;
+  return baseline.mean - canary.mean - z * Math.sqrt(varianceOfMean(canary) + varianceOfMean(baseline));
+}
+
+/** One-sided upper confidence bound for a mean (normal approximation). */
+export function meanUpperBound(sample: Moments, z: number): number | null {
+  if (sample.count === 0) return null;
+  return sample.mean + z * Math.sqrt(varianceOfMean(sample));
 }

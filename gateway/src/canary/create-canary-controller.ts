@@ -6,14 +6,32 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
 import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
-import { DashboardQueries } from '../telemetry/dashboard-queries.js';
+import { DashboardQueries, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
 import { MemoryCanaryStateStore, RedisCanaryStateStore } from './canary-state.js';
 
-const NO_DATA: VariantStats = { requests: 0, errors: 0, p95Ms: null, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
+const NO_DATA: VariantStats = {
+  requests: 0,
+  errors: 0,
+  p95Ms: null,
+  ttftP95Ms: null,
+  costPerRequest: 0,
+  costStdDev: 0,
+  feedback: null,
+  feedbackStdDev: 0,
+  feedbackCount: 0,
+  latencyMs: [],
+  ttftMs: [],
+};
+
+/**
+ * Latencies read per variant for the ratio tests: the latest this many requests of the step. Enough for
+ * the tests to resolve small differences; bounded so an evaluation stays cheap at any traffic.
+ */
+const LATENCY_SAMPLES = 5000;
 
 export function createCanaryController(
   config: GatewayConfig,
@@ -28,11 +46,16 @@ export function createCanaryController(
     if (!traces?.ready) return { baseline: NO_DATA, canary: NO_DATA };
     // Rows still queued in this replica would be missed; flush them first.
     await traces.pipeline.flush();
-    const comparisons = await new DashboardQueries(traces.sink).canaries({ fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 }, variantTargetsOf([split]));
+    const queries = new DashboardQueries(traces.sink);
+    const window = { fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 };
+    const [comparisons, baselineSamples, canarySamples] = await Promise.all([
+      queries.canaries(window, variantTargetsOf([split])),
+      queries.latencySamples(window, split.route, 'baseline', LATENCY_SAMPLES),
+      queries.latencySamples(window, split.route, 'canary', LATENCY_SAMPLES),
+    ]);
     const comparison = comparisons.find((c) => c.route === split.route);
-    const variants = comparison?.variants ?? [];
-    const pick = (name: string): VariantStats => {
-      const v = variants.find((candidate) => candidate.variant === name);
+    const pick = (name: string, samples: LatencySamples): VariantStats => {
+      const v = comparison?.variants.find((candidate) => candidate.variant === name);
       if (!v) return NO_DATA;
       return {
         requests: v.requests,
@@ -40,13 +63,17 @@ export function createCanaryController(
         p95Ms: v.p95,
         ttftP95Ms: v.ttftP95,
         costPerRequest: v.costPerRequest,
+        costStdDev: v.costStdDev,
         feedback: v.feedback,
+        feedbackStdDev: v.feedbackStdDev,
         feedbackCount: v.feedbackCount,
+        ...samples,
       };
     };
     // Shadow requests mirror traffic to the candidate: their agreement with the primary answers is the canary's.
-    const canary = { ...pick('canary'), agreement: comparison?.agreement?.rougeL ?? null, agreementCount: comparison?.agreement?.count ?? 0 };
-    return { baseline: pick('baseline'), canary };
+    const agreement = comparison?.agreement;
+    const canary = { ...pick('canary', canarySamples), agreement: agreement?.rougeL ?? null, agreementStdDev: agreement?.rougeLStdDev ?? 0, agreementCount: agreement?.count ?? 0 };
+    return { baseline: pick('baseline', baselineSamples), canary };
   };
   return new CanaryController({
     splits,

@@ -10,6 +10,7 @@
  *   stall-body             sends headers and one chunk, then goes silent
  *   cut-after-<n>          streams n chunks, then destroys the socket
  *   slow-<ms>              waits ms before answering
+ *   lag-<ms>-<n>-<extra>[~tag]  waits ms, and extra ms more for n of every 100 requests (evenly spread)
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
@@ -152,6 +153,13 @@ async function respond(
     return;
   }
   if ((match = /slow-(\d+)$/.exec(model))) await sleep(Number(match[1]));
+  if ((match = /^lag-(\d+)-(\d+)-(\d+)(?:~\w+)?$/.exec(model))) {
+    const seen = flakyCounts.get(model) ?? 0;
+    flakyCounts.set(model, seen + 1);
+    const share = Number(match[2]);
+    const extra = Math.floor(((seen + 1) * share) / 100) > Math.floor((seen * share) / 100);
+    await sleep(Number(match[1]) + (extra ? Number(match[3]) : 0));
+  }
 
   if (path.endsWith('/embeddings')) {
     const inputs = Array.isArray(body.input) ? body.input : [body.input];

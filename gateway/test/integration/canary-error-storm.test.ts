@@ -7,46 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stickyBucket } from '../../src/routing/sticky-hash.js';
+import { recorded, send, usersOf } from '../helpers/canary-traffic.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
-
-/** Users the sticky hash puts on each side of a 50% split of `route`. */
-function usersOf(route: string, side: 'baseline' | 'canary', count: number, from = 0): string[] {
-  const users: string[] = [];
-  for (let i = 0; users.length < from + count; i++) {
-    const user = `user-${i}`;
-    if (stickyBucket(route, user) < 5000 === (side === 'canary')) users.push(user);
-  }
-  return users.slice(from);
-}
-
-async function send(gateway: RunningGateway, route: string, users: string[]): Promise<{ status: number; variant: string | null; model: string | null }[]> {
-  const out: { status: number; variant: string | null; model: string | null }[] = [];
-  for (let i = 0; i < users.length; i += 20) {
-    const batch = users.slice(i, i + 20).map(async (user) => {
-      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
-        method: 'POST',
-        body: JSON.stringify({ model: route, user, messages: [{ role: 'user', content: 'hello' }] }),
-      });
-      await response.arrayBuffer();
-      return { status: response.status, variant: response.headers.get('x-gateway-variant'), model: response.headers.get('x-gateway-model') };
-    });
-    out.push(...(await Promise.all(batch)));
-  }
-  return out;
-}
-
-/** Waits until the gateway recorded `total` requests on `route` (a reply can reach the client first), then stores them. */
-async function recorded(gateway: RunningGateway, route: string, total: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while ((await metricValue(gateway.origin, 'gateway_requests_total', { route }).catch(() => 0)) < total) {
-    if (Date.now() > deadline) throw new Error(`fewer than ${total} requests recorded on ${route}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  await gateway.app.traces!.pipeline.flush();
-}
 
 describe.each([
   ['breakers on', true],

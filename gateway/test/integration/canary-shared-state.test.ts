@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
+import type { VariantStats } from '../../src/canary/canary-guards.js';
 import { RedisCanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -14,6 +15,20 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+const healthy: VariantStats = {
+  requests: 1000,
+  errors: 10,
+  p95Ms: 100,
+  ttftP95Ms: null,
+  costPerRequest: 0,
+  costStdDev: 0,
+  feedback: null,
+  feedbackStdDev: 0,
+  feedbackCount: 0,
+  latencyMs: [],
+  ttftMs: [],
+};
+
 describe('canary state on real Redis', () => {
   it('replicas follow one weight and only one decides', async () => {
     const plan = canaryPlanSchema.parse({ steps: [10, 50, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 1000 });
@@ -24,10 +39,7 @@ describe('canary state on real Redis', () => {
       const controller = new CanaryController({
         splits: new Map([[split.id, split]]),
         store,
-        stats: async () => ({
-          baseline: { requests: 1000, errors: 10, p95Ms: 100, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 },
-          canary: { requests: 1000, errors: 10, p95Ms: 100, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 },
-        }),
+        stats: async () => ({ baseline: healthy, canary: healthy }),
         onEvent: (event) => events.push(event),
         now: () => clock.now,
         holder,

@@ -131,6 +131,22 @@ describe.each(sinks)('dashboard queries: %s', (_name, make) => {
     expect(canary.feedback).toBeCloseTo(0.5, 10);
     expect(canary.feedbackCount).toBe(2);
     expect(baseline.feedbackCount).toBe(1);
+    // Spreads for the guards' confidence bounds: scores 1 and 0; every cost 0.001.
+    expect(canary.feedbackStdDev).toBeCloseTo(Math.SQRT1_2, 10);
+    expect(baseline.feedbackStdDev).toBe(0);
+    expect(canary.costStdDev).toBeCloseTo(0, 10);
+    expect(canary.errors).toBe(5);
+  });
+
+  it('latency samples: the latest requests of a variant, for the ratio tests', async () => {
+    const samples = await queries.latencySamples(window, 'chat', 'canary', 10);
+    // Canary rows are every 4th; the latest ten are those ending in 0 and in 2.
+    expect([...samples.latencyMs].sort((a, b) => a - b)).toEqual([12, 20, 32, 40, 52, 60, 72, 80, 92, 100]);
+    expect(samples.ttftMs).toEqual([]);
+    const baseline = await queries.latencySamples(window, 'chat', 'baseline', 1000);
+    expect(baseline.latencyMs).toHaveLength(75);
+    expect(baseline.ttftMs).toHaveLength(50);
+    expect(await queries.latencySamples(window, "chat' OR '1'='1", 'canary', 10)).toEqual({ latencyMs: [], ttftMs: [] });
   });
 });
 
@@ -152,6 +168,8 @@ describe.each(sinks)('shadow agreement per variant: %s', (_name, make) => {
     expect(r?.agreementByVariant.baseline).toMatchObject({ count: 2 });
     expect(r?.agreementByVariant.baseline?.rougeL).toBeCloseTo(0.7, 10);
     expect(r?.agreementByVariant.canary?.bleu).toBeCloseTo(0.1, 10);
+    expect(r?.agreement?.rougeLStdDev).toBeCloseTo(Math.sqrt(0.28 / 3), 10);
+    expect(r?.agreementByVariant.baseline?.rougeLStdDev).toBeCloseTo(Math.sqrt(0.02), 10);
     await sink.close();
   });
 });

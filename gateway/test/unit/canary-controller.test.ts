@@ -7,8 +7,10 @@ import type { CanarySplit } from '../../src/routing/route-tree.js';
 
 const plan = canaryPlanSchema.parse({ steps: [1, 5, 25, 50, 100], minStepDurationMs: 60_000, minStepRequests: 100, intervalMs: 10_000, guards: { maxErrorRateIncrease: 0.01, maxP95Ratio: 1.5 } });
 
-function variant(requests: number, errors: number, p95Ms = 400): VariantStats {
-  return { requests, errors, p95Ms, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
+/** A variant's numbers: `requests` latencies spread evenly over ±20 % around `typicalMs`. */
+function variant(requests: number, errors: number, typicalMs = 400): VariantStats {
+  const latencyMs = Array.from({ length: requests }, (_, i) => typicalMs * (0.8 + (0.4 * i) / requests));
+  return { requests, errors, p95Ms: typicalMs * 1.18, ttftP95Ms: null, costPerRequest: 0, costStdDev: 0, feedback: null, feedbackStdDev: 0, feedbackCount: 0, latencyMs, ttftMs: [] };
 }
 
 function setup(canaryStats: (weight: number) => VariantStats, unavailable: () => string[] = () => []) {
