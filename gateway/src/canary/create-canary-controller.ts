@@ -80,6 +80,7 @@ export function createCanaryController(
     store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
     stats,
     unavailable,
+    onRefused: (id, decision) => log.warn({ canary: id, decision }, 'canary decision refused: the lease was lost or the state changed meanwhile'),
     onEvent: (event) => {
       metrics.countCanaryDecision(event.route, event.decision);
       if (event.decision !== 'hold') log.info({ canary: event.route, decision: event.decision, from: event.fromWeight, to: event.toWeight, details: event.details }, 'canary decision');
