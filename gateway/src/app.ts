@@ -238,19 +238,19 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerDashboardApi(app, traces, canaries, resolver.canarySplits);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
+  const shadow = new ShadowTraffic({
+    random: runtime.random,
+    metrics,
+    prices,
+    record: traces ? (row) => traces.pipeline.record(row) : undefined,
+  });
   registerProxyRoutes(app, {
     resolver,
     runtime,
     cache,
     recorder,
     admission,
-    shadow: new ShadowTraffic({
-      random: runtime.random,
-      metrics,
-      prices,
-      record: traces ? (row) => traces.pipeline.record(row) : undefined,
-      timeoutMs: config.routing.timeoutMs,
-    }),
+    shadow,
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
   });
@@ -271,7 +271,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     await canaries.stop();
     clearInterval(keyRefresh);
     await Promise.all([limitStore.close(), keyStore.close?.()]);
-    // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
+    // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
+    // now), then flush or spool what is queued.
+    await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();

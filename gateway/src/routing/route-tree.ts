@@ -76,6 +76,7 @@ export interface CompiledShadow {
   readonly target: ResolvedTarget;
   readonly fraction: number;
   readonly maxConcurrent: number;
+  readonly timeoutMs: number;
 }
 
 export interface PlannedAttempt {
