@@ -278,7 +278,7 @@ function guardNumber(check, value) {
   return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? value.toFixed(3) : value.toFixed(2);
 }
 
-function controlledCanary(view, events) {
+function controlledCanary(view) {
   const { state } = view;
   const controls = el('div', { class: 'canary-controls', 'data-testid': `canary-controls-${view.id}` },
     ...['pause', 'resume', 'promote', 'rollback', 'restart'].map((action) =>
@@ -313,14 +313,14 @@ function controlledCanary(view, events) {
       ))),
     )),
     el('h4', {}, 'Decisions'),
-    events.length === 0
+    view.decisions.length === 0
       ? el('p', { class: 'muted' }, 'No decisions yet.')
-      : el('ul', { class: 'decision-log', 'data-testid': `canary-log-${view.id}` }, events.map((e) => el('li', {}, `${fmt.datetime(e.ts_ms)} · ${e.decision} · ${e.from_weight}% → ${e.to_weight}%`))),
+      : el('ul', { class: 'decision-log', 'data-testid': `canary-log-${view.id}` }, view.decisions.map((d) => el('li', {}, `${fmt.datetime(d.tsMs)} · ${d.decision} · ${d.fromWeight}% → ${d.toWeight}%`))),
   );
 }
 
 async function loadCanary() {
-  const { canaries, controller, events } = await api(`/api/canaries?range=${state.range}`);
+  const { canaries, controller } = await api(`/api/canaries?range=${state.range}`);
   const panels = $('#canary-panels');
   const routes = new Set([...canaries.map((c) => c.route), ...controller.map((v) => v.id)]);
   if (routes.size === 0) {
@@ -357,7 +357,7 @@ async function loadCanary() {
         c.agreement
           ? el('p', { class: 'muted', 'data-testid': `agreement-${route}` }, `Shadow answers agree with primaries: ROUGE-L ${c.agreement.rougeL.toFixed(2)}, BLEU ${c.agreement.bleu.toFixed(2)} over ${c.agreement.count}.`)
           : null,
-        view ? controlledCanary(view, events.filter((e) => e.route === route)) : el('p', { class: 'muted' }, 'Static split (no plan): change canaryWeight in the config.'),
+        view ? controlledCanary(view) : el('p', { class: 'muted' }, 'Static split (no plan): change canaryWeight in the config.'),
       );
     }),
   );

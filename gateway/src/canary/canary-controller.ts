@@ -25,18 +25,31 @@ export type CanaryStatsSource = (split: CanarySplit, sinceMs: number) => Promise
 
 export type CanaryAction = 'pause' | 'resume' | 'promote' | 'rollback' | 'restart';
 
+/** A decision as the decision log shows it. */
+export type CanaryDecision = Omit<CanaryEvent, 'eventId'>;
+
 export interface CanaryView {
   id: string;
   state: CanaryState;
   steps: number[];
   lastEvaluation: Evaluation | undefined;
+  /** The latest decisions that changed the state (holds left out), newest first. */
+  decisions: CanaryDecision[];
 }
+
+/** How many decisions a view carries. */
+const DECISIONS_SHOWN = 50;
 
 export interface ControllerDeps {
   splits: ReadonlyMap<string, CanarySplit>;
   store: CanaryStateStore;
   stats: CanaryStatsSource;
   onEvent: (event: CanaryEvent) => void;
+  /**
+   * The stored decision log of a canary (every replica's decisions), newest first; undefined while
+   * there is no store to read. Without one, a view shows the decisions this replica made.
+   */
+  history?: (id: string, limit: number) => Promise<CanaryDecision[] | undefined>;
   /** A decision was not written: the lease was lost or the state changed since it was read. */
   onRefused?: (id: string, decision: string) => void;
   /** The canary's targets this replica skips right now (breaker open, health check failing). */
@@ -88,6 +101,8 @@ export class CanaryController {
   private readonly now: () => number;
   private readonly holder: string;
   private readonly evaluations = new Map<string, Evaluation>();
+  /** Decisions this replica made, newest first (the log when no store keeps one). */
+  private readonly decided = new Map<string, CanaryDecision[]>();
   /** The shortest plan interval: how often the controller runs, and (×3) how long its lease lasts. */
   private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
@@ -166,7 +181,7 @@ export class CanaryController {
       // A hold writes nothing, but it is a decision too: only a replica that still holds its lease makes it.
       if ((await this.deps.store.lease(this.holder, this.leaseMs))?.token !== lease.token) return this.refused(split, 'hold');
       this.evaluations.set(state.id, evaluation);
-      this.deps.onEvent(this.event(state.id, 'hold', state.weight, state.weight, numbers));
+      this.emit(this.event(state.id, 'hold', state.weight, state.weight, numbers));
       return;
     }
     const change = evaluation.decision === 'rollback' ? rollback(state) : advance(state, plan, 'promote');
@@ -186,7 +201,7 @@ export class CanaryController {
       return undefined;
     }
     split.weight = next.weight;
-    this.deps.onEvent(this.event(state.id, change.decision, state.weight, next.weight, details));
+    this.emit(this.event(state.id, change.decision, state.weight, next.weight, details));
     return next;
   }
 
@@ -194,6 +209,16 @@ export class CanaryController {
     this.deps.onRefused?.(split.id, decision);
     const current = await this.deps.store.get(split.id);
     if (current) split.weight = current.weight;
+  }
+
+  private emit(event: CanaryEvent): void {
+    this.deps.onEvent(event);
+    if (event.decision === 'hold') return;
+    const { eventId: _id, ...decision } = event;
+    const log = this.decided.get(event.route) ?? [];
+    log.unshift(decision);
+    log.length = Math.min(log.length, DECISIONS_SHOWN);
+    this.decided.set(event.route, log);
   }
 
   private event(route: string, decision: string, fromWeight: number, toWeight: number, details: Record<string, unknown>): CanaryEvent {
@@ -220,7 +245,8 @@ export class CanaryController {
     const views: CanaryView[] = [];
     for (const [id, { plan }] of this.plans) {
       const state = (await this.deps.store.get(id)) ?? this.initialState(id, plan);
-      views.push({ id, state, steps: plan.steps, lastEvaluation: this.evaluations.get(id) });
+      const stored = await this.deps.history?.(id, DECISIONS_SHOWN).catch(() => undefined);
+      views.push({ id, state, steps: plan.steps, lastEvaluation: this.evaluations.get(id), decisions: stored ?? this.decided.get(id) ?? [] });
     }
     return views;
   }

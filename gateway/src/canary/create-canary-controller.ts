@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
 import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
-import { DashboardQueries, type LatencySamples } from '../telemetry/dashboard-queries.js';
+import { DashboardQueries, recentCanaryEvents, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { VariantStats } from './canary-guards.js';
@@ -80,6 +80,18 @@ export function createCanaryController(
     store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
     stats,
     unavailable,
+    history: async (id, limit) => {
+      if (!traces?.ready) return undefined;
+      const rows = await recentCanaryEvents(traces.sink, id, limit);
+      return rows.map((row) => ({
+        tsMs: row.ts_ms,
+        route: row.route,
+        decision: row.decision,
+        fromWeight: row.from_weight,
+        toWeight: row.to_weight,
+        details: JSON.parse(row.details) as Record<string, unknown>,
+      }));
+    },
     onRefused: (id, decision) => log.warn({ canary: id, decision }, 'canary decision refused: the lease was lost or the state changed meanwhile'),
     onEvent: (event) => {
       metrics.countCanaryDecision(event.route, event.decision);

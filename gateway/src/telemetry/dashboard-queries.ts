@@ -365,10 +365,11 @@ export class DashboardQueries {
 
 export type CanaryEventView = Omit<CanaryEventRow, 'event_id'>;
 
-/** The latest canary decisions (holds left out), newest first. */
-export async function recentCanaryEvents(sink: TraceSink, limit: number): Promise<CanaryEventView[]> {
+/** A canary's latest decisions (holds left out), newest first. */
+export async function recentCanaryEvents(sink: TraceSink, id: string, limit: number): Promise<CanaryEventView[]> {
   const rows = await sink.select(
-    `SELECT ts_ms, route, decision, from_weight, to_weight, details FROM canary_events WHERE decision != 'hold' ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
+    `SELECT ts_ms, route, decision, from_weight, to_weight, details FROM canary_events
+     WHERE decision != 'hold' AND route = ${sink.dialect.str(id)} ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
   );
   return rows.map((row) => ({
     ts_ms: Number(row.ts_ms),

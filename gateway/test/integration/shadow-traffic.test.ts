@@ -92,6 +92,13 @@ describe('shadow traffic', () => {
     expect(tags).toMatchObject({ shadow_of: primary.id, agreement_rouge_l: '1.000000' });
     expect(Number(tags.agreement_bleu)).toBeCloseTo(1, 6);
     expect(linked).toMatchObject({ model: 'shadow-slow-400', status: 200 });
+    // The Traces tab's variant filter finds shadow rows too.
+    const response = await fetch(`${gateway.origin}/api/traces?range=15m&variant=shadow&route=mirrored`);
+    expect(response.status).toBe(200);
+    const listed = (await response.json()) as { total: number; rows: TraceRow[] };
+    expect(listed.total).toBeGreaterThan(0);
+    expect(listed.rows.every((row) => row.variant === 'shadow')).toBe(true);
+    expect(listed.rows.map((row) => row.trace_id)).toContain(linked!.trace_id);
   });
 
   it('a shadow call that never answers is cut at its own deadline, traced as failed, and frees its slot', async () => {

@@ -107,5 +107,13 @@ describe('canary controller', () => {
     expect((await controller.act('assistant', 'rollback')).weight).toBe(0);
     const restarted = await controller.act('assistant', 'restart');
     expect(restarted).toMatchObject({ status: 'running', stepIndex: 0, weight: 1 });
+    // Without a trace store the decision log is this replica's own, newest first, holds left out.
+    const [view] = await controller.list();
+    expect(view?.decisions.map((d) => [d.decision, d.fromWeight, d.toWeight])).toEqual([
+      ['restart', 0, 1],
+      ['rollback', 5, 0],
+      ['promote', 1, 5],
+      ['pause', 1, 1],
+    ]);
   });
 });
