@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
-import { DashboardQueries, windowFor } from '../../src/telemetry/dashboard-queries.js';
+import { DashboardQueries, recentCanaryEvents, windowFor } from '../../src/telemetry/dashboard-queries.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
@@ -136,6 +136,19 @@ describe.each(sinks)('dashboard queries: %s', (_name, make) => {
     expect(baseline.feedbackStdDev).toBe(0);
     expect(canary.costStdDev).toBeCloseTo(0, 10);
     expect(canary.errors).toBe(5);
+  });
+
+  it("canary decisions: one canary's, holds left out, newest first", async () => {
+    const event = (id: string, route: string, decision: string, ts: number) =>
+      sink.insertCanaryEvent({ event_id: id, ts_ms: ts, route, decision, from_weight: 10, to_weight: 50, details: JSON.stringify({ reason: id }) });
+    await event('e1', 'chat', 'promote', NOW - 3000);
+    await event('e2', 'chat', 'hold', NOW - 2000);
+    await event('e3', 'chat', 'rollback', NOW - 1000);
+    await event('e4', 'other.v2', 'promote', NOW);
+    const decisions = await recentCanaryEvents(sink, 'chat', 10);
+    expect(decisions.map((d) => [d.decision, d.ts_ms])).toEqual([['rollback', NOW - 1000], ['promote', NOW - 3000]]);
+    expect(JSON.parse(decisions[0]!.details)).toEqual({ reason: 'e3' });
+    expect(await recentCanaryEvents(sink, "chat' OR '1'='1", 10)).toEqual([]);
   });
 
   it('latency samples: the latest requests of a variant, for the ratio tests', async () => {
