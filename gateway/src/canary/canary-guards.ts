@@ -46,6 +46,21 @@ export interface VariantStats {
   ttftMs: readonly number[];
 }
 
+/** A variant with no requests yet. */
+export const NO_STATS: VariantStats = Object.freeze({
+  requests: 0,
+  errors: 0,
+  p95Ms: null,
+  ttftP95Ms: null,
+  costPerRequest: 0,
+  costStdDev: 0,
+  feedback: null,
+  feedbackStdDev: 0,
+  feedbackCount: 0,
+  latencyMs: [],
+  ttftMs: [],
+});
+
 export interface CanaryGuards {
   /** Allowed absolute error-rate increase (0.01 = one percentage point). */
   maxErrorRateIncrease?: number;

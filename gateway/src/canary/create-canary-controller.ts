@@ -9,23 +9,9 @@ import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
 import { DashboardQueries, recentCanaryEvents, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
-import type { VariantStats } from './canary-guards.js';
+import { NO_STATS, type VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
 import { MemoryCanaryStateStore, RedisCanaryStateStore } from './canary-state.js';
-
-const NO_DATA: VariantStats = {
-  requests: 0,
-  errors: 0,
-  p95Ms: null,
-  ttftP95Ms: null,
-  costPerRequest: 0,
-  costStdDev: 0,
-  feedback: null,
-  feedbackStdDev: 0,
-  feedbackCount: 0,
-  latencyMs: [],
-  ttftMs: [],
-};
 
 /**
  * Latencies read per variant for the ratio tests: the latest this many requests of the step. Enough for
@@ -43,7 +29,7 @@ export function createCanaryController(
 ): CanaryController {
   const redisUrl = config.cache.redis.url;
   const stats: CanaryStatsSource = async (split, sinceMs) => {
-    if (!traces?.ready) return { baseline: NO_DATA, canary: NO_DATA };
+    if (!traces?.ready) return { baseline: NO_STATS, canary: NO_STATS };
     // Rows still queued in this replica would be missed; flush them first.
     await traces.pipeline.flush();
     const queries = new DashboardQueries(traces.sink);
@@ -56,7 +42,7 @@ export function createCanaryController(
     const comparison = comparisons.find((c) => c.route === split.route);
     const pick = (name: string, samples: LatencySamples): VariantStats => {
       const v = comparison?.variants.find((candidate) => candidate.variant === name);
-      if (!v) return NO_DATA;
+      if (!v) return NO_STATS;
       return {
         requests: v.requests,
         errors: v.errors,

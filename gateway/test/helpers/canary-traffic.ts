@@ -1,7 +1,35 @@
-/** Traffic for canary tests: users on a chosen side of a sticky split, sent through a gateway, then stored. */
+/**
+ * Canary tests through real sockets: a gateway in front of a mock upstream with DuckDB traces, canary
+ * routes split 50/50 that only a rollback can change, and traffic from users on a chosen side.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stickyBucket } from '../../src/routing/sticky-hash.js';
-import type { RunningGateway } from './gateway.js';
+import { startGateway, type RunningGateway } from './gateway.js';
 import { metricValue } from './metrics.js';
+import type { MockUpstream } from './mock-upstream.js';
+
+/** A gateway with `upstream` as provider `up`, serving `routes`, tracing to a fresh DuckDB file. */
+export function startCanaryGateway(upstream: MockUpstream, routes: Record<string, unknown>, routing: Record<string, unknown> = {}): Promise<RunningGateway> {
+  return startGateway({
+    providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+    routing,
+    routes,
+    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-canary-')), logRequests: false },
+  });
+}
+
+/** A canary at 50 % whose step never promotes (minStepRequests is out of reach): only a rollback changes it. */
+export function heldCanaryRoute(baseline: string, canary: string, guards: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    strategy: 'canary',
+    canaryWeight: 50,
+    plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000, guards },
+    baseline: { provider: 'up', model: baseline },
+    canary: { provider: 'up', model: canary },
+  };
+}
 
 /** Users the sticky hash puts on each side of a 50% split of `route`. */
 export function usersOf(route: string, side: 'baseline' | 'canary', count: number, from = 0): string[] {

@@ -3,12 +3,9 @@
  * then fails everything is rolled back, with circuit breakers on (its breaker opens and later canary
  * requests skip it) and off (every canary request fails and falls back). Clients never see an error.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recorded, send, usersOf } from '../helpers/canary-traffic.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { heldCanaryRoute, recorded, send, startCanaryGateway, usersOf } from '../helpers/canary-traffic.js';
+import type { RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 
 describe.each([
@@ -22,21 +19,7 @@ describe.each([
 
   beforeAll(async () => {
     upstream = await startMockUpstream();
-    gateway = await startGateway({
-      providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
-      routing: { breaker: { enabled: breakers } },
-      routes: {
-        [route]: {
-          strategy: 'canary',
-          canaryWeight: 50,
-          // Never promoted here (minStepRequests is out of reach): only a rollback can change the state.
-          plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000 },
-          baseline: { provider: 'up', model: `stable-${route}` },
-          canary: { provider: 'up', model: candidate },
-        },
-      },
-      telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-storm-')), logRequests: false },
-    });
+    gateway = await startCanaryGateway(upstream, { [route]: heldCanaryRoute(`stable-${route}`, candidate) }, { breaker: { enabled: breakers } });
   });
   afterAll(async () => {
     await gateway?.close();
@@ -91,20 +74,7 @@ describe('a canary failing every request from its first one, against a baseline 
 
   beforeAll(async () => {
     upstream = await startMockUpstream();
-    gateway = await startGateway({
-      providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
-      routing: { breaker: { enabled: false } },
-      routes: {
-        [route]: {
-          strategy: 'canary',
-          canaryWeight: 50,
-          plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000 },
-          baseline: { provider: 'up', model: 'stable-doomed' },
-          canary: { provider: 'up', model: 'fail-500' },
-        },
-      },
-      telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-doomed-')), logRequests: false },
-    });
+    gateway = await startCanaryGateway(upstream, { [route]: heldCanaryRoute('stable-doomed', 'fail-500') }, { breaker: { enabled: false } });
   });
   afterAll(async () => {
     await gateway?.close();

@@ -4,36 +4,21 @@
  * look 3× worse is held, not rolled back; a canary slower on every request is rolled back although the
  * baseline's own slow tail keeps the p95 ratio under the threshold.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recorded, send, usersOf } from '../helpers/canary-traffic.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { heldCanaryRoute, recorded, send, startCanaryGateway, usersOf } from '../helpers/canary-traffic.js';
+import type { RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 
 let upstream: MockUpstream;
 let gateway: RunningGateway;
 
-const route = (baseline: string, canary: string, maxP95Ratio: number) => ({
-  strategy: 'canary',
-  canaryWeight: 50,
-  plan: { steps: [50, 100], minStepDurationMs: 1, minStepRequests: 100_000, intervalMs: 3_600_000, guards: { maxP95Ratio, minSamples: 50 } },
-  baseline: { provider: 'up', model: baseline },
-  canary: { provider: 'up', model: canary },
-});
-
 beforeAll(async () => {
   upstream = await startMockUpstream();
-  gateway = await startGateway({
-    providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
-    routes: {
-      // Same model, same fast answers; the canary's 50 requests happen to include more stalls (10 % vs 4 %).
-      noisy: route('lag-0-4-800~noisyb', 'lag-0-10-800~noisyc', 3),
-      // The canary adds 300 ms to every answer; both sides stall 10 % of the time.
-      slower: route('lag-0-10-800~slowb', 'lag-300-10-800~slowc', 1.5),
-    },
-    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-latency-')), logRequests: false },
+  gateway = await startCanaryGateway(upstream, {
+    // Same model, same fast answers; the canary's 50 requests happen to include more stalls (10 % vs 4 %).
+    noisy: heldCanaryRoute('lag-0-4-800~noisyb', 'lag-0-10-800~noisyc', { maxP95Ratio: 3, minSamples: 50 }),
+    // The canary adds 300 ms to every answer; both sides stall 10 % of the time.
+    slower: heldCanaryRoute('lag-0-10-800~slowb', 'lag-300-10-800~slowc', { maxP95Ratio: 1.5, minSamples: 50 }),
   });
 });
 afterAll(async () => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
-import type { VariantStats } from '../../src/canary/canary-guards.js';
+import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
 import { MemoryCanaryStateStore, RedisCanaryStateStore, type CanaryState, type CanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
 import { waitFor } from '../helpers/gateway.js';
@@ -19,19 +19,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const healthy: VariantStats = {
-  requests: 1000,
-  errors: 10,
-  p95Ms: 100,
-  ttftP95Ms: null,
-  costPerRequest: 0,
-  costStdDev: 0,
-  feedback: null,
-  feedbackStdDev: 0,
-  feedbackCount: 0,
-  latencyMs: [],
-  ttftMs: [],
-};
+const healthy: VariantStats = { ...NO_STATS, requests: 1000, errors: 10, p95Ms: 100 };
 
 describe('canary state on real Redis', () => {
   it('replicas follow one weight and only one decides', async () => {

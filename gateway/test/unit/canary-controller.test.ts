@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
-import type { VariantStats } from '../../src/canary/canary-guards.js';
+import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
 import { MemoryCanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
@@ -10,7 +10,7 @@ const plan = canaryPlanSchema.parse({ steps: [1, 5, 25, 50, 100], minStepDuratio
 /** A variant's numbers: `requests` latencies spread evenly over ±20 % around `typicalMs`. */
 function variant(requests: number, errors: number, typicalMs = 400): VariantStats {
   const latencyMs = Array.from({ length: requests }, (_, i) => typicalMs * (0.8 + (0.4 * i) / requests));
-  return { requests, errors, p95Ms: typicalMs * 1.18, ttftP95Ms: null, costPerRequest: 0, costStdDev: 0, feedback: null, feedbackStdDev: 0, feedbackCount: 0, latencyMs, ttftMs: [] };
+  return { ...NO_STATS, requests, errors, p95Ms: typicalMs * 1.18, latencyMs };
 }
 
 function setup(canaryStats: (weight: number) => VariantStats, unavailable: () => string[] = () => []) {
