@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions, loggableError } from './logger.js';
-import type { RoutingRuntime } from './proxy/dispatch.js';
+import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
@@ -261,23 +261,25 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
-  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
-  registerDashboardApi(app, traces, canaries);
+  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log, (split) =>
+    split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
+  );
+  registerDashboardApi(app, traces, canaries, resolver.canarySplits);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
+  const shadow = new ShadowTraffic({
+    random: runtime.random,
+    metrics,
+    prices,
+    record: traces ? (row) => traces.pipeline.record(row) : undefined,
+  });
   registerProxyRoutes(app, {
     resolver,
     runtime,
     cache,
     recorder,
     admission,
-    shadow: new ShadowTraffic({
-      random: runtime.random,
-      metrics,
-      prices,
-      record: traces ? (row) => traces.pipeline.record(row) : undefined,
-      timeoutMs: config.routing.timeoutMs,
-    }),
+    shadow,
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
     scrubber,
@@ -299,7 +301,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     await canaries.stop();
     clearInterval(keyRefresh);
     await Promise.all([limitStore.close(), keyStore.close?.()]);
-    // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
+    // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
+    // now), then flush or spool what is queued.
+    await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();

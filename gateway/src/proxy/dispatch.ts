@@ -118,6 +118,12 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   );
 }
 
+/** Whether a request planned to this target would skip it now (health check failing, breaker open). */
+export function isSkipped(target: ResolvedTarget, runtime: RoutingRuntime): boolean {
+  if (!runtime.health.isHealthy(target.provider.name)) return true;
+  return runtime.breakers.enabled && runtime.breakers.for(target.key).current() === 'open';
+}
+
 function admit(target: ResolvedTarget, runtime: RoutingRuntime): boolean {
   if (!runtime.health.isHealthy(target.provider.name)) return false;
   return !runtime.breakers.enabled || runtime.breakers.for(target.key).tryAcquire();

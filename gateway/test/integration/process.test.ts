@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import { waitFor } from '../helpers/gateway.js';
 import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
+import { startMockUpstream } from '../helpers/mock-upstream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
 
@@ -99,5 +101,43 @@ providers:
     expect(await gateway.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await inFlight).toBeInstanceOf(Error);
+  });
+
+  it('a shadow call that never answers is abandoned on SIGTERM: exit within the grace period, traces flushed', async () => {
+    const upstream = await startMockUpstream();
+    try {
+      const path = writeConfig('shadow.yaml', `
+server: { shutdownGraceMs: 3000 }
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}" }
+routes:
+  chat:
+    targets: [{ provider: up, model: primary }]
+    # The shadow's own deadline is long here: shutdown must not wait for it.
+    shadow: { target: { provider: up, model: stall }, fraction: 1, timeoutMs: 120000 }
+`);
+      const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+      const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'mirror me' }] }),
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      // The mirror is in flight at the shadow target, which will never answer.
+      await waitFor(() => upstream.requests.some((r) => r.body.model === 'stall') && upstream.openRequests() === 1, 5000);
+      const started = Date.now();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(upstream.abortedRequests()).toBe(1);
+      // The primary's trace was flushed before exit.
+      const sink = new DuckDbSink(join(gateway.cwd, 'data', 'traces.duckdb'));
+      await sink.init();
+      expect((await sink.getTrace(response.headers.get('x-request-id')!))?.status).toBe(200);
+      await sink.close();
+    } finally {
+      await upstream.close();
+    }
   });
 });
