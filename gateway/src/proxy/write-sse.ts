@@ -48,18 +48,18 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    res.end(sseData(JSON.stringify(interrupted.toBody())));
+    endUncorked(res, sseData(JSON.stringify(interrupted.toBody())));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';
-  res.end(SSE_DONE);
+  endUncorked(res, SSE_DONE);
   return 'complete';
 }
 
 /** Writes already-complete chunks (a cached answer) and ends the stream. */
 export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonObject[]): Promise<StreamOutcome> {
   for (const chunk of chunks) if (!(await writeChunk(res, chunk))) return 'client_gone';
-  res.end(SSE_DONE);
+  endUncorked(res, SSE_DONE);
   return 'complete';
 }
 
@@ -71,7 +71,19 @@ export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonO
 function corkForThisTurn(res: ServerResponse): void {
   if (res.writableCorked > 0) return;
   res.cork();
-  process.nextTick(() => res.uncork());
+  process.nextTick(() => {
+    if (res.writableCorked > 0) res.uncork();
+  });
+}
+
+/**
+ * Ends the response with everything written so far. Uncorked first: Node 24.21's `end()` on a corked
+ * response drops the chunks still held by the cork (24.22 and 26 do not), which cut the end of
+ * streams the gateway wrote in one turn, such as a cached answer's replay.
+ */
+function endUncorked(res: ServerResponse, last: string): void {
+  while (res.writableCorked > 0) res.uncork();
+  res.end(last);
 }
 
 /** Writes one chunk; resolves false when the client has gone away. */
