@@ -3,7 +3,7 @@
  * build their own app and close it. Everything decidable at start is decided here (which cache, which
  * trace sink, whether spans exist), so the request path carries no such checks.
  */
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { asyncStdout } from './logger.js';
 import type { CacheStore } from './cache/cache-store.js';
@@ -62,7 +62,7 @@ export interface AppDeps {
   cacheStore?: CacheStore;
   /** Trace sink to use instead of the configured one. */
   traceSink?: TraceSink;
-  /** Span exporter (tests use an in-memory one); by default spans exist only when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  /** Span exporter (tests use an in-memory one); otherwise spans exist only when the OTEL_* variables configure an exporter. */
   spanExporter?: SpanExporter;
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
@@ -185,6 +185,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       const traceparent = request.headers.traceparent;
       if (typeof traceparent === 'string') outcome.traceparent = traceparent;
       request.outcome = outcome;
+      recorder.begin(outcome, request.method, request.routeOptions.url ?? request.url, request.headers);
     }
     try {
       if (routeConfig.access === 'client') {

@@ -28,8 +28,8 @@ export function createHttpProvider(name: string, config: HttpProviderConfig, ada
         origin,
         path: spec.query ? `${basePath}${spec.path}?${spec.query}` : basePath + spec.path,
         method: 'POST',
-        headers: call.traceparent
-          ? { ...spec.headers, 'x-request-id': call.requestId, traceparent: call.traceparent }
+        headers: call.traceHeaders
+          ? { ...spec.headers, 'x-request-id': call.requestId, ...call.traceHeaders }
           : { ...spec.headers, 'x-request-id': call.requestId },
         body: spec.body,
         signal: call.signal,
@@ -64,6 +64,7 @@ export function createHttpProvider(name: string, config: HttpProviderConfig, ada
     name,
     type: config.type,
     models: config.models,
+    baseUrl: config.baseUrl,
     supports: (operation) => adapter.supports(operation),
     send,
     close: () => agent.close(),

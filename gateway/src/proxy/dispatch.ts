@@ -164,7 +164,7 @@ async function tryTarget(
       const error = isGatewayError(thrown)
         ? thrown
         : new GatewayError('internal_error', 'provider failed unexpectedly', { cause: thrown });
-      span?.end({ code: error.code, status: error.status });
+      span?.end(error.code);
       if (input.signal.aborted) {
         breaker.release();
         return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
@@ -200,20 +200,22 @@ async function attempt(
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
-    traceparent: span?.traceparent ?? input.traceparent,
+    traceHeaders: span?.headers ?? (input.traceparent ? { traceparent: input.traceparent } : undefined),
   });
   const breaker = runtime.breakers.for(target.key);
   if (reply.kind === 'json') {
     runtime.inFlight.decrement(target.key);
     breaker.recordSuccess();
+    span?.observe(reply.body);
     span?.end();
     return { kind: 'json', target, variant, counts, body: reply.body };
   }
   const first = await reply.chunks.next();
+  if (span && !first.done) span.observe(first.value);
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
-  const rest = settleWhenDone(reply.chunks, (error) => {
+  const rest = settleWhenDone(reply.chunks, span, (error) => {
     runtime.inFlight.decrement(target.key);
-    span?.end(isGatewayError(error) ? { code: error.code, status: error.status } : undefined);
+    span?.end(isGatewayError(error) ? error.code : undefined);
     if (error === undefined) breaker.recordSuccess();
     else if (error === CANCELLED) breaker.release();
     else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();
@@ -236,9 +238,13 @@ function upstreamBody(input: DispatchInput, model: string): JsonObject {
 /** Passed to `onDone` when the consumer stopped reading early (the client left). */
 const CANCELLED = Symbol('cancelled');
 
-/** Wraps an iterator so `onDone` runs exactly once: on completion, failure (with the error) or cancel. */
+/**
+ * Wraps an iterator so `onDone` runs exactly once: on completion, failure (with the error) or cancel.
+ * The attempt's span, when tracing is on, sees every chunk.
+ */
 function settleWhenDone(
   iterator: AsyncIterator<JsonObject>,
+  span: AttemptSpan | undefined,
   onDone: (error: unknown) => void,
 ): AsyncIterator<JsonObject> {
   let settled = false;
@@ -252,6 +258,7 @@ function settleWhenDone(
       try {
         const result = await iterator.next();
         if (result.done) settle(undefined);
+        else span?.observe(result.value);
         return result;
       } catch (error) {
         settle(error ?? new Error('stream failed'));

@@ -73,7 +73,9 @@ export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonO
 function corkForThisTurn(res: ServerResponse): void {
   if (res.writableCorked > 0) return;
   res.cork();
-  process.nextTick(() => res.uncork());
+  process.nextTick(() => {
+    if (res.writableCorked > 0) res.uncork();
+  });
 }
 
 /**

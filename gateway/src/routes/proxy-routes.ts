@@ -93,7 +93,6 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     outcome.requestBody = body;
     if (typeof body.user === 'string') outcome.user = body.user;
     outcome.metadata = parseMetadata(request.headers[METADATA_HEADER]);
-    recorder.begin(outcome);
     const route = resolver.resolve(body.model);
     if (!route) {
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
@@ -240,7 +239,7 @@ async function dispatchWithDeadline(
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
         traceparent: outcome.traceparent,
-        observeAttempt: attemptObserver(recorder, outcome, operation),
+        observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
       },
       runtime,
     );
@@ -282,12 +281,21 @@ function primaryAnswer(outcome: RequestOutcome, text: string) {
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */
-function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation) {
+function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation, body: ValidatedBody, stream: boolean) {
   const tracing = recorder.tracing;
   const parent = outcome.span;
   if (!tracing || !parent) return undefined;
   return (target: ResolvedTarget, attempt: number) =>
-    tracing.startAttempt(parent, operation, target.provider.type, target.provider.name, target.model, attempt);
+    tracing.startAttempt(parent, {
+      operation,
+      providerType: target.provider.type,
+      providerName: target.provider.name,
+      baseUrl: target.provider.baseUrl,
+      model: target.model,
+      stream,
+      body,
+      attempt,
+    });
 }
 
 /** What telemetry needs from each streamed chunk: usage when it comes, text for estimates, timing. */

@@ -2,10 +2,10 @@
  * What happened to one client request, filled in as it is served and recorded exactly once when it
  * ends: metrics, the trace row, the log line and the span are all built from this record.
  */
-import type { Span } from '@opentelemetry/api';
 import type { CacheResult } from '../cache/response-cache.js';
 import type { JsonObject } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
+import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
 
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
@@ -52,9 +52,9 @@ export interface RequestOutcome {
   firstChunkAt: number | undefined;
   /** performance.now() when the request ended (recording may happen later). */
   finishedAt: number | undefined;
-  /** The client's W3C traceparent, and the request span when tracing is on. */
+  /** The client's W3C traceparent (passed upstream as is when tracing is off), and the request span when it is on. */
   traceparent: string | undefined;
-  span: Span | undefined;
+  span: RequestSpan | undefined;
   /** The handler took over the socket (SSE) and records the outcome itself when the stream ends. */
   hijacked: boolean;
   /** Called once usage and cost are known (budgets and token limits settle here). */

@@ -8,6 +8,8 @@ import { answerFromStream } from '../cache/cached-answer.js';
 import type { Operation } from '../providers/types.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { Attributes } from '@opentelemetry/api';
+import { genAiOperationName, genAiProviderName } from './gen-ai-names.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
 import { redactedJson } from './redact.js';
@@ -36,10 +38,9 @@ export class RequestRecorder {
 
   constructor(private readonly deps: RecorderDeps) {}
 
-  begin(outcome: RequestOutcome): void {
-    if (this.tracing) {
-      outcome.span = this.tracing.startRequest(outcome.operation, outcome.requestedModel ?? 'unknown', outcome.traceparent, outcome.startedAtMs);
-    }
+  /** Opens the request's span as the request arrives, so a request rejected before routing has one too. */
+  begin(outcome: RequestOutcome, method: string, route: string, headers: Record<string, unknown>): void {
+    if (this.tracing) outcome.span = this.tracing.startRequest(method, route, headers, outcome.startedAtMs);
   }
 
   finish(outcome: RequestOutcome): void {
@@ -109,23 +110,7 @@ export class RequestRecorder {
       );
     }
     if (tracing && outcome.span) {
-      tracing.endRequest(
-        outcome.span,
-        {
-          'gen_ai.response.model': outcome.model ?? '',
-          'gen_ai.usage.input_tokens': usage?.inputTokens ?? 0,
-          'gen_ai.usage.output_tokens': usage?.outputTokens ?? 0,
-          'http.response.status_code': outcome.status,
-          'gateway.route': outcome.route ?? '',
-          'gateway.cache': outcome.cache,
-          'gateway.attempts': outcome.attempts,
-          ...(outcome.provider ? { 'gateway.provider': outcome.provider } : {}),
-          ...(outcome.variant ? { 'gateway.variant': outcome.variant } : {}),
-          ...(outcome.errorCode ? { 'error.type': outcome.errorCode } : {}),
-        },
-        outcome.status >= 400 || outcome.streamResult === 'interrupted',
-        outcome.startedAtMs + latencyMs,
-      );
+      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), outcome.status >= 500 || outcome.streamResult === 'interrupted', outcome.startedAtMs + latencyMs);
     }
   }
 
@@ -199,6 +184,38 @@ export class RequestRecorder {
       }
     }
   }
+}
+
+/**
+ * The request span's closing attributes: the HTTP outcome, what was asked and what answered (GenAI
+ * conventions), and the gateway's own facts. Per the HTTP conventions a 4xx is the client's error, not
+ * the server's: only a 5xx or a stream cut short marks the span failed and sets error.type.
+ */
+function spanAttributes(outcome: RequestOutcome, usage: Usage | undefined, ttftMs: number | null): Attributes {
+  const attributes: Attributes = {
+    'http.response.status_code': outcome.status,
+    'gen_ai.operation.name': genAiOperationName(outcome.operation),
+    'gateway.cache': outcome.cache,
+    'gateway.attempts': outcome.attempts,
+  };
+  if (outcome.requestedModel !== undefined) attributes['gen_ai.request.model'] = outcome.requestedModel;
+  if (outcome.stream) attributes['gen_ai.request.stream'] = true;
+  if (outcome.route) attributes['gateway.route'] = outcome.route;
+  if (outcome.provider) attributes['gateway.provider'] = outcome.provider;
+  if (outcome.providerType) attributes['gen_ai.provider.name'] = genAiProviderName(outcome.providerType);
+  if (outcome.model) attributes['gen_ai.response.model'] = outcome.model;
+  if (outcome.variant) attributes['gateway.variant'] = outcome.variant;
+  if (ttftMs !== null) attributes['gen_ai.response.time_to_first_chunk'] = ttftMs / 1000;
+  if (usage && outcome.cache !== 'HIT') {
+    attributes['gen_ai.usage.input_tokens'] = usage.inputTokens;
+    attributes['gen_ai.usage.output_tokens'] = usage.outputTokens;
+    if (usage.estimated) attributes['gateway.usage.estimated'] = true;
+  }
+  if (outcome.errorCode) {
+    attributes['gateway.error.code'] = outcome.errorCode;
+    if (outcome.status >= 500 || outcome.streamResult === 'interrupted') attributes['error.type'] = outcome.errorCode;
+  }
+  return attributes;
 }
 
 function round(ms: number): number {

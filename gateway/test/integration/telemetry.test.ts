@@ -6,7 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
@@ -190,25 +191,71 @@ describe('metrics after known traffic', () => {
 });
 
 describe('spans', () => {
-  it('one span per request and per attempt, GenAI attributes, traceparent propagated upstream', async () => {
+  const named = (name: string): ReadableSpan[] => spans.getFinishedSpans().filter((s) => s.name === name);
+  const upstreamPort = (): number => Number(new URL(upstream.url).port);
+
+  it('a server span per request and an inference span per attempt, by the HTTP and GenAI conventions; traceparent propagated', async () => {
     spans.reset();
     const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const { response } = await client.chat.completions
-      .create({ model: 'priced', messages: [{ role: 'user', content: 'trace me' }] }, { headers: { traceparent: parent } })
+      .create({ model: 'priced', messages: [{ role: 'user', content: 'trace me' }], temperature: 0.5, max_tokens: 50 }, { headers: { traceparent: parent } })
       .withResponse();
     expect(response.status).toBe(200);
-    const finished = spans.getFinishedSpans();
-    const request = finished.find((s) => s.name === 'chat priced')!;
-    const attempt = finished.find((s) => s.name === 'chat priced-model')!;
-    expect(request.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
-    expect(request.attributes).toMatchObject({
-      'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'priced', 'gen_ai.response.model': 'priced-model',
-      'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6, 'http.response.status_code': 200,
+    const [request] = named('POST /v1/chat/completions');
+    const [attempt] = named('chat priced-model');
+    expect(request!.kind).toBe(1); // SERVER
+    expect(request!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(request!.attributes).toMatchObject({
+      'http.request.method': 'POST', 'http.route': '/v1/chat/completions', 'http.response.status_code': 200,
+      'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'priced', 'gen_ai.provider.name': 'openai', 'gen_ai.response.model': 'priced-model',
+      'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6, 'gateway.route': 'priced', 'gateway.provider': 'up', 'gateway.attempts': 1,
     });
-    expect(attempt.attributes).toMatchObject({ 'gen_ai.system': 'openai', 'gen_ai.request.model': 'priced-model' });
-    expect(attempt.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    expect(request!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(attempt!.kind).toBe(2); // CLIENT
+    expect(attempt!.attributes).toEqual({
+      'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'priced-model',
+      'gen_ai.request.temperature': 0.5, 'gen_ai.request.max_tokens': 50,
+      'gen_ai.response.model': 'priced-model', 'gen_ai.response.id': 'chatcmpl-1', 'gen_ai.response.finish_reasons': ['stop'],
+      'gen_ai.usage.input_tokens': 11, 'gen_ai.usage.output_tokens': 6,
+      'server.address': '127.0.0.1', 'server.port': upstreamPort(), 'gateway.provider': 'up', 'gateway.attempt': 1,
+    });
+    expect(attempt!.parentSpanContext?.spanId).toBe(request!.spanContext().spanId);
     const sent = upstream.requests.at(-1)!.headers.traceparent as string;
-    expect(sent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${attempt.spanContext().spanId}-01`);
+    expect(sent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${attempt!.spanContext().spanId}-01`);
+  });
+
+  it('a streamed answer: gen_ai.request.stream, finish reasons and usage from the chunks, time to first chunk', async () => {
+    spans.reset();
+    const stream = await client.chat.completions.create({ model: 'priced', messages: [{ role: 'user', content: 'stream me' }], stream: true });
+    for await (const chunk of stream) void chunk;
+    const [request] = named('POST /v1/chat/completions');
+    const [attempt] = named('chat priced-model');
+    expect(attempt!.attributes).toMatchObject({
+      'gen_ai.request.stream': true, 'gen_ai.response.model': 'priced-model', 'gen_ai.response.finish_reasons': ['stop'],
+      'gen_ai.usage.input_tokens': expect.any(Number), 'gen_ai.usage.output_tokens': expect.any(Number),
+    });
+    expect(request!.attributes).toMatchObject({ 'gen_ai.request.stream': true, 'http.response.status_code': 200 });
+    expect(request!.attributes['gen_ai.response.time_to_first_chunk']).toBeGreaterThan(0);
+  });
+
+  it('a rejected request still gets its server span; a 4xx is not a server error, a 5xx is', async () => {
+    spans.reset();
+    const invalid = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'priced' }) });
+    expect(invalid.status).toBe(400);
+    const failing = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up/fail-500', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(failing.status).toBeGreaterThanOrEqual(500);
+    const [rejected, failed] = named('POST /v1/chat/completions');
+    expect(rejected!.attributes).toMatchObject({ 'http.response.status_code': 400, 'gateway.error.code': 'invalid_request' });
+    expect(rejected!.attributes['error.type']).toBeUndefined();
+    expect(rejected!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(failed!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failed!.attributes['error.type']).toBe(failed!.attributes['gateway.error.code']);
+    const [attempt] = named('chat fail-500');
+    expect(attempt!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(attempt!.attributes['error.type']).toEqual(expect.any(String));
+    expect(attempt!.parentSpanContext?.spanId).toBe(failed!.spanContext().spanId);
   });
 });
 
