@@ -107,6 +107,8 @@ function checkReferences(document: unknown): ConfigProblem[] {
     if (Array.isArray(node.targets)) node.targets.forEach((child, index) => visit(child, [...path, 'targets', index]));
     if (isRecord(node.baseline)) visit(node.baseline, [...path, 'baseline']);
     if (isRecord(node.canary)) visit(node.canary, [...path, 'canary']);
+    if (Array.isArray(node.branches)) node.branches.forEach((branch, index) => isRecord(branch) && visit(branch.target, [...path, 'branches', index, 'target']));
+    if (isRecord(node.default)) visit(node.default, [...path, 'default']);
   };
   for (const [routeName, route] of Object.entries(document.routes)) {
     visit(route, ['routes', routeName]);

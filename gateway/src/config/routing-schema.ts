@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
+import { conditionProblems } from '../routing/conditions.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -89,7 +90,18 @@ export interface CanaryNodeConfig {
   weight?: number | undefined;
   plan?: CanaryPlanConfig | undefined;
 }
-export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig;
+export interface ConditionalBranchConfig {
+  name?: string | undefined;
+  when: Record<string, unknown>;
+  target: RouteNodeConfig;
+}
+export interface ConditionalNodeConfig {
+  strategy: 'conditional';
+  branches: ConditionalBranchConfig[];
+  default: RouteNodeConfig;
+  weight?: number | undefined;
+}
+export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig | ConditionalNodeConfig;
 
 /** Weight of a node inside a `loadbalance` parent; 0 drains it. */
 const weight = z.number().nonnegative().optional();
@@ -100,6 +112,37 @@ const targetNode = z.strictObject({
   model: z.string().min(1),
   weight,
 });
+
+/** A routing condition (routing/conditions.ts), checked whole so every problem in it is reported. */
+const conditionSchema = z.unknown().superRefine((value, ctx) => {
+  for (const problem of conditionProblems(value)) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+}) as unknown as z.ZodType<Record<string, unknown>>;
+
+/** Branch names appear in a reply header and on the trace: short and header-safe. */
+const BRANCH_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The label a branch gets when it has no name: its position. */
+export function branchName(branch: { name?: string | undefined }, index: number): string {
+  return branch.name ?? String(index);
+}
+
+function conditionalVariant<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<RouteNodeConfig>, extra: Extra) {
+  const branch = z.strictObject({
+    name: z.string().regex(BRANCH_NAME, 'branch names use letters, digits, _ . - (at most 64)').optional(),
+    when: conditionSchema,
+    target: node,
+  });
+  return z
+    .strictObject({ strategy: z.literal('conditional'), branches: z.array(branch).min(1), default: node, weight, ...extra })
+    .superRefine((value, ctx) => {
+      const seen = new Set<string>(['default']);
+      (value as { branches: ConditionalBranchConfig[] }).branches.forEach((b, index) => {
+        const name = branchName(b, index);
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `branch name '${name}' is used twice (or is 'default')`, path: ['branches', index, 'name'] });
+        seen.add(name);
+      });
+    });
+}
 
 /** Fields a group has; `extra` adds the route-level settings when the group is a route's root. */
 function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<RouteNodeConfig>, extra: Extra, strategyOptional: boolean) {
@@ -123,6 +166,7 @@ function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<Rout
       weight,
       ...extra,
     }),
+    conditionalVariant(node, extra),
   ] as const;
 }
 

@@ -12,6 +12,7 @@ import type { JsonObject, Operation } from '../providers/types.js';
 import type { BreakerRegistry } from '../routing/circuit-breaker.js';
 import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
+import type { RequestFacts } from '../routing/request-facts.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
@@ -36,6 +37,8 @@ export interface DispatchInput {
   /** Epoch ms after which no new attempt or backoff starts. */
   deadlineAt: number;
   stickyKey: (header: string | undefined) => string | undefined;
+  /** What the route's conditional nodes test (set when the route has any). */
+  facts?: RequestFacts | undefined;
   /** The client's traceparent, passed upstream when no attempt span replaces it. */
   traceparent?: string | undefined;
   /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
@@ -54,6 +57,8 @@ interface Answered {
   /** The variant the request was assigned to (a failing canary may be answered by the baseline). */
   variant: Variant | undefined;
   counts: AttemptCounts;
+  /** The conditional branch the answering target was planned through. */
+  branch: string | undefined;
 }
 
 export type DispatchResult =
@@ -66,6 +71,8 @@ export class DispatchError extends Error {
     readonly counts: AttemptCounts,
     readonly target: ResolvedTarget | undefined,
     readonly variant: Variant | undefined,
+    /** The conditional branch of the last target tried. */
+    readonly branch: string | undefined = undefined,
   ) {
     super(error.message);
   }
@@ -74,7 +81,7 @@ export class DispatchError extends Error {
 type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
 
 export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
-  const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey });
+  const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey, facts: input.facts });
   const assigned = plan[0]?.variant;
   const retry = input.route.retry ?? runtime.retryDefaults;
   const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
@@ -115,6 +122,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     counter,
     lastPlanned?.target,
     assigned,
+    (lastPlanned ?? plan[0])?.branch,
   );
 }
 
@@ -208,7 +216,7 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, body: reply.body };
+    return { kind: 'json', target, variant, counts, branch: planned.branch, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
@@ -222,7 +230,7 @@ async function attempt(
     else breaker.recordFailure();
   });
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, branch: planned.branch, first: first.done ? undefined : first.value, rest };
 }
 
 /**

@@ -15,7 +15,8 @@ import { validateRequestBody, type ValidatedBody } from '../proxy/request-schema
 import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
-import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
+import { requestFacts, type RequestFacts } from '../routing/request-facts.js';
+import { branchDecisions, type CompiledRoute, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
@@ -63,6 +64,8 @@ const CACHE_HEADER = 'x-gateway-cache';
 const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 /** A JSON object of string tags stored on the trace. */
 const METADATA_HEADER = 'x-gateway-metadata';
+/** The conditional branch the answer came through (`premium/long`). */
+const BRANCH_HEADER = 'x-gateway-branch';
 
 const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
@@ -102,6 +105,8 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       await admitKey(admission, key, route, reply);
       if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
+    // Conditional routes test what the request is: its facts are built once, only for them.
+    const facts = route.conditional ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
     outcome.route = route.name;
@@ -109,7 +114,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
 
     let plan: CachePlan | undefined;
     if (cache && route.cache.enabled) {
-      const looked = await consultCache(cache, request, operation, body, route);
+      const looked = await consultCache(cache, request, operation, body, route, facts);
       if (looked.hit) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
@@ -139,7 +144,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder);
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, facts);
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
@@ -177,13 +182,16 @@ async function consultCache(
   operation: Operation,
   body: ValidatedBody,
   route: CompiledRoute,
+  facts: RequestFacts | undefined,
 ): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
-  // partitions further within a key.
+  // partitions further within a key, and so do the branches a conditional route takes (they may depend
+  // on tags, which the body does not carry).
   const header = request.headers[CACHE_NAMESPACE_HEADER];
-  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}`;
+  const branches = facts ? `\u0000${branchDecisions(route.root, facts)}` : '';
+  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}`;
   const key = cacheKey(namespace, operation, body);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
@@ -216,6 +224,7 @@ async function dispatchWithDeadline(
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
+  facts: RequestFacts | undefined,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -238,16 +247,17 @@ async function dispatchWithDeadline(
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
+        facts,
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.branch);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.branch);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
@@ -358,8 +368,11 @@ function noteAttempts(
   counts: AttemptCounts,
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
+  branch: string | undefined,
 ): void {
   outcome.attempts = counts.attempts;
+  outcome.branch = branch;
+  if (branch !== undefined) reply.header(BRANCH_HEADER, branch);
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;
   outcome.provider = target?.provider.name;

@@ -6,7 +6,7 @@ import { cachePolicy, type CachePolicy } from '../cache/cache-config.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
-import { compileNode, stickyHeadersOf, targetOf, type CanarySplit, type CompiledRoute } from './route-tree.js';
+import { compileNode, hasConditions, stickyHeadersOf, targetOf, type CanarySplit, type CompiledRoute } from './route-tree.js';
 
 export class ModelResolver {
   private readonly routes = new Map<string, CompiledRoute>();
@@ -37,6 +37,7 @@ export class ModelResolver {
           timeoutMs: route.shadow.timeoutMs,
         },
         stickyHeaders: stickyHeadersOf(root),
+        conditional: hasConditions(root),
       }));
     }
   }

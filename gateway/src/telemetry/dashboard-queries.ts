@@ -250,7 +250,7 @@ export class DashboardQueries {
     }
     const columns = `trace_id, client_request_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
       latency_ms, upstream_ms, ttft_ms, attempts, retries, fallbacks, cache, input_tokens, output_tokens, usage_estimated, cost_usd,
-      ${this.d.userColumn}, metadata_keys, metadata_values`;
+      ${this.d.userColumn}, metadata_keys, metadata_values, branch, guardrail_names, guardrail_stages, guardrail_verdicts, guardrail_findings, guardrail_trips`;
     const [totalRow] = await this.sink.select(`SELECT count(*) AS n FROM ${this.d.requests} WHERE ${where.join(' AND ')}`);
     const rows = await this.sink.select(
       `SELECT ${columns} FROM ${this.d.requests} WHERE ${where.join(' AND ')} ORDER BY ts_ms DESC, trace_id DESC LIMIT ${num(limit)} OFFSET ${num(offset)}`,

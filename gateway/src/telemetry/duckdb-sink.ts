@@ -10,13 +10,23 @@ import { DUCKDB_DIALECT } from './sql-dialect.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
+/** The policy columns (conditional branch, guardrail verdicts), added after the first release. */
+const POLICY_COLUMNS = [
+  "branch VARCHAR DEFAULT ''",
+  'guardrail_names VARCHAR[] DEFAULT []',
+  'guardrail_stages VARCHAR[] DEFAULT []',
+  'guardrail_verdicts VARCHAR[] DEFAULT []',
+  'guardrail_findings VARCHAR[] DEFAULT []',
+  'guardrail_trips INTEGER DEFAULT 0',
+];
+
 const REQUEST_COLUMNS = `
     trace_id VARCHAR, ts_ms BIGINT, key_id VARCHAR, route VARCHAR, operation VARCHAR, provider VARCHAR,
     model VARCHAR, requested_model VARCHAR, variant VARCHAR, stream INTEGER, status INTEGER, error_code VARCHAR,
     latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
     cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
     metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR,
-    client_request_id VARCHAR DEFAULT ''`;
+    client_request_id VARCHAR DEFAULT '', ${POLICY_COLUMNS.join(', ')}`;
 
 const SCHEMA = [
   // The embedded store shares the machine with the gateway: one worker thread, bounded memory.
@@ -27,6 +37,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS})`,
   // Files written before a column existed get it here, at the end, where REQUEST_COLUMNS has it too.
   "ALTER TABLE requests ADD COLUMN IF NOT EXISTS client_request_id VARCHAR DEFAULT ''",
+  ...POLICY_COLUMNS.map((column) => `ALTER TABLE requests ADD COLUMN IF NOT EXISTS ${column}`),
   // Batches are appended here (fast), then moved over without the trace ids already stored.
   `CREATE TEMP TABLE IF NOT EXISTS requests_staging (${REQUEST_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS feedback (
@@ -84,6 +95,13 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendVarchar(row.response_body);
   // Rows spooled by an older version have no client id.
   appender.appendVarchar(row.client_request_id ?? '');
+  // Rows spooled by an older version have no policy columns.
+  appender.appendVarchar(row.branch ?? '');
+  appender.appendList(row.guardrail_names ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_stages ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_verdicts ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_findings ?? [], STRING_LIST);
+  appender.appendInteger(row.guardrail_trips ?? 0);
   appender.endRow();
 }
 

@@ -37,6 +37,15 @@ export interface TraceRow {
   /** Only when body logging is on: truncated, secrets redacted. */
   request_body: string;
   response_body: string;
+  /** The conditional branch the answering target was planned through (`premium/long`), '' when none. */
+  branch: string;
+  /** Guardrail verdicts, one per check that ran, as parallel arrays (policy/verdict.ts). */
+  guardrail_names: string[];
+  guardrail_stages: string[];
+  guardrail_verdicts: string[];
+  guardrail_findings: string[];
+  /** Output verdicts other than pass and error: what the answering model tripped. */
+  guardrail_trips: number;
 }
 
 export interface FeedbackRow {

@@ -82,6 +82,12 @@ export function toTraceRow(raw: Record<string, unknown>): TraceRow {
     metadata_values: list(raw.metadata_values),
     request_body: str(raw.request_body),
     response_body: str(raw.response_body),
+    branch: str(raw.branch),
+    guardrail_names: list(raw.guardrail_names),
+    guardrail_stages: list(raw.guardrail_stages),
+    guardrail_verdicts: list(raw.guardrail_verdicts),
+    guardrail_findings: list(raw.guardrail_findings),
+    guardrail_trips: num(raw.guardrail_trips),
   };
 }
 

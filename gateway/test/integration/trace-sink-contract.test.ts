@@ -12,6 +12,7 @@ import { loadMigrations, migrate } from '../../src/telemetry/clickhouse-migratio
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { MIGRATE_JS, runGatewayToExit } from '../helpers/gateway-process.js';
 import { traceRow } from '../helpers/trace-rows.js';
@@ -41,7 +42,23 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
   });
 
   it('stores rows with every field intact', async () => {
-    const row = traceRow({ trace_id: 'full-1', client_request_id: 'client-req-1', stream: 1, ttft_ms: 3.25, cost_usd: null, variant: 'canary', metadata_keys: ['a', 'b'], metadata_values: ['1', "it's"], user: 'ü' });
+    const row = traceRow({
+      trace_id: 'full-1',
+      client_request_id: 'client-req-1',
+      stream: 1,
+      ttft_ms: 3.25,
+      cost_usd: null,
+      variant: 'canary',
+      metadata_keys: ['a', 'b'],
+      metadata_values: ['1', "it's"],
+      user: 'ü',
+      branch: 'premium/long',
+      guardrail_names: ['pii', 'answer-json'],
+      guardrail_stages: ['input', 'output'],
+      guardrail_verdicts: ['redact', 'retry'],
+      guardrail_findings: ['email×2', "schema: /answer must be number"],
+      guardrail_trips: 1,
+    });
     await sink.insertTraces([row]);
     expect(await sink.getTrace('full-1')).toEqual(row);
     expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
@@ -100,7 +117,7 @@ describe('npm run migrate', () => {
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
     const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 6]);
     const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
     await sink.close();
@@ -141,7 +158,7 @@ describe('schema upgrades keep old rows and add new columns', () => {
       await admin.close();
       const all = loadMigrations();
       expect(await migrate(client, all.filter((m) => m.version <= 3))).toEqual([1, 2, 3]);
-      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined }], format: 'JSONEachRow' });
+      await client.insert({ table: 'requests', values: [firstReleaseRow(traceRow({ trace_id: 'old-1' }))], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
@@ -157,7 +174,39 @@ describe('schema upgrades keep old rows and add new columns', () => {
       await sink.close();
     }
   });
+
+  it('ClickHouse: migration 0006 (policy columns) on a database at version 4, and again when its record is lost', async () => {
+    const database = `upgrade_policy_${Date.now()}`;
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
+    const client = createClient({ url: clickhouse.url, database });
+    try {
+      const admin = createClient({ url: clickhouse.url });
+      await admin.command({ query: `CREATE DATABASE ${database}` });
+      await admin.close();
+      const all = loadMigrations();
+      expect(await migrate(client, all.filter((m) => m.version <= 4))).toEqual([1, 2, 3, 4]);
+      await client.insert({ table: 'requests', values: [{ ...firstReleaseRow(traceRow({ trace_id: 'old-1' })), client_request_id: 'c' }], format: 'JSONEachRow' });
+
+      await sink.init();
+      expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', branch: '', guardrail_names: [], guardrail_verdicts: [], guardrail_trips: 0 });
+      const row = traceRow({ trace_id: 'new-1', branch: 'b', guardrail_names: ['g'], guardrail_stages: ['output'], guardrail_verdicts: ['deny'], guardrail_findings: ['email×1'], guardrail_trips: 1 });
+      await sink.insertTraces([row]);
+      expect(await sink.getTrace('new-1')).toEqual(row);
+
+      const again = all.filter((m) => m.version === 6).map((m) => ({ ...m, version: 1006 }));
+      expect(await migrate(client, again)).toEqual([1006]);
+    } finally {
+      await client.close();
+      await sink.close();
+    }
+  });
 });
+
+/** A row with only the columns the first release's requests table had. */
+function firstReleaseRow(row: TraceRow): Partial<TraceRow> {
+  const { client_request_id: _id, branch: _branch, guardrail_names: _n, guardrail_stages: _s, guardrail_verdicts: _v, guardrail_findings: _f, guardrail_trips: _t, ...old } = row;
+  return old;
+}
 
 /** The requests table as the first release created it (DuckDB). */
 const OLD_DUCKDB_COLUMNS = `

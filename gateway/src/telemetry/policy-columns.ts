@@ -1,0 +1,26 @@
+/** The trace row's policy columns: the conditional branch taken and every guardrail verdict. */
+import { isTrip, type GuardrailVerdict } from '../policy/verdict.js';
+import type { TraceRow } from './trace-row.js';
+
+export type PolicyColumns = Pick<TraceRow, 'branch' | 'guardrail_names' | 'guardrail_stages' | 'guardrail_verdicts' | 'guardrail_findings' | 'guardrail_trips'>;
+
+export function policyColumns(branch: string | undefined, verdicts: readonly GuardrailVerdict[] | undefined): PolicyColumns {
+  const columns: PolicyColumns = {
+    branch: branch ?? '',
+    guardrail_names: [],
+    guardrail_stages: [],
+    guardrail_verdicts: [],
+    guardrail_findings: [],
+    guardrail_trips: 0,
+  };
+  if (verdicts) {
+    for (const verdict of verdicts) {
+      columns.guardrail_names.push(verdict.guardrail);
+      columns.guardrail_stages.push(verdict.stage);
+      columns.guardrail_verdicts.push(verdict.verdict);
+      columns.guardrail_findings.push(verdict.findings);
+      if (isTrip(verdict)) columns.guardrail_trips++;
+    }
+  }
+  return columns;
+}
