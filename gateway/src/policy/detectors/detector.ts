@@ -1,0 +1,62 @@
+/**
+ * A detector finds one kind of sensitive thing in text (an e-mail address, a payment card number, an
+ * API key) and reports where. Built-in detectors are a candidate pattern — written with bounded
+ * quantifiers so a search stays linear in the text — and a validator (a checksum, a length table, a
+ * context word) that turns look-alikes away.
+ */
+export interface Detector {
+  /** Its name in config and in findings: `email`, `payment_card`, `openai_key`… */
+  readonly name: string;
+  /** Longest text one match can span: how much a stream holds back so no match is cut between chunks. */
+  readonly maxLength: number;
+  /** Calls `found` with the [start, end) of every match in `text`, in order. Synchronous. */
+  scan(text: string, found: (start: number, end: number) => void): void;
+}
+
+export interface PatternDetectorOptions {
+  /** A global (`g`) pattern; capture groups are the validator's to read. */
+  pattern: RegExp;
+  maxLength: number;
+  /** A cheap test the text must pass before the pattern runs (e.g. it contains '@'). */
+  prefilter?: (text: string) => boolean;
+  /**
+   * Accepts, trims or rejects a candidate: returns the end of the accepted match (≤ match end), or -1.
+   * `text` and the match's start are given so a validator can look at context around it.
+   */
+  validate?: (match: RegExpExecArray, text: string) => number;
+}
+
+export function patternDetector(name: string, options: PatternDetectorOptions): Detector {
+  const { pattern, prefilter, validate } = options;
+  if (!pattern.global) throw new Error(`detector ${name}: the pattern must be global`);
+  return {
+    name,
+    maxLength: options.maxLength,
+    scan(text, found) {
+      if (prefilter && !prefilter(text)) return;
+      pattern.lastIndex = 0;
+      let match: RegExpExecArray | null;
+      while ((match = pattern.exec(text)) !== null) {
+        const start = match.index;
+        const end = validate ? validate(match, text) : start + match[0].length;
+        if (end > start) {
+          found(start, end);
+          // A trimmed match continues the search right after what was accepted.
+          pattern.lastIndex = end;
+        } else if (match[0].length === 0) {
+          pattern.lastIndex++;
+        }
+      }
+    },
+  };
+}
+
+/**
+ * Whether one of `words` (lowercase) occurs within `span` characters of the match — before it ("my PESEL
+ * is …") or after it ("… är mitt pnr").
+ */
+export function hasContext(text: string, start: number, end: number, words: readonly string[], span = 48): boolean {
+  const around = text.slice(Math.max(0, start - span), Math.min(text.length, end + span)).toLowerCase();
+  for (const word of words) if (around.includes(word)) return true;
+  return false;
+}
