@@ -16,6 +16,7 @@ import { createLoggerOptions, loggableError } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
+import { GuardrailSet } from './policy/compile-guardrails.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
@@ -148,7 +149,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   });
 
   const providers = deps.providers ?? createProviderRegistry(config);
-  const resolver = new ModelResolver(config, providers);
+  // Compiled once; a gateway without guardrails has none, and its routes no policy step.
+  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
+  const resolver = new ModelResolver(config, providers, guardrails);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
     random: deps.random,
@@ -305,7 +308,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
     // now), then flush or spool what is queued.
     await shadow.close();
-    await Promise.all([closeProviders(providers), cache?.close()]);
+    await Promise.all([closeProviders(providers), cache?.close(), guardrails?.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();
   });

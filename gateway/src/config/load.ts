@@ -10,6 +10,7 @@ import { defaultConfigDocument } from './defaults.js';
 import { interpolateEnv } from './interpolate.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { deepFreeze } from './deep-freeze.js';
+import { guardrailReferenceProblems } from './guardrail-schema.js';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const file = env.GATEWAY_CONFIG;
@@ -45,6 +46,7 @@ export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source
     for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
   }
   problems.push(...checkReferences(interpolated));
+  if (isRecord(interpolated)) problems.push(...guardrailReferenceProblems(interpolated));
   if (parsed.success) problems.push(...checkExposure(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   return deepFreeze(parsed.data);

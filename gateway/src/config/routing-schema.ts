@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
 import { conditionProblems } from '../routing/conditions.js';
+import { guardrailAttachmentSchema } from './guardrail-schema.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -197,6 +198,8 @@ const routeSettings = {
   /** Response caching for this route (off unless this or the global `cache.enabled` turns it on). */
   cache: routeCacheSchema.optional(),
   shadow: shadowSchema.optional(),
+  /** Guardrails for this route, run after the global ones (`routing.guardrails`). */
+  guardrails: guardrailAttachmentSchema.optional(),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);
@@ -205,6 +208,8 @@ export const routingDefaultsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(300_000),
   retry: retrySchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  /** Guardrails for every request, `<provider>/<model>` ones included. */
+  guardrails: guardrailAttachmentSchema.optional(),
 });
 
 export type RetryConfig = z.infer<typeof retrySchema>;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
+import { guardrailsSchema } from './guardrail-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -125,6 +126,8 @@ export const configSchema = z.strictObject({
   telemetry: telemetrySchema.prefault({}),
   auth: authSchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),
+  /** Named checks on requests and answers, attached in `routing.guardrails` and per route. */
+  guardrails: guardrailsSchema,
 });
 
 export type GatewayConfig = z.infer<typeof configSchema>;

@@ -13,6 +13,7 @@ import type { BreakerRegistry } from '../routing/circuit-breaker.js';
 import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
 import type { RequestFacts } from '../routing/request-facts.js';
+import type { AnswerDecision } from '../policy/run-guardrails.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
@@ -39,10 +40,23 @@ export interface DispatchInput {
   stickyKey: (header: string | undefined) => string | undefined;
   /** What the route's conditional nodes test (set when the route has any). */
   facts?: RequestFacts | undefined;
+  /** Output guardrails that judge each answer before it is returned (set when the route has any). */
+  checkAnswer?: AnswerCheck | undefined;
   /** The client's traceparent, passed upstream when no attempt span replaces it. */
   traceparent?: string | undefined;
   /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
   observeAttempt?: ((target: ResolvedTarget, attempt: number) => AttemptSpan) | undefined;
+}
+
+/**
+ * Judges an answer before it counts as the request's: accept it, ask the same target again (retry), move
+ * on to the next target (fallback), or refuse the request (deny). With `bufferStreams`, a stream is read
+ * whole first, so a refused stream is one the client never saw a byte of.
+ */
+export interface AnswerCheck {
+  readonly bufferStreams: boolean;
+  json(body: JsonObject, signal: AbortSignal): Promise<AnswerDecision>;
+  stream(chunks: JsonObject[], signal: AbortSignal): Promise<AnswerDecision>;
 }
 
 /** How many tries a request took: retries on one target, and moves to the next target. */
@@ -78,7 +92,10 @@ export class DispatchError extends Error {
   }
 }
 
-type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
+type TargetOutcome =
+  | { ok: true; result: DispatchResult }
+  /** `refused`: the target answered and the answer check refused the answer (and said what next). */
+  | { ok: false; error: GatewayError; refused?: 'fallback' | 'deny' };
 
 export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
   const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey, facts: input.facts });
@@ -103,7 +120,8 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = planned;
-    if (input.signal.aborted || !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
+    if (input.signal.aborted || outcome.refused === 'deny') break;
+    if (outcome.refused !== 'fallback' && !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
   }
 
   // Every usable target was open or unhealthy: try the one closest to recovering rather than fail untried.
@@ -165,8 +183,9 @@ async function tryTarget(
     if (tryNumber > 1) counter.retries++;
     runtime.inFlight.increment(target.key);
     const span = input.observeAttempt?.(target, counter.attempts);
+    let result: DispatchResult;
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter, span) };
+      result = await attempt(planned, input, runtime, counter, span);
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
@@ -189,8 +208,44 @@ async function tryTarget(
         return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
       }
       if (runtime.breakers.enabled && !breaker.tryAcquire()) return { ok: false, error };
+      continue;
     }
+    if (!input.checkAnswer) return { ok: true, result };
+    let checked: { result: DispatchResult; decision: AnswerDecision };
+    try {
+      checked = await judge(result, input.checkAnswer, input.signal);
+    } catch (thrown) {
+      // A stream that broke while it was read whole: its own end already settled the breaker and the count.
+      const error = isGatewayError(thrown) ? thrown : new GatewayError('stream_interrupted', 'the upstream stream broke while it was read', { cause: thrown });
+      return { ok: false, error: input.signal.aborted && isGatewayError(input.signal.reason) ? input.signal.reason : error };
+    }
+    const { decision } = checked;
+    if (decision.kind === 'accept') return { ok: true, result: checked.result };
+    if (decision.kind !== 'retry' || input.signal.aborted || Date.now() >= input.deadlineAt) {
+      return { ok: false, error: decision.error, refused: decision.kind === 'fallback' ? 'fallback' : 'deny' };
+    }
+    // Asked again at once: the target answered, its answer was refused.
+    if (runtime.breakers.enabled && !breaker.tryAcquire()) return { ok: false, error: decision.error, refused: 'deny' };
   }
+}
+
+/** Runs the answer check; a stream to be judged whole is read first and replayed from memory. */
+async function judge(result: DispatchResult, check: AnswerCheck, signal: AbortSignal): Promise<{ result: DispatchResult; decision: AnswerDecision }> {
+  if (result.kind === 'json') return { result, decision: await check.json(result.body, signal) };
+  if (!check.bufferStreams) return { result, decision: { kind: 'accept' } };
+  const chunks: JsonObject[] = result.first ? [result.first] : [];
+  for (let next = await result.rest.next(); !next.done; next = await result.rest.next()) chunks.push(next.value);
+  const decision = await check.stream(chunks, signal);
+  return { result: { ...result, first: chunks[0], rest: replay(chunks) }, decision };
+}
+
+/** The chunks after the first, from memory. */
+function replay(chunks: readonly JsonObject[]): AsyncIterator<JsonObject> {
+  let index = 1;
+  return {
+    next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }),
+    return: async () => ({ done: true, value: undefined }),
+  };
 }
 
 async function attempt(

@@ -9,7 +9,8 @@ import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject } from '../providers/types.js';
 import { SSE_DONE, sseData } from '../providers/sse.js';
 
-export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone';
+/** `denied`: a guardrail ended the stream (its error was the last event). */
+export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone' | 'denied';
 
 export interface SseWriteOptions {
   /** The gateway asks upstreams for usage on every stream; the usage chunk reaches the client only if it asked. */
@@ -45,6 +46,10 @@ export async function writeSseStream(
     }
   } catch (error) {
     if (res.destroyed || res.writableEnded) return 'client_gone';
+    if (isGatewayError(error) && error.endsStream) {
+      endStream(res, sseData(JSON.stringify(options.errorBody(error))));
+      return 'denied';
+    }
     const cause = isGatewayError(error) ? error : undefined;
     const interrupted = new GatewayError(
       'stream_interrupted',

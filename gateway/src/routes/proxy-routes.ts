@@ -10,7 +10,9 @@ import { cacheKey } from '../cache/cache-key.js';
 import { answerFromJson, answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
 import type { DecodedAnswer, Flight, ResponseCache } from '../cache/response-cache.js';
 import { GatewayError } from '../errors.js';
-import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
+import { dispatch, DispatchError, type AnswerCheck, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
+import { answerCheck, checkedStream, startPolicy } from '../proxy/request-policy.js';
+import { verdictHeader, type PolicyRun } from '../policy/run-guardrails.js';
 import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
 import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject, Operation } from '../providers/types.js';
@@ -66,6 +68,8 @@ const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 const METADATA_HEADER = 'x-gateway-metadata';
 /** The conditional branch the answer came through (`premium/long`). */
 const BRANCH_HEADER = 'x-gateway-branch';
+/** The guardrails that flagged, redacted or retried on this request, and what they did. */
+const GUARDRAILS_HEADER = 'x-gateway-guardrails';
 
 const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
@@ -105,8 +109,11 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       await admitKey(admission, key, route, reply);
       if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
-    // Conditional routes test what the request is: its facts are built once, only for them.
-    const facts = route.conditional ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
+    // Conditions and guardrails read what the request is: its facts are built once, only for routes that have them.
+    const policy = route.policy;
+    const facts = route.conditional || policy ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
+    // Input guardrails run before the cache and the upstream: a redaction is what both see.
+    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome) : undefined;
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
     outcome.route = route.name;
@@ -144,7 +151,9 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, facts);
+      const check = policy && run ? answerCheck(policy, run) : undefined;
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, facts, check);
+      if (run) noteVerdicts(reply, run);
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
@@ -155,8 +164,9 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       }
       const collected: JsonObject[] | undefined = plan ? [] : undefined;
       if (logBodies) outcome.streamChunks = [];
+      const checked = checkedStream(policy, run, result.first, result.rest);
       const res = startStream(reply, outcome);
-      outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model, {
+      outcome.streamResult = await writeSseStream(res, checked.first, checked.rest, body.model, {
         includeUsage,
         collect: collected,
         observe: (chunk) => observeChunk(outcome, chunk),
@@ -164,6 +174,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       });
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
+      else if (outcome.streamResult === 'denied') outcome.errorCode = run?.streamDenied?.code;
       // Only a complete stream is cached; a truncated one never is.
       if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
       if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
@@ -225,6 +236,7 @@ async function dispatchWithDeadline(
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
   facts: RequestFacts | undefined,
+  checkAnswer: AnswerCheck | undefined,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -248,6 +260,7 @@ async function dispatchWithDeadline(
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
         facts,
+        checkAnswer,
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
       },
@@ -385,6 +398,12 @@ function noteAttempts(
     reply.header('x-gateway-model', headerText(target.model));
   }
   if (variant) reply.header('x-gateway-variant', variant);
+}
+
+/** What the guardrails did (`pii:redact, secrets:flag`), when any did more than pass. */
+function noteVerdicts(reply: FastifyReply, run: PolicyRun): void {
+  const summary = verdictHeader(run.verdicts);
+  if (summary) reply.header(GUARDRAILS_HEADER, summary);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -36,27 +36,37 @@ const TOKENS_PER_MESSAGE = 4;
  * every request (no tokenizer, no allocation). Good for routing by size; billing uses real counts.
  */
 export function estimatePromptTokens(body: JsonObject): number {
+  const { chars, tokens, messages } = promptSize(body);
+  return Math.ceil(chars / CHARS_PER_TOKEN) + tokens + TOKENS_PER_MESSAGE * messages;
+}
+
+/** Characters of text in the prompt (messages' text, prompt, input). */
+export function promptChars(body: JsonObject): number {
+  return promptSize(body).chars;
+}
+
+/** Text characters, token ids given as such, and messages of a prompt. */
+function promptSize(body: JsonObject): { chars: number; tokens: number; messages: number } {
   const messages = body.messages;
   if (Array.isArray(messages)) {
     let chars = 0;
     for (const message of messages) {
       if (message !== null && typeof message === 'object') chars += contentChars((message as JsonObject).content);
     }
-    return Math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages.length;
+    return { chars, tokens: 0, messages: messages.length };
   }
   const input = body.prompt ?? body.input;
-  if (typeof input === 'string') return Math.ceil(input.length / CHARS_PER_TOKEN);
+  if (typeof input === 'string') return { chars: input.length, tokens: 0, messages: 0 };
+  let chars = 0;
+  let tokens = 0;
   if (Array.isArray(input)) {
-    let chars = 0;
-    let tokens = 0;
     for (const item of input) {
       if (typeof item === 'string') chars += item.length;
       else if (Array.isArray(item)) tokens += item.length; // already token ids
       else if (typeof item === 'number') tokens += 1;
     }
-    return Math.ceil(chars / CHARS_PER_TOKEN) + tokens;
   }
-  return 0;
+  return { chars, tokens, messages: 0 };
 }
 
 /** Characters of text in a message's content: a string, or an array of parts with `text`. */

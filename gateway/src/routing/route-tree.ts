@@ -3,6 +3,7 @@
  * turns that tree into the ordered list of targets one request will try.
  */
 import type { CachePolicy } from '../cache/cache-config.js';
+import type { RoutePolicy } from '../policy/compile-guardrails.js';
 import type { RetryConfig, RouteNodeConfig } from '../config/schema.js';
 import { branchName, type CanaryPlanConfig } from '../config/routing-schema.js';
 import type { Provider } from '../providers/types.js';
@@ -84,6 +85,8 @@ export interface CompiledRoute {
   readonly stickyHeaders: readonly string[];
   /** The tree has conditional nodes: requests need their RequestFacts to be planned. */
   readonly conditional?: boolean | undefined;
+  /** The route's guardrails (global ones first); undefined when none apply, so there is no policy step. */
+  readonly policy?: RoutePolicy | undefined;
 }
 
 export interface CompiledShadow {

@@ -9,7 +9,7 @@ import type { Variant } from '../routing/route-tree.js';
 import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
 
-export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
+export type StreamResult = 'complete' | 'interrupted' | 'client_gone' | 'denied';
 
 export interface RequestOutcome {
   /** Made by the gateway, unique per request. */

@@ -7,8 +7,12 @@
 export interface Detector {
   /** Its name in config and in findings: `email`, `payment_card`, `openai_key`… */
   readonly name: string;
-  /** Longest text one match can span: how much a stream holds back so no match is cut between chunks. */
-  readonly maxLength: number;
+  /**
+   * How many trailing characters of a stream must be held back so a match is recognised before any of it
+   * is sent: the length by which the pattern (and any context word after it) has seen enough. A match
+   * still growing at the end of what arrived is held whole, however long it gets.
+   */
+  readonly holdback: number;
   /** Calls `found` with the [start, end) of every match in `text`, in order. Synchronous. */
   scan(text: string, found: (start: number, end: number) => void): void;
 }
@@ -16,7 +20,7 @@ export interface Detector {
 export interface PatternDetectorOptions {
   /** A global (`g`) pattern; capture groups are the validator's to read. */
   pattern: RegExp;
-  maxLength: number;
+  holdback: number;
   /** A cheap test the text must pass before the pattern runs (e.g. it contains '@'). */
   prefilter?: (text: string) => boolean;
   /**
@@ -31,7 +35,7 @@ export function patternDetector(name: string, options: PatternDetectorOptions): 
   if (!pattern.global) throw new Error(`detector ${name}: the pattern must be global`);
   return {
     name,
-    maxLength: options.maxLength,
+    holdback: options.holdback,
     scan(text, found) {
       if (prefilter && !prefilter(text)) return;
       pattern.lastIndex = 0;

@@ -12,6 +12,9 @@ import { hasContext, patternDetector, type Detector } from './detector.js';
 
 const end = (match: RegExpExecArray): number => match.index + match[0].length;
 
+/** A naming word may follow the number ("… är mitt pnr"): streams hold that much more back. */
+const CONTEXT_SPAN = 48;
+
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** A day that exists in the month (29 February in any year: the year is often not known). */
@@ -24,14 +27,14 @@ const DNI_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
 /** Spain: DNI/NIF, 7–8 digits and a letter (the number mod 23). */
 export const esNif = patternDetector('es_nif', {
   pattern: /(?<![A-Za-z0-9])(\d{7,8})-?([A-Za-z])(?![A-Za-z0-9])/g,
-  maxLength: 10,
+  holdback: 10 + CONTEXT_SPAN,
   validate: (match) => (DNI_LETTERS[Number(match[1]) % 23] === (match[2] as string).toUpperCase() ? end(match) : -1),
 });
 
 /** Spain: NIE, X/Y/Z (0/1/2) + 7 digits + the DNI letter. */
 export const esNie = patternDetector('es_nie', {
   pattern: /(?<![A-Za-z0-9])([XYZxyz])(\d{7})-?([A-Za-z])(?![A-Za-z0-9])/g,
-  maxLength: 10,
+  holdback: 10 + CONTEXT_SPAN,
   validate: (match) => {
     const number = Number(`${'XYZ'.indexOf((match[1] as string).toUpperCase())}${match[2]}`);
     return DNI_LETTERS[number % 23] === (match[3] as string).toUpperCase() ? end(match) : -1;
@@ -44,7 +47,7 @@ const CF_ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12
 /** Italy: codice fiscale, 16 characters, the last a check letter over the other fifteen (as written). */
 export const itCodiceFiscale = patternDetector('it_codice_fiscale', {
   pattern: /(?<![A-Za-z0-9])[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z](?![A-Za-z0-9])/g,
-  maxLength: 16,
+  holdback: 16 + CONTEXT_SPAN,
   validate: (match) => {
     const code = match[0];
     let sum = 0;
@@ -62,7 +65,7 @@ const HETU_CHECK = '0123456789ABCDEFHJKLMNPRSTUVWXY';
 /** Finland: henkilötunnus DDMMYY, century sign, 3-digit individual number, check character (mod 31). */
 export const fiHetu = patternDetector('fi_hetu', {
   pattern: /(?<!\d)(\d{2})(\d{2})(\d{2})[-+ABCDEFYXWVU](\d{3})([0-9A-Y])(?![A-Za-z0-9])/g,
-  maxLength: 11,
+  holdback: 11 + CONTEXT_SPAN,
   validate: (match) => {
     if (!validDate(Number(match[1]), Number(match[2]))) return -1;
     const number = Number(`${match[1]}${match[2]}${match[3]}${match[4]}`);
@@ -76,7 +79,7 @@ export const fiHetu = patternDetector('fi_hetu', {
  */
 export const sePersonnummer = patternDetector('se_personnummer', {
   pattern: /(?<![\d-])(?:18|19|20)?(\d{2})(\d{2})(\d{2})([-+]?)(\d{4})(?![\d-])/g,
-  maxLength: 13,
+  holdback: 13 + CONTEXT_SPAN,
   validate: (match, text) => {
     const day = Number(match[3]);
     if (!validDate(day > 60 ? day - 60 : day, Number(match[2]))) return -1;
@@ -90,7 +93,7 @@ const PESEL_WEIGHTS = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
 /** Poland: PESEL, 11 digits encoding the birth date, weighted check digit; only after "PESEL". */
 export const plPesel = patternDetector('pl_pesel', {
   pattern: /(?<!\d)\d{2}([0-9]{2})([0-9]{2})\d{5}(?!\d)/g,
-  maxLength: 11,
+  holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {
     const month = Number(match[1]) % 20;
     if (!validDate(Number(match[2]), month)) return -1;
@@ -103,7 +106,7 @@ export const plPesel = patternDetector('pl_pesel', {
 /** India: Aadhaar, 12 digits starting 2–9, Verhoeff check; in groups of four anywhere, bare only after "Aadhaar". */
 export const inAadhaar = patternDetector('in_aadhaar', {
   pattern: /(?<![\d:-])[2-9]\d{3}([ :-]?)\d{4}\1\d{4}(?![\d:-])/g,
-  maxLength: 14,
+  holdback: 14 + CONTEXT_SPAN,
   validate: (match, text) => {
     const digits = digitsOf(match[0]);
     if (match[1] === '' && !hasContext(text, match.index, end(match), ['aadhaar', 'aadhar', 'uidai', 'आधार'])) return -1;
@@ -117,7 +120,7 @@ export const inAadhaar = patternDetector('in_aadhaar', {
  */
 export const caSin = patternDetector('ca_sin', {
   pattern: /(?<![\d-])\d{3}([ -]?)\d{3}\1\d{3}(?![\d-])/g,
-  maxLength: 11,
+  holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {
     const digits = digitsOf(match[0]);
     if (digits[0] === '0' || digits[0] === '8' || allSame(digits)) return -1;
@@ -129,7 +132,7 @@ export const caSin = patternDetector('ca_sin', {
 /** UK: NHS number, 10 digits, mod-11 check digit; only after "NHS" (its 3-3-4 form is also a phone number's). */
 export const ukNhs = patternDetector('uk_nhs', {
   pattern: /(?<![\d-])\d{3}([ -]?)\d{3}\1\d{4}(?![\d-])/g,
-  maxLength: 12,
+  holdback: 12 + CONTEXT_SPAN,
   validate: (match, text) => {
     const digits = digitsOf(match[0]);
     if (allSame(digits) || !hasContext(text, match.index, end(match), ['nhs'])) return -1;
@@ -141,7 +144,7 @@ export const ukNhs = patternDetector('uk_nhs', {
 /** Brazil: CPF, 11 digits with two mod-11 check digits; `000.000.000-00` anywhere, bare only after "CPF". */
 export const brCpf = patternDetector('br_cpf', {
   pattern: /(?<![\d.-])\d{3}(\.?)\d{3}\1\d{3}-?\d{2}(?![\d-]|\.\d)/g,
-  maxLength: 14,
+  holdback: 14 + CONTEXT_SPAN,
   validate: (match, text) => {
     const digits = digitsOf(match[0]);
     const formatted = match[1] === '.' && match[0].includes('-');
@@ -159,7 +162,7 @@ export const brCpf = patternDetector('br_cpf', {
 /** Netherlands: BSN, 9 digits passing the "11-proof"; only after "BSN" or "burgerservicenummer". */
 export const nlBsn = patternDetector('nl_bsn', {
   pattern: /(?<![\d.-])\d{4}(\.?)\d{2}\1\d{3}(?![\d-]|\.\d)/g,
-  maxLength: 11,
+  holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {
     const digits = digitsOf(match[0]);
     if (allSame(digits) || !hasContext(text, match.index, end(match), ['bsn', 'burgerservicenummer', 'sofinummer'])) return -1;

@@ -17,7 +17,8 @@ export const email = patternDetector('email', {
   // local@label.label.tld — the local part starts at a token boundary, labels are separated by dots, the
   // top-level domain is letters or an internationalised (punycode `xn--`) one.
   pattern: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}([A-Za-z]{2,24}|xn--[A-Za-z0-9]{1,59})(?![A-Za-z0-9-])/g,
-  maxLength: 64 + 1 + 255,
+  // A local part of up to 64 characters is recognised once `@x.yy` follows it.
+  holdback: 64 + 6,
   prefilter: (text) => text.includes('@'),
   validate: (match) => (FILE_EXTENSIONS.has((match[1] as string).toLowerCase()) ? -1 : match.index + match[0].length),
 });
@@ -30,7 +31,7 @@ export const email = patternDetector('email', {
  */
 export const phone = patternDetector('phone', {
   pattern: /(?<![\w+])(?:\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){1,6}|(?:\(\d{3}\)[ ]?|\d{3}([-.]))\d{3}[-. ]\d{4})(?![\w-])/g,
-  maxLength: 32,
+  holdback: 32,
   validate: (match) => {
     const text = match[0];
     const end = match.index + text.length;
@@ -72,7 +73,7 @@ const CARD_NETWORKS: readonly { prefix: RegExp; lengths: readonly number[] }[] =
  */
 export const paymentCard = patternDetector('payment_card', {
   pattern: /(?<![\d.,-])\d(?:[ -]?\d){11,18}(?![\d-]|[.,]\d)/g,
-  maxLength: 19 + 18,
+  holdback: 19 + 18,
   validate: (match) => {
     const text = match[0];
     const digits = digitsOf(text);
@@ -114,7 +115,7 @@ const IBAN_LENGTHS: Readonly<Record<string, number>> = {
  */
 export const iban = patternDetector('iban', {
   pattern: /(?<![A-Za-z0-9-])([A-Z]{2})\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![a-z0-9])/g,
-  maxLength: 34 + 8,
+  holdback: 34 + 8,
   validate: (match) => {
     const text = match[0];
     const length = IBAN_LENGTHS[match[1] as string];

@@ -6,29 +6,30 @@
 import { patternDetector, type Detector } from './detector.js';
 
 /** A token pattern between token boundaries (no word character, `-` or `_` either side). */
-function token(name: string, body: string, maxLength: number, prefilter: string): Detector {
+/** `holdback`: the shortest text that already matches (a longer token keeps matching as it grows). */
+function token(name: string, body: string, holdback: number, prefilter: string): Detector {
   return patternDetector(name, {
     pattern: new RegExp(`(?<![A-Za-z0-9_-])(?:${body})(?![A-Za-z0-9_-])`, 'g'),
-    maxLength,
+    holdback,
     prefilter: (text) => text.includes(prefilter),
   });
 }
 
 /** OpenAI (`sk-…`, `sk-proj-…`, `sk-svcacct-…`) and the many providers that copied the `sk-` form. */
-export const openaiKey = token('openai_key', 'sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,256}', 270, 'sk-');
-export const anthropicKey = token('anthropic_key', 'sk-ant-(?:api|admin|oat)\\d{2}-[A-Za-z0-9_-]{32,256}', 280, 'sk-ant-');
-export const awsAccessKey = token('aws_access_key', '(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}', 20, 'A');
-export const githubToken = token('github_token', 'gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}', 255, 'g');
-export const gitlabToken = token('gitlab_token', 'glpat-[A-Za-z0-9_-]{20,64}', 70, 'glpat-');
-export const slackToken = token('slack_token', 'xox[abposr]-(?:\\d+-)?[A-Za-z0-9-]{10,250}|https://hooks\\.slack\\.com/services/T[A-Z0-9]{6,16}/B[A-Z0-9]{6,16}/[A-Za-z0-9]{16,40}', 260, 'x');
-export const stripeKey = token('stripe_key', '(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,247}', 255, '_');
-export const googleApiKey = token('google_api_key', 'AIza[A-Za-z0-9_-]{35}', 39, 'AIza');
-export const huggingfaceToken = token('huggingface_token', 'hf_[A-Za-z]{34}', 37, 'hf_');
-export const npmToken = token('npm_token', 'npm_[A-Za-z0-9]{36}', 40, 'npm_');
-export const sendgridKey = token('sendgrid_key', 'SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}', 69, 'SG.');
-export const groqKey = token('groq_key', 'gsk_[A-Za-z0-9]{52}', 56, 'gsk_');
+export const openaiKey = token('openai_key', 'sk-(?!ant-)(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,256}', 32, 'sk-');
+export const anthropicKey = token('anthropic_key', 'sk-ant-(?:api|admin|oat)\\d{2}-[A-Za-z0-9_-]{32,256}', 48, 'sk-ant-');
+export const awsAccessKey = token('aws_access_key', '(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}', 21, 'A');
+export const githubToken = token('github_token', 'gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}', 40, 'g');
+export const gitlabToken = token('gitlab_token', 'glpat-[A-Za-z0-9_-]{20,64}', 32, 'glpat-');
+export const slackToken = token('slack_token', 'xox[abposr]-(?:\\d+-)?[A-Za-z0-9-]{10,250}|https://hooks\\.slack\\.com/services/T[A-Z0-9]{6,16}/B[A-Z0-9]{6,16}/[A-Za-z0-9]{16,40}', 96, 'x');
+export const stripeKey = token('stripe_key', '(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,247}', 32, '_');
+export const googleApiKey = token('google_api_key', 'AIza[A-Za-z0-9_-]{35}', 40, 'AIza');
+export const huggingfaceToken = token('huggingface_token', 'hf_[A-Za-z]{34}', 38, 'hf_');
+export const npmToken = token('npm_token', 'npm_[A-Za-z0-9]{36}', 41, 'npm_');
+export const sendgridKey = token('sendgrid_key', 'SG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}', 70, 'SG.');
+export const groqKey = token('groq_key', 'gsk_[A-Za-z0-9]{52}', 57, 'gsk_');
 /** header.payload.signature, each base64url; the header and payload are JSON objects, so both start `eyJ`. */
-export const jwt = token('jwt', 'eyJ[A-Za-z0-9_-]{8,4096}\\.eyJ[A-Za-z0-9_-]{8,8192}\\.[A-Za-z0-9_-]{8,1024}', 13_400, 'eyJ');
+export const jwt = token('jwt', 'eyJ[A-Za-z0-9_-]{8,4096}\\.eyJ[A-Za-z0-9_-]{8,8192}\\.[A-Za-z0-9_-]{8,1024}', 40, 'eyJ');
 
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]{1,16} ){0,3})PRIVATE KEY(?: BLOCK)?-----/g;
 /** Longer than any RSA-16384 key in PEM. */
@@ -40,7 +41,8 @@ const PEM_MAX = 16_384;
  */
 export const privateKey: Detector = {
   name: 'private_key',
-  maxLength: PEM_MAX,
+  // The BEGIN line is enough: from there the match runs to the END line or to the end of what arrived.
+  holdback: 64,
   scan(text, found) {
     if (!text.includes('PRIVATE KEY')) return;
     PEM_BEGIN.lastIndex = 0;
