@@ -14,7 +14,9 @@ import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions } from './logger.js';
 import type { RoutingRuntime } from './proxy/dispatch.js';
-import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
+import type { AddressResolver } from './upstream/replica-discovery.js';
+import { registerFleetRoute } from './routes/fleet-route.js';
 import { requestIdFrom } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
@@ -63,6 +65,8 @@ export interface AppDeps {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: { write(line: string): void };
+  /** Resolves replica pools' DNS names instead of the system or configured DNS servers. */
+  resolver?: AddressResolver;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -124,6 +128,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
+    { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
   );
   const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({
@@ -134,7 +139,16 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     pipeline: traces?.pipeline,
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
+  const providers =
+    deps.providers ??
+    createProviderRegistry(config, {
+      resolver: deps.resolver,
+      observer: metrics,
+      random: deps.random,
+      now: deps.now,
+      onError: (message, error) => app.log.warn({ err: error }, message),
+    });
+  const pools = replicaPools(providers);
   const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
@@ -234,6 +248,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   registerExportRoute(app, traces);
   const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
   registerDashboardApi(app, traces, canaries);
+  registerFleetRoute(app, pools);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
   registerProxyRoutes(app, {
@@ -251,11 +266,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }),
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
+    priority: config.routing.priority,
   });
 
   let keyRefresh: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     runtime.health.start();
+    // Not awaited: a pool's first DNS answer may take a while, and requests wait for it themselves.
+    void startProviders(providers).catch((error: unknown) => app.log.warn({ err: error }, 'a provider failed to start'));
     // Keys created through another replica's admin API arrive within one refresh.
     await registry.refresh().catch((error: unknown) => app.log.warn({ err: error }, 'could not load API-created keys'));
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);

@@ -4,7 +4,7 @@
  */
 import type { Span } from '@opentelemetry/api';
 import type { CacheResult } from '../cache/response-cache.js';
-import type { JsonObject } from '../providers/types.js';
+import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
 import type { Usage } from './usage.js';
 
@@ -28,6 +28,8 @@ export interface RequestOutcome {
   attempts: number;
   retries: number;
   fallbacks: number;
+  /** The replica of a pool that served the last attempt, and why it was chosen. */
+  placement: ReplicaPlacement | undefined;
   streamResult: StreamResult | undefined;
   cache: CacheResult;
   keyId: string;
@@ -78,6 +80,7 @@ export function newOutcome(requestId: string, operation: string, startedAt: numb
     attempts: 0,
     retries: 0,
     fallbacks: 0,
+    placement: undefined,
     streamResult: undefined,
     cache: 'BYPASS',
     keyId: '',

@@ -13,7 +13,7 @@ import { redactedJson } from './redact.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
-import type { TraceRow } from './trace-row.js';
+import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
 export interface RecorderDeps {
@@ -181,6 +181,7 @@ export class RequestRecorder {
       metadata_values: Object.values(metadata),
       request_body: requestBody,
       response_body: responseBody,
+      ...placementColumns(outcome.placement),
     };
   }
 
