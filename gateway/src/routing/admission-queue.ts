@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 
 /** Reply to a deadline this close before it passes with a 429 rather than let the deadline's 504 win. */
 const DEADLINE_MARGIN_MS = 5;
+const RETRY_AFTER_MS = 1000;
 
 interface Waiter<T> {
   readonly priority: number;
@@ -134,8 +135,8 @@ export class AdmissionQueue<T> {
   }
 
   private overloaded(why: string): GatewayError {
-    return new GatewayError('overloaded', `every replica of '${this.options.name}' is saturated and ${why}; retry later`, {
-      retryAfterMs: Math.min(30_000, Math.max(1000, this.options.maxWaitMs)),
-    });
+    // A short Retry-After: capacity frees as soon as any replica finishes a request, and clients that
+    // honour it (the OpenAI SDKs do) spread their retries out from here.
+    return new GatewayError('overloaded', `every replica of '${this.options.name}' is saturated and ${why}; retry later`, { retryAfterMs: RETRY_AFTER_MS });
   }
 }
