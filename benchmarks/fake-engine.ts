@@ -4,7 +4,8 @@
  *
  * - a batch of at most `batchCapacity` running requests; the rest wait in a FIFO queue;
  * - prefill on one compute lane (requests prefill one after another, as a GPU's prefill is
- *   compute-bound), costing `prefillMsPerToken` per *uncached* prompt token;
+ *   compute-bound), costing `prefillMsPerToken` per *uncached* prompt token; a request waiting for
+ *   the lane counts as waiting (it has no first token yet), one past it as running;
  * - a prefix cache: prompt blocks of 16 tokens (64 characters, hashed with the whole prefix before
  *   them, as vLLM's automatic prefix caching hashes token blocks), least recently used evicted past
  *   `cacheBlocks`; cached blocks cost no prefill;
@@ -61,6 +62,8 @@ export class FakeEngine {
   private server: Server | undefined;
   private readonly waiting: Job[] = [];
   private running = 0;
+  /** Admitted to the batch but still waiting for the prefill lane: queued, as far as the client can tell. */
+  private prefillPending = 0;
   private prefillBusyUntil = 0;
   private readonly cache = new Map<number, true>();
   stats: FakeEngineStats = { requests: 0, promptTokens: 0, cachedTokens: 0, peakWaiting: 0, peakRunning: 0 };
@@ -110,14 +113,6 @@ export class FakeEngine {
     this.stats = { requests: 0, promptTokens: 0, cachedTokens: 0, peakWaiting: 0, peakRunning: 0 };
   }
 
-  get waitingCount(): number {
-    return this.waiting.length;
-  }
-
-  get runningCount(): number {
-    return this.running;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url?.startsWith('/metrics')) {
       this.scrapes++;
@@ -141,6 +136,11 @@ export class FakeEngine {
       res.writeHead(204).end();
       return;
     }
+    if (req.method === 'POST' && req.url === '/reset-stats') {
+      this.stats = { requests: 0, promptTokens: 0, cachedTokens: 0, peakWaiting: 0, peakRunning: 0 };
+      res.writeHead(204).end();
+      return;
+    }
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error', param: null, code: null } }));
       return;
@@ -155,7 +155,7 @@ export class FakeEngine {
       if (!res.writableFinished) job.aborted = true;
     });
     this.waiting.push(job);
-    this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting.length);
+    this.notePeaks();
     this.schedule();
   }
 
@@ -164,7 +164,6 @@ export class FakeEngine {
       const job = this.waiting.shift() as Job;
       if (job.aborted) continue;
       this.running++;
-      this.stats.peakRunning = Math.max(this.stats.peakRunning, this.running);
       void this.run(job);
     }
   }
@@ -181,7 +180,14 @@ export class FakeEngine {
     const start = Math.max(now, this.prefillBusyUntil);
     const prefillMs = (uncachedTokens * this.options.prefillMsPerToken) / speed;
     this.prefillBusyUntil = start + prefillMs;
-    await sleep(this.prefillBusyUntil - now);
+    if (start > now) {
+      this.prefillPending++;
+      this.notePeaks();
+      await sleep(start - now);
+      this.prefillPending--;
+    }
+    this.notePeaks();
+    await sleep(prefillMs);
     const id = `chatcmpl-fake-${this.stats.requests}`;
     const created = Math.floor(Date.now() / 1000);
     const output = this.options.outputTokens;
@@ -221,6 +227,11 @@ export class FakeEngine {
     }
   }
 
+  private notePeaks(): void {
+    this.stats.peakWaiting = Math.max(this.stats.peakWaiting, this.waiting.length + this.prefillPending);
+    this.stats.peakRunning = Math.max(this.stats.peakRunning, this.running - this.prefillPending);
+  }
+
   /** Cached prompt tokens for this prompt (whole leading blocks), and the prompt's blocks remembered. */
   private lookupAndStore(text: string): number {
     let hash = 5381;
@@ -242,8 +253,8 @@ export class FakeEngine {
   private load(): { running: number; waiting: number; kvUsage: number } {
     const kvUsage = Math.min(1, (this.cache.size * (BLOCK_CHARS / CHARS_PER_TOKEN)) / this.options.kvTokens);
     return {
-      running: this.reported.running ?? this.running,
-      waiting: this.reported.waiting ?? this.waiting.length,
+      running: this.reported.running ?? this.running - this.prefillPending,
+      waiting: this.reported.waiting ?? this.waiting.length + this.prefillPending,
       kvUsage: this.reported.kvUsage ?? kvUsage,
     };
   }
