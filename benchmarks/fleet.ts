@@ -17,6 +17,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -44,9 +45,12 @@ export interface FleetOptions {
   durationMs: number;
   warmupMs: number;
   seed: number;
+  /** The pools' bounded-load factor (1 + ε). */
+  loadFactor: number;
+  strategies: readonly FleetStrategy[];
 }
 
-export const FLEET_DEFAULTS: FleetOptions = { rate: 60, durationMs: 20_000, warmupMs: 5_000, seed: 7 };
+export const FLEET_DEFAULTS: FleetOptions = { rate: 45, durationMs: 20_000, warmupMs: 5_000, seed: 7, loadFactor: 1.25, strategies: STRATEGIES };
 
 /** A small deterministic PRNG (mulberry32), so every strategy faces the same arrivals and prompts. */
 function prng(seed: number): () => number {
@@ -108,7 +112,7 @@ function workload(options: FleetOptions): { at: number; body: string }[] {
   return out;
 }
 
-function gatewayConfig(strategy: FleetStrategy): Record<string, unknown> {
+function gatewayConfig(strategy: FleetStrategy, loadFactor: number): Record<string, unknown> {
   const urls = ENGINE_PORTS.map((port) => `http://127.0.0.1:${port}/v1`);
   const common = { logging: { level: 'warn' }, routing: { retry: { maxAttempts: 1 } }, telemetry: { sink: 'none', logRequests: false } };
   if (strategy === 'least-busy') {
@@ -120,7 +124,7 @@ function gatewayConfig(strategy: FleetStrategy): Record<string, unknown> {
   }
   return {
     ...common,
-    providers: { gpus: { type: 'openai-compatible', replicas: urls, engine: 'vllm', scheduling: strategy, maxConnections: 256 } },
+    providers: { gpus: { type: 'openai-compatible', replicas: urls, engine: 'vllm', scheduling: { strategy, loadFactor }, maxConnections: 256 } },
     routes: { fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] } },
   };
 }
@@ -214,10 +218,10 @@ export async function runFleet(options: FleetOptions = FLEET_DEFAULTS, log: (lin
   try {
     await waitForHttp(`http://127.0.0.1:${ENGINE_PORTS[0]}/stats`);
     const schedule = workload(options);
-    for (const strategy of STRATEGIES) {
+    for (const strategy of options.strategies) {
       await engineReset('/reset');
       const file = join(work, `${strategy}.json`);
-      writeFileSync(file, JSON.stringify(gatewayConfig(strategy)));
+      writeFileSync(file, JSON.stringify(gatewayConfig(strategy, options.loadFactor)));
       const gateway = startProcess(process.execPath, ['dist/main.js'], { GATEWAY_CONFIG: file, PORT: String(GATEWAY_PORT) });
       try {
         await waitForHttp(`http://127.0.0.1:${GATEWAY_PORT}/healthz`);
@@ -258,9 +262,23 @@ export function fleetTargets(results: FleetResult[]): { ttftCut: number; ttftMet
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const quick = process.argv.includes('--quick');
-  const rateArg = process.argv.find((a) => a.startsWith('--rate='));
-  const options = { ...FLEET_DEFAULTS, ...(quick ? { durationMs: 3000, warmupMs: 1000 } : {}), ...(rateArg ? { rate: Number(rateArg.slice(7)) } : {}) };
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      rate: { type: 'string' },
+      'duration-ms': { type: 'string' },
+      'load-factor': { type: 'string' },
+      strategies: { type: 'string' },
+    },
+  });
+  const options: FleetOptions = {
+    ...FLEET_DEFAULTS,
+    ...(values.quick ? { durationMs: 3000, warmupMs: 1000 } : {}),
+    ...(values.rate ? { rate: Number(values.rate) } : {}),
+    ...(values['duration-ms'] ? { durationMs: Number(values['duration-ms']) } : {}),
+    ...(values['load-factor'] ? { loadFactor: Number(values['load-factor']) } : {}),
+    ...(values.strategies ? { strategies: values.strategies.split(',') as FleetStrategy[] } : {}),
+  };
   const results = await runFleet(options);
-  process.stdout.write(`${JSON.stringify(fleetTargets(results))}\n`);
+  if (options.strategies.length === STRATEGIES.length) process.stdout.write(`${JSON.stringify(fleetTargets(results))}\n`);
 }
