@@ -45,12 +45,12 @@ export interface FleetOptions {
   durationMs: number;
   warmupMs: number;
   seed: number;
-  /** The pools' bounded-load factor (1 + ε). */
-  loadFactor: number;
+  /** The pools' bounded-load factor (1 + ε); the gateway's default when undefined. */
+  loadFactor: number | undefined;
   strategies: readonly FleetStrategy[];
 }
 
-export const FLEET_DEFAULTS: FleetOptions = { rate: 45, durationMs: 20_000, warmupMs: 5_000, seed: 7, loadFactor: 1.25, strategies: STRATEGIES };
+export const FLEET_DEFAULTS: FleetOptions = { rate: 45, durationMs: 20_000, warmupMs: 5_000, seed: 7, loadFactor: undefined, strategies: STRATEGIES };
 
 /** A small deterministic PRNG (mulberry32), so every strategy faces the same arrivals and prompts. */
 function prng(seed: number): () => number {
@@ -112,7 +112,7 @@ function workload(options: FleetOptions): { at: number; body: string }[] {
   return out;
 }
 
-function gatewayConfig(strategy: FleetStrategy, loadFactor: number): Record<string, unknown> {
+function gatewayConfig(strategy: FleetStrategy, loadFactor: number | undefined): Record<string, unknown> {
   const urls = ENGINE_PORTS.map((port) => `http://127.0.0.1:${port}/v1`);
   const common = { logging: { level: 'warn' }, routing: { retry: { maxAttempts: 1 } }, telemetry: { sink: 'none', logRequests: false } };
   if (strategy === 'least-busy') {
@@ -124,7 +124,7 @@ function gatewayConfig(strategy: FleetStrategy, loadFactor: number): Record<stri
   }
   return {
     ...common,
-    providers: { gpus: { type: 'openai-compatible', replicas: urls, engine: 'vllm', scheduling: { strategy, loadFactor }, maxConnections: 256 } },
+    providers: { gpus: { type: 'openai-compatible', replicas: urls, engine: 'vllm', scheduling: { strategy, ...(loadFactor === undefined ? {} : { loadFactor }) }, maxConnections: 256 } },
     routes: { fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] } },
   };
 }
