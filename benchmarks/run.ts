@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PORTKEY_ENTRY = join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/build/start-server.js');
@@ -242,6 +243,10 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- fleet (replica pools)
+    const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
+    const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
+
     const report: BenchReport = {
       date: new Date().toISOString(),
       quick: QUICK,
@@ -256,6 +261,7 @@ async function main(): Promise<void> {
       settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, saturationRuns: SATURATION_RUNS, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
       saturation,
       fixedRate,
+      fleet,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

@@ -3,18 +3,21 @@ import { GatewayError } from '../../src/errors.js';
 import { AdmissionQueue } from '../../src/routing/admission-queue.js';
 import { PrefixIndex, prefixBlockKeys } from '../../src/routing/prefix-hash.js';
 import { ReplicaScheduler, type SchedulableReplica } from '../../src/routing/replica-scheduler.js';
+import type { SchedulingConfig } from '../../src/config/pool-schema.js';
 import { readEngineLoad } from '../../src/upstream/engine-metrics.js';
 import { sumMetrics } from '../../src/upstream/prometheus-text.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 const NOW = 1_000_000;
-const config = { strategy: 'least-loaded' as const, choices: 0, queueWeight: 1, kvWeight: 2, prefixBlockChars: 16, prefixMaxBlocks: 8, prefixCacheBlocks: 100, loadFactor: 1.25 };
+const config: SchedulingConfig = { strategy: 'least-loaded', choices: 0, queueWeight: 1, kvWeight: 2, prefixBlockChars: 16, prefixMaxBlocks: 8, prefixCacheBlocks: 100, loadFactor: 1.25 };
 
-function replica(overrides: Partial<SchedulableReplica> = {}): SchedulableReplica & { name: string } {
+type Named = SchedulableReplica & { name: string };
+
+function replica(overrides: Partial<Named> = {}): Named {
   return { name: '', inFlight: 0, sent: 0, done: 0, engine: undefined, engineAt: 0, prefixes: new PrefixIndex(100), ...overrides };
 }
 
-function scheduler(overrides: Partial<typeof config> = {}, limits = { maxInFlight: 0, maxWaiting: 0 }): ReplicaScheduler {
+function scheduler(overrides: Partial<SchedulingConfig> = {}, limits = { maxInFlight: 0, maxWaiting: 0 }): ReplicaScheduler {
   return new ReplicaScheduler({ ...config, ...overrides }, limits, 5000, seededRandom(1), () => NOW);
 }
 
