@@ -253,6 +253,7 @@ async function openTrace(id) {
       : []),
     el('h2', {}, 'Request'),
     el('dl', {},
+      definition('Client request id', t.client_request_id || '–'),
       definition('Route', t.route),
       definition('Requested', t.requested_model),
       definition('Target', t.provider ? `${t.provider}/${t.model}` : '–'),
@@ -281,14 +282,16 @@ const GUARD_LABELS = {
   costRatio: 'Cost ratio',
   feedbackDrop: 'Feedback drop',
   agreement: 'Answer agreement (ROUGE-L)',
+  canaryReachable: 'Canary targets skipped (breaker open or unhealthy)',
 };
 
-function guardValue(check) {
-  if (check.value === null) return '–';
-  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? check.value.toFixed(3) : check.value.toFixed(2);
+function guardNumber(check, value) {
+  if (value === null || value === undefined) return '–';
+  if (check.guard === 'canaryReachable') return String(value);
+  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? value.toFixed(3) : value.toFixed(2);
 }
 
-function controlledCanary(view, events) {
+function controlledCanary(view) {
   const { state } = view;
   const controls = el('div', { class: 'canary-controls', 'data-testid': `canary-controls-${view.id}` },
     ...['pause', 'resume', 'promote', 'rollback', 'restart'].map((action) =>
@@ -313,23 +316,24 @@ function controlledCanary(view, events) {
     controls,
     view.lastEvaluation ? el('p', { class: 'muted' }, `Last evaluation: ${view.lastEvaluation.decision} — ${view.lastEvaluation.reason}`) : el('p', { class: 'muted' }, 'Not evaluated yet.'),
     checks.length === 0 ? null : el('div', { class: 'table-wrap' }, el('table', {},
-      el('thead', {}, el('tr', {}, el('th', {}, 'Guard'), el('th', { class: 'num' }, 'Value'), el('th', { class: 'num' }, 'Threshold'), el('th', {}, 'State'))),
+      el('thead', {}, el('tr', {}, el('th', {}, 'Guard'), el('th', { class: 'num' }, 'Value'), el('th', { class: 'num', title: 'The confidence bound a breach is judged on' }, 'Bound'), el('th', { class: 'num' }, 'Threshold'), el('th', {}, 'State'))),
       el('tbody', {}, checks.map((c) => el('tr', {},
         el('td', {}, GUARD_LABELS[c.guard] ?? c.guard),
-        el('td', { class: 'num' }, guardValue(c)),
+        el('td', { class: 'num' }, guardNumber(c, c.value)),
+        el('td', { class: 'num' }, guardNumber(c, c.bound)),
         el('td', { class: 'num' }, String(c.threshold)),
         el('td', { class: c.breached ? 'status-5' : c.passing ? 'status-2' : 'status-4' }, c.breached ? 'breached' : c.passing ? 'ok' : 'over, not yet significant'),
       ))),
     )),
     el('h4', {}, 'Decisions'),
-    events.length === 0
+    view.decisions.length === 0
       ? el('p', { class: 'muted' }, 'No decisions yet.')
-      : el('ul', { class: 'decision-log', 'data-testid': `canary-log-${view.id}` }, events.map((e) => el('li', {}, `${fmt.datetime(e.ts_ms)} · ${e.decision} · ${e.from_weight}% → ${e.to_weight}%`))),
+      : el('ul', { class: 'decision-log', 'data-testid': `canary-log-${view.id}` }, view.decisions.map((d) => el('li', {}, `${fmt.datetime(d.tsMs)} · ${d.decision} · ${d.fromWeight}% → ${d.toWeight}%`))),
   );
 }
 
 async function loadCanary() {
-  const { canaries, controller, events } = await api(`/api/canaries?range=${state.range}`);
+  const { canaries, controller } = await api(`/api/canaries?range=${state.range}`);
   const panels = $('#canary-panels');
   const routes = new Set([...canaries.map((c) => c.route), ...controller.map((v) => v.id)]);
   if (routes.size === 0) {
@@ -366,7 +370,7 @@ async function loadCanary() {
         c.agreement
           ? el('p', { class: 'muted', 'data-testid': `agreement-${route}` }, `Shadow answers agree with primaries: ROUGE-L ${c.agreement.rougeL.toFixed(2)}, BLEU ${c.agreement.bleu.toFixed(2)} over ${c.agreement.count}.`)
           : null,
-        view ? controlledCanary(view, events.filter((e) => e.route === route)) : el('p', { class: 'muted' }, 'Static split (no plan): change canaryWeight in the config.'),
+        view ? controlledCanary(view) : el('p', { class: 'muted' }, 'Static split (no plan): change canaryWeight in the config.'),
       );
     }),
   );

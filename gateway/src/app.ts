@@ -3,7 +3,7 @@
  * build their own app and close it. Everything decidable at start is decided here (which cache, which
  * trace sink, whether spans exist), so the request path carries no such checks.
  */
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { asyncStdout } from './logger.js';
 import type { CacheStore } from './cache/cache-store.js';
@@ -12,12 +12,12 @@ import type { ResponseCache } from './cache/response-cache.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
-import { createLoggerOptions } from './logger.js';
-import type { RoutingRuntime } from './proxy/dispatch.js';
+import { createLoggerOptions, loggableError } from './logger.js';
+import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
 import type { AddressResolver } from './upstream/replica-discovery.js';
 import { registerFleetRoute } from './routes/fleet-route.js';
-import { requestIdFrom } from './request-id.js';
+import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
@@ -33,7 +33,9 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
-import { AccessControl, type Access } from './auth/access-control.js';
+import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
+import { SecretScrubber } from './auth/secret-scrubber.js';
+import { clientError } from './http/client-error.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
 import { createKeyStore, createLimitStore } from './limits/create-stores.js';
 import { BudgetGuard } from './limits/budget.js';
@@ -42,6 +44,8 @@ import { registerAdminRoutes } from './routes/admin-routes.js';
 import { installCors } from './http/cors.js';
 import { clientErrorHandler, frameworkErrorHandler } from './http/framework-errors.js';
 import { installJsonBodyParser } from './http/json-body.js';
+import { receiveTimeoutOptions } from './http/receive-timeouts.js';
+import { drainUnreadBody } from './http/unread-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
@@ -60,7 +64,7 @@ export interface AppDeps {
   cacheStore?: CacheStore;
   /** Trace sink to use instead of the configured one. */
   traceSink?: TraceSink;
-  /** Span exporter (tests use an in-memory one); by default spans exist only when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  /** Span exporter (tests use an in-memory one); otherwise spans exist only when the OTEL_* variables configure an exporter. */
   spanExporter?: SpanExporter;
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
@@ -85,8 +89,13 @@ declare module 'fastify' {
     outcome: RequestOutcome | null;
     /** The gateway key the request authenticated with, when keys are required. */
     gatewayKey: GatewayKey | null;
+    /** The client's own x-request-id, when it sent a sane one (request.id is the gateway's trace id). */
+    clientRequestId: string | undefined;
   }
 }
+
+/** On proxied replies: the trace this request is recorded as (what POST /v1/feedback takes). */
+const TRACE_ID_HEADER = 'x-gateway-trace-id';
 
 const ADMIN_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -100,16 +109,19 @@ const ADMIN_HEADERS = {
  * start it. Anything that needs async setup hooks into `onReady`/`onClose` instead.
  */
 export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp {
+  const scrubber = SecretScrubber.fromConfig(config);
+  /** How much of a refused body is read and discarded so its client gets the reply (see http/unread-body.ts). */
+  const maxDiscardBytes = 4 * config.server.bodyLimitBytes;
   const app = Fastify({
-    logger: { ...createLoggerOptions(config.logging.level), stream: deps.logStream ?? asyncStdout() },
+    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: deps.logStream ?? asyncStdout() },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
     requestTimeout: config.server.requestReceiveTimeoutMs,
-    http: { maxHeaderSize: config.server.maxHeaderBytes },
+    http: { maxHeaderSize: config.server.maxHeaderBytes, ...receiveTimeoutOptions(config.server.requestReceiveTimeoutMs) },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    genReqId: requestIdFrom,
+    genReqId: newTraceId,
     // No per-request child logger: gateway log lines carry reqId themselves, and a pino child per request
     // is measurable on the hot path.
     childLoggerFactory: (logger) => logger,
@@ -134,6 +146,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const recorder = new RequestRecorder({
     metrics,
     prices,
+    scrubber,
     config: config.telemetry,
     log: app.log,
     pipeline: traces?.pipeline,
@@ -166,8 +179,11 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   app.decorateRequest('outcome', null);
   app.decorateRequest('gatewayKey', null);
+  app.decorateRequest('clientRequestId', undefined);
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    const clientRequestId = clientRequestIdOf(request.headers);
+    request.clientRequestId = clientRequestId;
+    reply.header('x-request-id', clientRequestId ?? request.id);
     const routeConfig = request.routeOptions.config as Partial<ProxyRouteConfig> & { access?: Access };
     // While draining, refuse new work with an OpenAI-shaped 503 (Fastify's own closing reply is not),
     // and close the connection so the client's next request goes to another replica.
@@ -177,10 +193,13 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       return;
     }
     if (routeConfig.operation) {
+      reply.header(TRACE_ID_HEADER, request.id);
       const outcome = newOutcome(request.id, routeConfig.operation, performance.now(), Date.now());
+      if (clientRequestId !== undefined) outcome.clientRequestId = clientRequestId;
       const traceparent = request.headers.traceparent;
       if (typeof traceparent === 'string') outcome.traceparent = traceparent;
       request.outcome = outcome;
+      recorder.begin(outcome, request.method, request.routeOptions.url ?? request.url, request.headers);
     }
     try {
       if (routeConfig.access === 'client') {
@@ -189,10 +208,10 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
           request.gatewayKey = key;
           if (request.outcome) request.outcome.keyId = key.id;
         }
-      } else if (routeConfig.access === 'admin') {
+      } else if (routeConfig.access === 'admin' || routeConfig.access === 'admin-key') {
         // Operator-facing endpoints (admin API, dashboard data) carry the usual browser security headers.
         reply.headers(ADMIN_HEADERS);
-        access.admin(request.headers);
+        access.admin(request.headers, routeConfig.access === 'admin');
       }
     } catch (error) {
       done(error as Error);
@@ -214,13 +233,21 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     const gatewayError = toGatewayError(error);
     if (request.outcome) request.outcome.errorCode = gatewayError.code;
     if (gatewayError.status >= 500) {
-      request.log.warn({ code: gatewayError.code, status: gatewayError.status, err: error }, 'request failed');
+      const err = loggableError(error, scrubber, presentedKey(request.headers));
+      request.log.warn({ code: gatewayError.code, status: gatewayError.status, err }, 'request failed');
     }
     if (gatewayError.retryAfterMs !== undefined) {
       reply.header('retry-after', String(Math.ceil(gatewayError.retryAfterMs / 1000)));
     }
-    if (gatewayError.headers) for (const [name, value] of Object.entries(gatewayError.headers)) reply.header(name, value);
-    reply.code(gatewayError.status).send(gatewayError.toBody());
+    if (!request.raw.complete) {
+      // Refused before its body was read: keep the connection while the rest arrives (bounded), so the
+      // client reads this reply instead of a reset. Fastify marks such replies `connection: close`.
+      if (gatewayError.code === 'body_too_large') reply.removeHeader('connection');
+      drainUnreadBody(request.raw, maxDiscardBytes);
+    }
+    const { body, headers } = clientError(gatewayError, scrubber, request.headers);
+    if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.code(gatewayError.status).send(body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -231,6 +258,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const keyStore = createKeyStore(config);
   const registry = new KeyRegistry(config.auth.keys, keyStore);
   const access = new AccessControl(config.auth, registry);
+  if (access.sessionsPerProcess) {
+    app.log.info('auth.sessionSecret is not set: dashboard sessions are signed with a random per-process secret, so they end when this process restarts and other replicas do not accept them');
+  }
   const limitStore = createLimitStore(config);
   const budgets = new BudgetGuard(limitStore);
   const admission = {
@@ -241,31 +271,34 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   };
 
   registerHealthRoutes(app, readiness, traces);
-  registerAdminRoutes(app, registry, budgets);
+  registerAdminRoutes(app, registry, budgets, scrubber);
   registerModelsRoute(app, resolver);
   registerMetricsRoute(app, metrics);
   registerFeedbackRoutes(app, traces, recorder);
   registerExportRoute(app, traces);
-  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log);
-  registerDashboardApi(app, traces, canaries);
+  const canaries = createCanaryController(config, resolver.canarySplits, traces, metrics, app.log, (split) =>
+    split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
+  );
+  registerDashboardApi(app, traces, canaries, resolver.canarySplits);
   registerFleetRoute(app, pools);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
+  const shadow = new ShadowTraffic({
+    random: runtime.random,
+    metrics,
+    prices,
+    record: traces ? (row) => traces.pipeline.record(row) : undefined,
+  });
   registerProxyRoutes(app, {
     resolver,
     runtime,
     cache,
     recorder,
     admission,
-    shadow: new ShadowTraffic({
-      random: runtime.random,
-      metrics,
-      prices,
-      record: traces ? (row) => traces.pipeline.record(row) : undefined,
-      timeoutMs: config.routing.timeoutMs,
-    }),
+    shadow,
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
+    scrubber,
     priority: config.routing.priority,
   });
 
@@ -287,7 +320,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     await canaries.stop();
     clearInterval(keyRefresh);
     await Promise.all([limitStore.close(), keyStore.close?.()]);
-    // Providers first (in-flight upstream calls are done by now), then flush or spool what is queued.
+    // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
+    // now), then flush or spool what is queued.
+    await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();

@@ -23,6 +23,8 @@ export const ERROR_CATALOGUE = {
   invalid_json: { status: 400, type: 'invalid_request_error', retryable: false },
   invalid_request: { status: 400, type: 'invalid_request_error', retryable: false },
   body_too_large: { status: 413, type: 'invalid_request_error', retryable: false },
+  /** The request's head or body did not arrive within server.requestReceiveTimeoutMs. */
+  request_timeout: { status: 408, type: 'invalid_request_error', retryable: false },
   model_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   missing_api_key: { status: 401, type: 'authentication_error', retryable: false },
   invalid_api_key: { status: 401, type: 'authentication_error', retryable: false },

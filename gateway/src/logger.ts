@@ -1,7 +1,8 @@
 /**
  * pino options shared by the app: JSON lines, with every place a secret can hide redacted.
  */
-import pino, { type DestinationStream, type LoggerOptions } from 'pino';
+import pino, { stdSerializers, type DestinationStream, type LoggerOptions } from 'pino';
+import type { SecretScrubber } from './auth/secret-scrubber.js';
 
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -15,11 +16,21 @@ export const REDACTED_PATHS = [
   'apiKey',
 ];
 
-export function createLoggerOptions(level: string): LoggerOptions {
+/**
+ * Errors are where foreign text gets into log lines (an upstream's error body, a driver's message with
+ * a URL): every logged `err` goes through the secret scrubber.
+ */
+export function createLoggerOptions(level: string, scrubber: SecretScrubber): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    serializers: { err: (error: unknown) => loggableError(error, scrubber) },
   };
+}
+
+/** An error as a log line shows it: pino's serialisation, scrubbed of secrets (and of `extra`, a client's key). */
+export function loggableError(error: unknown, scrubber: SecretScrubber, extra?: string): unknown {
+  return scrubber.value(error instanceof Error ? stdSerializers.err(error) : error, extra);
 }
 
 /**

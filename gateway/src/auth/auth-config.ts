@@ -1,6 +1,7 @@
 /** The auth section of the config file: gateway keys, the admin key, and where limits are counted. */
 import { z } from 'zod';
 import { hashKey } from './key-hash.js';
+import { Secret } from './secret.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -29,8 +30,13 @@ export const keySchema = z
     metadata: z.record(z.string(), z.string()).default({}),
   })
   .refine((key) => (key.hash === undefined) !== (key.key === undefined), { message: 'give exactly one of hash or key' })
-  // Only the hash survives validation: the plain key never reaches the frozen config.
-  .transform(({ key, hash, ...rest }) => ({ ...rest, hash: hash ?? hashKey(key as string) }));
+  // Keys are looked up by hash; a plain key is kept only as a Secret (never serialised), so the secret
+  // scrubber can remove it from upstream text.
+  .transform(({ key, hash, ...rest }) => ({
+    ...rest,
+    hash: hash ?? hashKey(key as string),
+    ...(key === undefined ? {} : { key: new Secret(key) }),
+  }));
 
 export const authSchema = z
   .strictObject({
@@ -42,6 +48,15 @@ export const authSchema = z
   /** Admin key (for /admin and /api): a SHA-256 hex hash, or the key itself from ${ENV}. */
   adminKeyHash: z.string().regex(SHA256_HEX).optional(),
   adminKey: z.string().min(16).optional(),
+  /**
+   * Signs dashboard session cookies; give every replica the same one (from ${ENV}). Unset: a random
+   * secret per process, so sessions end on restart and other replicas do not accept them.
+   */
+  sessionSecret: z
+    .string()
+    .min(32, 'at least 32 characters')
+    .transform((text) => new Secret(text))
+    .optional(),
   keys: z.array(keySchema).default([]),
   /** memory (one process) or redis (shared by replicas; the default when a Redis URL is set). */
   limitStore: z.enum(['memory', 'redis']).optional(),
@@ -53,6 +68,7 @@ export const authSchema = z
   .transform(({ adminKey, adminKeyHash, ...rest }) => ({
     ...rest,
     adminKeyHash: adminKeyHash ?? (adminKey ? hashKey(adminKey) : undefined),
+    adminKey: adminKey === undefined ? undefined : new Secret(adminKey),
   }));
 
 export type AuthConfig = z.infer<typeof authSchema>;

@@ -1,25 +1,65 @@
 /**
  * The decision a progressive canary makes at one evaluation, as a pure function of the numbers: hold
  * (too little data, or not long enough at this step), roll back (a guard breached with enough evidence),
- * or promote (every guard within its threshold for the step). Groundwork for the canary controller.
+ * or promote (every guard within its threshold for the step).
  *
- * Evidence: the error-rate guard is a one-sided two-proportion z-test of "canary error rate exceeds
- * baseline by more than the allowed increase" at the configured confidence; ratio guards (p95, TTFT,
- * cost) need a minimum number of samples on both sides before they can breach.
+ * Evidence: every guard is judged on a one-sided confidence bound at the configured `confidence` (see
+ * canary-statistics.ts) — rolled back only when even the end of the interval most favourable to the
+ * canary is beyond the threshold; a point value beyond it without that evidence holds the step.
+ *
+ * - error rate: Newcombe's hybrid score bound on "canary error rate minus baseline's" — defined even
+ *   when one side has no errors and the other nothing but errors;
+ * - latency and TTFT: a lower bound on how many times slower the canary is, from order statistics at
+ *   the p95 and from a Mann–Whitney rank test across the whole distribution (Bonferroni-combined);
+ * - cost: Fieller's bound on the ratio of mean costs per request;
+ * - feedback and agreement: normal bounds on the mean drop / the mean.
+ *
+ * Latency, cost, feedback and agreement guards also need `minSamples` on each side first.
  */
+import {
+  latencyRatioLowerBound,
+  meanDropLowerBound,
+  meanRatioLowerBound,
+  meanUpperBound,
+  normalQuantile,
+  proportionDifferenceLowerBound,
+  type Moments,
+} from './canary-statistics.js';
 
 export interface VariantStats {
   requests: number;
+  /** Failed, or not answered by the variant itself. */
   errors: number;
   p95Ms: number | null;
   ttftP95Ms: number | null;
   costPerRequest: number;
+  costStdDev: number;
   feedback: number | null;
+  feedbackStdDev: number;
   feedbackCount: number;
   /** Mean answer agreement (e.g. ROUGE-L F) of shadowed requests, when measured. */
   agreement?: number | null;
+  agreementStdDev?: number;
   agreementCount?: number;
+  /** Latencies and TTFTs (ms) of the variant's latest requests, for the ratio tests. */
+  latencyMs: readonly number[];
+  ttftMs: readonly number[];
 }
+
+/** A variant with no requests yet. */
+export const NO_STATS: VariantStats = Object.freeze({
+  requests: 0,
+  errors: 0,
+  p95Ms: null,
+  ttftP95Ms: null,
+  costPerRequest: 0,
+  costStdDev: 0,
+  feedback: null,
+  feedbackStdDev: 0,
+  feedbackCount: 0,
+  latencyMs: [],
+  ttftMs: [],
+});
 
 export interface CanaryGuards {
   /** Allowed absolute error-rate increase (0.01 = one percentage point). */
@@ -30,7 +70,7 @@ export interface CanaryGuards {
   /** Allowed drop of the mean feedback score. */
   maxFeedbackDrop?: number;
   minAgreement?: number;
-  /** One-sided confidence for the error-rate test. */
+  /** One-sided confidence of every guard's evidence. */
   confidence: number;
   /** Samples each side needs before a quantile, cost or feedback guard can breach. */
   minSamples: number;
@@ -45,6 +85,11 @@ export interface CanaryStep {
 export interface GuardCheck {
   guard: string;
   value: number | null;
+  /**
+   * The one-sided confidence bound the breach is judged on — the end of the confidence interval most
+   * favourable to the canary — or null while there is no evidence either way.
+   */
+  bound: number | null;
   threshold: number;
   /** Within the threshold (point estimate). */
   passing: boolean;
@@ -60,31 +105,21 @@ export interface Evaluation {
   checks: GuardCheck[];
 }
 
-/** Inverse of the standard normal CDF for the one-sided confidences people use. */
-export function zFor(confidence: number): number {
-  const table: [number, number][] = [[0.9, 1.2816], [0.95, 1.6449], [0.975, 1.96], [0.99, 2.3263], [0.995, 2.5758], [0.999, 3.0902]];
-  const exact = table.find(([c]) => Math.abs(c - confidence) < 1e-9);
-  if (exact) return exact[1];
-  throw new Error(`unsupported confidence ${confidence}; use one of ${table.map(([c]) => c).join(', ')}`);
+const ratio = (canary: number | null, baseline: number | null): number | null =>
+  canary !== null && baseline !== null && baseline > 0 ? canary / baseline : null;
+
+const ascending = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
+
+/** A guard whose bound is a lower bound on a "canary / baseline" ratio, breached above `threshold`. */
+function ratioCheck(guard: string, value: number | null, bound: number | null, threshold: number): GuardCheck {
+  return { guard, value, bound, threshold, passing: value === null || value <= threshold, breached: bound !== null && bound > threshold };
 }
 
-/**
- * z statistic for H0: p_canary − p_baseline ≤ delta (unpooled standard error). Null when there is no
- * variance to test against (no errors on either side).
- */
-export function errorRateZ(baseline: VariantStats, canary: VariantStats, delta: number): number | null {
-  if (baseline.requests === 0 || canary.requests === 0) return null;
-  const pb = baseline.errors / baseline.requests;
-  const pc = canary.errors / canary.requests;
-  const se = Math.sqrt((pb * (1 - pb)) / baseline.requests + (pc * (1 - pc)) / canary.requests);
-  if (se === 0) return null;
-  return (pc - pb - delta) / se;
-}
-
-function ratioCheck(guard: string, canary: number | null, baseline: number | null, threshold: number, enough: boolean): GuardCheck {
-  const value = canary !== null && baseline !== null && baseline > 0 ? canary / baseline : null;
-  const passing = value === null || value <= threshold;
-  return { guard, value, threshold, passing, breached: enough && !passing };
+function latencyCheck(guard: string, p95: [number | null, number | null], samples: [readonly number[], readonly number[]], threshold: number, guards: CanaryGuards): GuardCheck {
+  const [canary, baseline] = samples;
+  const enough = canary.length >= guards.minSamples && baseline.length >= guards.minSamples;
+  const bound = enough ? latencyRatioLowerBound(ascending(canary), ascending(baseline), guards.confidence) : null;
+  return ratioCheck(guard, ratio(p95[0], p95[1]), bound, threshold);
 }
 
 export function evaluateCanary(
@@ -93,35 +128,53 @@ export function evaluateCanary(
   step: CanaryStep,
   elapsedMs: number,
   guards: CanaryGuards,
+  unavailable: readonly string[] = [],
 ): Evaluation {
   const checks: GuardCheck[] = [];
-  const enough = baseline.requests >= guards.minSamples && canary.requests >= guards.minSamples;
+  // A canary target whose breaker is open (or whose health check fails) is evidence against it: the
+  // requests it skips already count as its failures, and it is never promoted while it is skipped.
+  checks.push({ guard: 'canaryReachable', value: unavailable.length, bound: null, threshold: 0, passing: unavailable.length === 0, breached: false });
+  const z = normalQuantile(guards.confidence);
 
   if (guards.maxErrorRateIncrease !== undefined) {
     const delta = guards.maxErrorRateIncrease;
     const increase = baseline.requests && canary.requests ? canary.errors / canary.requests - baseline.errors / baseline.requests : null;
-    const z = errorRateZ(baseline, canary, delta);
+    const bound = proportionDifferenceLowerBound(canary.errors, canary.requests, baseline.errors, baseline.requests, z);
     checks.push({
       guard: 'errorRateIncrease',
       value: increase,
+      bound,
       threshold: delta,
       passing: increase === null || increase <= delta,
-      breached: z !== null && z > zFor(guards.confidence),
+      breached: bound !== null && bound > delta,
     });
   }
-  if (guards.maxP95Ratio !== undefined) checks.push(ratioCheck('p95Ratio', canary.p95Ms, baseline.p95Ms, guards.maxP95Ratio, enough));
-  if (guards.maxTtftRatio !== undefined) checks.push(ratioCheck('ttftRatio', canary.ttftP95Ms, baseline.ttftP95Ms, guards.maxTtftRatio, enough));
-  if (guards.maxCostRatio !== undefined) checks.push(ratioCheck('costRatio', canary.costPerRequest, baseline.costPerRequest, guards.maxCostRatio, enough));
+  if (guards.maxP95Ratio !== undefined) {
+    checks.push(latencyCheck('p95Ratio', [canary.p95Ms, baseline.p95Ms], [canary.latencyMs, baseline.latencyMs], guards.maxP95Ratio, guards));
+  }
+  if (guards.maxTtftRatio !== undefined) {
+    checks.push(latencyCheck('ttftRatio', [canary.ttftP95Ms, baseline.ttftP95Ms], [canary.ttftMs, baseline.ttftMs], guards.maxTtftRatio, guards));
+  }
+  if (guards.maxCostRatio !== undefined) {
+    const enough = canary.requests >= guards.minSamples && baseline.requests >= guards.minSamples;
+    const cost = (v: VariantStats): Moments => ({ count: v.requests, mean: v.costPerRequest, stdDev: v.costStdDev });
+    const bound = enough ? meanRatioLowerBound(cost(canary), cost(baseline), z) : null;
+    checks.push(ratioCheck('costRatio', ratio(canary.costPerRequest, baseline.costPerRequest), bound, guards.maxCostRatio));
+  }
   if (guards.maxFeedbackDrop !== undefined) {
     const value = canary.feedback !== null && baseline.feedback !== null ? baseline.feedback - canary.feedback : null;
-    const passing = value === null || value <= guards.maxFeedbackDrop;
-    const evidence = canary.feedbackCount >= guards.minSamples && baseline.feedbackCount >= guards.minSamples;
-    checks.push({ guard: 'feedbackDrop', value, threshold: guards.maxFeedbackDrop, passing, breached: evidence && !passing });
+    const enough = canary.feedbackCount >= guards.minSamples && baseline.feedbackCount >= guards.minSamples;
+    const scores = (v: VariantStats): Moments => ({ count: v.feedbackCount, mean: v.feedback ?? 0, stdDev: v.feedbackStdDev });
+    const bound = enough ? meanDropLowerBound(scores(canary), scores(baseline), z) : null;
+    const threshold = guards.maxFeedbackDrop;
+    checks.push({ guard: 'feedbackDrop', value, bound, threshold, passing: value === null || value <= threshold, breached: bound !== null && bound > threshold });
   }
   if (guards.minAgreement !== undefined) {
     const value = canary.agreement ?? null;
-    const passing = value === null || value >= guards.minAgreement;
-    checks.push({ guard: 'agreement', value, threshold: guards.minAgreement, passing, breached: (canary.agreementCount ?? 0) >= guards.minSamples && !passing });
+    const count = canary.agreementCount ?? 0;
+    const bound = value !== null && count >= guards.minSamples ? meanUpperBound({ count, mean: value, stdDev: canary.agreementStdDev ?? 0 }, z) : null;
+    const threshold = guards.minAgreement;
+    checks.push({ guard: 'agreement', value, bound, threshold, passing: value === null || value >= threshold, breached: bound !== null && bound < threshold });
   }
 
   const breached = checks.filter((check) => check.breached);

@@ -5,15 +5,19 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
-import type { CanarySplit } from '../routing/route-tree.js';
-import { DashboardQueries } from '../telemetry/dashboard-queries.js';
+import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
+import { DashboardQueries, recentCanaryEvents, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
-import type { VariantStats } from './canary-guards.js';
+import { NO_STATS, type VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
 import { MemoryCanaryStateStore, RedisCanaryStateStore } from './canary-state.js';
 
-const NO_DATA: VariantStats = { requests: 0, errors: 0, p95Ms: null, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
+/**
+ * Latencies read per variant for the ratio tests: the latest this many requests of the step. Enough for
+ * the tests to resolve small differences; bounded so an evaluation stays cheap at any traffic.
+ */
+const LATENCY_SAMPLES = 5000;
 
 export function createCanaryController(
   config: GatewayConfig,
@@ -21,37 +25,60 @@ export function createCanaryController(
   traces: TraceStore | undefined,
   metrics: GatewayMetrics,
   log: FastifyBaseLogger,
+  unavailable: (split: CanarySplit) => string[],
 ): CanaryController {
   const redisUrl = config.cache.redis.url;
-  const stats: CanaryStatsSource = async (id, sinceMs) => {
-    if (!traces?.ready) return { baseline: NO_DATA, canary: NO_DATA };
+  const stats: CanaryStatsSource = async (split, sinceMs) => {
+    if (!traces?.ready) return { baseline: NO_STATS, canary: NO_STATS };
     // Rows still queued in this replica would be missed; flush them first.
     await traces.pipeline.flush();
-    const route = id.split('.')[0] as string;
-    const comparisons = await new DashboardQueries(traces.sink).canaries({ fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 });
-    const comparison = comparisons.find((c) => c.route === route);
-    const variants = comparison?.variants ?? [];
-    const pick = (name: string): VariantStats => {
-      const v = variants.find((candidate) => candidate.variant === name);
-      if (!v) return NO_DATA;
+    const queries = new DashboardQueries(traces.sink);
+    const window = { fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 };
+    const [comparisons, baselineSamples, canarySamples] = await Promise.all([
+      queries.canaries(window, variantTargetsOf([split])),
+      queries.latencySamples(window, split.route, 'baseline', LATENCY_SAMPLES),
+      queries.latencySamples(window, split.route, 'canary', LATENCY_SAMPLES),
+    ]);
+    const comparison = comparisons.find((c) => c.route === split.route);
+    const pick = (name: string, samples: LatencySamples): VariantStats => {
+      const v = comparison?.variants.find((candidate) => candidate.variant === name);
+      if (!v) return NO_STATS;
       return {
         requests: v.requests,
-        errors: Math.round(v.errorRate * v.requests),
+        errors: v.errors,
         p95Ms: v.p95,
         ttftP95Ms: v.ttftP95,
         costPerRequest: v.costPerRequest,
+        costStdDev: v.costStdDev,
         feedback: v.feedback,
+        feedbackStdDev: v.feedbackStdDev,
         feedbackCount: v.feedbackCount,
+        ...samples,
       };
     };
     // Shadow requests mirror traffic to the candidate: their agreement with the primary answers is the canary's.
-    const canary = { ...pick('canary'), agreement: comparison?.agreement?.rougeL ?? null, agreementCount: comparison?.agreement?.count ?? 0 };
-    return { baseline: pick('baseline'), canary };
+    const agreement = comparison?.agreement;
+    const canary = { ...pick('canary', canarySamples), agreement: agreement?.rougeL ?? null, agreementStdDev: agreement?.rougeLStdDev ?? 0, agreementCount: agreement?.count ?? 0 };
+    return { baseline: pick('baseline', baselineSamples), canary };
   };
   return new CanaryController({
     splits,
     store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
     stats,
+    unavailable,
+    history: async (id, limit) => {
+      if (!traces?.ready) return undefined;
+      const rows = await recentCanaryEvents(traces.sink, id, limit);
+      return rows.map((row) => ({
+        tsMs: row.ts_ms,
+        route: row.route,
+        decision: row.decision,
+        fromWeight: row.from_weight,
+        toWeight: row.to_weight,
+        details: JSON.parse(row.details) as Record<string, unknown>,
+      }));
+    },
+    onRefused: (id, decision) => log.warn({ canary: id, decision }, 'canary decision refused: the lease was lost or the state changed meanwhile'),
     onEvent: (event) => {
       metrics.countCanaryDecision(event.route, event.decision);
       if (event.decision !== 'hold') log.info({ canary: event.route, decision: event.decision, from: event.fromWeight, to: event.toWeight, details: event.details }, 'canary decision');

@@ -4,6 +4,10 @@
  * reply, concurrency is bounded, and a mirror that would exceed the bound is dropped (and counted). The
  * shadow answer is scored against the primary with ROUGE-L and BLEU and traced as its own row
  * (variant `shadow`), linked to the primary by `shadow_of` and carrying the scores as tags.
+ *
+ * A shadow call has its own deadline (the route's `shadow.timeoutMs`), and `close()` abandons the ones
+ * still running: a shadow target that never answers must not hold shutdown (and with it the final
+ * trace flush) until the orchestrator kills the process.
  */
 import { randomUUID } from 'node:crypto';
 import { isGatewayError } from '../errors.js';
@@ -28,18 +32,20 @@ export interface ShadowDeps {
   metrics: GatewayMetrics;
   prices: PriceTable;
   record: ((row: TraceRow) => void) | undefined;
-  timeoutMs: number;
 }
 
 export class ShadowTraffic {
   private readonly inFlight = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
+  /** Aborted at shutdown: every shadow call still running is abandoned. */
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly deps: ShadowDeps) {}
 
   /** Called once a primary answer is complete; returns at once. */
   maybeMirror(route: CompiledRoute, operation: Operation, body: JsonObject, primary: PrimaryAnswer): void {
     const shadow = route.shadow;
-    if (!shadow || operation === 'embeddings' || this.deps.random() >= shadow.fraction) return;
+    if (!shadow || operation === 'embeddings' || this.shutdown.signal.aborted || this.deps.random() >= shadow.fraction) return;
     const running = this.inFlight.get(route.name) ?? 0;
     if (running >= shadow.maxConcurrent) {
       this.deps.metrics.countShadow(route.name, 'dropped');
@@ -47,9 +53,20 @@ export class ShadowTraffic {
     }
     this.inFlight.set(route.name, running + 1);
     // After the current turn: the primary reply is on its way before any shadow work starts.
-    setImmediate(() => {
-      void this.run(route, operation, body, primary).finally(() => this.inFlight.set(route.name, (this.inFlight.get(route.name) ?? 1) - 1));
-    });
+    const task: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => (this.shutdown.signal.aborted ? undefined : this.run(route, operation, body, primary)))
+      .catch(() => undefined)
+      .finally(() => {
+        this.inFlight.set(route.name, (this.inFlight.get(route.name) ?? 1) - 1);
+        this.running.delete(task);
+      });
+    this.running.add(task);
+  }
+
+  /** Stops mirroring and abandons the shadow calls still running (they are counted, not traced). */
+  async close(): Promise<void> {
+    this.shutdown.abort();
+    await Promise.allSettled([...this.running]);
   }
 
   private async run(route: CompiledRoute, operation: Operation, body: JsonObject, primary: PrimaryAnswer): Promise<void> {
@@ -69,7 +86,7 @@ export class ShadowTraffic {
         body: { ...rest, model: target.model },
         stream: false,
         requestId: traceId,
-        signal: AbortSignal.timeout(this.deps.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(route.shadow!.timeoutMs), this.shutdown.signal]),
       });
       if (reply.kind === 'json') {
         text = answerText(reply.body);
@@ -77,6 +94,10 @@ export class ShadowTraffic {
       }
       this.deps.metrics.countShadow(route.name, 'completed');
     } catch (error) {
+      if (this.shutdown.signal.aborted) {
+        this.deps.metrics.countShadow(route.name, 'abandoned');
+        return;
+      }
       status = isGatewayError(error) ? error.status : 500;
       errorCode = isGatewayError(error) ? error.code : 'internal_error';
       this.deps.metrics.countShadow(route.name, 'failed');
@@ -91,6 +112,7 @@ export class ShadowTraffic {
     }
     this.deps.record?.({
       trace_id: traceId,
+      client_request_id: '',
       ts_ms: startedAtMs,
       key_id: primary.keyId,
       route: route.name,

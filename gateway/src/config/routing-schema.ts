@@ -138,6 +138,11 @@ export const shadowSchema = z.strictObject({
   fraction: z.number().min(0).max(1),
   /** Shadow calls in flight at most; past it a mirror is dropped (and counted), never queued. */
   maxConcurrent: z.number().int().positive().default(4),
+  /**
+   * A shadow call's own deadline (not the route's): a hanging shadow target must not hold a concurrency
+   * slot, a connection or shutdown for long. Shadow calls still running at shutdown are abandoned.
+   */
+  timeoutMs: z.number().int().positive().default(30_000),
 });
 
 export type ShadowConfig = z.infer<typeof shadowSchema>;

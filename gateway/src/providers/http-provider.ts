@@ -21,6 +21,7 @@ export function createHttpProvider(name: string, config: HttpProviderConfig, ada
     name,
     type: config.type,
     models: config.models,
+    baseUrl: config.baseUrl,
     supports: (operation) => adapter.supports(operation),
     send: (call) => exchange(target, call, adapter, config, name),
     close: () => target.dispatcher.close(),
@@ -55,8 +56,8 @@ export async function exchange(
       origin: target.origin,
       path: spec.query ? `${target.basePath}${spec.path}?${spec.query}` : target.basePath + spec.path,
       method: 'POST',
-      headers: call.traceparent
-        ? { ...spec.headers, 'x-request-id': call.requestId, traceparent: call.traceparent }
+      headers: call.traceHeaders
+        ? { ...spec.headers, 'x-request-id': call.requestId, ...call.traceHeaders }
         : { ...spec.headers, 'x-request-id': call.requestId },
       body: spec.body,
       signal: call.signal,

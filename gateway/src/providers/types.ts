@@ -20,8 +20,8 @@ export interface ProviderCall {
   requestId: string;
   /** Aborted when the client goes away or the attempt must stop; the upstream request is cancelled. */
   signal: AbortSignal;
-  /** W3C trace context to send upstream (this attempt's span, or the client's own header). */
-  traceparent?: string | undefined;
+  /** Trace-context headers to send upstream (this attempt's span, or the client's own traceparent). */
+  traceHeaders?: Record<string, string> | undefined;
   /** Epoch ms of the request's deadline (a replica pool's queue never holds a request past it). */
   deadlineAt?: number | undefined;
   /** Priority class index, 0 the highest (who waits first in a replica pool's queue). */
@@ -57,6 +57,8 @@ export interface Provider {
   readonly type: string;
   /** Models advertised by GET /v1/models as `<provider>/<model>`. */
   readonly models: readonly string[];
+  /** Where an HTTP provider sends requests (spans report its host and port); absent for in-process ones. */
+  readonly baseUrl?: string | undefined;
   supports(operation: Operation): boolean;
   send(call: ProviderCall): Promise<ProviderReply>;
   /** Background work (replica discovery, engine scrapes, health checks), started when the app is ready. */

@@ -142,6 +142,12 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   );
 }
 
+/** Whether a request planned to this target would skip it now (health check failing, breaker open). */
+export function isSkipped(target: ResolvedTarget, runtime: RoutingRuntime): boolean {
+  if (!runtime.health.isHealthy(target.provider.name)) return true;
+  return runtime.breakers.enabled && runtime.breakers.for(target.key).current() === 'open';
+}
+
 function admit(target: ResolvedTarget, runtime: RoutingRuntime): boolean {
   if (!runtime.health.isHealthy(target.provider.name)) return false;
   return !runtime.breakers.enabled || runtime.breakers.for(target.key).tryAcquire();
@@ -184,7 +190,7 @@ async function tryTarget(
       const error = isGatewayError(thrown)
         ? thrown
         : new GatewayError('internal_error', 'provider failed unexpectedly', { cause: thrown });
-      span?.end({ code: error.code, status: error.status });
+      span?.end(error.code);
       if (input.signal.aborted) {
         breaker.release();
         return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
@@ -221,7 +227,7 @@ async function attempt(
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
-    traceparent: span?.traceparent ?? input.traceparent,
+    traceHeaders: span?.headers ?? (input.traceparent ? { traceparent: input.traceparent } : undefined),
     deadlineAt: input.deadlineAt,
     priority: input.priority,
     onPlacement: slot.report,
@@ -230,19 +236,21 @@ async function attempt(
   if (reply.kind === 'json') {
     runtime.inFlight.decrement(target.key);
     breaker.recordSuccess();
+    span?.observe(reply.body);
     span?.end();
     return { kind: 'json', target, variant, counts, placement: slot.placement, body: reply.body };
   }
   const first = await reply.chunks.next();
+  if (span && !first.done) span.observe(first.value);
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
   const rest = settleWhenDone(reply.chunks, (error) => {
     runtime.inFlight.decrement(target.key);
-    span?.end(isGatewayError(error) ? { code: error.code, status: error.status } : undefined);
+    span?.end(isGatewayError(error) ? error.code : undefined);
     if (error === undefined) breaker.recordSuccess();
     else if (error === CANCELLED) breaker.release();
     else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();
     else breaker.recordFailure();
-  });
+  }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
   return { kind: 'stream', target, variant, counts, placement: slot.placement, first: first.done ? undefined : first.value, rest };
 }

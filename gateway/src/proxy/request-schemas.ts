@@ -6,11 +6,18 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 
+/**
+ * Longest `model` accepted. Real names (`openai/gpt-4o-mini`, `local-vllm/meta-llama/Llama-3.1-8B-Instruct`)
+ * are far shorter; the bound keeps a client's name out of reply headers and log lines at any size.
+ */
+export const MAX_MODEL_NAME_LENGTH = 256;
+const modelName = z.string().min(1).max(MAX_MODEL_NAME_LENGTH);
+
 const optionalNumber = z.number().nullable().optional();
 const optionalInt = z.number().int().nonnegative().nullable().optional();
 
 const common = {
-  model: z.string().min(1),
+  model: modelName,
   stream: z.boolean().nullable().optional(),
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   user: z.string().optional(),
@@ -36,7 +43,7 @@ const schemas: Record<Operation, z.ZodType> = {
     prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
   }),
   embeddings: z.looseObject({
-    model: z.string().min(1),
+    model: modelName,
     input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
     user: z.string().optional(),
     dimensions: z.number().int().positive().optional(),

@@ -4,7 +4,7 @@
  * OpenAI-shaped error (code `stream_interrupted`) and no `[DONE]`, so a truncated answer is visible.
  */
 import type { ServerResponse } from 'node:http';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type OpenAIErrorBody } from '../errors.js';
 import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject } from '../providers/types.js';
 import { SSE_DONE, sseData } from '../providers/sse.js';
@@ -18,6 +18,8 @@ export interface SseWriteOptions {
   collect?: JsonObject[] | undefined;
   /** Sees every chunk (usage included) as it passes, for telemetry. */
   observe?: ((chunk: JsonObject) => void) | undefined;
+  /** The error event's body as the client may see it (secrets scrubbed): see http/client-error.ts. */
+  errorBody: (error: GatewayError) => OpenAIErrorBody;
 }
 
 export async function writeSseStream(
@@ -48,18 +50,18 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    res.end(sseData(JSON.stringify(interrupted.toBody())));
+    endStream(res, sseData(JSON.stringify(options.errorBody(interrupted))));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';
-  res.end(SSE_DONE);
+  endStream(res, SSE_DONE);
   return 'complete';
 }
 
 /** Writes already-complete chunks (a cached answer) and ends the stream. */
 export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonObject[]): Promise<StreamOutcome> {
   for (const chunk of chunks) if (!(await writeChunk(res, chunk))) return 'client_gone';
-  res.end(SSE_DONE);
+  endStream(res, SSE_DONE);
   return 'complete';
 }
 
@@ -71,7 +73,18 @@ export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonO
 function corkForThisTurn(res: ServerResponse): void {
   if (res.writableCorked > 0) return;
   res.cork();
-  process.nextTick(() => res.uncork());
+  process.nextTick(() => {
+    if (res.writableCorked > 0) res.uncork();
+  });
+}
+
+/**
+ * Ends the stream with its last event. Uncorked first: on Node 24 `end(data)` on a corked response
+ * drops `data` (the final [DONE] or error event never arrived).
+ */
+function endStream(res: ServerResponse, last: string): void {
+  while (res.writableCorked > 0) res.uncork();
+  res.end(last);
 }
 
 /** Writes one chunk; resolves false when the client has gone away. */

@@ -1,12 +1,13 @@
 /**
- * /admin/keys: list, create and delete gateway keys (admin key required). A created key is shown once,
- * in the creation reply; only its hash is kept.
+ * /admin/keys: list, create and delete gateway keys — the admin key itself is required (a dashboard
+ * session cookie is not enough). A created key is shown once, in the creation reply; only its hash is kept.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { budgetSchema, limitsSchema } from '../auth/auth-config.js';
 import { hashKey, newKey } from '../auth/key-hash.js';
 import type { GatewayKey, KeyRegistry } from '../auth/key-registry.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { GatewayError } from '../errors.js';
 import type { BudgetGuard } from '../limits/budget.js';
 import { formatParam } from '../proxy/request-schemas.js';
@@ -25,8 +26,8 @@ function publicView(key: GatewayKey): Omit<GatewayKey, 'hash'> {
   return rest;
 }
 
-export function registerAdminRoutes(app: FastifyInstance, registry: KeyRegistry, budgets: BudgetGuard): void {
-  const admin = { config: { access: 'admin' } };
+export function registerAdminRoutes(app: FastifyInstance, registry: KeyRegistry, budgets: BudgetGuard, scrubber: SecretScrubber): void {
+  const admin = { config: { access: 'admin-key' } };
 
   app.get('/admin/keys', admin, async () => ({ object: 'list', data: registry.all().map(publicView) }));
 
@@ -40,6 +41,8 @@ export function registerAdminRoutes(app: FastifyInstance, registry: KeyRegistry,
       throw new GatewayError('key_exists', `a key with id '${parsed.data.id}' exists`, { param: 'id' });
     }
     const secret = newKey();
+    // This replica knows the plain key from now on; replicas that learn the key from Redis see only its hash.
+    scrubber.add(secret);
     const key: GatewayKey = { ...parsed.data, hash: hashKey(secret), source: 'api' };
     await registry.store.put(key);
     await registry.refresh();

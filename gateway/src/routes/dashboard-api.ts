@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import { formatParam } from '../proxy/request-schemas.js';
 import type { CanaryController } from '../canary/canary-controller.js';
-import { DashboardQueries, RANGES, recentCanaryEvents, windowFor, type RangeName } from '../telemetry/dashboard-queries.js';
+import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
+import { DashboardQueries, RANGES, windowFor, type RangeName } from '../telemetry/dashboard-queries.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 
 const rangeSchema = z.object({ range: z.enum(Object.keys(RANGES) as [RangeName, ...RangeName[]]).default('1h') });
@@ -17,7 +18,8 @@ const tracesSchema = rangeSchema.extend({
   provider: z.string().max(200).optional(),
   model: z.string().max(300).optional(),
   status: z.string().regex(/^([1-5]xx|\d{3})$/).optional(),
-  variant: z.enum(['baseline', 'canary']).optional(),
+  // Shadow rows (mirrored requests) carry their own variant.
+  variant: z.enum(['baseline', 'canary', 'shadow']).optional(),
   cache: z.enum(['HIT', 'MISS', 'BYPASS']).optional(),
   min_latency_ms: z.coerce.number().nonnegative().optional(),
   q: z.string().min(1).max(200).optional(),
@@ -34,8 +36,16 @@ function parseQuery<T extends z.ZodType>(schema: T, request: FastifyRequest): z.
   return parsed.data;
 }
 
-export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | undefined, canaries: CanaryController, now: () => number = Date.now): void {
+export function registerDashboardApi(
+  app: FastifyInstance,
+  traces: TraceStore | undefined,
+  canaries: CanaryController,
+  splits: ReadonlyMap<string, CanarySplit>,
+  now: () => number = Date.now,
+): void {
   const admin = { config: { access: 'admin' } };
+  // Decided once: which targets answer for each variant of each canary route.
+  const variantTargets = variantTargetsOf(splits.values());
   const queries = (): DashboardQueries => {
     if (!traces?.ready) throw new GatewayError('trace_store_unavailable', 'the trace store is not available');
     return new DashboardQueries(traces.sink);
@@ -73,10 +83,9 @@ export function registerDashboardApi(app: FastifyInstance, traces: TraceStore | 
     const { range } = parseQuery(rangeSchema, request);
     return {
       range,
-      canaries: await queries().canaries(windowFor(range, now())),
+      canaries: await queries().canaries(windowFor(range, now()), variantTargets),
       // Progressive canaries: state, step, weight, the last evaluation's guard values, and decisions.
       controller: await canaries.list(),
-      events: await recentCanaryEvents(traces!.sink, 50),
     };
   });
 }

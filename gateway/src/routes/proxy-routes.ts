@@ -23,6 +23,8 @@ import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
 import type { PriorityConfig } from '../config/pool-schema.js';
 import type { ReplicaPlacement } from '../providers/types.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
+import { clientError } from '../http/client-error.js';
 import { answerText } from '../telemetry/usage.js';
 import { chunkText } from '../telemetry/usage.js';
 
@@ -41,6 +43,8 @@ export interface ProxyRouteDeps {
   admission: AdmissionDeps;
   /** Mirrors a share of successful requests to a route's shadow target. */
   shadow: ShadowTraffic;
+  /** Removes the gateway's secrets from error text a client gets mid-stream. */
+  scrubber: SecretScrubber;
   /** Priority classes for replica pools' queues. */
   priority: PriorityConfig;
 }
@@ -84,7 +88,7 @@ interface CachePlan {
 }
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
-  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow } = deps;
+  const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
   const priorityOf = createPriorityOf(deps.priority);
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
@@ -95,7 +99,6 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     outcome.requestBody = body;
     if (typeof body.user === 'string') outcome.user = body.user;
     outcome.metadata = parseMetadata(request.headers[METADATA_HEADER]);
-    recorder.begin(outcome);
     const route = resolver.resolve(body.model);
     if (!route) {
       throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
@@ -103,7 +106,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     const key = request.gatewayKey;
     if (key) {
       await admitKey(admission, key, route, reply);
-      if (Object.keys(key.metadata).length > 0) outcome.metadata = { ...key.metadata, ...outcome.metadata };
+      if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
     const stream = operation !== 'embeddings' && body.stream === true;
     const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
@@ -158,6 +161,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         includeUsage,
         collect: collected,
         observe: (chunk) => observeChunk(outcome, chunk),
+        errorBody: (error) => clientError(error, scrubber, request.headers).body,
       });
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
@@ -236,12 +240,13 @@ async function dispatchWithDeadline(
         operation,
         body,
         stream,
-        requestId: request.id,
+        // Upstreams see the id the client sees in x-request-id: its own when it sent one.
+        requestId: request.clientRequestId ?? request.id,
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
         traceparent: outcome.traceparent,
-        observeAttempt: attemptObserver(recorder, outcome, operation),
+        observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
         priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
@@ -280,16 +285,25 @@ async function replayStream(
 }
 
 function primaryAnswer(outcome: RequestOutcome, text: string) {
-  return { traceId: outcome.requestId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
+  return { traceId: outcome.traceId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */
-function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation) {
+function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation, body: ValidatedBody, stream: boolean) {
   const tracing = recorder.tracing;
   const parent = outcome.span;
   if (!tracing || !parent) return undefined;
   return (target: ResolvedTarget, attempt: number) =>
-    tracing.startAttempt(parent, operation, target.provider.type, target.provider.name, target.model, attempt);
+    tracing.startAttempt(parent, {
+      operation,
+      providerType: target.provider.type,
+      providerName: target.provider.name,
+      baseUrl: target.provider.baseUrl,
+      model: target.model,
+      stream,
+      body,
+      attempt,
+    });
 }
 
 /** What telemetry needs from each streamed chunk: usage when it comes, text for estimates, timing. */
@@ -318,6 +332,16 @@ function parseMetadata(header: string | string[] | undefined): Record<string, st
     throw new GatewayError('invalid_request', `${METADATA_HEADER} must be a JSON object of at most 32 string tags`, { param: METADATA_HEADER });
   }
   return value as Record<string, string>;
+}
+
+/**
+ * The key's tags, then the client's tags under names the key does not set: a client may add tags but
+ * never overwrite its key's (a tenant must not move its cost to another team).
+ */
+function withKeyTags(keyTags: Readonly<Record<string, string>>, clientTags: Record<string, string> | undefined): Record<string, string> {
+  const merged: Record<string, string> = { ...keyTags };
+  if (clientTags) for (const [name, value] of Object.entries(clientTags)) if (!Object.hasOwn(merged, name)) merged[name] = value;
+  return merged;
 }
 
 function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {
@@ -355,8 +379,21 @@ function noteAttempts(
   reply.header('x-gateway-attempts', String(counts.attempts));
   if (target) {
     reply.header('x-gateway-provider', target.provider.name);
-    // Model names are free text from config or the client; keep the header valid.
-    reply.header('x-gateway-model', encodeURI(target.model));
+    reply.header('x-gateway-model', headerText(target.model));
   }
   if (variant) reply.header('x-gateway-variant', variant);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Model names are free text from config or the client (bounded by validation): percent-encoded so the
+ * header stays valid. encodeURI throws on a lone surrogate, which JSON can carry (`"\ud800"`).
+ */
+function headerText(value: string): string {
+  try {
+    return encodeURI(value);
+  } catch {
+    return encodeURI(value.replace(LONE_SURROGATE, '\uFFFD'));
+  }
 }

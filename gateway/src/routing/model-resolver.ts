@@ -34,6 +34,7 @@ export class ModelResolver {
           target: targetOf(lookup(route.shadow.target.provider), route.shadow.target.model),
           fraction: route.shadow.fraction,
           maxConcurrent: route.shadow.maxConcurrent,
+          timeoutMs: route.shadow.timeoutMs,
         },
         stickyHeaders: stickyHeadersOf(root),
       }));

@@ -22,9 +22,36 @@ export type Variant = 'baseline' | 'canary';
 /** A canary split's weight, kept in one mutable place so it can change at run time. */
 export interface CanarySplit {
   readonly id: string;
+  /** The route whose traces carry this split (route names may contain dots, so not derived from the id). */
+  readonly route: string;
   weight: number;
   /** Progressive delivery plan, when the config gives one. */
   readonly plan?: CanaryPlanConfig | undefined;
+  /**
+   * Every target each side may answer from. A request assigned to one side and answered by none of
+   * that side's targets (an error, a timeout, a target skipped for an open breaker or a failed health
+   * check, then the other side answered) was not answered by its variant.
+   */
+  readonly targets: { readonly baseline: readonly ResolvedTarget[]; readonly canary: readonly ResolvedTarget[] };
+}
+
+/** Per route, the target keys (`provider/model`) each variant answers from: what trace rows are checked against. */
+export interface VariantTargets {
+  route: string;
+  baseline: string[];
+  canary: string[];
+}
+
+/** The splits' targets by route (a route with several splits answers from all of their targets). */
+export function variantTargetsOf(splits: Iterable<CanarySplit>): VariantTargets[] {
+  const byRoute = new Map<string, { baseline: Set<string>; canary: Set<string> }>();
+  for (const split of splits) {
+    const entry = byRoute.get(split.route) ?? { baseline: new Set(), canary: new Set() };
+    for (const target of split.targets.baseline) entry.baseline.add(target.key);
+    for (const target of split.targets.canary) entry.canary.add(target.key);
+    byRoute.set(split.route, entry);
+  }
+  return [...byRoute].map(([route, { baseline, canary }]) => ({ route, baseline: [...baseline], canary: [...canary] }));
 }
 
 export type RouteNode =
@@ -49,6 +76,7 @@ export interface CompiledShadow {
   readonly target: ResolvedTarget;
   readonly fraction: number;
   readonly maxConcurrent: number;
+  readonly timeoutMs: number;
 }
 
 export interface PlannedAttempt {
@@ -77,23 +105,26 @@ export function compileNode(
   lookup: (name: string) => Provider,
   splits: Map<string, CanarySplit>,
   id: string,
+  route: string = id,
 ): RouteNode {
   if (config.strategy === undefined && 'provider' in config) {
     return { kind: 'target', target: targetOf(lookup(config.provider), config.model) };
   }
   if (config.strategy === 'canary') {
-    const split: CanarySplit = { id, weight: config.plan ? (config.plan.steps[0] as number) : config.canaryWeight, plan: config.plan };
-    splits.set(id, split);
-    return {
-      kind: 'canary',
-      baseline: compileNode(config.baseline, lookup, splits, `${id}.baseline`),
-      canary: compileNode(config.canary, lookup, splits, `${id}.canary`),
-      split,
-      stickyHeader: config.stickyHeader,
+    const baseline = compileNode(config.baseline, lookup, splits, `${id}.baseline`, route);
+    const canary = compileNode(config.canary, lookup, splits, `${id}.canary`, route);
+    const split: CanarySplit = {
+      id,
+      route,
+      weight: config.plan ? (config.plan.steps[0] as number) : config.canaryWeight,
+      plan: config.plan,
+      targets: { baseline: targetsOfNode(baseline), canary: targetsOfNode(canary) },
     };
+    splits.set(id, split);
+    return { kind: 'canary', baseline, canary, split, stickyHeader: config.stickyHeader };
   }
   const group = config as Extract<RouteNodeConfig, { targets: unknown }>;
-  const children = group.targets.map((child, index) => compileNode(child, lookup, splits, `${id}.${index}`));
+  const children = group.targets.map((child, index) => compileNode(child, lookup, splits, `${id}.${index}`, route));
   switch (group.strategy) {
     case 'loadbalance': {
       // Normalised once here; never touched per request.

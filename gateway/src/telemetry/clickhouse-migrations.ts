@@ -1,6 +1,11 @@
 /**
  * ClickHouse schema migrations: numbered, idempotent SQL files in clickhouse/ (NNNN_name.sql), applied in
  * order, each recorded in a version table. Run at start, or by `npm run migrate`.
+ *
+ * A statement that has no IF NOT EXISTS form on ClickHouse 18.16 (ADD COLUMN) carries a
+ * `-- skip-if: <query>` line: when that query's first value is non-zero the change is already there and
+ * the statement is skipped. The check runs again after a failure, so two replicas migrating at once do
+ * not fail each other.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,6 +17,8 @@ export interface Migration {
   name: string;
   sql: string;
 }
+
+const SKIP_IF = /^\s*--\s*skip-if:\s*(.+)$/m;
 
 /** The clickhouse/ folder, found by walking up from this module (it sits at the package root). */
 export function migrationsDir(): string {
@@ -42,7 +49,14 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue;
     const statement = migration.sql.replace(/^\s*--.*$/gm, '').trim().replace(/;\s*$/, '');
-    await client.command({ query: statement });
+    const skipIf = SKIP_IF.exec(migration.sql)?.[1]?.trim();
+    if (!skipIf || !(await alreadyThere(client, skipIf))) {
+      try {
+        await client.command({ query: statement });
+      } catch (error) {
+        if (!skipIf || !(await alreadyThere(client, skipIf))) throw error;
+      }
+    }
     await client.insert({
       table: 'schema_migrations',
       values: [{ version: migration.version, name: migration.name, applied_ms: Date.now() }],
@@ -51,4 +65,10 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
     done.push(migration.version);
   }
   return done;
+}
+
+async function alreadyThere(client: ClickHouseClient, query: string): Promise<boolean> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  const [row] = await result.json<Record<string, unknown>>();
+  return row !== undefined && Number(Object.values(row)[0]) > 0;
 }

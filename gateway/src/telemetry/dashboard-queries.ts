@@ -3,6 +3,7 @@
  * (only quantiles, FINAL and literal escaping differ — see sql-dialect.ts). An error here means a 5xx
  * answer or a stream that broke after it started.
  */
+import type { VariantTargets } from '../routing/route-tree.js';
 import { num } from './sql-dialect.js';
 import { toTraceRow, type TraceSink } from './trace-sink.js';
 import type { CanaryEventRow, TraceRow } from './trace-row.js';
@@ -31,6 +32,9 @@ const value = (raw: unknown): number | null => {
   return Number.isFinite(n) ? n : null;
 };
 const count = (raw: unknown): number => value(raw) ?? 0;
+/** Sample standard deviation from what any engine can sum: n, Σx and Σx². */
+const stdDev = (n: number, sum: number, sumOfSquares: number): number =>
+  n > 1 ? Math.sqrt(Math.max(0, (sumOfSquares - (sum * sum) / n) / (n - 1))) : 0;
 
 const ERROR = "(status >= 500 OR error_code = 'stream_interrupted')";
 
@@ -93,8 +97,31 @@ export type TraceSummary = Omit<TraceRow, 'request_body' | 'response_body'>;
 
 export interface Agreement {
   rougeL: number;
+  rougeLStdDev: number;
   bleu: number;
   count: number;
+}
+
+/** One variant of a canary route over a window. */
+export interface CanaryVariant {
+  variant: string;
+  requests: number;
+  /** Failed, or not answered by the variant itself. */
+  errors: number;
+  errorRate: number;
+  p95: number | null;
+  ttftP95: number | null;
+  costPerRequest: number;
+  costStdDev: number;
+  feedback: number | null;
+  feedbackStdDev: number;
+  feedbackCount: number;
+}
+
+/** The most recent latencies of one variant, for the canary's ratio tests. */
+export interface LatencySamples {
+  latencyMs: number[];
+  ttftMs: number[];
 }
 
 export interface CanaryComparison {
@@ -103,7 +130,7 @@ export interface CanaryComparison {
   agreement: Agreement | null;
   /** …and per variant of the primary request that was mirrored. */
   agreementByVariant: Record<string, Agreement>;
-  variants: { variant: string; requests: number; errorRate: number; p95: number | null; ttftP95: number | null; costPerRequest: number; feedback: number | null; feedbackCount: number }[];
+  variants: CanaryVariant[];
 }
 
 export class DashboardQueries {
@@ -217,8 +244,11 @@ export class DashboardQueries {
       if (statusClass) where.push(`status >= ${num(Number(statusClass[1]) * 100)} AND status < ${num(Number(statusClass[1]) * 100 + 100)}`);
       else if (/^\d{3}$/.test(filter.status)) where.push(`status = ${num(Number(filter.status))}`);
     }
-    if (filter.search) where.push(`(trace_id = ${s(filter.search)} OR ${this.d.userColumn} = ${s(filter.search)})`);
-    const columns = `trace_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
+    if (filter.search) {
+      const value = s(filter.search);
+      where.push(`(trace_id = ${value} OR client_request_id = ${value} OR ${this.d.userColumn} = ${value})`);
+    }
+    const columns = `trace_id, client_request_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
       latency_ms, upstream_ms, ttft_ms, attempts, retries, fallbacks, cache, input_tokens, output_tokens, usage_estimated, cost_usd,
       ${this.d.userColumn}, metadata_keys, metadata_values`;
     const [totalRow] = await this.sink.select(`SELECT count(*) AS n FROM ${this.d.requests} WHERE ${where.join(' AND ')}`);
@@ -235,15 +265,32 @@ export class DashboardQueries {
   }
 
   /**
-   * Baseline against canary, per canary route. A request counts against its assigned variant; one the
-   * variant could not answer by itself (it fell back, e.g. from a failing canary to the baseline) is an
-   * error of that variant, so fallbacks cannot hide a bad canary.
+   * A row of a canary route that its assigned variant did not answer: the target that answered (or
+   * failed last) is not one of that variant's targets. Whatever the reason — the variant failed and the
+   * other one answered, or it was skipped for an open breaker or a failed health check — the request is
+   * a failure of the variant it was assigned to, so neither fallbacks nor breakers can hide a bad canary.
    */
-  async canaries(window: TimeWindow): Promise<CanaryComparison[]> {
+  private unanswered(targets: readonly VariantTargets[]): string {
+    const s = this.d.str.bind(this.d);
+    const clauses = targets.flatMap((entry) =>
+      (['baseline', 'canary'] as const)
+        .filter((variant) => entry[variant].length > 0)
+        .map((variant) => `(route = ${s(entry.route)} AND variant = ${s(variant)} AND concat(provider, '/', model) NOT IN (${entry[variant].map(s).join(', ')}))`),
+    );
+    return clauses.length > 0 ? clauses.join(' OR ') : '1 = 0';
+  }
+
+  /**
+   * Baseline against canary, per canary route. A request counts against its assigned variant, and is
+   * an error of that variant when it failed or when the variant did not answer it (`targets` says which
+   * targets each route's variants answer from).
+   */
+  async canaries(window: TimeWindow, targets: readonly VariantTargets[] = []): Promise<CanaryComparison[]> {
     const q = this.d.quantile.bind(this.d);
     const rows = await this.sink.select(
-      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR fallbacks > 0 THEN 1 ELSE 0 END) AS errors,
-        ${q('latency_ms', 0.95)} AS p95, ${q('ttft_ms', 0.95)} AS ttft_p95, sum(coalesce(cost_usd, 0)) AS cost
+      `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR ${this.unanswered(targets)} THEN 1 ELSE 0 END) AS errors,
+        ${q('latency_ms', 0.95)} AS p95, ${q('ttft_ms', 0.95)} AS ttft_p95, sum(coalesce(cost_usd, 0)) AS cost,
+        sum(coalesce(cost_usd, 0) * coalesce(cost_usd, 0)) AS cost_sq
        FROM ${this.d.requests} WHERE ${this.within(window)} AND variant != '' GROUP BY route, variant ORDER BY route, variant`,
     );
     const byRoute = new Map<string, CanaryComparison>();
@@ -252,51 +299,80 @@ export class DashboardQueries {
       const variant = String(row.variant);
       const requests = count(row.requests);
       const [feedback] = await this.sink.select(
-        `SELECT avg(score) AS score, count(*) AS n FROM ${this.d.feedback} WHERE trace_id IN
+        `SELECT sum(score) AS score_sum, sum(score * score) AS score_sq, count(*) AS n FROM ${this.d.feedback} WHERE trace_id IN
            (SELECT trace_id FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(route)} AND variant = ${this.d.str(variant)})`,
       );
       const comparison = byRoute.get(route) ?? { route, agreement: null, agreementByVariant: {}, variants: [] };
+      const scores = count(feedback?.n);
       comparison.variants.push({
         variant,
         requests,
+        errors: count(row.errors),
         errorRate: requests ? count(row.errors) / requests : 0,
         p95: value(row.p95),
         ttftP95: value(row.ttft_p95),
         costPerRequest: requests ? count(row.cost) / requests : 0,
-        feedback: count(feedback?.n) > 0 ? value(feedback?.score) : null,
-        feedbackCount: count(feedback?.n),
+        costStdDev: stdDev(requests, count(row.cost), count(row.cost_sq)),
+        feedback: scores > 0 ? count(feedback?.score_sum) / scores : null,
+        feedbackStdDev: stdDev(scores, count(feedback?.score_sum), count(feedback?.score_sq)),
+        feedbackCount: scores,
       });
       byRoute.set(route, comparison);
     }
     for (const comparison of byRoute.values()) {
       const rows = await this.sink.select(
-        `SELECT ${this.d.tagString('primary_variant')} AS pv, avg(${this.d.tagNumber('agreement_rouge_l')}) AS rouge,
-           avg(${this.d.tagNumber('agreement_bleu')}) AS bleu, count(*) AS n
+        `SELECT ${this.d.tagString('primary_variant')} AS pv, sum(${this.d.tagNumber('agreement_rouge_l')}) AS rouge,
+           sum(${this.d.tagNumber('agreement_rouge_l')} * ${this.d.tagNumber('agreement_rouge_l')}) AS rouge_sq,
+           sum(${this.d.tagNumber('agreement_bleu')}) AS bleu, count(*) AS n
          FROM ${this.d.requests} WHERE ${this.within(window)} AND route = ${this.d.str(comparison.route)} AND variant = 'shadow' AND status = 200
          GROUP BY pv`,
       );
-      let n = 0;
-      let rouge = 0;
-      let bleuSum = 0;
+      const agreement = (n: number, rouge: number, rougeSq: number, bleu: number): Agreement => ({
+        rougeL: rouge / n,
+        rougeLStdDev: stdDev(n, rouge, rougeSq),
+        bleu: bleu / n,
+        count: n,
+      });
+      const total = { n: 0, rouge: 0, rougeSq: 0, bleu: 0 };
       for (const row of rows) {
-        const rowCount = count(row.n);
-        comparison.agreementByVariant[String(row.pv ?? '') || 'unsplit'] = { rougeL: count(row.rouge), bleu: count(row.bleu), count: rowCount };
-        n += rowCount;
-        rouge += count(row.rouge) * rowCount;
-        bleuSum += count(row.bleu) * rowCount;
+        const n = count(row.n);
+        comparison.agreementByVariant[String(row.pv ?? '') || 'unsplit'] = agreement(n, count(row.rouge), count(row.rouge_sq), count(row.bleu));
+        total.n += n;
+        total.rouge += count(row.rouge);
+        total.rougeSq += count(row.rouge_sq);
+        total.bleu += count(row.bleu);
       }
-      if (n > 0) comparison.agreement = { rougeL: rouge / n, bleu: bleuSum / n, count: n };
+      if (total.n > 0) comparison.agreement = agreement(total.n, total.rouge, total.rougeSq, total.bleu);
     }
     return [...byRoute.values()];
+  }
+
+  /** The latencies (and TTFTs, for streams) of a variant's latest `limit` requests in the window. */
+  async latencySamples(window: TimeWindow, route: string, variant: string, limit: number): Promise<LatencySamples> {
+    const rows = await this.sink.select(
+      `SELECT latency_ms, ttft_ms FROM ${this.d.requests}
+       WHERE ${this.within(window)} AND route = ${this.d.str(route)} AND variant = ${this.d.str(variant)}
+       ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
+    );
+    const latencyMs: number[] = [];
+    const ttftMs: number[] = [];
+    for (const row of rows) {
+      const latency = value(row.latency_ms);
+      const ttft = value(row.ttft_ms);
+      if (latency !== null) latencyMs.push(latency);
+      if (ttft !== null) ttftMs.push(ttft);
+    }
+    return { latencyMs, ttftMs };
   }
 }
 
 export type CanaryEventView = Omit<CanaryEventRow, 'event_id'>;
 
-/** The latest canary decisions (holds left out), newest first. */
-export async function recentCanaryEvents(sink: TraceSink, limit: number): Promise<CanaryEventView[]> {
+/** A canary's latest decisions (holds left out), newest first. */
+export async function recentCanaryEvents(sink: TraceSink, id: string, limit: number): Promise<CanaryEventView[]> {
   const rows = await sink.select(
-    `SELECT ts_ms, route, decision, from_weight, to_weight, details FROM canary_events WHERE decision != 'hold' ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
+    `SELECT ts_ms, route, decision, from_weight, to_weight, details FROM canary_events
+     WHERE decision != 'hold' AND route = ${sink.dialect.str(id)} ORDER BY ts_ms DESC LIMIT ${num(limit)}`,
   );
   return rows.map((row) => ({
     ts_ms: Number(row.ts_ms),

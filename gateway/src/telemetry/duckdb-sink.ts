@@ -16,11 +16,16 @@ const REQUEST_COLUMNS = `
     latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
     cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
     metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR,
+    client_request_id VARCHAR DEFAULT '',
     replica VARCHAR DEFAULT '', replica_reason VARCHAR DEFAULT '', replica_score DOUBLE DEFAULT 0,
     prefix_match_chars BIGINT DEFAULT 0, queue_ms DOUBLE DEFAULT 0`;
 
-/** Columns added after the first release: files written before them get them on open, at the end. */
+/**
+ * Columns added after the first release, in REQUEST_COLUMNS' order: files written before one existed get
+ * it on open, at the end, where REQUEST_COLUMNS has it too.
+ */
 const ADDED_COLUMNS = [
+  "client_request_id VARCHAR DEFAULT ''",
   "replica VARCHAR DEFAULT ''",
   "replica_reason VARCHAR DEFAULT ''",
   'replica_score DOUBLE DEFAULT 0',
@@ -91,7 +96,8 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendList(row.metadata_values, STRING_LIST);
   appender.appendVarchar(row.request_body);
   appender.appendVarchar(row.response_body);
-  // Rows spooled by an older version have no replica columns.
+  // Rows spooled by an older version have no client id and no replica columns.
+  appender.appendVarchar(row.client_request_id ?? '');
   appender.appendVarchar(row.replica ?? '');
   appender.appendVarchar(row.replica_reason ?? '');
   appender.appendDouble(row.replica_score ?? 0);

@@ -76,7 +76,7 @@ export class GatewayMetrics implements PoolObserver {
   private readonly tracesSpooled = this.counter('gateway_traces_spooled_total', 'Trace rows written to the disk spool because the store was failing or the queue full.', [] as const);
   private readonly tracesDropped = this.counter('gateway_traces_dropped_total', 'Trace rows lost because the spool was over its disk budget.', [] as const);
 
-  private readonly shadowRequests = this.counter('gateway_shadow_requests_total', 'Shadow (mirrored) requests by result: completed, failed, or dropped because the concurrency bound was reached.', ['route', 'result'] as const);
+  private readonly shadowRequests = this.counter('gateway_shadow_requests_total', 'Shadow (mirrored) requests by result: completed, failed, dropped because the concurrency bound was reached, or abandoned at shutdown.', ['route', 'result'] as const);
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
@@ -197,7 +197,7 @@ export class GatewayMetrics implements PoolObserver {
     if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider });
   }
 
-  countShadow(route: string, result: 'completed' | 'failed' | 'dropped'): void {
+  countShadow(route: string, result: 'completed' | 'failed' | 'dropped' | 'abandoned'): void {
     this.shadowRequests.inc({ route: this.routes.value(route), result });
   }
 

@@ -2,16 +2,19 @@
  * What happened to one client request, filled in as it is served and recorded exactly once when it
  * ends: metrics, the trace row, the log line and the span are all built from this record.
  */
-import type { Span } from '@opentelemetry/api';
 import type { CacheResult } from '../cache/response-cache.js';
 import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
+import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
 
 export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
 
 export interface RequestOutcome {
-  requestId: string;
+  /** Made by the gateway, unique per request. */
+  traceId: string;
+  /** The client's own x-request-id, or '' when it sent none. */
+  clientRequestId: string;
   /** Wall-clock start (epoch ms) and the monotonic clock at the same moment. */
   startedAtMs: number;
   startedAt: number;
@@ -51,9 +54,9 @@ export interface RequestOutcome {
   firstChunkAt: number | undefined;
   /** performance.now() when the request ended (recording may happen later). */
   finishedAt: number | undefined;
-  /** The client's W3C traceparent, and the request span when tracing is on. */
+  /** The client's W3C traceparent (passed upstream as is when tracing is off), and the request span when it is on. */
   traceparent: string | undefined;
-  span: Span | undefined;
+  span: RequestSpan | undefined;
   /** The handler took over the socket (SSE) and records the outcome itself when the stream ends. */
   hijacked: boolean;
   /** Called once usage and cost are known (budgets and token limits settle here). */
@@ -62,9 +65,10 @@ export interface RequestOutcome {
   recorded: boolean;
 }
 
-export function newOutcome(requestId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
+export function newOutcome(traceId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
   return {
-    requestId,
+    traceId,
+    clientRequestId: '',
     startedAtMs,
     startedAt,
     operation,

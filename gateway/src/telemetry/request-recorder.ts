@@ -6,7 +6,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { answerFromStream } from '../cache/cached-answer.js';
 import type { Operation } from '../providers/types.js';
+import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { Attributes } from '@opentelemetry/api';
+import { genAiOperationName, genAiProviderName } from './gen-ai-names.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
 import { redactedJson } from './redact.js';
@@ -18,6 +21,8 @@ import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, r
 
 export interface RecorderDeps {
   metrics: GatewayMetrics;
+  /** Logged bodies are scrubbed of the gateway's secrets as well as of secret-looking strings. */
+  scrubber: SecretScrubber;
   prices: PriceTable;
   config: TelemetryConfig;
   log: FastifyBaseLogger;
@@ -33,10 +38,9 @@ export class RequestRecorder {
 
   constructor(private readonly deps: RecorderDeps) {}
 
-  begin(outcome: RequestOutcome): void {
-    if (this.tracing) {
-      outcome.span = this.tracing.startRequest(outcome.operation, outcome.requestedModel ?? 'unknown', outcome.traceparent, outcome.startedAtMs);
-    }
+  /** Opens the request's span as the request arrives, so a request rejected before routing has one too. */
+  begin(outcome: RequestOutcome, method: string, route: string, headers: Record<string, unknown>): void {
+    if (this.tracing) outcome.span = this.tracing.startRequest(method, route, headers, outcome.startedAtMs);
   }
 
   finish(outcome: RequestOutcome): void {
@@ -58,7 +62,7 @@ export class RequestRecorder {
     try {
       this.record(outcome);
     } catch (error) {
-      this.deps.log.error({ err: error, reqId: outcome.requestId }, 'failed to record a request');
+      this.deps.log.error({ err: error, reqId: outcome.traceId }, 'failed to record a request');
     }
   }
 
@@ -93,12 +97,12 @@ export class RequestRecorder {
 
     if (pipeline) {
       pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
-      this.remember(outcome.requestId);
+      this.remember(outcome.traceId);
     }
     if (config.logRequests) {
       log.info(
         {
-          reqId: outcome.requestId, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
+          reqId: outcome.traceId, clientRequestId: outcome.clientRequestId || undefined, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
           code: outcome.errorCode, latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), ttftMs: ttftMs === null ? undefined : round(ttftMs),
           attempts: outcome.attempts, cache: outcome.cache, stream: outcome.stream, inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens,
         },
@@ -106,23 +110,7 @@ export class RequestRecorder {
       );
     }
     if (tracing && outcome.span) {
-      tracing.endRequest(
-        outcome.span,
-        {
-          'gen_ai.response.model': outcome.model ?? '',
-          'gen_ai.usage.input_tokens': usage?.inputTokens ?? 0,
-          'gen_ai.usage.output_tokens': usage?.outputTokens ?? 0,
-          'http.response.status_code': outcome.status,
-          'gateway.route': outcome.route ?? '',
-          'gateway.cache': outcome.cache,
-          'gateway.attempts': outcome.attempts,
-          ...(outcome.provider ? { 'gateway.provider': outcome.provider } : {}),
-          ...(outcome.variant ? { 'gateway.variant': outcome.variant } : {}),
-          ...(outcome.errorCode ? { 'error.type': outcome.errorCode } : {}),
-        },
-        outcome.status >= 400 || outcome.streamResult === 'interrupted',
-        outcome.startedAtMs + latencyMs,
-      );
+      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), outcome.status >= 500 || outcome.streamResult === 'interrupted', outcome.startedAtMs + latencyMs);
     }
   }
 
@@ -148,12 +136,13 @@ export class RequestRecorder {
     let requestBody = '';
     let responseBody = '';
     if (config.logBodies) {
-      if (outcome.requestBody) requestBody = redactedJson(outcome.requestBody, config.maxBodyBytes);
+      if (outcome.requestBody) requestBody = redactedJson(this.deps.scrubber.value(outcome.requestBody), config.maxBodyBytes);
       const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
-      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(answer, config.maxBodyBytes);
+      if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(this.deps.scrubber.value(answer), config.maxBodyBytes);
     }
     return {
-      trace_id: outcome.requestId,
+      trace_id: outcome.traceId,
+      client_request_id: outcome.clientRequestId,
       ts_ms: outcome.startedAtMs,
       key_id: outcome.keyId,
       route: outcome.route ?? '',
@@ -196,6 +185,38 @@ export class RequestRecorder {
       }
     }
   }
+}
+
+/**
+ * The request span's closing attributes: the HTTP outcome, what was asked and what answered (GenAI
+ * conventions), and the gateway's own facts. Per the HTTP conventions a 4xx is the client's error, not
+ * the server's: only a 5xx or a stream cut short marks the span failed and sets error.type.
+ */
+function spanAttributes(outcome: RequestOutcome, usage: Usage | undefined, ttftMs: number | null): Attributes {
+  const attributes: Attributes = {
+    'http.response.status_code': outcome.status,
+    'gen_ai.operation.name': genAiOperationName(outcome.operation),
+    'gateway.cache': outcome.cache,
+    'gateway.attempts': outcome.attempts,
+  };
+  if (outcome.requestedModel !== undefined) attributes['gen_ai.request.model'] = outcome.requestedModel;
+  if (outcome.stream) attributes['gen_ai.request.stream'] = true;
+  if (outcome.route) attributes['gateway.route'] = outcome.route;
+  if (outcome.provider) attributes['gateway.provider'] = outcome.provider;
+  if (outcome.providerType) attributes['gen_ai.provider.name'] = genAiProviderName(outcome.providerType);
+  if (outcome.model) attributes['gen_ai.response.model'] = outcome.model;
+  if (outcome.variant) attributes['gateway.variant'] = outcome.variant;
+  if (ttftMs !== null) attributes['gen_ai.response.time_to_first_chunk'] = ttftMs / 1000;
+  if (usage && outcome.cache !== 'HIT') {
+    attributes['gen_ai.usage.input_tokens'] = usage.inputTokens;
+    attributes['gen_ai.usage.output_tokens'] = usage.outputTokens;
+    if (usage.estimated) attributes['gateway.usage.estimated'] = true;
+  }
+  if (outcome.errorCode) {
+    attributes['gateway.error.code'] = outcome.errorCode;
+    if (outcome.status >= 500 || outcome.streamResult === 'interrupted') attributes['error.type'] = outcome.errorCode;
+  }
+  return attributes;
 }
 
 function round(ms: number): number {

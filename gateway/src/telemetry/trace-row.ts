@@ -5,7 +5,10 @@ import type { ReplicaPlacement } from '../providers/types.js';
  * milliseconds (ClickHouse 18.16 has no DateTime64); metadata tags are parallel arrays (no Map type).
  */
 export interface TraceRow {
+  /** Made by the gateway, unique per request. */
   trace_id: string;
+  /** The client's own x-request-id ('' when it sent none); several traces may share one. */
+  client_request_id: string;
   ts_ms: number;
   key_id: string;
   route: string;

@@ -54,6 +54,7 @@ export function toTraceRow(raw: Record<string, unknown>): TraceRow {
   const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
   return {
     trace_id: str(raw.trace_id),
+    client_request_id: str(raw.client_request_id),
     ts_ms: num(raw.ts_ms),
     key_id: str(raw.key_id),
     route: str(raw.route),

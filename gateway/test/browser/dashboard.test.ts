@@ -25,11 +25,11 @@ async function send(model: string, count: number, stream = false): Promise<strin
   for (let i = 0; i < count; i++) {
     const response = await fetch(`${gateway.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json', 'x-request-id': `${model}-${stream ? 'stream' : 'json'}-${i}` },
       body: JSON.stringify({ model, stream, user: `user-${i}`, messages: [{ role: 'user', content: `question ${i}` }] }),
     });
     await response.text();
-    ids.push(response.headers.get('x-request-id')!);
+    ids.push(response.headers.get('x-gateway-trace-id')!);
   }
   return ids;
 }
@@ -150,6 +150,7 @@ describe('dashboard', () => {
     const detail = page.locator('[data-testid=trace-detail]');
     await expect.poll(() => detail.locator('h3').textContent()).toBe(traceId);
     expect(await detail.textContent()).toContain('Response body');
+    expect(await detail.textContent()).toMatch(/Client request idchat-(stream|json)-\d/);
     await page.fill('#fb-score', '0.9');
     await page.fill('#fb-label', 'great answer');
     await page.click('[data-testid=feedback-form] button[type=submit]');

@@ -17,11 +17,11 @@ export interface GatewayProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the gateway and resolves once it logged where it listens. */
-export function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+/** Starts the gateway and resolves once it logged where it listens. `nodeArgs` go before the script. */
+export function startGatewayProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<GatewayProcess> {
   // A private working directory: the default config keeps its DuckDB file and spool in ./data.
   const cwd = mkdtempSync(join(tmpdir(), 'gateway-process-'));
-  const child = spawn(process.execPath, [MAIN_JS], {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -41,9 +41,9 @@ export async function startGateway(document: Record<string, unknown>, deps: AppD
 }
 
 /** Polls until `check` is true or the time runs out. */
-export async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 2000): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -10,6 +10,7 @@
  *   stall-body             sends headers and one chunk, then goes silent
  *   cut-after-<n>          streams n chunks, then destroys the socket
  *   slow-<ms>              waits ms before answering
+ *   lag-<ms>-<n>-<extra>[~tag]  waits ms, and extra ms more for n of every 100 requests (evenly spread)
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
@@ -18,6 +19,7 @@
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
  *
  * GET /unhealthy answers 503 and any other GET answers 200, for active health checks.
+ * `fail(model, status)` breaks a model from then on: every request for it gets that error status.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,12 +38,15 @@ export interface MockUpstream {
   abortedRequests: () => number;
   /** Requests still open right now. */
   openRequests: () => number;
+  /** From now on, every request for `model` is answered with an OpenAI-shaped error of this status. */
+  fail(model: string, status: number): void;
   close(): Promise<void>;
 }
 
 export async function startMockUpstream(): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];
   const flakyCounts = new Map<string, number>();
+  const broken = new Map<string, number>();
   let aborted = 0;
   let open = 0;
 
@@ -63,6 +68,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         open--;
         if (!res.writableFinished) aborted++;
       });
+      const status = broken.get(String(body.model ?? ''));
+      if (status !== undefined) {
+        json(res, status, { error: { message: 'broken on purpose', type: 'server_error', param: null, code: null } });
+        return;
+      }
       void respond(req, res, body, flakyCounts);
     });
   });
@@ -74,6 +84,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     requests,
     abortedRequests: () => aborted,
     openRequests: () => open,
+    fail: (model, status) => void broken.set(model, status),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -142,6 +153,13 @@ async function respond(
     return;
   }
   if ((match = /slow-(\d+)$/.exec(model))) await sleep(Number(match[1]));
+  if ((match = /^lag-(\d+)-(\d+)-(\d+)(?:~\w+)?$/.exec(model))) {
+    const seen = flakyCounts.get(model) ?? 0;
+    flakyCounts.set(model, seen + 1);
+    const share = Number(match[2]);
+    const extra = Math.floor(((seen + 1) * share) / 100) > Math.floor((seen * share) / 100);
+    await sleep(Number(match[1]) + (extra ? Number(match[3]) : 0));
+  }
 
   if (path.endsWith('/embeddings')) {
     const inputs = Array.isArray(body.input) ? body.input : [body.input];

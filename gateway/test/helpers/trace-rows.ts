@@ -4,6 +4,7 @@ import type { TraceRow } from '../../src/telemetry/trace-row.js';
 export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
   return {
     trace_id: `t-${Math.random().toString(36).slice(2)}`,
+    client_request_id: '',
     ts_ms: Date.now(),
     key_id: '',
     route: 'chat',

@@ -3,6 +3,7 @@
  * gateway instances.
  */
 import OpenAI, { APIError } from 'openai';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +155,58 @@ describe('gateway keys', () => {
   });
 });
 
+describe('dashboard sessions', () => {
+  const SESSION_SECRET = 'a-session-secret-shared-by-replicas-0123456789';
+
+  async function signIn(gateway: RunningGateway): Promise<string> {
+    const response = await fetch(`${gateway.origin}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    expect(response.status).toBe(204);
+    return response.headers.get('set-cookie')!.split(';')[0]!;
+  }
+  const statusWith = async (gateway: RunningGateway, path: string, cookie: string) => (await fetch(`${gateway.origin}${path}`, { headers: { cookie } })).status;
+
+  it('cannot be minted from the adminKeyHash a config file may hold', async () => {
+    const gateway = await gatewayWith();
+    const expiry = Date.now() + 3_600_000;
+    for (const message of [String(expiry), `gateway-dashboard-session-v1\n${hashKey(ADMIN_KEY)}\n${expiry}`]) {
+      const forged = `gw_dashboard=${expiry}.${createHmac('sha256', hashKey(ADMIN_KEY)).update(message).digest('base64url')}`;
+      expect(await statusWith(gateway, '/admin/canaries', forged)).toBe(401);
+    }
+    expect(await statusWith(gateway, '/admin/canaries', await signIn(gateway))).toBe(200);
+  });
+
+  it('opens the dashboard API and canary actions, never key management', async () => {
+    const gateway = await gatewayWith();
+    const cookie = await signIn(gateway);
+    expect(await statusWith(gateway, '/admin/canaries', cookie)).toBe(200);
+    expect(await statusWith(gateway, '/api/overview', cookie)).toBe(503); // past auth: this gateway keeps no trace store
+    const keys = await fetch(`${gateway.origin}/admin/keys`, { headers: { cookie } });
+    expect(keys.status).toBe(401);
+    expect(((await keys.json()) as { error: { code: string } }).error.code).toBe('admin_key_required');
+    const create = await fetch(`${gateway.origin}/admin/keys`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'via-cookie' }) });
+    expect(create.status).toBe(401);
+  });
+
+  it('replicas sharing auth.sessionSecret accept each other’s sessions; without one a session stays with its process', async () => {
+    const shared = { auth: { ...(document().auth as object), sessionSecret: SESSION_SECRET } };
+    const a = await gatewayWith(shared);
+    const b = await gatewayWith(shared);
+    const other = await gatewayWith({ auth: { ...(document().auth as object), sessionSecret: `${SESSION_SECRET}-other` } });
+    const cookie = await signIn(a);
+    expect(await statusWith(b, '/admin/canaries', cookie)).toBe(200);
+    expect(await statusWith(other, '/admin/canaries', cookie)).toBe(401);
+
+    const lines: string[] = [];
+    const first = await startGateway({ ...document(), logging: { level: 'info' } }, { logStream: { write: (line: string) => void lines.push(line) } });
+    gateways.push(first);
+    const second = await gatewayWith();
+    expect(lines.join('')).toContain('auth.sessionSecret is not set');
+    const own = await signIn(first);
+    expect(await statusWith(first, '/admin/canaries', own)).toBe(200);
+    expect(await statusWith(second, '/admin/canaries', own)).toBe(401);
+  });
+});
+
 describe('budgets', () => {
   it('50 concurrent requests never overspend by more than one request’s estimate; cost is reconciled', async () => {
     const gateway = await gatewayWith();
@@ -231,15 +284,15 @@ describe('cache per key', () => {
 });
 
 describe('metadata and CORS', () => {
-  it('key metadata lands on the trace', async () => {
+  it("key metadata lands on the trace; a client adds tags but cannot overwrite its key's", async () => {
     const gateway = await gatewayWith({ telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-keys-')), logRequests: false } });
     const response = await fetch(`${gateway.baseURL}/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete"}' },
+      headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete","team":"billing"}' },
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
     });
     await gateway.app.traces!.pipeline.flush();
-    const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-request-id')!);
+    const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ key_id: 'search', metadata_keys: ['team', 'feature'], metadata_values: ['search', 'autocomplete'] });
   });
 

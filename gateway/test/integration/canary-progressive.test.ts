@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 
@@ -78,13 +78,30 @@ describe('progressive canary', () => {
     expect(await metricValue(gateway.origin, 'gateway_canary_decisions_total', { route: 'good', decision: 'promote' })).toBe(2);
   });
 
-  it('the admin API lists canaries and applies operator actions', async () => {
-    const list = (await (await fetch(`${gateway.origin}/admin/canaries`)).json()) as { data: { id: string; state: { status: string } }[] };
-    expect(list.data.map((c) => [c.id, c.state.status]).sort()).toEqual([['bad', 'rolled_back'], ['good', 'completed']]);
+  it('the admin API lists canaries with their decision log, and applies operator actions', async () => {
+    type Listed = { data: { id: string; state: { status: string }; decisions: { decision: string; fromWeight: number; toWeight: number; details: Record<string, unknown> }[] }[] };
+    const list = async () => (await (await fetch(`${gateway.origin}/admin/canaries`)).json()) as Listed;
+    const decisionsOf = async (id: string) => (await list()).data.find((c) => c.id === id)!.decisions;
+    // Decisions are stored in the background: wait for the log, not for a fixed time.
+    await waitFor(async () => (await decisionsOf('good')).length === 2);
+    const listed = await list();
+    expect(listed.data.map((c) => [c.id, c.state.status]).sort()).toEqual([['bad', 'rolled_back'], ['good', 'completed']]);
+    // The same decision log as the Canary tab, newest first, with the numbers each decision was based on.
+    const good = listed.data.find((c) => c.id === 'good')!;
+    expect(good.decisions.map((d) => [d.decision, d.fromWeight, d.toWeight])).toEqual([['promote', 50, 100], ['promote', 10, 50]]);
+    const bad = listed.data.find((c) => c.id === 'bad')!;
+    expect(bad.decisions.map((d) => d.decision)).toEqual(['rollback']);
+    expect(bad.decisions[0]!.details).toMatchObject({ reason: expect.stringContaining('errorRateIncrease') });
     const restarted = await fetch(`${gateway.origin}/admin/canaries/bad/restart`, { method: 'POST' });
     expect(((await restarted.json()) as { weight: number }).weight).toBe(10);
     expect((await fetch(`${gateway.origin}/admin/canaries/bad/pause`, { method: 'POST' })).status).toBe(200);
     expect(await state('bad')).toMatchObject({ status: 'paused', weight: 10 });
+    await waitFor(async () => (await decisionsOf('bad')).length === 3);
+    expect((await decisionsOf('bad')).map((d) => [d.decision, d.details.by])).toEqual([
+      ['pause', 'operator'],
+      ['restart', 'operator'],
+      ['rollback', undefined],
+    ]);
     expect((await fetch(`${gateway.origin}/admin/canaries/nope/pause`, { method: 'POST' })).status).toBe(404);
     expect((await fetch(`${gateway.origin}/admin/canaries/bad/explode`, { method: 'POST' })).status).toBe(404);
   });

@@ -1,9 +1,14 @@
-/** Two replicas sharing Redis: they serve the same weight, and only the lease holder decides. */
+/**
+ * Two replicas sharing Redis: they serve the same weight, and only the lease holder decides — even when
+ * the leader stalls past its lease in the middle of a decision.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
-import { RedisCanaryStateStore } from '../../src/canary/canary-state.js';
+import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
+import { MemoryCanaryStateStore, RedisCanaryStateStore, type CanaryState, type CanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
+import { waitFor } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 let redis: RedisServer;
@@ -14,20 +19,19 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+const healthy: VariantStats = { ...NO_STATS, requests: 1000, errors: 10, p95Ms: 100 };
+
 describe('canary state on real Redis', () => {
   it('replicas follow one weight and only one decides', async () => {
     const plan = canaryPlanSchema.parse({ steps: [10, 50, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 1000 });
     const clock = { now: Date.now() };
     const make = (holder: string, events: CanaryEvent[]) => {
-      const split: CanarySplit = { id: 'assistant', weight: 10, plan };
+      const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 10, plan, targets: { baseline: [], canary: [] } };
       const store = new RedisCanaryStateStore(redis.url, 'test:canary:');
       const controller = new CanaryController({
         splits: new Map([[split.id, split]]),
         store,
-        stats: async () => ({
-          baseline: { requests: 1000, errors: 10, p95Ms: 100, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 },
-          canary: { requests: 1000, errors: 10, p95Ms: 100, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 },
-        }),
+        stats: async () => ({ baseline: healthy, canary: healthy }),
         onEvent: (event) => events.push(event),
         now: () => clock.now,
         holder,
@@ -52,6 +56,100 @@ describe('canary state on real Redis', () => {
     await b.controller.act('assistant', 'rollback');
     await a.controller.tick();
     expect(a.split.weight).toBe(0);
+    await a.store.close();
+    await b.store.close();
+  });
+});
+
+describe.each([
+  ['memory', () => new MemoryCanaryStateStore()],
+  ['redis', () => new RedisCanaryStateStore(redis.url, `test:store:${Math.random()}:`)],
+] as [string, () => CanaryStateStore][])('canary state store contract: %s', (_name, make) => {
+  const state = (version: number, weight: number): CanaryState => ({ id: 'c', status: 'running', stepIndex: 0, weight, stepStartedAt: 1, updatedAt: 1, version });
+
+  it('writes only on top of the version the change was based on', async () => {
+    const store = make();
+    expect(await store.write(state(2, 10))).toBe(false); // nothing stored yet: only version 1 fits
+    expect(await store.write(state(1, 10))).toBe(true);
+    expect(await store.write(state(1, 20))).toBe(false); // a second creator loses
+    expect(await store.write(state(2, 30))).toBe(true);
+    expect(await store.write(state(2, 40))).toBe(false); // based on a state that is gone
+    expect(await store.get('c')).toMatchObject({ version: 2, weight: 30 });
+    await store.close();
+  });
+
+  it('fences: a lease taken over gets a new token, and writes under an old one are refused', async () => {
+    const store = make();
+    /** Waits (on the store, not a fixed sleep) until `holder` gets the lease. */
+    const takeOver = async (holder: string, ttlMs: number) => {
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        const lease = await store.lease(holder, ttlMs);
+        if (lease) return lease;
+      }
+      throw new Error(`${holder} never got the lease`);
+    };
+    const a = (await store.lease('a', 150))!;
+    expect(await store.lease('b', 150)).toBeUndefined();
+    expect((await store.lease('a', 150))!.token).toBe(a.token); // renewed: same tenure, same token
+    expect(await store.write(state(1, 10), a)).toBe(true);
+    const b = await takeOver('b', 150);
+    expect(b.token).toBeGreaterThan(a.token);
+    expect(await store.write(state(2, 30), a)).toBe(false); // a lost the lease
+    expect(await store.write(state(2, 30), b)).toBe(true);
+    // Taking the lease back later is a new tenure: decisions made under the old one stay refused.
+    const again = await takeOver('a', 150);
+    expect(again.token).toBeGreaterThan(b.token);
+    expect(await store.write(state(3, 50), a)).toBe(false);
+    expect(await store.write(state(3, 50), again)).toBe(true);
+    await store.close();
+  });
+});
+
+describe('a leader that stalls past its lease (slow trace query)', () => {
+  it('cannot write its stale decision once another replica took over: one promotion each step, never backwards', async () => {
+    const plan = canaryPlanSchema.parse({ steps: [10, 30, 50, 100], minStepDurationMs: 1, minStepRequests: 1, intervalMs: 100 });
+    const make = (holder: string, events: CanaryEvent[], stats: () => Promise<VariantStats>) => {
+      const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 10, plan, targets: { baseline: [], canary: [] } };
+      const store = new RedisCanaryStateStore(redis.url, 'test:slow-leader:');
+      const controller = new CanaryController({
+        splits: new Map([[split.id, split]]),
+        store,
+        stats: async () => ({ baseline: healthy, canary: await stats() }),
+        onEvent: (event) => events.push(event),
+        holder,
+      });
+      return { split, store, controller };
+    };
+    // The leader's trace query hangs until the test lets it go (as an 8 s query would, inside its timeout).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let querying = false;
+    const eventsA: CanaryEvent[] = [];
+    const eventsB: CanaryEvent[] = [];
+    const a = make('replica-a', eventsA, async () => {
+      querying = true;
+      await released;
+      return healthy;
+    });
+    const b = make('replica-b', eventsB, async () => healthy);
+
+    const stalledRound = a.controller.tick(); // a takes the lease, creates the state at 10 %, evaluates… and stalls
+    await waitFor(() => querying, 5000);
+    // a's lease (3 × 100 ms) runs out; b takes over and walks the canary on: 10 → 30 → 50.
+    const deadline = Date.now() + 10_000;
+    while ((await b.store.get('assistant'))?.weight !== 50) {
+      if (Date.now() > deadline) throw new Error('b never took over');
+      await b.controller.tick();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    release();
+    await stalledRound; // a now decides "promote 10 → 30" from numbers read long ago
+
+    expect(eventsA).toEqual([]);
+    expect(eventsB.filter((e) => e.decision === 'promote').map((e) => [e.fromWeight, e.toWeight])).toEqual([[10, 30], [30, 50]]);
+    expect(await b.store.get('assistant')).toMatchObject({ stepIndex: 2, weight: 50 });
+    // The refused replica serves the stored weight, not its own stale one.
+    expect(a.split.weight).toBe(50);
     await a.store.close();
     await b.store.close();
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
-import { DashboardQueries, windowFor } from '../../src/telemetry/dashboard-queries.js';
+import { DashboardQueries, recentCanaryEvents, windowFor } from '../../src/telemetry/dashboard-queries.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
@@ -131,6 +131,35 @@ describe.each(sinks)('dashboard queries: %s', (_name, make) => {
     expect(canary.feedback).toBeCloseTo(0.5, 10);
     expect(canary.feedbackCount).toBe(2);
     expect(baseline.feedbackCount).toBe(1);
+    // Spreads for the guards' confidence bounds: scores 1 and 0; every cost 0.001.
+    expect(canary.feedbackStdDev).toBeCloseTo(Math.SQRT1_2, 10);
+    expect(baseline.feedbackStdDev).toBe(0);
+    expect(canary.costStdDev).toBeCloseTo(0, 10);
+    expect(canary.errors).toBe(5);
+  });
+
+  it("canary decisions: one canary's, holds left out, newest first", async () => {
+    const event = (id: string, route: string, decision: string, ts: number) =>
+      sink.insertCanaryEvent({ event_id: id, ts_ms: ts, route, decision, from_weight: 10, to_weight: 50, details: JSON.stringify({ reason: id }) });
+    await event('e1', 'chat', 'promote', NOW - 3000);
+    await event('e2', 'chat', 'hold', NOW - 2000);
+    await event('e3', 'chat', 'rollback', NOW - 1000);
+    await event('e4', 'other.v2', 'promote', NOW);
+    const decisions = await recentCanaryEvents(sink, 'chat', 10);
+    expect(decisions.map((d) => [d.decision, d.ts_ms])).toEqual([['rollback', NOW - 1000], ['promote', NOW - 3000]]);
+    expect(JSON.parse(decisions[0]!.details)).toEqual({ reason: 'e3' });
+    expect(await recentCanaryEvents(sink, "chat' OR '1'='1", 10)).toEqual([]);
+  });
+
+  it('latency samples: the latest requests of a variant, for the ratio tests', async () => {
+    const samples = await queries.latencySamples(window, 'chat', 'canary', 10);
+    // Canary rows are every 4th; the latest ten are those ending in 0 and in 2.
+    expect([...samples.latencyMs].sort((a, b) => a - b)).toEqual([12, 20, 32, 40, 52, 60, 72, 80, 92, 100]);
+    expect(samples.ttftMs).toEqual([]);
+    const baseline = await queries.latencySamples(window, 'chat', 'baseline', 1000);
+    expect(baseline.latencyMs).toHaveLength(75);
+    expect(baseline.ttftMs).toHaveLength(50);
+    expect(await queries.latencySamples(window, "chat' OR '1'='1", 'canary', 10)).toEqual({ latencyMs: [], ttftMs: [] });
   });
 });
 
@@ -152,6 +181,39 @@ describe.each(sinks)('shadow agreement per variant: %s', (_name, make) => {
     expect(r?.agreementByVariant.baseline).toMatchObject({ count: 2 });
     expect(r?.agreementByVariant.baseline?.rougeL).toBeCloseTo(0.7, 10);
     expect(r?.agreementByVariant.canary?.bleu).toBeCloseTo(0.1, 10);
+    expect(r?.agreement?.rougeLStdDev).toBeCloseTo(Math.sqrt(0.28 / 3), 10);
+    expect(r?.agreementByVariant.baseline?.rougeLStdDev).toBeCloseTo(Math.sqrt(0.02), 10);
+    await sink.close();
+  });
+});
+
+describe.each(sinks)('canary errors: requests their variant did not answer: %s', (_name, make) => {
+  it('counts a canary-assigned request answered by a baseline target (fell back, or skipped the canary) against the canary', async () => {
+    const sink = make();
+    await sink.init();
+    const row = (id: string, variant: string, target: string, more: Partial<Parameters<typeof traceRow>[0]> = {}) => {
+      const [provider = '', model = ''] = target.split('/');
+      return traceRow({ trace_id: id, ts_ms: minutesAgo(1), route: 'assistant.v2', variant, provider, model, ...more });
+    };
+    await sink.insertTraces([
+      ...[1, 2, 3, 4].map((i) => row(`c${i}`, 'canary', 'up/cand')),
+      // The canary's own fallback answered: still the canary.
+      row('c5', 'canary', 'up/cand-b', { fallbacks: 1 }),
+      // Failed over to the baseline, or skipped the canary's open breaker: not answered by the canary.
+      row('c6', 'canary', 'up/stable', { fallbacks: 1, attempts: 2 }),
+      row('c7', 'canary', 'up/stable'),
+      row('c8', 'canary', 'up/stable-b'),
+      row('c9', 'canary', 'up/cand', { status: 502, error_code: 'upstream_error' }),
+      row('c10', 'canary', '', { status: 503 }),
+      ...[1, 2, 3, 4, 5].map((i) => row(`b${i}`, 'baseline', 'up/stable')),
+      row('b6', 'baseline', 'up/stable-b', { fallbacks: 1, attempts: 2 }),
+    ]);
+    const targets = [{ route: 'assistant.v2', baseline: ['up/stable', 'up/stable-b'], canary: ['up/cand', 'up/cand-b'] }];
+    const [comparison] = await new DashboardQueries(sink).canaries(windowFor('15m', NOW), targets);
+    expect(comparison?.route).toBe('assistant.v2');
+    const variant = (name: string) => comparison!.variants.find((v) => v.variant === name);
+    expect(variant('canary')).toMatchObject({ requests: 10, errors: 5 });
+    expect(variant('baseline')).toMatchObject({ requests: 6, errors: 0 });
     await sink.close();
   });
 });

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { parseConfigText } from '../../src/config/load.js';
+import { restrictedViolations } from '../helpers/pod-security.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -115,30 +120,51 @@ describe('dashboards and alerts cannot rot', () => {
   });
 });
 
-describe('compose and Kubernetes agree with the gateway', () => {
-  const compose = parseYaml(read('deploy/docker-compose.yml')) as {
-    services: Record<string, { image?: string; ports?: string[]; environment?: Record<string, string>; healthcheck?: { test: string[] }; stop_grace_period?: string }>;
-  };
-  const manifests = ['deployment.yaml', 'service.yaml', 'hpa.yaml', 'configmap.yaml', 'secret.example.yaml'].flatMap((file) =>
-    parseAllDocuments(read(`deploy/kubernetes/${file}`)).map((doc) => doc.toJS() as Record<string, any>),
-  );
-  const byKind = (kind: string): Record<string, any> => manifests.find((m) => m.kind === kind)!;
-  const env = { OPENAI_API_KEY: 'sk-x', GATEWAY_ADMIN_KEY: 'a'.repeat(24), GATEWAY_DEMO_KEY: 'b'.repeat(24), GATEWAY_APP_KEY: 'c'.repeat(24) };
+type ComposeService = {
+  image?: string;
+  ports?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  stop_grace_period?: string;
+  depends_on?: Record<string, { condition: string }>;
+};
+const composeText = read('deploy/docker-compose.yml');
+const compose = parseYaml(composeText) as { services: Record<string, ComposeService> };
+const MANIFEST_FILES = ['deployment.yaml', 'pdb.yaml', 'service.yaml', 'hpa.yaml', 'configmap.yaml', 'secret.example.yaml'];
+const manifests = MANIFEST_FILES.flatMap((file) => parseAllDocuments(read(`deploy/kubernetes/${file}`)).map((doc) => doc.toJS() as Record<string, any>));
+const byKind = (kind: string): Record<string, any> => manifests.find((m) => m.kind === kind)!;
+const version = (JSON.parse(read('package.json')) as { version: string }).version;
+const env = {
+  OPENAI_API_KEY: 'sk-x', GATEWAY_ADMIN_KEY: 'a'.repeat(24), GATEWAY_DEMO_KEY: 'b'.repeat(24), GATEWAY_APP_KEY: 'c'.repeat(24),
+  CLICKHOUSE_USER: 'gateway', CLICKHOUSE_PASSWORD: 'd'.repeat(24), GATEWAY_SESSION_SECRET: 'e'.repeat(40),
+};
 
+/** Compose's variable interpolation: `${VAR}`, `${VAR:-default}`, `${VAR:?error}` (an error when unset or empty). */
+function interpolate(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::([-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string) => {
+    const value = vars[name];
+    if (op === '-') return value ? value : arg;
+    if (op === '?' && !value) throw new Error(`compose refuses to start: ${name}: ${arg}`);
+    return value ?? '';
+  });
+}
+
+describe('compose and Kubernetes agree with the gateway', () => {
   it('every manifest parses and has the expected kinds', () => {
-    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Secret', 'Service']);
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service']);
     expect(byKind('HorizontalPodAutoscaler').spec.scaleTargetRef.name).toBe(byKind('Deployment').metadata.name);
     expect(byKind('Service').spec.selector).toEqual(byKind('Deployment').spec.selector.matchLabels);
   });
 
-  it('the same image, port, config path and environment everywhere', () => {
+  it('the same image (a release tag, never latest), port, config path and environment everywhere', () => {
     const gatewayService = compose.services.gateway!;
     const container = byKind('Deployment').spec.template.spec.containers[0];
+    expect(gatewayService.image).toBe(`llm-gateway:${version}`);
     expect(container.image).toBe(gatewayService.image);
     const dockerfile = read('Dockerfile');
     const port = Number(/EXPOSE (\d+)/.exec(dockerfile)?.[1]);
     expect(container.ports[0].containerPort).toBe(port);
-    expect(gatewayService.ports).toContain(`${port}:${port}`);
+    expect(gatewayService.ports).toContain(`\${PUBLISH_ADDRESS:-127.0.0.1}:${port}:${port}`);
     expect(byKind('Service').spec.ports[0].targetPort).toBe(container.ports[0].name);
     const composeConfig = parseConfigText(read('deploy/gateway.yaml'), 'deploy/gateway.yaml', env);
     expect(composeConfig.server.port).toBe(port);
@@ -149,9 +175,15 @@ describe('compose and Kubernetes agree with the gateway', () => {
     expect(gatewayService.environment).toHaveProperty('REDIS_URL');
     expect(byKind('Secret').stringData).toHaveProperty('CLICKHOUSE_URL');
     expect(byKind('Secret').stringData).toHaveProperty('REDIS_URL');
+    // Replicas share the dashboard session secret, so a session works on whichever pod answers.
+    expect(k8sConfig.auth.sessionSecret?.reveal()).toBe(env.GATEWAY_SESSION_SECRET);
+    expect(byKind('Secret').stringData).toHaveProperty('GATEWAY_SESSION_SECRET');
     expect(container.env.find((e: { name: string }) => e.name === 'GATEWAY_CONFIG').value).toBe('/etc/gateway/gateway.yaml');
     expect(container.volumeMounts.find((v: { name: string }) => v.name === 'config').mountPath).toBe('/etc/gateway');
     expect(gatewayService.environment?.GATEWAY_CONFIG).toBe('/etc/gateway/gateway.yaml');
+    // Every variable the config files interpolate is provided: by compose, or by the Secret.
+    for (const name of [...read('deploy/gateway.yaml').matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!)) expect(gatewayService.environment).toHaveProperty(name);
+    for (const name of [...byKind('ConfigMap').data['gateway.yaml'].matchAll(/\$\{([A-Z_]+)/g)].map((m: RegExpMatchArray) => m[1]!)) expect(byKind('Secret').stringData).toHaveProperty(name);
   });
 
   it('probes hit real endpoints, and the pod outlives the drain', async () => {
@@ -171,3 +203,134 @@ describe('compose and Kubernetes agree with the gateway', () => {
     expect(read('Dockerfile')).toContain('/healthz');
   });
 });
+
+describe('Kubernetes manifests', () => {
+  const models: Record<string, new (data: any) => { validate(): void }> = {
+    Deployment, PodDisruptionBudget, HorizontalPodAutoscaler, ConfigMap, Secret, Service,
+  };
+
+  it('every manifest validates against the Kubernetes API schemas, and a malformed one does not', () => {
+    for (const manifest of manifests) {
+      const Model = models[manifest.kind]!;
+      expect(() => new Model(manifest).validate(), manifest.kind).not.toThrow();
+    }
+    const broken = structuredClone(byKind('Deployment'));
+    broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
+    expect(() => new Deployment(broken).validate()).toThrow(/containerPort/);
+  });
+
+  it('the pod passes Pod Security "restricted", with a read-only root filesystem and its data directory as a volume', () => {
+    const pod = byKind('Deployment').spec.template.spec;
+    expect(restrictedViolations(pod)).toEqual([]);
+    const container = pod.containers[0];
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    const dataMount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/app/data');
+    expect(pod.volumes.find((v: { name: string }) => v.name === dataMount.name).emptyDir).toBeDefined();
+    // The checker is not a rubber stamp: each weakening is caught.
+    const weakened = (change: (pod: any) => void): string[] => {
+      const copy = structuredClone(pod);
+      change(copy);
+      return restrictedViolations(copy);
+    };
+    expect(weakened((p) => delete p.containers[0].securityContext.allowPrivilegeEscalation)).toHaveLength(1);
+    expect(weakened((p) => (p.containers[0].securityContext.capabilities = { add: ['NET_ADMIN'], drop: [] }))).toHaveLength(2);
+    expect(weakened((p) => {
+      delete p.securityContext.seccompProfile;
+      delete p.containers[0].securityContext.seccompProfile;
+    })).toHaveLength(1);
+    expect(weakened((p) => {
+      delete p.securityContext.runAsNonRoot;
+      delete p.containers[0].securityContext.runAsNonRoot;
+    })).toHaveLength(1);
+    expect(weakened((p) => p.volumes.push({ name: 'host', hostPath: { path: '/' } }))).toHaveLength(1);
+  });
+
+  it('a release image tag, resource requests and limits, and a disruption budget that keeps replicas serving', () => {
+    const deployment = byKind('Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.image).toMatch(/^llm-gateway:\d+\.\d+\.\d+$/);
+    for (const kind of ['requests', 'limits']) {
+      expect(container.resources[kind].cpu, kind).toBeDefined();
+      expect(container.resources[kind].memory, kind).toBeDefined();
+    }
+    const pdb = byKind('PodDisruptionBudget');
+    expect(pdb.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    const minReplicas = byKind('HorizontalPodAutoscaler').spec.minReplicas;
+    expect(pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
+    expect(pdb.spec.maxUnavailable).toBeLessThan(minReplicas);
+  });
+});
+
+describe('the compose stack is safe by default', () => {
+  const secrets = { ...env, GRAFANA_ADMIN_PASSWORD: 'e'.repeat(24) };
+
+  it('refuses to start until every secret is set; none has a built-in value', () => {
+    expect(() => interpolate(composeText, {})).toThrow(/refuses to start/);
+    for (const name of ['GATEWAY_ADMIN_KEY', 'GATEWAY_DEMO_KEY', 'CLICKHOUSE_PASSWORD', 'GRAFANA_ADMIN_PASSWORD']) {
+      expect(() => interpolate(composeText, { ...secrets, [name]: '' })).toThrow(name);
+    }
+    const resolved = parseYaml(interpolate(composeText, secrets)) as { services: Record<string, ComposeService> };
+    expect(resolved.services.clickhouse!.environment).toMatchObject({ CLICKHOUSE_USER: 'gateway', CLICKHOUSE_PASSWORD: secrets.CLICKHOUSE_PASSWORD });
+    expect(resolved.services.grafana!.environment!.GF_SECURITY_ADMIN_PASSWORD).toBe(secrets.GRAFANA_ADMIN_PASSWORD);
+    expect(resolved.services.gateway!.environment).toMatchObject({ GATEWAY_ADMIN_KEY: secrets.GATEWAY_ADMIN_KEY, CLICKHOUSE_PASSWORD: secrets.CLICKHOUSE_PASSWORD });
+    // The ClickHouse datasource signs in with the same password, from Grafana's environment.
+    expect(read('deploy/grafana/provisioning/datasources/datasources.yml')).toContain('password: $CLICKHOUSE_PASSWORD');
+    // deploy/.env.example names every variable compose requires.
+    const example = read('deploy/.env.example');
+    for (const [, name] of composeText.matchAll(/\$\{([A-Z_]+):\?/g)) expect(example).toMatch(new RegExp(`^${name}=`, 'm'));
+  });
+
+  it('publishes every port on 127.0.0.1 unless PUBLISH_ADDRESS opts in', () => {
+    const local = parseYaml(interpolate(composeText, secrets)) as { services: Record<string, ComposeService> };
+    const published = Object.values(local.services).flatMap((service) => service.ports ?? []);
+    expect(published.length).toBeGreaterThan(0);
+    for (const port of published) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    const open = parseYaml(interpolate(composeText, { ...secrets, PUBLISH_ADDRESS: '0.0.0.0' })) as { services: Record<string, ComposeService> };
+    for (const port of Object.values(open.services).flatMap((service) => service.ports ?? [])) expect(port).toMatch(/^0\.0\.0\.0:/);
+    expect(local.services.redis!.ports).toBeUndefined();
+  });
+
+  it('pins every image by exact tag, checks every service’s health, and starts the gateway after ClickHouse and Redis are healthy', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*$/);
+      expect(service.healthcheck?.test.length, name).toBeGreaterThan(0);
+    }
+    expect(compose.services.gateway!.depends_on).toEqual({ clickhouse: { condition: 'service_healthy' }, redis: { condition: 'service_healthy' } });
+  });
+
+  it('the image build context leaves out secrets, tests, docs and local installs, and keeps what the Dockerfile copies', () => {
+    const ignored = dockerIgnored(read('.dockerignore'));
+    for (const path of ['.env', '.env.production', 'deploy/.env', 'node_modules/x', 'benchmarks/node_modules/x', 'gateway/test/unit/a.test.ts', 'docs/screenshots/a.png', 'benchmarks/run.ts', '.git/HEAD', 'dist/main.js', 'data/traces.duckdb', 'README.md']) {
+      expect(ignored(path), path).toBe(true);
+    }
+    const copied = [...read('Dockerfile').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    expect(copied.length).toBeGreaterThan(3);
+    for (const path of copied) expect(ignored(path), path).toBe(false);
+    for (const path of ['gateway/src/main.ts', 'clickhouse/0001_requests.sql', 'dashboard/index.html']) expect(ignored(path), path).toBe(false);
+  });
+});
+
+/** .dockerignore's matching (Go filepath.Match plus `**`, later lines win, `!` re-includes): is `path` left out? */
+function dockerIgnored(text: string): (path: string) => boolean {
+  const rules = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const negate = line.startsWith('!');
+      const pattern = (negate ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+      const source = pattern
+        .split('/')
+        .map((part) => (part === '**' ? '(?:.*)' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .join('/')
+        .replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
+      return { negate, regex: new RegExp(`^${source}$`) };
+    });
+  return (path) => {
+    // A path is left out when it, or a folder above it, matches the last rule that applies.
+    const prefixes = path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+    let ignored = false;
+    for (const rule of rules) if (prefixes.some((prefix) => rule.regex.test(prefix))) ignored = !rule.negate;
+    return ignored;
+  };
+}

@@ -1,13 +1,17 @@
 /**
- * The compiled gateway as a process: start on the default config, refuse an invalid config with every
- * problem listed, and drain gracefully on SIGTERM.
+ * The compiled gateway as a process: `npm start` as the README runs it, start on the default config,
+ * refuse an invalid config with every problem listed, and drain gracefully on SIGTERM.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import { waitFor } from '../helpers/gateway.js';
 import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
+import { startMockUpstream } from '../helpers/mock-upstream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
 
@@ -16,6 +20,65 @@ function writeConfig(name: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Runs `npm start` in `cwd` until the gateway listens; returns what it printed and the Node it runs on. */
+async function npmStart(cwd: string): Promise<{ output: string; nodeVersion: string }> {
+  const child = spawn('npm', ['start'], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // npm runs the gateway as its own child: stop the whole group.
+    detached: true,
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  try {
+    const origin = await new Promise<string>((resolve, reject) => {
+      const onData = (data: Buffer): void => {
+        output += data.toString();
+        const match = /gateway listening on (http:\/\/[\d.:]+)/.exec(output);
+        if (match) resolve(match[1] as string);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then(() => reject(new Error(`npm start exited:\n${output}`)));
+    });
+    const metrics = await (await fetch(`${origin}/metrics`)).text();
+    return { output, nodeVersion: /nodejs_version_info\{version="(v[\d.]+)"/.exec(metrics)?.[1] ?? 'unknown' };
+  } finally {
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+  }
+}
+
+describe('npm start', () => {
+  it('builds once, then starts without rebuilding or rewriting dist/, on the Node the project pins; a changed source rebuilds', async () => {
+    // A copy of the checkout (sharing node_modules), so building here never disturbs the dist/ other tests run.
+    const checkout = mkdtempSync(join(tmpdir(), 'gateway-checkout-'));
+    for (const path of ['gateway/src', 'scripts', 'dashboard', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+      cpSync(join(ROOT, path), join(checkout, path), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
+    const main = join(checkout, 'dist', 'main.js');
+    const pinned = `v${readFileSync(join(ROOT, '.nvmrc'), 'utf8').trim()}`;
+
+    const first = await npmStart(checkout);
+    expect(first.output).not.toContain('up to date');
+    expect(first.nodeVersion).toBe(pinned);
+    const built = statSync(main).mtimeMs;
+
+    const second = await npmStart(checkout);
+    expect(second.output).toContain('dist/ is up to date');
+    expect(statSync(main).mtimeMs).toBe(built);
+
+    appendFileSync(join(checkout, 'gateway', 'src', 'main.ts'), '\n// changed\n');
+    const third = await npmStart(checkout);
+    expect(third.output).not.toContain('up to date');
+    expect(statSync(main).mtimeMs).toBeGreaterThan(built);
+  }, 120_000);
+});
 
 describe('gateway process', () => {
   it('exits non-zero on an invalid config file, listing every problem with its path', async () => {
@@ -99,5 +162,43 @@ providers:
     expect(await gateway.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await inFlight).toBeInstanceOf(Error);
+  });
+
+  it('a shadow call that never answers is abandoned on SIGTERM: exit within the grace period, traces flushed', async () => {
+    const upstream = await startMockUpstream();
+    try {
+      const path = writeConfig('shadow.yaml', `
+server: { shutdownGraceMs: 3000 }
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}" }
+routes:
+  chat:
+    targets: [{ provider: up, model: primary }]
+    # The shadow's own deadline is long here: shutdown must not wait for it.
+    shadow: { target: { provider: up, model: stall }, fraction: 1, timeoutMs: 120000 }
+`);
+      const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+      const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'mirror me' }] }),
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      // The mirror is in flight at the shadow target, which will never answer.
+      await waitFor(() => upstream.requests.some((r) => r.body.model === 'stall') && upstream.openRequests() === 1, 5000);
+      const started = Date.now();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(upstream.abortedRequests()).toBe(1);
+      // The primary's trace was flushed before exit.
+      const sink = new DuckDbSink(join(gateway.cwd, 'data', 'traces.duckdb'));
+      await sink.init();
+      expect((await sink.getTrace(response.headers.get('x-request-id')!))?.status).toBe(200);
+      await sink.close();
+    } finally {
+      await upstream.close();
+    }
   });
 });

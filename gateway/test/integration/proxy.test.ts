@@ -59,11 +59,12 @@ describe('chat completions', () => {
     expect(seen.headers['x-request-id']).toBe(response.headers.get('x-request-id'));
   });
 
-  it('propagates a client x-request-id', async () => {
+  it('propagates a client x-request-id, beside a trace id of its own', async () => {
     const { response } = await client.chat.completions
       .create({ model: 'chat-default', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'trace-abc-123' } })
       .withResponse();
     expect(response.headers.get('x-request-id')).toBe('trace-abc-123');
+    expect(response.headers.get('x-gateway-trace-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(lastUpstreamRequest().headers['x-request-id']).toBe('trace-abc-123');
   });
 
@@ -202,6 +203,32 @@ describe('errors', () => {
     }
     const notObject = await raw('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1,2]' });
     expect(notObject.body.error.code).toBe('invalid_request');
+  });
+
+  it('a model name longer than 256 characters is 400 invalid_request on model, and no header reflects it', async () => {
+    const huge = `up/${'m'.repeat(20_000)}`;
+    const error = (await client.chat.completions.create({ model: huge, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as APIError;
+    expect(error).toBeInstanceOf(APIError);
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('invalid_request');
+    expect(error.param).toBe('model');
+    for (const [, value] of error.headers ?? new Headers()) expect(value.length).toBeLessThan(1024);
+    const embeddings = await raw('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: huge, input: 'x' }) });
+    expect(embeddings.body.error).toMatchObject({ code: 'invalid_request', param: 'model' });
+
+    const longest = `up/${'m'.repeat(253)}`;
+    const { response } = await client.chat.completions.create({ model: longest, messages: [{ role: 'user', content: 'x' }] }).withResponse();
+    expect(response.headers.get('x-gateway-model')).toBe('m'.repeat(253));
+  });
+
+  it('a model name that is not valid Unicode still gets a valid x-gateway-model header', async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model":"up/caf\\u00e9-\\ud800","messages":[{"role":"user","content":"x"}]}',
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-gateway-model')).toBe('caf%C3%A9-%EF%BF%BD');
   });
 
   it('a body over the limit is 413 body_too_large', async () => {

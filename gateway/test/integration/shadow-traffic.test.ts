@@ -22,6 +22,8 @@ beforeAll(async () => {
     routes: {
       plain: { targets: [{ provider: 'up', model: 'primary-plain' }] },
       mirrored: { targets: [{ provider: 'up', model: 'primary' }], shadow: { target: { provider: 'up', model: 'shadow-slow-400' }, fraction: 1, maxConcurrent: 2 } },
+      // The shadow target never answers; the shadow call's own deadline is short.
+      hanging: { targets: [{ provider: 'up', model: 'primary-h' }], shadow: { target: { provider: 'up', model: 'stall' }, fraction: 1, maxConcurrent: 1, timeoutMs: 300 } },
       judged: {
         strategy: 'canary',
         canaryWeight: 10,
@@ -90,6 +92,35 @@ describe('shadow traffic', () => {
     expect(tags).toMatchObject({ shadow_of: primary.id, agreement_rouge_l: '1.000000' });
     expect(Number(tags.agreement_bleu)).toBeCloseTo(1, 6);
     expect(linked).toMatchObject({ model: 'shadow-slow-400', status: 200 });
+    // The Traces tab's variant filter finds shadow rows too.
+    const response = await fetch(`${gateway.origin}/api/traces?range=15m&variant=shadow&route=mirrored`);
+    expect(response.status).toBe(200);
+    const listed = (await response.json()) as { total: number; rows: TraceRow[] };
+    expect(listed.total).toBeGreaterThan(0);
+    expect(listed.rows.every((row) => row.variant === 'shadow')).toBe(true);
+    expect(listed.rows.map((row) => row.trace_id)).toContain(linked!.trace_id);
+  });
+
+  it('a shadow call that never answers is cut at its own deadline, traced as failed, and frees its slot', async () => {
+    const aborted = upstream.abortedRequests();
+    const primary = await ask('hanging');
+    expect(primary.ms).toBeLessThan(300);
+    let row: TraceRow | undefined;
+    for (const deadline = Date.now() + 5000; !row && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+      await gateway.app.traces!.pipeline.flush();
+      [row] = (await gateway.app.traces!.sink.select("SELECT * FROM requests WHERE variant = 'shadow' AND route = 'hanging'")) as unknown as TraceRow[];
+    }
+    // Cut after its 300 ms (the route deadline would have been the 300 s default).
+    expect(row).toMatchObject({ model: 'stall' });
+    expect(row!.status).toBeGreaterThanOrEqual(500);
+    expect(row!.latency_ms).toBeGreaterThanOrEqual(290);
+    expect(row!.latency_ms).toBeLessThan(5000);
+    await waitFor(() => upstream.abortedRequests() > aborted, 3000);
+    expect(await metricValue(gateway.origin, 'gateway_shadow_requests_total', { route: 'hanging', result: 'failed' })).toBe(1);
+    // The slot is free again: the next mirror is sent, not dropped.
+    const calls = shadowCalls('stall');
+    await ask('hanging');
+    await waitFor(() => shadowCalls('stall') === calls + 1, 3000);
   });
 
   it('agreement works as a canary guard: a disagreeing candidate is rolled back', async () => {

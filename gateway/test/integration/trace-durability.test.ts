@@ -30,7 +30,7 @@ async function send(gateway: RunningGateway, count: number, answered: Set<string
         body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'durable?' }] }),
       });
       await response.arrayBuffer();
-      if (response.status === 200) answered.add(response.headers.get('x-request-id')!);
+      if (response.status === 200) answered.add(response.headers.get('x-gateway-trace-id')!);
       else failures.push(response.status);
     }
   };

@@ -5,7 +5,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../../src/telemetry/clickhouse-migrations.js';
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
@@ -38,7 +41,7 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
   });
 
   it('stores rows with every field intact', async () => {
-    const row = traceRow({ trace_id: 'full-1', stream: 1, ttft_ms: 3.25, cost_usd: null, variant: 'canary', metadata_keys: ['a', 'b'], metadata_values: ['1', "it's"], user: 'ü' });
+    const row = traceRow({ trace_id: 'full-1', client_request_id: 'client-req-1', stream: 1, ttft_ms: 3.25, cost_usd: null, variant: 'canary', metadata_keys: ['a', 'b'], metadata_values: ['1', "it's"], user: 'ü' });
     await sink.insertTraces([row]);
     expect(await sink.getTrace('full-1')).toEqual(row);
     expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
@@ -97,9 +100,69 @@ describe('npm run migrate', () => {
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
     const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
     const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
     await sink.close();
   });
 });
+
+describe('schema upgrades keep old rows and add new columns', () => {
+  it('DuckDB: a file written before client_request_id existed', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gateway-duck-old-')), 'traces.duckdb');
+    const old = await DuckDBInstance.create(file);
+    const connection = await old.connect();
+    await connection.run(`CREATE TABLE requests (${OLD_DUCKDB_COLUMNS})`);
+    await connection.run(`INSERT INTO requests VALUES ('old-1', ${Date.now()}, '', 'chat', 'chat', 'p', 'm', 'chat', '', 0, 200, '', 1, 1, NULL, 1, 0, 0, 'MISS', 1, 1, 0, NULL, '', [], [], '', '')`);
+    connection.closeSync();
+    old.closeSync();
+
+    const sink = new DuckDbSink(file);
+    await sink.init();
+    try {
+      expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
+      const row = traceRow({ trace_id: 'new-1', client_request_id: 'mine' });
+      await sink.insertTraces([row]);
+      await sink.insertTraces([row, traceRow({ trace_id: 'new-2', client_request_id: 'mine' })], true);
+      expect(await sink.getTrace('new-1')).toEqual(row);
+      expect((await sink.getTrace('new-2'))?.client_request_id).toBe('mine');
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('ClickHouse: migration 0004 on a database at version 3, and again when its record is lost', async () => {
+    const database = `upgrade_${Date.now()}`;
+    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
+    const client = createClient({ url: clickhouse.url, database });
+    try {
+      const admin = createClient({ url: clickhouse.url });
+      await admin.command({ query: `CREATE DATABASE ${database}` });
+      await admin.close();
+      const all = loadMigrations();
+      expect(await migrate(client, all.filter((m) => m.version <= 3))).toEqual([1, 2, 3]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined }], format: 'JSONEachRow' });
+
+      await sink.init();
+      expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
+      const row = traceRow({ trace_id: 'new-1', client_request_id: 'mine' });
+      await sink.insertTraces([row]);
+      expect(await sink.getTrace('new-1')).toEqual(row);
+
+      // Idempotent: the statement runs cleanly even when schema_migrations does not know it ran.
+      const again = all.filter((m) => m.version === 4).map((m) => ({ ...m, version: 1004 }));
+      expect(await migrate(client, again)).toEqual([1004]);
+    } finally {
+      await client.close();
+      await sink.close();
+    }
+  });
+});
+
+/** The requests table as the first release created it (DuckDB). */
+const OLD_DUCKDB_COLUMNS = `
+    trace_id VARCHAR, ts_ms BIGINT, key_id VARCHAR, route VARCHAR, operation VARCHAR, provider VARCHAR,
+    model VARCHAR, requested_model VARCHAR, variant VARCHAR, stream INTEGER, status INTEGER, error_code VARCHAR,
+    latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
+    cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
+    metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR`;

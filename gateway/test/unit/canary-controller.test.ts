@@ -1,25 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
-import type { VariantStats } from '../../src/canary/canary-guards.js';
+import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
 import { MemoryCanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
 
 const plan = canaryPlanSchema.parse({ steps: [1, 5, 25, 50, 100], minStepDurationMs: 60_000, minStepRequests: 100, intervalMs: 10_000, guards: { maxErrorRateIncrease: 0.01, maxP95Ratio: 1.5 } });
 
-function variant(requests: number, errors: number, p95Ms = 400): VariantStats {
-  return { requests, errors, p95Ms, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
+/** A variant's numbers: `requests` latencies spread evenly over ±20 % around `typicalMs`. */
+function variant(requests: number, errors: number, typicalMs = 400): VariantStats {
+  const latencyMs = Array.from({ length: requests }, (_, i) => typicalMs * (0.8 + (0.4 * i) / requests));
+  return { ...NO_STATS, requests, errors, p95Ms: typicalMs * 1.18, latencyMs };
 }
 
-function setup(canaryStats: (weight: number) => VariantStats) {
+function setup(canaryStats: (weight: number) => VariantStats, unavailable: () => string[] = () => []) {
   const clock = { now: 1_000_000 };
-  const split: CanarySplit = { id: 'assistant', weight: 1, plan };
+  const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 1, plan, targets: { baseline: [], canary: [] } };
   const events: CanaryEvent[] = [];
   const controller = new CanaryController({
     splits: new Map([[split.id, split]]),
     store: new MemoryCanaryStateStore(() => clock.now),
     stats: async () => ({ baseline: variant(5000, 50), canary: canaryStats(split.weight) }),
     onEvent: (event) => events.push(event),
+    unavailable,
     now: () => clock.now,
   });
   return { clock, split, events, controller };
@@ -55,12 +58,12 @@ describe('canary controller', () => {
   });
 
   it('rolls back a canary with a higher error rate once the evidence is there, and not before', async () => {
-    let requests = 20;
+    let requests = 10;
     const { clock, split, events, controller } = setup(() => variant(requests, Math.round(requests * 0.1)));
     await controller.tick();
     clock.now += 61_000;
     await controller.tick();
-    expect(split.weight).toBe(1); // 2 errors in 20: not significant yet
+    expect(split.weight).toBe(1); // 1 error in 10: not significant yet
     requests = 300;
     clock.now += 10_000;
     await controller.tick();
@@ -78,6 +81,21 @@ describe('canary controller', () => {
     expect(split.weight).toBe(0);
   });
 
+  it('never promotes while a canary target is skipped for an open breaker, and says so', async () => {
+    let open = ['gpu/llama-ft'];
+    const { clock, split, events, controller } = setup(() => variant(500, 5), () => open);
+    await controller.tick();
+    clock.now += 61_000;
+    await controller.tick();
+    expect(split.weight).toBe(1);
+    expect(events.at(-1)).toMatchObject({ decision: 'hold', details: { unavailable: ['gpu/llama-ft'] } });
+    expect((await controller.list())[0]?.lastEvaluation?.reason).toContain('canaryReachable');
+    open = [];
+    clock.now += 10_000;
+    await controller.tick();
+    expect(split.weight).toBe(5);
+  });
+
   it('operators can pause, promote, roll back and restart', async () => {
     const { clock, split, controller } = setup(() => variant(500, 5));
     await controller.tick();
@@ -89,5 +107,13 @@ describe('canary controller', () => {
     expect((await controller.act('assistant', 'rollback')).weight).toBe(0);
     const restarted = await controller.act('assistant', 'restart');
     expect(restarted).toMatchObject({ status: 'running', stepIndex: 0, weight: 1 });
+    // Without a trace store the decision log is this replica's own, newest first, holds left out.
+    const [view] = await controller.list();
+    expect(view?.decisions.map((d) => [d.decision, d.fromWeight, d.toWeight])).toEqual([
+      ['restart', 0, 1],
+      ['rollback', 5, 0],
+      ['promote', 1, 5],
+      ['pause', 1, 1],
+    ]);
   });
 });

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText, validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problems.js';
@@ -96,11 +97,16 @@ unknownTopLevel: 1
     expect(() => validateConfig({ providers: {}, server: { host: '127.0.0.2' } }, {}, 'test')).not.toThrow();
   });
 
-  it('keeps only hashes of gateway keys and the admin key', () => {
-    const config = validateConfig({ providers: {}, auth: { adminKey: 'admin-secret-1234567890', keys: [{ id: 'a', key: 'plain-secret-1234567890' }] } }, {}, 'test');
+  it('keeps only hashes of gateway keys and the admin key; the session secret never serialises', () => {
+    const sessionSecret = 'session-secret-0123456789abcdef0123456789';
+    const config = validateConfig({ providers: {}, auth: { adminKey: 'admin-secret-1234567890', sessionSecret, keys: [{ id: 'a', key: 'plain-secret-1234567890' }] } }, {}, 'test');
     const text = JSON.stringify(config);
     expect(text).not.toContain('plain-secret-1234567890');
     expect(text).not.toContain('admin-secret-1234567890');
+    expect(text).not.toContain(sessionSecret);
+    expect(inspect(config, { depth: 10 })).not.toContain(sessionSecret);
+    expect(config.auth.sessionSecret?.reveal()).toBe(sessionSecret);
+    expect(problemsOf(() => validateConfig({ providers: {}, auth: { sessionSecret: 'too-short' } }, {}, 'test'))[0]).toMatch(/^auth\.sessionSecret: /);
     expect(config.auth.keys[0]?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(config.auth.adminKeyHash).toMatch(/^[0-9a-f]{64}$/);
   });

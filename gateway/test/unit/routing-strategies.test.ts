@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/config/problems.js';
 import { createProviderRegistry } from '../../src/providers/registry.js';
 import { InFlightTracker } from '../../src/routing/in-flight.js';
 import { ModelResolver } from '../../src/routing/model-resolver.js';
-import { planAttempts, type PlanContext } from '../../src/routing/route-tree.js';
+import { planAttempts, variantTargetsOf, type PlanContext } from '../../src/routing/route-tree.js';
 import { isCanary, stickyBucket } from '../../src/routing/sticky-hash.js';
 import { weightedOrder } from '../../src/routing/weighted-order.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -119,6 +119,21 @@ describe('route planning', () => {
     expect(plan('u1').map((p) => [p.target.key, p.variant])).toEqual([['a/base', 'baseline']]);
     split.weight = 100;
     expect(plan('u1').map((p) => [p.target.key, p.variant])).toEqual([['b/new', 'canary'], ['a/base', 'baseline']]);
+  });
+
+  it('canary splits know their route (dots and all) and which targets answer for each variant', () => {
+    const resolver = resolverFor({
+      'llama-3.1': {
+        strategy: 'fallback',
+        targets: [
+          { strategy: 'canary', canaryWeight: 5, baseline: { provider: 'a', model: 'base' }, canary: { strategy: 'fallback', targets: [{ provider: 'b', model: 'new' }, { provider: 'c', model: 'new' }] } },
+          { provider: 'a', model: 'spare' },
+        ],
+      },
+    });
+    const split = resolver.canarySplits.get('llama-3.1.0')!;
+    expect(split.route).toBe('llama-3.1');
+    expect(variantTargetsOf(resolver.canarySplits.values())).toEqual([{ route: 'llama-3.1', baseline: ['a/base'], canary: ['b/new', 'c/new'] }]);
   });
 });
 
