@@ -252,6 +252,7 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
       prefixMatchChars: pick.prefixBlocks * scheduling.prefixBlockChars,
       queuedMs,
     });
+    const sentAt = performance.now();
     let reply: ProviderReply;
     try {
       reply = await exchange(replica.target, call, adapter, config, name);
@@ -260,10 +261,17 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
       throw error;
     }
     if (reply.kind === 'json') {
+      replica.observeTtfb(performance.now() - sentAt, now());
       settle(replica, undefined, false);
       return reply;
     }
-    return { kind: 'stream', chunks: settleWhenDone(reply.chunks, (error) => settle(replica, error, call.signal.aborted)) };
+    let first = true;
+    const onChunk = (): void => {
+      if (!first) return;
+      first = false;
+      replica.observeTtfb(performance.now() - sentAt, now());
+    };
+    return { kind: 'stream', chunks: settleWhenDone(reply.chunks, (error) => settle(replica, error, call.signal.aborted), onChunk) };
   }
 
   function snapshot(): PoolSnapshot {

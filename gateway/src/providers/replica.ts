@@ -16,6 +16,8 @@ import { httpTarget, type HttpTarget } from './http-provider.js';
 
 /** /metrics pages bigger than this are not read (a sane engine's page is tens of kilobytes). */
 const MAX_METRICS_BYTES = 4 * 1024 * 1024;
+/** Time constant of the time-to-first-byte average: samples older than a few of these hardly count. */
+const TTFB_DECAY_MS = 10_000;
 
 export interface ReplicaOptions {
   url: string;
@@ -43,6 +45,8 @@ export class Replica implements SchedulableReplica {
   done = 0;
   engine: SchedulableReplica['engine'] = undefined;
   engineAt = 0;
+  ttfbMs = 0;
+  private ttfbAt = 0;
   /** The engine a scrape found (with `engine: auto`, the one detected). */
   detected: EngineKind | undefined;
   scrapeError: string | undefined;
@@ -132,6 +136,17 @@ export class Replica implements SchedulableReplica {
     } catch (error) {
       this.scrapeError = (error as { code?: string }).code ?? (error as Error).name;
     }
+  }
+
+  /** Folds one time-to-first-byte sample into the time-decayed average. */
+  observeTtfb(ms: number, now: number): void {
+    if (this.ttfbMs === 0) {
+      this.ttfbMs = ms;
+    } else {
+      const keep = Math.exp(-(now - this.ttfbAt) / TTFB_DECAY_MS);
+      this.ttfbMs = this.ttfbMs * keep + ms * (1 - keep);
+    }
+    this.ttfbAt = now;
   }
 
   /** Stops the loops; the connections close once no request is in flight. */

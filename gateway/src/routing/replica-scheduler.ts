@@ -10,7 +10,12 @@
  * signal, never a blind one. The least-loaded score adds the engine's queue again (a queued request
  * predicts time to first token more than a running one) and the KV-cache use:
  *
- *   score = load + queueWeight × waiting + kvWeight × kvUsage
+ *   score = (load + queueWeight × waiting + kvWeight × kvUsage) × speed
+ *
+ * where `speed` is the replica's recent time to first byte over the pool's mean (clamped to ¼–4; 1
+ * until it has been measured): at equal queues, a replica half as fast as the others scores higher,
+ * in the spirit of Finagle's peak-EWMA balancer. Load still dominates, so a slow replica is used as soon
+ * as the fast ones are busier, and keeps being measured.
  *
  * Prefix affinity follows the longest matching prompt prefix only while the replica stays within the
  * bound of consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2018): its load after
@@ -29,6 +34,8 @@ export interface SchedulableReplica {
   /** The last engine reading and when it was taken (epoch ms); undefined before the first. */
   engine: EngineLoad | undefined;
   engineAt: number;
+  /** Recent time to first byte this gateway saw from the replica (ms, time-decayed average); 0 = not yet. */
+  ttfbMs: number;
   readonly prefixes: PrefixIndex;
 }
 
@@ -50,6 +57,8 @@ export interface LimitConfig {
 export class ReplicaScheduler {
   private turn = 0;
   private scratch: number[] = [];
+  /** Mean time to first byte over the replicas of the last pick that have one (0 = none measured). */
+  private meanTtfbMs = 0;
 
   constructor(
     private readonly config: SchedulingConfig,
@@ -80,9 +89,10 @@ export class ReplicaScheduler {
 
   score(replica: SchedulableReplica, now = this.now()): number {
     const load = this.load(replica, now);
-    if (!this.fresh(replica, now)) return load;
+    const speed = replica.ttfbMs > 0 && this.meanTtfbMs > 0 ? Math.min(4, Math.max(0.25, replica.ttfbMs / this.meanTtfbMs)) : 1;
+    if (!this.fresh(replica, now)) return load * speed;
     const kv = replica.engine?.kvUsage ?? 0;
-    return load + this.config.queueWeight * this.waiting(replica, now) + this.config.kvWeight * kv;
+    return (load + this.config.queueWeight * this.waiting(replica, now) + this.config.kvWeight * kv) * speed;
   }
 
   /** Saturated: at this gateway's in-flight limit, or the engine's queue at its limit. */
@@ -99,7 +109,17 @@ export class ReplicaScheduler {
     const now = this.now();
     const open = this.scratch;
     open.length = 0;
-    for (let i = 0; i < candidates.length; i++) if (!this.saturated(candidates[i] as R, now)) open.push(i);
+    let ttfbSum = 0;
+    let ttfbCount = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i] as R;
+      if (candidate.ttfbMs > 0) {
+        ttfbSum += candidate.ttfbMs;
+        ttfbCount++;
+      }
+      if (!this.saturated(candidate, now)) open.push(i);
+    }
+    this.meanTtfbMs = ttfbCount > 0 ? ttfbSum / ttfbCount : 0;
     if (open.length === 0) return undefined;
 
     switch (this.config.strategy) {

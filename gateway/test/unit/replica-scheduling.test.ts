@@ -14,7 +14,7 @@ const config: SchedulingConfig = { strategy: 'least-loaded', choices: 0, queueWe
 type Named = SchedulableReplica & { name: string };
 
 function replica(overrides: Partial<Named> = {}): Named {
-  return { name: '', inFlight: 0, sent: 0, done: 0, engine: undefined, engineAt: 0, prefixes: new PrefixIndex(100), ...overrides };
+  return { name: '', inFlight: 0, sent: 0, done: 0, engine: undefined, engineAt: 0, ttfbMs: 0, prefixes: new PrefixIndex(100), ...overrides };
 }
 
 function scheduler(overrides: Partial<SchedulingConfig> = {}, limits = { maxInFlight: 0, maxWaiting: 0 }): ReplicaScheduler {
@@ -76,6 +76,19 @@ describe('least-loaded scoring', () => {
     expect(s.pick([a, b, c], [])?.replica.name).toBe('c');
     c.inFlight = 2;
     expect(s.pick([a, b, c], [])).toBeUndefined();
+  });
+
+  it('at equal load a replica slower to answer scores higher; once the fast ones are busier it is used again', () => {
+    const s = scheduler();
+    const fast1 = replica({ name: 'fast1', ttfbMs: 100, inFlight: 2 });
+    const fast2 = replica({ name: 'fast2', ttfbMs: 100, inFlight: 2 });
+    const slow = replica({ name: 'slow', ttfbMs: 200, inFlight: 2 });
+    expect(s.pick([slow, fast1, fast2], [])!.replica.name).not.toBe('slow');
+    expect(s.score(slow)).toBeCloseTo(2 * 1.5);
+    // Mean 133 ms: the fast ones weigh 0.75, the slow one 1.5 — it wins once they hold 5 against its 2.
+    fast1.inFlight = 5;
+    fast2.inFlight = 5;
+    expect(s.pick([slow, fast1, fast2], [])!.replica.name).toBe('slow');
   });
 
   it('power of two choices samples two candidates and takes the better', () => {
