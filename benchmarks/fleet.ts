@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { stopChild, waitForHttp } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const ENGINE_PORTS = [9501, 9502, 9503, 9504];
@@ -129,30 +130,10 @@ function gatewayConfig(strategy: FleetStrategy, loadFactor: number | undefined):
   };
 }
 
-async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await (await fetch(url)).arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function startProcess(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -243,11 +224,11 @@ export async function runFleet(options: FleetOptions = FLEET_DEFAULTS, log: (lin
         results.push(result);
         log(`fleet ${strategy.padEnd(16)} e2e p50 ${result.e2eP50.toFixed(0)} p95 ${result.e2eP95.toFixed(0)} ms, TTFT p95 ${result.ttftP95.toFixed(0)} ms, cache hit ${(result.cacheHitRatio * 100).toFixed(1)}%, peak queues ${result.peakQueues.join('/')}, errors ${result.errors}`);
       } finally {
-        await stopProcess(gateway);
+        await stopChild(gateway);
       }
     }
   } finally {
-    await stopProcess(engines);
+    await stopChild(engines);
   }
   return results;
 }
