@@ -71,6 +71,10 @@ export class FakeEngine {
   readonly received: Record<string, unknown>[] = [];
   /** When set, /metrics answers this status instead (a broken or missing endpoint). */
   metricsStatus = 200;
+  /** /health's status (a replica failing its health check). */
+  healthStatus = 200;
+  /** When set, chat completions fail with this status (a broken replica). */
+  failStatus: number | undefined;
   /** Overrides the gauges the /metrics page reports (tests pin load this way). */
   reported: { running?: number; waiting?: number; kvUsage?: number } = {};
   scrapes = 0;
@@ -124,7 +128,7 @@ export class FakeEngine {
       return;
     }
     if (req.method === 'GET' && req.url === '/health') {
-      res.writeHead(200).end();
+      res.writeHead(this.healthStatus).end();
       return;
     }
     if (req.method === 'GET' && req.url === '/stats') {
@@ -149,6 +153,10 @@ export class FakeEngine {
     for await (const chunk of req) raw += chunk;
     const body = JSON.parse(raw) as { model?: string; stream?: boolean; messages?: { role: string; content: unknown }[] };
     this.received.push(body);
+    if (this.failStatus !== undefined) {
+      res.writeHead(this.failStatus, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'replica broken', type: 'server_error', param: null, code: null } }));
+      return;
+    }
     const promptText = (body.messages ?? []).map((m) => `${m.role}\n${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}\n`).join('');
     const job: Job = { promptText, promptTokens: Math.ceil(promptText.length / CHARS_PER_TOKEN), stream: body.stream === true, model: body.model ?? 'fake', res, aborted: false };
     res.once('close', () => {

@@ -87,6 +87,9 @@ export class ShadowTraffic {
         stream: false,
         requestId: traceId,
         signal: AbortSignal.any([AbortSignal.timeout(route.shadow!.timeoutMs), this.shutdown.signal]),
+        deadlineAt: Date.now() + route.shadow!.timeoutMs,
+        // Mirrors never matter to a user: in a replica pool's queue they come last and are shed first.
+        priority: Number.MAX_SAFE_INTEGER,
       });
       if (reply.kind === 'json') {
         text = answerText(reply.body);

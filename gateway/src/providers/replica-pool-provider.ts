@@ -107,6 +107,8 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
     : () => NO_KEYS;
 
   let replicas: Replica[] = [];
+  /** Reused by every pick (picks are synchronous), so choosing a replica allocates no array. */
+  const open: Replica[] = [];
   const byUrl = new Map<string, Replica>();
   let started = false;
   let closed = false;
@@ -165,7 +167,8 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
 
   /** A replica for this attempt, reserved; 'saturated' when all open ones are; 'none' when none is open. */
   function tryPick(keys: readonly number[]): Pick<Replica> | 'saturated' | 'none' {
-    const open = replicas.filter((replica) => replica.available);
+    open.length = 0;
+    for (const replica of replicas) if (replica.available) open.push(replica);
     if (open.length === 0) return 'none';
     const pick = scheduler.pick(open, keys);
     if (!pick) return 'saturated';

@@ -107,14 +107,19 @@ describe('engine metrics', () => {
     for (const stream of streams) for await (const _ of stream) void _;
   });
 
-  it('requests sent since the last scrape count as load, so a burst between scrapes spreads out', async () => {
-    const [a, b, c] = await fleet(3, { engine: 'sglang', outputTokens: 30, tokensPerChunk: 1, decodeMsPerToken: 10 });
+  it('requests sent since the last scrape add to the engine\'s reading, so a burst between scrapes does not pile onto a replica others keep busy', async () => {
+    const [shared, b, c] = await fleet(3, { engine: 'sglang', outputTokens: 30, tokensPerChunk: 1, decodeMsPerToken: 10 });
+    // Another client keeps 4 requests running on the first replica; this gateway has none there.
+    shared!.reported = { running: 4, waiting: 0 };
     // Scrapes far apart: the whole burst lands between two of them.
-    const app = await startPool({ replicas: [a!.url, b!.url, c!.url], engine: 'sglang', engineMetrics: { intervalMs: 5000, staleAfterMs: 120_000 } });
-    await waitFor(() => a!.scrapes > 0 && b!.scrapes > 0 && c!.scrapes > 0, 20_000);
+    const app = await startPool({ replicas: [shared!.url, b!.url, c!.url], engine: 'sglang', engineMetrics: { intervalMs: 5000, staleAfterMs: 120_000 } });
+    await waitFor(() => shared!.scrapes > 0 && b!.scrapes > 0 && c!.scrapes > 0, 20_000);
     const client = sdk(app);
-    const streams = await Promise.all(Array.from({ length: 9 }, (_, i) => client.chat.completions.create({ ...chat(`b${i}`), stream: true })));
-    expect([a!.received.length, b!.received.length, c!.received.length]).toEqual([3, 3, 3]);
+    const streams = await Promise.all(Array.from({ length: 12 }, (_, i) => client.chat.completions.create({ ...chat(`b${i}`), stream: true })));
+    // 16 requests over 3 replicas: about 5 each, so the shared one takes about 1. Reading only the engine
+    // (4) or only this gateway's own count, it would take 4.
+    expect(shared!.received.length).toBeLessThanOrEqual(2);
+    expect(b!.received.length + c!.received.length).toBeGreaterThanOrEqual(10);
     for (const stream of streams) for await (const _ of stream) void _;
   });
 });
@@ -248,6 +253,68 @@ describe('admission and shedding', () => {
     expect(response.headers.get('x-gateway-provider')).toBe('hosted');
     expect(response.headers.get('x-gateway-attempts')).toBe('2');
     for await (const _ of running) void _;
+  });
+});
+
+describe('replica health and breakers', () => {
+  it('a replica whose breaker opens is skipped; the pool answers from the others', async () => {
+    const [broken, good] = await fleet(2, { engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 });
+    broken!.failStatus = 500;
+    const app = await startPool(
+      { replicas: [broken!.url, good!.url], scheduling: 'round-robin' },
+      { routing: { retry: { maxAttempts: 3, initialBackoffMs: 0, maxBackoffMs: 0 }, breaker: { consecutiveFailures: 2, cooldownMs: 60_000 } } },
+    );
+    const client = sdk(app);
+    for (let i = 0; i < 10; i++) await client.chat.completions.create(chat(`r${i}`));
+    // Two failures open the replica's breaker; every request was answered (retries land on the good one).
+    expect(broken!.received).toHaveLength(2);
+    expect(good!.received).toHaveLength(10);
+    const view = await fleetView(app);
+    expect(view.replicas.find((r) => r.address === new URL(broken!.url).host)!.breaker).toBe('open');
+    expect(await metricValue(app.origin, 'gateway_replica_up', { provider: 'gpus', replica: new URL(broken!.url).host })).toBe(0);
+    // The target's own breaker above the pool stayed closed: the pool as a whole is fine.
+    expect(app.app.gatewayRouting.breakers.for('gpus/fake-model').current()).toBe('closed');
+  });
+
+  it('a replica failing its health check takes no requests until it passes again', async () => {
+    const [sick, well] = await fleet(2, { engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 });
+    sick!.healthStatus = 503;
+    const app = await startPool({ replicas: [sick!.url, well!.url], scheduling: 'round-robin', healthCheck: { path: '/health', intervalMs: 50, unhealthyAfter: 1 } });
+    await waitForFleet(app, (view) => view.replicas.some((r) => !r.healthy));
+    const client = sdk(app);
+    for (let i = 0; i < 4; i++) await client.chat.completions.create(chat(`h${i}`));
+    expect(sick!.received).toHaveLength(0);
+    sick!.healthStatus = 200;
+    await waitForFleet(app, (view) => view.replicas.every((r) => r.healthy));
+    for (let i = 0; i < 4; i++) await client.chat.completions.create(chat(`b${i}`));
+    expect(sick!.received).toHaveLength(2);
+  });
+});
+
+describe('above the pool', () => {
+  it('a sticky canary split sends its canary users to the pool and keeps each user on one side', async () => {
+    const replicas = await fleet(2, { engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 });
+    const app = await startPool(
+      { replicas: replicas.map((r) => r.url), scheduling: 'least-loaded' },
+      {
+        providers: { hosted: { type: 'mock' } },
+        routes: { rollout: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'hosted', model: 'mock-1' }, canary: { provider: 'gpus', model: 'fake-model' } } },
+      },
+    );
+    const client = sdk(app);
+    const sides = new Map<string, string>();
+    for (let round = 0; round < 2; round++) {
+      for (let u = 0; u < 12; u++) {
+        const { response } = await client.chat.completions.create({ ...chat(`hello ${u}`), model: 'rollout', user: `user-${u}` }).withResponse();
+        const side = `${response.headers.get('x-gateway-variant')}:${response.headers.get('x-gateway-provider')}`;
+        if (round === 0) sides.set(`user-${u}`, side);
+        else expect(side).toBe(sides.get(`user-${u}`));
+      }
+    }
+    const values = [...sides.values()];
+    expect(values.every((v) => v === 'canary:gpus' || v === 'baseline:hosted')).toBe(true);
+    expect(values.filter((v) => v === 'canary:gpus').length).toBeGreaterThan(0);
+    expect(replicas.reduce((n, r) => n + r.received.length, 0)).toBe(2 * values.filter((v) => v === 'canary:gpus').length);
   });
 });
 

@@ -4,6 +4,8 @@ import { AdmissionQueue } from '../../src/routing/admission-queue.js';
 import { PrefixIndex, prefixBlockKeys } from '../../src/routing/prefix-hash.js';
 import { ReplicaScheduler, type SchedulableReplica } from '../../src/routing/replica-scheduler.js';
 import type { SchedulingConfig } from '../../src/config/pool-schema.js';
+import { validateConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
 import { readEngineLoad } from '../../src/upstream/engine-metrics.js';
 import { sumMetrics } from '../../src/upstream/prometheus-text.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -203,5 +205,39 @@ describe('admission queue', () => {
     controller.abort(new GatewayError('deadline_exceeded', 'late'));
     await expect(waiting).rejects.toMatchObject({ code: 'deadline_exceeded' });
     expect(queue.size).toBe(0);
+  });
+});
+
+describe('pool configuration', () => {
+  const problems = (providers: Record<string, unknown>, routing: Record<string, unknown> = {}): string[] => {
+    try {
+      validateConfig({ providers, routing }, {}, 'test');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).problems.map((p) => `${p.path.map(String).join('.')}: ${p.message}`);
+    }
+    return [];
+  };
+
+  it('takes replicas or DNS discovery with defaults, and `scheduling` as a bare strategy name', () => {
+    const config = validateConfig(
+      { providers: { gpus: { type: 'openai-compatible', replicas: ['http://10.0.0.5:8000/v1'], engine: 'vllm', scheduling: 'prefix-affinity' } } },
+      {},
+      'test',
+    );
+    const gpus = config.providers.gpus as Extract<typeof config.providers.gpus, { type: 'openai-compatible' }>;
+    expect(gpus.scheduling).toMatchObject({ strategy: 'prefix-affinity', loadFactor: 2, prefixBlockChars: 256, prefixMaxBlocks: 64 });
+    expect(gpus.engineMetrics).toEqual({ path: '/metrics', intervalMs: 1000, timeoutMs: 500, staleAfterMs: 5000 });
+    expect(gpus.admission).toEqual({ maxInFlight: 0, maxWaiting: 0, queueSize: 256, maxQueueWaitMs: 5000 });
+    expect(config.routing.priority).toMatchObject({ classes: ['interactive', 'batch'], header: 'x-gateway-priority' });
+  });
+
+  it('names every contradiction with its path', () => {
+    expect(problems({ a: { type: 'openai-compatible', baseUrl: 'http://x/v1', replicas: ['http://y/v1'] } })).toEqual(['providers.a.baseUrl: give either baseUrl or replicas, not both']);
+    expect(problems({ a: { type: 'openai-compatible', replicas: ['http://y/v1'], discovery: { type: 'dns' } } })).toContain('providers.a.discovery: give either replicas or discovery, not both');
+    expect(problems({ a: { type: 'openai-compatible', baseUrl: 'http://x/v1', engine: 'vllm' } })).toEqual(['providers.a.engine: engine metrics need a pool: list replicas or set discovery']);
+    expect(problems({ a: { type: 'openai-compatible' } })).toEqual(['providers.a.baseUrl: required (or list replicas)']);
+    expect(problems({ a: { type: 'openai-compatible', replicas: ['http://y/v1'], scheduling: 'fastest' } })[0]).toMatch(/^providers\.a\.scheduling/);
+    expect(problems({ mock: { type: 'mock' } }, { priority: { classes: ['gold', 'bronze'], default: 'silver' } })).toEqual(['routing.priority.default: default must be one of classes']);
   });
 });
