@@ -314,6 +314,8 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
     name,
     type: config.type,
     models: config.models,
+    // With discovery, the Service name every replica answers for (spans report it); a list has none.
+    baseUrl: config.baseUrl,
     supports: (operation) => adapter.supports(operation),
     send,
     snapshot,
