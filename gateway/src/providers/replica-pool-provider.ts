@@ -172,13 +172,14 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
     if (open.length === 0) return 'none';
     const pick = scheduler.pick(open, keys);
     if (!pick) return 'saturated';
-    reserve(pick);
+    reserve(pick.replica, false);
     return pick;
   }
 
-  function reserve(pick: Pick<Replica>): void {
-    const replica = pick.replica;
-    replica.breaker.tryAcquire();
+  /** Counts the attempt on the replica at once, so the next pick (even in the same drain) sees it. */
+  function reserve(replica: Replica, forced: boolean): void {
+    if (forced) replica.breaker.forceAcquire();
+    else replica.breaker.tryAcquire();
     replica.inFlight++;
     replica.sent++;
     replica.picks++;
@@ -204,10 +205,7 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
       }
     }
     if (!best) return undefined;
-    best.breaker.forceAcquire();
-    best.inFlight++;
-    best.sent++;
-    best.picks++;
+    reserve(best, true);
     return { replica: best, reason: 'forced', score: scheduler.score(best), prefixBlocks: 0 };
   }
 
