@@ -19,12 +19,17 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { freePort } from '../gateway/test/helpers/free-port.js';
 import { stopChild, waitForHttp } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const ENGINE_PORTS = [9501, 9502, 9503, 9504];
 const SPEEDS = [1, 1, 1, 0.5];
-const GATEWAY_PORT = 9510;
+
+/** Loopback ports picked free at the start of a run (fixed ones collide with other runs on a shared machine). */
+interface FleetPorts {
+  engines: number[];
+  gateway: number;
+}
 
 export const STRATEGIES = ['round-robin', 'least-busy', 'least-loaded', 'prefix-affinity'] as const;
 export type FleetStrategy = (typeof STRATEGIES)[number];
@@ -113,8 +118,8 @@ function workload(options: FleetOptions): { at: number; body: string }[] {
   return out;
 }
 
-function gatewayConfig(strategy: FleetStrategy, loadFactor: number | undefined): Record<string, unknown> {
-  const urls = ENGINE_PORTS.map((port) => `http://127.0.0.1:${port}/v1`);
+function gatewayConfig(ports: FleetPorts, strategy: FleetStrategy, loadFactor: number | undefined): Record<string, unknown> {
+  const urls = ports.engines.map((port) => `http://127.0.0.1:${port}/v1`);
   const common = { logging: { level: 'warn' }, routing: { retry: { maxAttempts: 1 } }, telemetry: { sink: 'none', logRequests: false } };
   if (strategy === 'least-busy') {
     return {
@@ -140,17 +145,17 @@ function quantile(values: number[], q: number): number {
   return sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) : NaN;
 }
 
-async function engineStats(): Promise<{ promptTokens: number; cachedTokens: number; peakWaiting: number }[]> {
-  return Promise.all(ENGINE_PORTS.map(async (port) => (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { promptTokens: number; cachedTokens: number; peakWaiting: number }));
+async function engineStats(ports: FleetPorts): Promise<{ promptTokens: number; cachedTokens: number; peakWaiting: number }[]> {
+  return Promise.all(ports.engines.map(async (port) => (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { promptTokens: number; cachedTokens: number; peakWaiting: number }));
 }
 
-async function engineReset(path: '/reset' | '/reset-stats'): Promise<void> {
-  await Promise.all(ENGINE_PORTS.map((port) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST' })));
+async function engineReset(ports: FleetPorts, path: '/reset' | '/reset-stats'): Promise<void> {
+  await Promise.all(ports.engines.map((port) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST' })));
 }
 
 /** Sends the schedule open-loop; returns end-to-end and first-byte latencies of the measured part. */
-async function drive(schedule: { at: number; body: string }[], warmupMs: number, onWarm: () => Promise<void>): Promise<{ e2e: number[]; ttft: number[]; errors: number }> {
-  const pool = new Pool(`http://127.0.0.1:${GATEWAY_PORT}`, { connections: 512, pipelining: 1, keepAliveTimeout: 60_000 });
+async function drive(gatewayPort: number, schedule: { at: number; body: string }[], warmupMs: number, onWarm: () => Promise<void>): Promise<{ e2e: number[]; ttft: number[]; errors: number }> {
+  const pool = new Pool(`http://127.0.0.1:${gatewayPort}`, { connections: 512, pipelining: 1, keepAliveTimeout: 60_000 });
   const e2e: number[] = [];
   const ttft: number[] = [];
   let errors = 0;
@@ -194,20 +199,21 @@ async function drive(schedule: { at: number; body: string }[], warmupMs: number,
 
 export async function runFleet(options: FleetOptions = FLEET_DEFAULTS, log: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<FleetResult[]> {
   const work = mkdtempSync(join(tmpdir(), 'gateway-fleet-'));
-  const engines = startProcess(process.execPath, ['--import', 'tsx', 'benchmarks/fleet-engines.ts', '--ports', ENGINE_PORTS.join(','), '--speeds', SPEEDS.join(',')]);
+  const ports: FleetPorts = { engines: [await freePort(), await freePort(), await freePort(), await freePort()], gateway: await freePort() };
+  const engines = startProcess(process.execPath, ['--import', 'tsx', 'benchmarks/fleet-engines.ts', '--ports', ports.engines.join(','), '--speeds', SPEEDS.join(',')]);
   const results: FleetResult[] = [];
   try {
-    await waitForHttp(`http://127.0.0.1:${ENGINE_PORTS[0]}/stats`);
+    await waitForHttp(`http://127.0.0.1:${ports.engines[0]}/stats`);
     const schedule = workload(options);
     for (const strategy of options.strategies) {
-      await engineReset('/reset');
+      await engineReset(ports, '/reset');
       const file = join(work, `${strategy}.json`);
-      writeFileSync(file, JSON.stringify(gatewayConfig(strategy, options.loadFactor)));
-      const gateway = startProcess(process.execPath, ['dist/main.js'], { GATEWAY_CONFIG: file, PORT: String(GATEWAY_PORT) });
+      writeFileSync(file, JSON.stringify(gatewayConfig(ports, strategy, options.loadFactor)));
+      const gateway = startProcess(process.execPath, ['dist/main.js'], { GATEWAY_CONFIG: file, PORT: String(ports.gateway) });
       try {
-        await waitForHttp(`http://127.0.0.1:${GATEWAY_PORT}/healthz`);
-        const run = await drive(schedule, options.warmupMs, () => engineReset('/reset-stats'));
-        const stats = await engineStats();
+        await waitForHttp(`http://127.0.0.1:${ports.gateway}/healthz`);
+        const run = await drive(ports.gateway, schedule, options.warmupMs, () => engineReset(ports, '/reset-stats'));
+        const stats = await engineStats(ports);
         const prompt = stats.reduce((sum, s) => sum + s.promptTokens, 0);
         const cached = stats.reduce((sum, s) => sum + s.cachedTokens, 0);
         const result: FleetResult = {
