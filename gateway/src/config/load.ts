@@ -1,53 +1,69 @@
 /**
  * Loads the configuration once at start: read the file named by GATEWAY_CONFIG (YAML or JSON) or build
  * the default one, interpolate `${ENV}`, apply HOST/PORT, validate everything, freeze. Every problem is
- * collected with its path before failing, so one run shows the whole list.
+ * collected with its path before failing, so one run shows the whole list; notices (fields left out
+ * because their variable is unset) are handed back for the log.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { defaultConfigDocument } from './defaults.js';
-import { interpolateEnv } from './interpolate.js';
+import { explainOmissions, interpolateEnv, type Interpolation } from './interpolate.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { deepFreeze } from './deep-freeze.js';
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, notices?: ConfigProblem[]): GatewayConfig {
   const file = env.GATEWAY_CONFIG;
-  if (!file) return validateConfig(defaultConfigDocument(env), env, 'default configuration');
+  if (!file) return validateConfig(defaultConfigDocument(env), env, 'default configuration', notices);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError(file, [{ path: [], message: `cannot read file: ${(error as Error).message}` }]);
   }
-  return parseConfigText(text, file, env);
+  return parseConfigText(text, file, env, notices);
 }
 
 /** Parses YAML (a superset of JSON, so JSON files work too) and validates. */
-export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}, notices?: ConfigProblem[]): GatewayConfig {
   let document: unknown;
   try {
     document = parseYaml(text, { prettyErrors: true });
   } catch (error) {
     throw new ConfigError(source, [{ path: [], message: `not valid YAML/JSON: ${(error as Error).message}` }]);
   }
-  return validateConfig(document ?? {}, env, source);
+  return validateConfig(document ?? {}, env, source, notices);
 }
 
-export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): GatewayConfig {
-  const problems: ConfigProblem[] = [];
+/** `notices` receives what is worth a warning but not a refusal to start. */
+export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string, notices?: ConfigProblem[]): GatewayConfig {
+  const interpolation: Interpolation = { problems: [], omitted: [] };
+  const problems = interpolation.problems;
   const interpolated = applyClickHouseUrl(
-    applyRedisUrl(applyListenOverrides(interpolateEnv(document, env, problems), env, problems), env),
+    applyRedisUrl(applyListenOverrides(interpolateEnv(withDefaultProviders(document, env), env, interpolation), env, problems), env),
     env,
   );
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
+    for (const issue of parsed.error.issues) problems.push(explainOmissions({ path: issue.path, message: issue.message }, interpolation.omitted));
   }
   problems.push(...checkReferences(interpolated));
   if (parsed.success) problems.push(...checkExposure(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  for (const field of interpolation.omitted) {
+    if (!field.optional) notices?.push({ path: field.path, message: `environment variable ${field.variable} is not set; the field is left out` });
+  }
   return deepFreeze(parsed.data);
+}
+
+/**
+ * A file that declares no providers gets the default configuration's (the built-in mock plus the hosted
+ * providers whose keys are in the environment) — and, when it declares no routes either, its routes.
+ */
+function withDefaultProviders(document: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!isRecord(document) || document.providers !== undefined) return document;
+  const defaults = defaultConfigDocument(env);
+  return { ...document, providers: defaults.providers, ...(document.routes === undefined ? { routes: defaults.routes } : {}) };
 }
 
 /** HOST and PORT override the file, so one image can listen wherever its platform says. */

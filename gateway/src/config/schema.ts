@@ -43,7 +43,8 @@ const openaiProvider = z.strictObject({
 const openaiCompatibleProvider = z.strictObject({
   type: z.literal('openai-compatible'),
   baseUrl: z.url(),
-  apiKey: z.string().min(1).optional(),
+  /** Optional: many self-hosted servers need none. An empty key means none. */
+  apiKey: z.string().optional().transform((key) => key || undefined),
   ...httpProviderFields,
 });
 
