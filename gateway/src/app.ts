@@ -33,7 +33,7 @@ import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-route
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, type Access } from './auth/access-control.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
-import { createKeyStore, createLimitStore } from './limits/create-stores.js';
+import { createKeyStore, createLimitStore } from './state/state-stores.js';
 import { BudgetGuard } from './limits/budget.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';

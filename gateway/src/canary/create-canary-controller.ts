@@ -1,5 +1,5 @@
 /**
- * Wires the canary controller into an app: its state in Redis when a Redis URL is set (else memory),
+ * Wires the canary controller into an app: its state where `state.canary` places it (memory or Redis),
  * its numbers from the trace store (per variant, since the current step began), and its events to the
  * trace store, /metrics and the log.
  */
@@ -11,7 +11,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
-import { MemoryCanaryStateStore, RedisCanaryStateStore } from './canary-state.js';
+import { createCanaryStateStore } from '../state/state-stores.js';
 
 const NO_DATA: VariantStats = { requests: 0, errors: 0, p95Ms: null, ttftP95Ms: null, costPerRequest: 0, feedback: null, feedbackCount: 0 };
 
@@ -22,7 +22,6 @@ export function createCanaryController(
   metrics: GatewayMetrics,
   log: FastifyBaseLogger,
 ): CanaryController {
-  const redisUrl = config.cache.redis.url;
   const stats: CanaryStatsSource = async (id, sinceMs) => {
     if (!traces?.ready) return { baseline: NO_DATA, canary: NO_DATA };
     // Rows still queued in this replica would be missed; flush them first.
@@ -50,7 +49,7 @@ export function createCanaryController(
   };
   return new CanaryController({
     splits,
-    store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
+    store: createCanaryStateStore(config),
     stats,
     onEvent: (event) => {
       metrics.countCanaryDecision(event.route, event.decision);

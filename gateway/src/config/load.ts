@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { defaultConfigDocument } from './defaults.js';
 import { explainOmissions, interpolateEnv, type Interpolation } from './interpolate.js';
@@ -40,12 +41,17 @@ export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source
   const interpolation: Interpolation = { problems: [], omitted: [] };
   const problems = interpolation.problems;
   const interpolated = applyClickHouseUrl(
-    applyRedisUrl(applyListenOverrides(interpolateEnv(withDefaultProviders(document, env), env, interpolation), env, problems), env),
+    applyRedisUrl(
+      applyListenOverrides(interpolateEnv(withDefaultProviders(document, env), env, interpolation), env, problems),
+      env,
+    ),
     env,
   );
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(explainOmissions({ path: issue.path, message: issue.message }, interpolation.omitted));
+    for (const issue of parsed.error.issues) {
+      for (const problem of schemaProblems(issue)) problems.push(explainOmissions(problem, interpolation.omitted));
+    }
   }
   problems.push(...checkReferences(interpolated));
   if (parsed.success) problems.push(...checkExposure(parsed.data));
@@ -79,13 +85,28 @@ function applyListenOverrides(document: unknown, env: NodeJS.ProcessEnv, problem
   return { ...document, server };
 }
 
-/** REDIS_URL switches shared state (the cache, for now) to Redis unless the file names a Redis itself. */
+/** REDIS_URL is the shared Redis unless the file names one itself (where state goes is `state`'s business). */
 function applyRedisUrl(document: unknown, env: NodeJS.ProcessEnv): unknown {
   if (!env.REDIS_URL || !isRecord(document)) return document;
-  const cache = isRecord(document.cache) ? document.cache : {};
-  const redis = isRecord(cache.redis) ? cache.redis : {};
+  const redis = isRecord(document.redis) ? document.redis : {};
   if (redis.url !== undefined) return document;
-  return { ...document, cache: { ...cache, redis: { ...redis, url: env.REDIS_URL } } };
+  return { ...document, redis: { ...redis, url: env.REDIS_URL } };
+}
+
+/** Settings that moved, and where to: reported as such rather than as unknown keys. */
+const MOVED_FIELDS: Readonly<Record<string, string>> = {
+  'cache.store': 'state.cache',
+  'cache.redis.url': 'redis.url',
+  'auth.limitStore': 'state.limits',
+};
+
+function schemaProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
+  if (issue.code !== 'unrecognized_keys') return [{ path: issue.path, message: issue.message }];
+  return issue.keys.map((key) => {
+    const path = [...issue.path, key];
+    const to = MOVED_FIELDS[path.map(String).join('.')];
+    return { path, message: to ? `moved: set ${to} instead (see "Where state lives" in the README)` : 'unknown setting' };
+  });
 }
 
 /** CLICKHOUSE_URL switches the trace sink to ClickHouse unless the file names one itself. */

@@ -184,7 +184,7 @@ describe('limits on real Redis, shared by two gateway instances', () => {
   });
 
   it('one requests-per-minute limit across both instances, and keys created on one work on the other', async () => {
-    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const extra = { redis: { url: redis.url } };
     const a = await gatewayWith(extra);
     const b = await gatewayWith(extra);
     const statuses = [];
@@ -203,7 +203,7 @@ describe('limits on real Redis, shared by two gateway instances', () => {
   }, 20_000);
 
   it('budgets hold across instances under concurrency', async () => {
-    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const extra = { redis: { url: redis.url } };
     const a = await gatewayWith(extra);
     const b = await gatewayWith(extra);
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(i % 2 ? a : b, BUDGET_KEY, 'pricey', { max_tokens: 10 })));

@@ -200,4 +200,35 @@ auth:
       'auth.keys.0.key',
     ]);
   });
+
+  it('places each piece of state: memory without a Redis URL, Redis with one, and exactly as told per piece', () => {
+    const base = { providers: { m: { type: 'mock' } } };
+    expect(validateConfig(base, {}, 'test').state).toEqual({ cache: 'memory', limits: 'memory', keys: 'memory', canary: 'memory' });
+    const shared = validateConfig(base, { REDIS_URL: 'redis://redis:6379' }, 'test');
+    expect(shared.redis.url).toBe('redis://redis:6379');
+    expect(shared.state).toEqual({ cache: 'redis', limits: 'redis', keys: 'redis', canary: 'redis' });
+    const mixed = validateConfig({ ...base, redis: { url: 'redis://a:6379' }, state: { cache: 'memory' } }, { REDIS_URL: 'redis://b:6379' }, 'test');
+    expect(mixed.redis.url).toBe('redis://a:6379');
+    expect(mixed.state).toEqual({ cache: 'memory', limits: 'redis', keys: 'redis', canary: 'redis' });
+    expect(problemsOf(() => validateConfig({ ...base, state: { limits: 'redis', canary: 'redis' } }, {}, 'test'))).toEqual([
+      'state.limits: redis, but no redis.url or REDIS_URL is set',
+      'state.canary: redis, but no redis.url or REDIS_URL is set',
+    ]);
+    expect(problemsOf(() => validateConfig({ ...base, redis: { url: 'http://x' } }, {}, 'test'))[0]).toMatch(/^redis\.url: /);
+  });
+
+  it('settings that moved say where to', () => {
+    const problems = problemsOf(() =>
+      validateConfig(
+        { providers: { m: { type: 'mock' } }, cache: { store: 'memory', redis: { url: 'redis://x:6379' } }, auth: { limitStore: 'redis' } },
+        {},
+        'test',
+      ),
+    );
+    expect(problems.sort()).toEqual([
+      'auth.limitStore: moved: set state.limits instead (see "Where state lives" in the README)',
+      'cache.redis.url: moved: set redis.url instead (see "Where state lives" in the README)',
+      'cache.store: moved: set state.cache instead (see "Where state lives" in the README)',
+    ]);
+  });
 });
