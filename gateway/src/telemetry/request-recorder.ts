@@ -62,8 +62,10 @@ export class RequestRecorder {
     }
   }
 
+  /** A cache hit consumed no tokens (its row and metrics count none), so it is never estimated. */
   private needsEstimate(outcome: RequestOutcome): boolean {
     return (
+      outcome.cache !== 'HIT' &&
       reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
       outcome.requestBody !== undefined &&
       outcome.status > 0 &&
