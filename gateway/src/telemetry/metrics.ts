@@ -16,6 +16,12 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
+/**
+ * prom-client's totals of active handles, requests and resources are gauges named like counters, which
+ * Prometheus tooling flags; the same numbers by type stay (nodejs_active_handles{type}, …).
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export interface RequestMeasurements {
   upstreamSeconds: number | undefined;
   ttftSeconds: number | undefined;
@@ -75,6 +81,7 @@ export class GatewayMetrics {
 
   constructor(pipeline?: PipelineGauges, canaries?: CanaryGauges) {
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     if (canaries) {
       new Gauge({
         name: 'gateway_canary_weight',
