@@ -31,6 +31,7 @@ import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
+import { metricLabels } from './telemetry/metric-labels.js';
 import { AccessControl, type Access } from './auth/access-control.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
 import { createKeyStore, createLimitStore } from './state/state-stores.js';
@@ -114,10 +115,13 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
+  const providers = deps.providers ?? createProviderRegistry(config);
+  const resolver = new ModelResolver(config, providers);
   const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   let metrics: GatewayMetrics | undefined;
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
   metrics = new GatewayMetrics(
+    metricLabels(config, resolver.canarySplits.keys()),
     traces && {
       queueDepth: () => traces.pipeline.queueDepth,
       spoolBytes: () => traces.pipeline.spool.sizeBytes,
@@ -134,8 +138,6 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     pipeline: traces?.pipeline,
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
-  const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
     random: deps.random,

@@ -1,11 +1,11 @@
 /**
  * Prometheus metrics on the gateway's own registry. Names are `gateway_*` in base units; labels are
- * low-cardinality (route, provider, model, status class, variant, cache result), guarded against
- * unbounded values.
+ * low-cardinality (route, provider, model, status class, variant, cache result), their values
+ * limited to what the configuration names (metric-labels.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../routing/circuit-breaker.js';
-import { LabelGuard } from './label-guard.js';
+import type { MetricLabels } from './metric-labels.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { Usage } from './usage.js';
 
@@ -44,9 +44,6 @@ export interface PipelineGauges {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly routes = new LabelGuard(200);
-  private readonly models = new LabelGuard(200);
-  private readonly targets = new LabelGuard(400);
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
@@ -79,7 +76,7 @@ export class GatewayMetrics {
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
-  constructor(pipeline?: PipelineGauges, canaries?: CanaryGauges) {
+  constructor(private readonly labels: MetricLabels, pipeline?: PipelineGauges, canaries?: CanaryGauges) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     if (canaries) {
@@ -101,9 +98,9 @@ export class GatewayMetrics {
   }
 
   recordRequest(outcome: RequestOutcome, durationSeconds: number, measured: RequestMeasurements): void {
-    const route = this.routes.value(outcome.route);
-    const model = this.models.value(outcome.model);
-    const provider = outcome.provider ?? 'none';
+    const route = this.labels.routes.value(outcome.route);
+    const model = this.labels.models.value(outcome.model);
+    const provider = this.labels.providers.value(outcome.provider);
     const statusClass = `${Math.floor(outcome.status / 100)}xx`;
     const stream = outcome.stream ? 'true' : 'false';
     const cache = outcome.cache.toLowerCase();
@@ -130,15 +127,15 @@ export class GatewayMetrics {
   }
 
   countShadow(route: string, result: 'completed' | 'failed' | 'dropped'): void {
-    this.shadowRequests.inc({ route: this.routes.value(route), result });
+    this.shadowRequests.inc({ route: this.labels.routes.value(route), result });
   }
 
   observeAgreement(route: string, rougeL: number): void {
-    this.agreement.observe({ route: this.routes.value(route) }, rougeL);
+    this.agreement.observe({ route: this.labels.routes.value(route) }, rougeL);
   }
 
   countCanaryDecision(route: string, decision: string): void {
-    this.canaryDecisions.inc({ route: this.routes.value(route), decision });
+    this.canaryDecisions.inc({ route: this.labels.routes.value(route), decision });
   }
 
   countCacheError(store: string, op: string): void {
@@ -146,7 +143,7 @@ export class GatewayMetrics {
   }
 
   setCircuitState(target: string, state: BreakerState): void {
-    this.circuitState.set({ target: this.targets.value(target) }, BREAKER_STATE_VALUE[state]);
+    this.circuitState.set({ target: this.labels.targets.value(target) }, BREAKER_STATE_VALUE[state]);
   }
 
   tracesWrittenInc(count: number): void {
