@@ -1,11 +1,12 @@
 /**
  * Prometheus metrics on the gateway's own registry. Names are `gateway_*` in base units; labels are
- * low-cardinality (route, provider, model, status class, variant, cache result), their values
+ * low-cardinality (route, provider, model, status class, outcome, variant, cache result), their values
  * limited to what the configuration names (metric-labels.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../routing/circuit-breaker.js';
 import type { MetricLabels } from './metric-labels.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { Usage } from './usage.js';
 
@@ -53,7 +54,7 @@ export class GatewayMetrics {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints, by outcome.', ['route', 'provider', 'model', 'status_class', 'variant', 'stream', 'cache'] as const);
+  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints. outcome="failure": a 5xx, or a stream interrupted after it started (under a 2xx).', ['route', 'provider', 'model', 'status_class', 'outcome', 'variant', 'stream', 'cache'] as const);
   private readonly duration = this.histogram('gateway_request_duration_seconds', 'Time from request arrival to the end of the reply (the last byte, for streams).', ['route', 'status_class', 'stream'] as const, LATENCY_BUCKETS);
   private readonly upstreamDuration = this.histogram('gateway_upstream_duration_seconds', 'Time spent waiting on upstreams: from the first attempt to the end of the answer, retries and backoff included.', ['route', 'provider'] as const, LATENCY_BUCKETS);
   private readonly overhead = this.histogram('gateway_overhead_seconds', 'Time spent in the gateway itself: request duration minus upstream time.', ['route'] as const, OVERHEAD_BUCKETS);
@@ -104,7 +105,8 @@ export class GatewayMetrics {
     const statusClass = `${Math.floor(outcome.status / 100)}xx`;
     const stream = outcome.stream ? 'true' : 'false';
     const cache = outcome.cache.toLowerCase();
-    this.requests.inc({ route, provider, model, status_class: statusClass, variant: outcome.variant ?? 'none', stream, cache });
+    const result = isFailedRequest(outcome.status, outcome.errorCode) ? 'failure' : 'success';
+    this.requests.inc({ route, provider, model, status_class: statusClass, outcome: result, variant: outcome.variant ?? 'none', stream, cache });
     this.duration.observe({ route, status_class: statusClass, stream }, durationSeconds);
     this.cacheResults.inc({ route, result: cache });
     if (measured.upstreamSeconds !== undefined) {

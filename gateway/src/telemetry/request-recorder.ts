@@ -10,6 +10,7 @@ import type { GatewayMetrics } from './metrics.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
 import { redactedJson } from './redact.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
@@ -122,7 +123,7 @@ export class RequestRecorder {
           ...(outcome.variant ? { 'gateway.variant': outcome.variant } : {}),
           ...(outcome.errorCode ? { 'error.type': outcome.errorCode } : {}),
         },
-        outcome.status >= 400 || outcome.streamResult === 'interrupted',
+        isFailedRequest(outcome.status, outcome.errorCode),
         outcome.startedAtMs + latencyMs,
       );
     }

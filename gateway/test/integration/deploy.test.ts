@@ -118,6 +118,16 @@ describe('dashboards and alerts cannot rot', () => {
     expect(missing).toEqual([]);
   });
 
+  it('failure rates everywhere use the one definition of a failed request (outcome="failure"), not the status class', () => {
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/llm-gateway.json')) as { panels: { title: string; targets: { expr?: string }[] }[] };
+    const rules = (parseYaml(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+    const expressions = [...dashboard.panels.flatMap((panel) => panel.targets.map((t) => t.expr ?? '')), ...rules.map((rule) => rule.expr)];
+    expect(expressions.filter((expr) => expr.includes('status_class="5xx"'))).toEqual([]);
+    expect(rules.find((rule) => rule.alert === 'GatewayHighErrorRate')?.expr).toContain('gateway_requests_total{outcome="failure"}');
+    const panel = dashboard.panels.find((p) => /failure rate/i.test(p.title));
+    expect(panel?.targets[0]?.expr).toContain('gateway_requests_total{outcome="failure"}');
+  });
+
   it('the Grafana provisioning names the datasource uids the dashboard uses', () => {
     const datasources = parseYaml(read('deploy/grafana/provisioning/datasources/datasources.yml')) as { datasources: { uid: string; type: string }[] };
     const uids = new Set(datasources.datasources.map((d) => d.uid));
