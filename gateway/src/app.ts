@@ -36,8 +36,9 @@ import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
 import { clientError } from './http/client-error.js';
+import { metricLabels } from './telemetry/metric-labels.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
-import { createKeyStore, createLimitStore } from './limits/create-stores.js';
+import { createKeyStore, createLimitStore } from './state/state-stores.js';
 import { BudgetGuard } from './limits/budget.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -130,10 +131,27 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
-  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   let metrics: GatewayMetrics | undefined;
+  const providers =
+    deps.providers ??
+    createProviderRegistry(config, {
+      resolver: deps.resolver,
+      // The metrics are built after the providers (their labels come from the routes); pools report to them once they exist.
+      observer: {
+        replicaPicked: (provider, replica, reason) => metrics?.replicaPicked(provider, replica, reason),
+        requestShed: (provider, priority) => metrics?.requestShed(provider, priority),
+        queueWaited: (provider, seconds) => metrics?.queueWaited(provider, seconds),
+      },
+      random: deps.random,
+      now: deps.now,
+      onError: (message, error) => app.log.warn({ err: error }, message),
+    });
+  const pools = replicaPools(providers);
+  const resolver = new ModelResolver(config, providers);
+  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
   metrics = new GatewayMetrics(
+    metricLabels(config, resolver.canarySplits.keys()),
     traces && {
       queueDepth: () => traces.pipeline.queueDepth,
       spoolBytes: () => traces.pipeline.spool.sizeBytes,
@@ -152,17 +170,6 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     pipeline: traces?.pipeline,
   });
 
-  const providers =
-    deps.providers ??
-    createProviderRegistry(config, {
-      resolver: deps.resolver,
-      observer: metrics,
-      random: deps.random,
-      now: deps.now,
-      onError: (message, error) => app.log.warn({ err: error }, message),
-    });
-  const pools = replicaPools(providers);
-  const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
     random: deps.random,

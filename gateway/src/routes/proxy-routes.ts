@@ -7,12 +7,12 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/cache-key.js';
-import { answerFromJson, answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer, Flight, ResponseCache } from '../cache/response-cache.js';
+import type { Flight, ResponseCache } from '../cache/response-cache.js';
+import { decodeAnswer, encodeJsonAnswer, encodeStreamAnswer, jsonBodyOf, sseBodyOf, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
 import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
-import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
+import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
@@ -120,11 +120,12 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
         if (!stream) {
-          outcome.responseBody = looked.hit.answer.json;
-          // Already serialised: sent as is.
-          return reply.type('application/json; charset=utf-8').send(looked.hit.jsonText);
+          const text = jsonBodyOf(operation, looked.hit);
+          // Parsed only when bodies are logged: a hit otherwise sends the stored text as it is.
+          if (logBodies) outcome.responseBody = JSON.parse(text.toString()) as JsonObject;
+          return reply.type('application/json; charset=utf-8').send(text);
         }
-        return replayStream(reply, outcome, replayChunks(operation, looked.hit.answer, includeUsage), recordOutcome);
+        return replayStream(reply, outcome, sseBodyOf(operation, looked.hit, includeUsage), recordOutcome);
       }
       plan = looked.plan;
     }
@@ -150,9 +151,11 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
         outcome.responseBody = result.body;
-        if (plan) settle(cache!, plan, answerFromJson(result.body));
+        const stored = plan && encodeJsonAnswer(result.body);
+        if (plan) settle(cache!, plan, stored);
         if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, answerText(result.body)));
-        return result.body;
+        // A cached answer is serialised once: the stored bytes are also the reply.
+        return stored ? reply.type('application/json; charset=utf-8').send(jsonBodyOf(operation, decodeAnswer(stored)!)) : result.body;
       }
       const collected: JsonObject[] | undefined = plan ? [] : undefined;
       if (logBodies) outcome.streamChunks = [];
@@ -166,7 +169,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
       // Only a complete stream is cached; a truncated one never is.
-      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
+      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? encodeStreamAnswer(collected!) : undefined);
       if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
       recordOutcome(outcome);
       return undefined;
@@ -183,7 +186,7 @@ async function consultCache(
   operation: Operation,
   body: ValidatedBody,
   route: CompiledRoute,
-): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
+): Promise<{ hit?: StoredAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
@@ -195,20 +198,21 @@ async function consultCache(
 
   const found = await cache.lookup(key);
   if (found.status === 'failed') return {};
-  if (found.status === 'hit') return { hit: found };
+  if (found.status === 'hit') return { hit: found.answer };
   const flight = cache.join(key);
   if (!flight.leader) {
-    const answer = await flight.wait;
-    if (answer) return { hit: { answer, jsonText: JSON.stringify(answer.json) } };
+    const stored = await flight.wait;
+    const answer = stored === undefined ? undefined : decodeAnswer(stored);
+    if (answer) return { hit: answer };
     // The leader got no cacheable answer: this request tries for itself, uncached.
     return {};
   }
   return { plan: { key, ttlMs: route.cache.ttlMs, flight } };
 }
 
-function settle(cache: ResponseCache, plan: CachePlan, answer: CachedAnswer | undefined): void {
-  if (answer) cache.save(plan.key, answer, plan.ttlMs);
-  if (plan.flight?.leader) plan.flight.settle(answer);
+function settle(cache: ResponseCache, plan: CachePlan, stored: Buffer | undefined): void {
+  if (stored !== undefined) cache.save(plan.key, stored, plan.ttlMs);
+  if (plan.flight?.leader) plan.flight.settle(stored);
 }
 
 async function dispatchWithDeadline(
@@ -275,11 +279,11 @@ function startStream(reply: FastifyReply, outcome: RequestOutcome): ServerRespon
 async function replayStream(
   reply: FastifyReply,
   outcome: RequestOutcome,
-  chunks: JsonObject[],
+  events: (Buffer | string)[],
   recordOutcome: (outcome: RequestOutcome) => void,
 ): Promise<undefined> {
   outcome.firstChunkAt = performance.now();
-  outcome.streamResult = await writeSseChunks(startStream(reply, outcome), chunks);
+  outcome.streamResult = await writeSseBody(startStream(reply, outcome), events);
   recordOutcome(outcome);
   return undefined;
 }

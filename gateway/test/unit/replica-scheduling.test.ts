@@ -6,6 +6,7 @@ import { ReplicaScheduler, type SchedulableReplica } from '../../src/routing/rep
 import type { SchedulingConfig } from '../../src/config/pool-schema.js';
 import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problems.js';
+import { metricLabels } from '../../src/telemetry/metric-labels.js';
 import { readEngineLoad } from '../../src/upstream/engine-metrics.js';
 import { sumMetrics } from '../../src/upstream/prometheus-text.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -230,6 +231,23 @@ describe('pool configuration', () => {
     expect(gpus.engineMetrics).toEqual({ path: '/metrics', intervalMs: 1000, timeoutMs: 500, staleAfterMs: 5000 });
     expect(gpus.admission).toEqual({ maxInFlight: 0, maxWaiting: 0, queueSize: 256, maxQueueWaitMs: 5000 });
     expect(config.routing.priority).toMatchObject({ classes: ['interactive', 'batch'], header: 'x-gateway-priority' });
+  });
+
+  it('replica metric labels come from the configuration: listed addresses, discovery slots below maxReplicas', () => {
+    const config = validateConfig(
+      {
+        providers: {
+          listed: { type: 'openai-compatible', replicas: ['http://10.0.0.5:8000/v1', 'http://gpu-b:8000/v1'] },
+          found: { type: 'openai-compatible', baseUrl: 'http://vllm.ml.svc:8000/v1', discovery: { type: 'dns', maxReplicas: 3 } },
+        },
+      },
+      {},
+      'test',
+    );
+    const { replicas } = metricLabels(config);
+    expect(['10.0.0.5:8000', 'gpu-b:8000', '#0', '#2'].map((l) => replicas.value(l))).toEqual(['10.0.0.5:8000', 'gpu-b:8000', '#0', '#2']);
+    expect(replicas.value('#3')).toBe('other');
+    expect(replicas.value('10.1.2.3:8000')).toBe('other');
   });
 
   it('names every contradiction with its path', () => {
