@@ -132,15 +132,9 @@ describe('schema upgrades keep old rows and add new columns', () => {
   });
 
   it('ClickHouse: migration 0004 on a database at version 3, and again when its record is lost', async () => {
-    const database = `upgrade_${Date.now()}`;
-    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
-    const client = createClient({ url: clickhouse.url, database });
+    const { sink, client, all, applied } = await databaseAt(3, 'upgrade');
     try {
-      const admin = createClient({ url: clickhouse.url });
-      await admin.command({ query: `CREATE DATABASE ${database}` });
-      await admin.close();
-      const all = loadMigrations();
-      expect(await migrate(client, all.filter((m) => m.version <= 3))).toEqual([1, 2, 3]);
+      expect(applied).toEqual([1, 2, 3]);
       await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
@@ -159,20 +153,26 @@ describe('schema upgrades keep old rows and add new columns', () => {
   });
 });
 
+/** A fresh ClickHouse database migrated up to `version`, a client on it, and a sink not opened yet. */
+async function databaseAt(version: number, prefix: string) {
+  const database = `${prefix}_${Date.now()}`;
+  const admin = createClient({ url: clickhouse.url });
+  await admin.command({ query: `CREATE DATABASE ${database}` });
+  await admin.close();
+  const client = createClient({ url: clickhouse.url, database });
+  const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
+  const all = loadMigrations();
+  return { sink, client, all, applied: await migrate(client, all.filter((m) => m.version <= version)) };
+}
+
 /** A row as written before migration 0005: JSONEachRow leaves out undefined fields. */
 const NO_REPLICA_COLUMNS = { replica: undefined, replica_reason: undefined, replica_score: undefined, prefix_match_chars: undefined, queue_ms: undefined };
 
 describe('migration 0005 (replica columns) on ClickHouse 18.16', () => {
   it('adds the replica columns to a database at version 4, keeps old rows readable, and runs again cleanly', async () => {
-    const database = `replicas_${Date.now()}`;
-    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
-    const client = createClient({ url: clickhouse.url, database });
+    const { sink, client, all, applied } = await databaseAt(4, 'replicas');
     try {
-      const admin = createClient({ url: clickhouse.url });
-      await admin.command({ query: `CREATE DATABASE ${database}` });
-      await admin.close();
-      const all = loadMigrations();
-      expect(await migrate(client, all.filter((m) => m.version <= 4))).toEqual([1, 2, 3, 4]);
+      expect(applied).toEqual([1, 2, 3, 4]);
       await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'before-pools' }), ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
