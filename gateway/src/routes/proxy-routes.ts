@@ -19,6 +19,9 @@ import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tr
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
+import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
+import type { PriorityConfig } from '../config/pool-schema.js';
+import type { ReplicaPlacement } from '../providers/types.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { clientError } from '../http/client-error.js';
@@ -42,6 +45,8 @@ export interface ProxyRouteDeps {
   shadow: ShadowTraffic;
   /** Removes the gateway's secrets from error text a client gets mid-stream. */
   scrubber: SecretScrubber;
+  /** Priority classes for replica pools' queues. */
+  priority: PriorityConfig;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -84,6 +89,7 @@ interface CachePlan {
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
   const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
+  const priorityOf = createPriorityOf(deps.priority);
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -140,7 +146,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder);
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, priorityOf);
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
@@ -220,6 +226,7 @@ async function dispatchWithDeadline(
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
+  priorityOf: PriorityOf,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -244,14 +251,15 @@ async function dispatchWithDeadline(
         stickyKey: (header) => stickyKeyOf(request, body.user, header),
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
+        priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
@@ -362,8 +370,10 @@ function noteAttempts(
   counts: AttemptCounts,
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
+  placement: ReplicaPlacement | undefined,
 ): void {
   outcome.attempts = counts.attempts;
+  outcome.placement = placement;
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;
   outcome.provider = target?.provider.name;
