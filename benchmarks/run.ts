@@ -14,9 +14,12 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from '../gateway/test/helpers/free-port.js';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
+import { stopChild, waitForHttp } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PORTKEY_ENTRY = join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/build/start-server.js');
@@ -39,7 +42,15 @@ const RATES = QUICK ? [100] : [200, 500, 1000];
 const CONNECTIONS = 32;
 const PINNED = args.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 
-const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300, raw: 9400 };
+/** Free loopback ports, picked at start: fixed ones collide with anything else running on the machine. */
+const PORTS = {
+  upstream: await freePort(),
+  plain: await freePort(),
+  duckdb: await freePort(),
+  clickhouse: await freePort(),
+  portkey: await freePort(),
+  raw: await freePort(),
+};
 
 /** A ~1 KB chat request, as the scenarios ask. */
 const CHAT_BODY = (model: string, stream = false): string =>
@@ -63,32 +74,14 @@ function pinned(cpu: number, command: string, commandArgs: string[]): [string, s
   return PINNED ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs];
 }
 
-async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function start(cpu: number, command: string, commandArgs: string[], env: Record<string, string> = {}, cwd = ROOT): Proc {
   const [cmd, argv] = pinned(cpu, command, commandArgs);
   const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   return { child, pid: child.pid! };
 }
 
-async function stop(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise((r) => proc.child.once('exit', r));
-  proc.child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+function stop(proc: Proc): Promise<void> {
+  return stopChild(proc.child);
 }
 
 /** Resets the peak-RSS mark (Linux clear_refs 5), so each scenario reports its own peak. */
@@ -242,6 +235,10 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- fleet (replica pools)
+    const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
+    const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
+
     const report: BenchReport = {
       date: new Date().toISOString(),
       quick: QUICK,
@@ -256,6 +253,7 @@ async function main(): Promise<void> {
       settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, saturationRuns: SATURATION_RUNS, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
       saturation,
       fixedRate,
+      fleet,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

@@ -14,7 +14,9 @@ import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions, loggableError } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
-import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
+import type { AddressResolver } from './upstream/replica-discovery.js';
+import { registerFleetRoute } from './routes/fleet-route.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { GuardrailSet } from './policy/compile-guardrails.js';
 import { ModelResolver } from './routing/model-resolver.js';
@@ -35,8 +37,9 @@ import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
 import { clientError } from './http/client-error.js';
+import { metricLabels } from './telemetry/metric-labels.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
-import { createKeyStore, createLimitStore } from './limits/create-stores.js';
+import { createKeyStore, createLimitStore } from './state/state-stores.js';
 import { BudgetGuard } from './limits/budget.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -68,6 +71,8 @@ export interface AppDeps {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: { write(line: string): void };
+  /** Resolves replica pools' DNS names instead of the system or configured DNS servers. */
+  resolver?: AddressResolver;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -127,16 +132,36 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
-  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   let metrics: GatewayMetrics | undefined;
+  const providers =
+    deps.providers ??
+    createProviderRegistry(config, {
+      resolver: deps.resolver,
+      // The metrics are built after the providers (their labels come from the routes); pools report to them once they exist.
+      observer: {
+        replicaPicked: (provider, replica, reason) => metrics?.replicaPicked(provider, replica, reason),
+        requestShed: (provider, priority) => metrics?.requestShed(provider, priority),
+        queueWaited: (provider, seconds) => metrics?.queueWaited(provider, seconds),
+      },
+      random: deps.random,
+      now: deps.now,
+      onError: (message, error) => app.log.warn({ err: error }, message),
+    });
+  const pools = replicaPools(providers);
+  // Compiled once; a gateway without guardrails has none, and its routes no policy step.
+  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
+  const resolver = new ModelResolver(config, providers, guardrails);
+  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
   metrics = new GatewayMetrics(
+    metricLabels(config, resolver.canarySplits.keys()),
     traces && {
       queueDepth: () => traces.pipeline.queueDepth,
       spoolBytes: () => traces.pipeline.spool.sizeBytes,
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
+    { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
   );
   const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({
@@ -148,10 +173,6 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     pipeline: traces?.pipeline,
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
-  // Compiled once; a gateway without guardrails has none, and its routes no policy step.
-  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
-  const resolver = new ModelResolver(config, providers, guardrails);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
     random: deps.random,
@@ -269,6 +290,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
   );
   registerDashboardApi(app, traces, canaries, resolver.canarySplits);
+  registerFleetRoute(app, pools);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
   const shadow = new ShadowTraffic({
@@ -287,11 +309,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
     scrubber,
+    priority: config.routing.priority,
   });
 
   let keyRefresh: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     runtime.health.start();
+    // Not awaited: a pool's first DNS answer may take a while, and requests wait for it themselves.
+    void startProviders(providers).catch((error: unknown) => app.log.warn({ err: error }, 'a provider failed to start'));
     // Keys created through another replica's admin API arrive within one refresh.
     await registry.refresh().catch((error: unknown) => app.log.warn({ err: error }, 'could not load API-created keys'));
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);

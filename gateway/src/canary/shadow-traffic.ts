@@ -16,7 +16,7 @@ import type { CompiledRoute } from '../routing/route-tree.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PriceTable } from '../telemetry/pricing.js';
 import { policyColumns } from '../telemetry/policy-columns.js';
-import type { TraceRow } from '../telemetry/trace-row.js';
+import { placementColumns, type TraceRow } from '../telemetry/trace-row.js';
 import { answerText, reportedUsage } from '../telemetry/usage.js';
 import { bleu, rougeL } from './text-agreement.js';
 
@@ -88,6 +88,9 @@ export class ShadowTraffic {
         stream: false,
         requestId: traceId,
         signal: AbortSignal.any([AbortSignal.timeout(route.shadow!.timeoutMs), this.shutdown.signal]),
+        deadlineAt: Date.now() + route.shadow!.timeoutMs,
+        // Mirrors never matter to a user: in a replica pool's queue they come last and are shed first.
+        priority: Number.MAX_SAFE_INTEGER,
       });
       if (reply.kind === 'json') {
         text = answerText(reply.body);
@@ -142,6 +145,7 @@ export class ShadowTraffic {
       request_body: '',
       response_body: '',
       ...policyColumns(undefined, undefined),
+      ...placementColumns(undefined),
     });
   }
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
 import { conditionProblems } from '../routing/conditions.js';
 import { guardrailAttachmentSchema } from './guardrail-schema.js';
+import { prioritySchema } from './pool-schema.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -210,6 +211,8 @@ export const routingDefaultsSchema = z.strictObject({
   breaker: breakerSchema.prefault({}),
   /** Guardrails for every request, `<provider>/<model>` ones included. */
   guardrails: guardrailAttachmentSchema.optional(),
+  /** Priority classes for requests waiting in a replica pool's queue (interactive before batch). */
+  priority: prioritySchema.prefault({}),
 });
 
 export type RetryConfig = z.infer<typeof retrySchema>;

@@ -7,6 +7,8 @@ import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { guardrailsSchema } from './guardrail-schema.js';
+import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
+import { poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -41,12 +43,23 @@ const openaiProvider = z.strictObject({
   ...httpProviderFields,
 });
 
-const openaiCompatibleProvider = z.strictObject({
-  type: z.literal('openai-compatible'),
-  baseUrl: z.url(),
-  apiKey: z.string().min(1).optional(),
-  ...httpProviderFields,
-});
+const openaiCompatibleProvider = z
+  .strictObject({
+    type: z.literal('openai-compatible'),
+    /** One server; with `discovery`, the template for every replica's URL. Omitted when `replicas` are listed. */
+    baseUrl: z.url().optional(),
+    /** Optional: many self-hosted servers need none. An empty key means none. */
+    apiKey: z.string().optional().transform((key) => key || undefined),
+    ...httpProviderFields,
+    ...poolFields,
+  })
+  .superRefine((provider, ctx) => {
+    const issue = (path: string, message: string): void => void ctx.addIssue({ code: 'custom', path: [path], message });
+    if (provider.replicas && provider.discovery) issue('discovery', 'give either replicas or discovery, not both');
+    if (provider.replicas && provider.baseUrl) issue('baseUrl', 'give either baseUrl or replicas, not both');
+    if (!provider.replicas && !provider.baseUrl) issue('baseUrl', 'required (or list replicas)');
+    if (!provider.replicas && !provider.discovery && provider.engine !== 'none') issue('engine', 'engine metrics need a pool: list replicas or set discovery');
+  });
 
 const anthropicProvider = z.strictObject({
   type: z.literal('anthropic'),
@@ -117,21 +130,32 @@ const loggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export const configSchema = z.strictObject({
-  server: serverSchema.prefault({}),
-  logging: loggingSchema.prefault({}),
-  providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
-  routing: routingDefaultsSchema.prefault({}),
-  cache: cacheSchema.prefault({}),
-  telemetry: telemetrySchema.prefault({}),
-  auth: authSchema.prefault({}),
-  routes: z.record(z.string().min(1), routeSchema).default({}),
-  /** Named checks on requests and answers, attached in `routing.guardrails` and per route. */
-  guardrails: guardrailsSchema,
-});
+export const configSchema = z
+  .strictObject({
+    server: serverSchema.prefault({}),
+    logging: loggingSchema.prefault({}),
+    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+    routing: routingDefaultsSchema.prefault({}),
+    redis: redisSchema.prefault({}),
+    state: stateSchema.prefault({}),
+    cache: cacheSchema.prefault({}),
+    telemetry: telemetrySchema.prefault({}),
+    auth: authSchema.prefault({}),
+    routes: z.record(z.string().min(1), routeSchema).default({}),
+    /** Named checks on requests and answers, attached in `routing.guardrails` and per route. */
+    guardrails: guardrailsSchema,
+  })
+  .superRefine((config, context) => {
+    for (const piece of piecesMissingRedis(config.state, config.redis.url)) {
+      context.addIssue({ code: 'custom', path: ['state', piece], message: 'redis, but no redis.url or REDIS_URL is set' });
+    }
+  })
+  // Every piece of state gets its store decided here, once: the rest of the code reads `state.<piece>`.
+  .transform((config) => ({ ...config, state: placeState(config.state, config.redis.url) }));
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type HttpProviderConfig = Exclude<ProviderConfig, { type: 'mock' }>;
+export type OpenAICompatibleProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' }>;
 export type MockProviderConfig = Extract<ProviderConfig, { type: 'mock' }>;
 export type { RouteConfig, RouteNodeConfig, RetryConfig, BreakerConfig, HealthCheckConfig } from './routing-schema.js';

@@ -63,11 +63,21 @@ export async function writeSseStream(
   return 'complete';
 }
 
-/** Writes already-complete chunks (a cached answer) and ends the stream. */
-export async function writeSseChunks(res: ServerResponse, chunks: readonly JsonObject[]): Promise<StreamOutcome> {
-  for (const chunk of chunks) if (!(await writeChunk(res, chunk))) return 'client_gone';
-  endStream(res, SSE_DONE);
-  return 'complete';
+/** Writes an already-complete SSE body (a cached answer, [DONE] included, in parts) and ends the stream. */
+export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer | string)[]): Promise<StreamOutcome> {
+  if (res.destroyed) return 'client_gone';
+  res.cork();
+  for (let i = 0; i < parts.length - 1; i++) res.write(parts[i] as Buffer | string);
+  // Uncorked before end(): Node 24.21's end() on a corked response drops what the cork still holds.
+  res.uncork();
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve);
+    res.end(parts.at(-1), () => {
+      res.off('close', resolve);
+      resolve();
+    });
+  });
+  return res.writableFinished ? 'complete' : 'client_gone';
 }
 
 

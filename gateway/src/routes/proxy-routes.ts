@@ -7,14 +7,14 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/cache-key.js';
-import { answerFromJson, answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer, Flight, ResponseCache } from '../cache/response-cache.js';
+import type { Flight, ResponseCache } from '../cache/response-cache.js';
+import { decodeAnswer, encodeJsonAnswer, encodeStreamAnswer, jsonBodyOf, sseBodyOf, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
 import { dispatch, DispatchError, type AnswerCheck, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
 import { answerCheck, checkedStream, startPolicy } from '../proxy/request-policy.js';
 import { verdictHeader, type PolicyRun } from '../policy/run-guardrails.js';
 import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
-import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
+import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import { requestFacts, type RequestFacts } from '../routing/request-facts.js';
@@ -22,6 +22,9 @@ import { branchDecisions, type CompiledRoute, type ResolvedTarget, type Variant 
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
+import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
+import type { PriorityConfig } from '../config/pool-schema.js';
+import type { ReplicaPlacement } from '../providers/types.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { clientError } from '../http/client-error.js';
@@ -45,6 +48,8 @@ export interface ProxyRouteDeps {
   shadow: ShadowTraffic;
   /** Removes the gateway's secrets from error text a client gets mid-stream. */
   scrubber: SecretScrubber;
+  /** Priority classes for replica pools' queues. */
+  priority: PriorityConfig;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
@@ -91,6 +96,7 @@ interface CachePlan {
 
 function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
   const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
+  const priorityOf = createPriorityOf(deps.priority);
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -126,11 +132,12 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
         if (!stream) {
-          outcome.responseBody = looked.hit.answer.json;
-          // Already serialised: sent as is.
-          return reply.type('application/json; charset=utf-8').send(looked.hit.jsonText);
+          const text = jsonBodyOf(operation, looked.hit);
+          // Parsed only when bodies are logged: a hit otherwise sends the stored text as it is.
+          if (logBodies) outcome.responseBody = JSON.parse(text.toString()) as JsonObject;
+          return reply.type('application/json; charset=utf-8').send(text);
         }
-        return replayStream(reply, outcome, replayChunks(operation, looked.hit.answer, includeUsage), recordOutcome);
+        return replayStream(reply, outcome, sseBodyOf(operation, looked.hit, includeUsage), recordOutcome);
       }
       plan = looked.plan;
     }
@@ -152,15 +159,17 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
     try {
       outcome.upstreamStartedAt = performance.now();
       const check = policy && run ? answerCheck(policy, run) : undefined;
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, facts, check);
+      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder, priorityOf, facts, check);
       if (run) noteVerdicts(reply, run);
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
         if ('model' in result.body) result.body.model = body.model;
         outcome.responseBody = result.body;
-        if (plan) settle(cache!, plan, answerFromJson(result.body));
+        const stored = plan && encodeJsonAnswer(result.body);
+        if (plan) settle(cache!, plan, stored);
         if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, answerText(result.body)));
-        return result.body;
+        // A cached answer is serialised once: the stored bytes are also the reply.
+        return stored ? reply.type('application/json; charset=utf-8').send(jsonBodyOf(operation, decodeAnswer(stored)!)) : result.body;
       }
       const collected: JsonObject[] | undefined = plan ? [] : undefined;
       if (logBodies) outcome.streamChunks = [];
@@ -176,7 +185,7 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
       else if (outcome.streamResult === 'denied') outcome.errorCode = run?.streamDenied?.code;
       // Only a complete stream is cached; a truncated one never is.
-      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? answerFromStream(operation, collected!) : undefined);
+      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? encodeStreamAnswer(collected!) : undefined);
       if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
       recordOutcome(outcome);
       return undefined;
@@ -194,7 +203,7 @@ async function consultCache(
   body: ValidatedBody,
   route: CompiledRoute,
   facts: RequestFacts | undefined,
-): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
+): Promise<{ hit?: StoredAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
@@ -208,20 +217,21 @@ async function consultCache(
 
   const found = await cache.lookup(key);
   if (found.status === 'failed') return {};
-  if (found.status === 'hit') return { hit: found };
+  if (found.status === 'hit') return { hit: found.answer };
   const flight = cache.join(key);
   if (!flight.leader) {
-    const answer = await flight.wait;
-    if (answer) return { hit: { answer, jsonText: JSON.stringify(answer.json) } };
+    const stored = await flight.wait;
+    const answer = stored === undefined ? undefined : decodeAnswer(stored);
+    if (answer) return { hit: answer };
     // The leader got no cacheable answer: this request tries for itself, uncached.
     return {};
   }
   return { plan: { key, ttlMs: route.cache.ttlMs, flight } };
 }
 
-function settle(cache: ResponseCache, plan: CachePlan, answer: CachedAnswer | undefined): void {
-  if (answer) cache.save(plan.key, answer, plan.ttlMs);
-  if (plan.flight?.leader) plan.flight.settle(answer);
+function settle(cache: ResponseCache, plan: CachePlan, stored: Buffer | undefined): void {
+  if (stored !== undefined) cache.save(plan.key, stored, plan.ttlMs);
+  if (plan.flight?.leader) plan.flight.settle(stored);
 }
 
 async function dispatchWithDeadline(
@@ -235,6 +245,7 @@ async function dispatchWithDeadline(
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
+  priorityOf: PriorityOf,
   facts: RequestFacts | undefined,
   checkAnswer: AnswerCheck | undefined,
 ): Promise<DispatchResult> {
@@ -263,14 +274,15 @@ async function dispatchWithDeadline(
         checkAnswer,
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
+        priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.branch);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement, result.branch);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.branch);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement, error.branch);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
@@ -290,11 +302,11 @@ function startStream(reply: FastifyReply, outcome: RequestOutcome): ServerRespon
 async function replayStream(
   reply: FastifyReply,
   outcome: RequestOutcome,
-  chunks: JsonObject[],
+  events: (Buffer | string)[],
   recordOutcome: (outcome: RequestOutcome) => void,
 ): Promise<undefined> {
   outcome.firstChunkAt = performance.now();
-  outcome.streamResult = await writeSseChunks(startStream(reply, outcome), chunks);
+  outcome.streamResult = await writeSseBody(startStream(reply, outcome), events);
   recordOutcome(outcome);
   return undefined;
 }
@@ -381,9 +393,11 @@ function noteAttempts(
   counts: AttemptCounts,
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
+  placement: ReplicaPlacement | undefined,
   branch: string | undefined,
 ): void {
   outcome.attempts = counts.attempts;
+  outcome.placement = placement;
   outcome.branch = branch;
   if (branch !== undefined) reply.header(BRANCH_HEADER, branch);
   outcome.retries = counts.retries;

@@ -1,11 +1,13 @@
 /**
  * Prometheus metrics on the gateway's own registry. Names are `gateway_*` in base units; labels are
- * low-cardinality (route, provider, model, status class, variant, cache result), guarded against
- * unbounded values.
+ * low-cardinality (route, provider, model, status class, outcome, variant, cache result), their values
+ * limited to what the configuration names (metric-labels.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolObserver, PoolSnapshot } from '../providers/replica-pool-provider.js';
 import type { BreakerState } from '../routing/circuit-breaker.js';
-import { LabelGuard } from './label-guard.js';
+import type { MetricLabels } from './metric-labels.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { Usage } from './usage.js';
 
@@ -15,6 +17,12 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/**
+ * prom-client's totals of active handles, requests and resources are gauges named like counters, which
+ * Prometheus tooling flags; the same numbers by type stay (nodejs_active_handles{type}, …).
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export interface RequestMeasurements {
   upstreamSeconds: number | undefined;
@@ -29,6 +37,12 @@ export interface CanaryGauges {
   weights(): Iterable<{ route: string; weight: number }>;
 }
 
+/** Replica pools, read on every scrape; priority class names label the shed counter. */
+export interface FleetGauges {
+  pools(): Iterable<PoolSnapshot>;
+  priorityClasses: readonly string[];
+}
+
 /** Read on every scrape (so the hot path never updates them). */
 export interface PipelineGauges {
   queueDepth(): number;
@@ -36,11 +50,8 @@ export interface PipelineGauges {
   sinkUp(): boolean;
 }
 
-export class GatewayMetrics {
+export class GatewayMetrics implements PoolObserver {
   readonly registry = new Registry();
-  private readonly routes = new LabelGuard(200);
-  private readonly models = new LabelGuard(200);
-  private readonly targets = new LabelGuard(400);
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
@@ -50,7 +61,7 @@ export class GatewayMetrics {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints, by outcome.', ['route', 'provider', 'model', 'status_class', 'variant', 'stream', 'cache'] as const);
+  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints. outcome="failure": a 5xx, or a stream interrupted after it started (under a 2xx).', ['route', 'provider', 'model', 'status_class', 'outcome', 'variant', 'stream', 'cache'] as const);
   private readonly duration = this.histogram('gateway_request_duration_seconds', 'Time from request arrival to the end of the reply (the last byte, for streams).', ['route', 'status_class', 'stream'] as const, LATENCY_BUCKETS);
   private readonly upstreamDuration = this.histogram('gateway_upstream_duration_seconds', 'Time spent waiting on upstreams: from the first attempt to the end of the answer, retries and backoff included.', ['route', 'provider'] as const, LATENCY_BUCKETS);
   private readonly overhead = this.histogram('gateway_overhead_seconds', 'Time spent in the gateway itself: request duration minus upstream time.', ['route'] as const, OVERHEAD_BUCKETS);
@@ -74,8 +85,15 @@ export class GatewayMetrics {
   private readonly guardrailVerdicts = this.counter('gateway_guardrail_verdicts_total', 'Guardrail verdicts: pass, flag, redact, deny, retry, fallback, or error (the check itself failed and its fail mode applied).', ['guardrail', 'verdict'] as const);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
-  constructor(pipeline?: PipelineGauges, canaries?: CanaryGauges) {
+  private readonly replicaPicks = this.counter('gateway_replica_picks_total', 'Attempts sent to each replica of a pool, by the scheduler\'s reason (round-robin, least-busy, least-loaded, prefix, prefix-overloaded, forced).', ['provider', 'replica', 'reason'] as const);
+  private readonly poolShed = this.counter('gateway_pool_shed_total', 'Requests a replica pool answered 429 overloaded (queue full, or no replica freed up in time), by priority class.', ['provider', 'priority'] as const);
+  private readonly poolQueueWait = this.histogram('gateway_pool_queue_wait_seconds', 'Time requests waited in a replica pool\'s queue before a replica took them.', ['provider'] as const, LATENCY_BUCKETS);
+  private priorityNames: readonly string[] = [];
+
+  constructor(private readonly labels: MetricLabels, pipeline?: PipelineGauges, canaries?: CanaryGauges, fleet?: FleetGauges) {
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    if (fleet) this.registerFleet(fleet);
     if (canaries) {
       new Gauge({
         name: 'gateway_canary_weight',
@@ -94,14 +112,78 @@ export class GatewayMetrics {
     }
   }
 
+  /**
+   * Per-replica gauges, rebuilt from the pools on each scrape so departed replicas disappear. Label
+   * values come from configuration: provider names, replica addresses as listed, or `#slot` for
+   * discovered replicas (bounded by the discovery's maxReplicas); anything else would be `other`.
+   */
+  private registerFleet(fleet: FleetGauges): void {
+    this.priorityNames = fleet.priorityClasses;
+    const { providers, replicas } = this.labels;
+    const labels = ['provider', 'replica'] as const;
+    const replicaGauge = (name: string, help: string, read: (replica: PoolSnapshot['replicas'][number]) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: labels,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of fleet.pools()) {
+            for (const replica of pool.replicas) {
+              const value = read(replica);
+              if (value !== undefined) this.set({ provider: providers.value(pool.provider), replica: replicas.value(replica.label) }, value);
+            }
+          }
+        },
+      });
+    };
+    replicaGauge('gateway_replica_in_flight', 'Requests this gateway has in flight on each replica.', (r) => r.inFlight);
+    replicaGauge('gateway_replica_queue_depth', 'Requests waiting in each replica\'s engine queue (last fresh scrape, plus what was sent since).', (r) => r.waiting);
+    replicaGauge('gateway_replica_running', 'Requests each replica\'s engine reports running (last fresh scrape).', (r) => r.running);
+    replicaGauge('gateway_replica_kv_cache_usage_ratio', 'KV-cache utilisation each replica\'s engine reports, 0–1 (last fresh scrape).', (r) => r.kvUsage);
+    replicaGauge('gateway_replica_load_score', 'The scheduler\'s least-loaded score of each replica (lower is preferred).', (r) => r.score);
+    replicaGauge('gateway_replica_up', '1 while a replica takes requests (healthy, breaker not open), 0 otherwise.', (r) => (r.healthy && r.breaker !== 'open' ? 1 : 0));
+    replicaGauge('gateway_replica_saturated', '1 while a replica is at its in-flight or engine-queue limit.', (r) => (r.saturated ? 1 : 0));
+    replicaGauge('gateway_replica_metrics_fresh', '1 while the replica\'s engine metrics are fresh enough to schedule on, 0 when scheduling falls back to in-flight counts.', (r) => (r.metricsFresh ? 1 : 0));
+    const poolGauge = (name: string, help: string, read: (pool: PoolSnapshot) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['provider'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of fleet.pools()) this.set({ provider: providers.value(pool.provider) }, read(pool));
+        },
+      });
+    };
+    poolGauge('gateway_pool_replicas', 'Replicas in each pool (listed or discovered).', (pool) => pool.replicas.length);
+    poolGauge('gateway_pool_available_replicas', 'Replicas of each pool taking new requests: healthy, breaker not open, not saturated.', (pool) => pool.replicas.filter((r) => r.healthy && r.breaker !== 'open' && !r.saturated).length);
+    poolGauge('gateway_pool_queue_depth', 'Requests waiting in each pool\'s gateway queue for a replica.', (pool) => pool.queued);
+  }
+
+  replicaPicked(provider: string, replica: string, reason: string): void {
+    this.replicaPicks.inc({ provider: this.labels.providers.value(provider), replica: this.labels.replicas.value(replica), reason });
+  }
+
+  requestShed(provider: string, priority: number): void {
+    this.poolShed.inc({ provider: this.labels.providers.value(provider), priority: this.priorityNames[priority] ?? 'other' });
+  }
+
+  queueWaited(provider: string, seconds: number): void {
+    this.poolQueueWait.observe({ provider: this.labels.providers.value(provider) }, seconds);
+  }
+
   recordRequest(outcome: RequestOutcome, durationSeconds: number, measured: RequestMeasurements): void {
-    const route = this.routes.value(outcome.route);
-    const model = this.models.value(outcome.model);
-    const provider = outcome.provider ?? 'none';
+    const route = this.labels.routes.value(outcome.route);
+    const model = this.labels.models.value(outcome.model);
+    const provider = this.labels.providers.value(outcome.provider);
     const statusClass = `${Math.floor(outcome.status / 100)}xx`;
     const stream = outcome.stream ? 'true' : 'false';
     const cache = outcome.cache.toLowerCase();
-    this.requests.inc({ route, provider, model, status_class: statusClass, variant: outcome.variant ?? 'none', stream, cache });
+    const result = isFailedRequest(outcome.status, outcome.errorCode) ? 'failure' : 'success';
+    this.requests.inc({ route, provider, model, status_class: statusClass, outcome: result, variant: outcome.variant ?? 'none', stream, cache });
     this.duration.observe({ route, status_class: statusClass, stream }, durationSeconds);
     this.cacheResults.inc({ route, result: cache });
     if (measured.upstreamSeconds !== undefined) {
@@ -125,15 +207,15 @@ export class GatewayMetrics {
   }
 
   countShadow(route: string, result: 'completed' | 'failed' | 'dropped' | 'abandoned'): void {
-    this.shadowRequests.inc({ route: this.routes.value(route), result });
+    this.shadowRequests.inc({ route: this.labels.routes.value(route), result });
   }
 
   observeAgreement(route: string, rougeL: number): void {
-    this.agreement.observe({ route: this.routes.value(route) }, rougeL);
+    this.agreement.observe({ route: this.labels.routes.value(route) }, rougeL);
   }
 
   countCanaryDecision(route: string, decision: string): void {
-    this.canaryDecisions.inc({ route: this.routes.value(route), decision });
+    this.canaryDecisions.inc({ route: this.labels.routes.value(route), decision });
   }
 
   countCacheError(store: string, op: string): void {
@@ -141,7 +223,7 @@ export class GatewayMetrics {
   }
 
   setCircuitState(target: string, state: BreakerState): void {
-    this.circuitState.set({ target: this.targets.value(target) }, BREAKER_STATE_VALUE[state]);
+    this.circuitState.set({ target: this.labels.targets.value(target) }, BREAKER_STATE_VALUE[state]);
   }
 
   tracesWrittenInc(count: number): void {

@@ -13,11 +13,12 @@ import { genAiOperationName, genAiProviderName } from './gen-ai-names.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
 import { redactedJson } from './redact.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
 import { policyColumns } from './policy-columns.js';
-import type { TraceRow } from './trace-row.js';
+import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
 export interface RecorderDeps {
@@ -67,8 +68,10 @@ export class RequestRecorder {
     }
   }
 
+  /** A cache hit consumed no tokens (its row and metrics count none), so it is never estimated. */
   private needsEstimate(outcome: RequestOutcome): boolean {
     return (
+      outcome.cache !== 'HIT' &&
       reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
       outcome.requestBody !== undefined &&
       outcome.status > 0 &&
@@ -111,7 +114,7 @@ export class RequestRecorder {
       );
     }
     if (tracing && outcome.span) {
-      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), outcome.status >= 500 || outcome.streamResult === 'interrupted', outcome.startedAtMs + latencyMs);
+      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), isFailedRequest(outcome.status, outcome.errorCode), outcome.startedAtMs + latencyMs);
     }
   }
 
@@ -171,6 +174,7 @@ export class RequestRecorder {
       metadata_values: Object.values(metadata),
       request_body: requestBody,
       response_body: responseBody,
+      ...placementColumns(outcome.placement),
       ...policyColumns(outcome.branch, outcome.guardrails),
     };
   }

@@ -12,7 +12,6 @@ import { loadMigrations, migrate } from '../../src/telemetry/clickhouse-migratio
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
-import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { MIGRATE_JS, runGatewayToExit } from '../helpers/gateway-process.js';
 import { traceRow } from '../helpers/trace-rows.js';
@@ -117,7 +116,7 @@ describe('npm run migrate', () => {
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
     const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 6]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6]);
     const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
     await sink.close();
@@ -149,16 +148,10 @@ describe('schema upgrades keep old rows and add new columns', () => {
   });
 
   it('ClickHouse: migration 0004 on a database at version 3, and again when its record is lost', async () => {
-    const database = `upgrade_${Date.now()}`;
-    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
-    const client = createClient({ url: clickhouse.url, database });
+    const { sink, client, all, applied } = await databaseAt(3, 'upgrade');
     try {
-      const admin = createClient({ url: clickhouse.url });
-      await admin.command({ query: `CREATE DATABASE ${database}` });
-      await admin.close();
-      const all = loadMigrations();
-      expect(await migrate(client, all.filter((m) => m.version <= 3))).toEqual([1, 2, 3]);
-      await client.insert({ table: 'requests', values: [firstReleaseRow(traceRow({ trace_id: 'old-1' }))], format: 'JSONEachRow' });
+      expect(applied).toEqual([1, 2, 3]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS, ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
@@ -175,21 +168,15 @@ describe('schema upgrades keep old rows and add new columns', () => {
     }
   });
 
-  it('ClickHouse: migration 0006 (policy columns) on a database at version 4, and again when its record is lost', async () => {
-    const database = `upgrade_policy_${Date.now()}`;
-    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
-    const client = createClient({ url: clickhouse.url, database });
+  it('ClickHouse: migration 0006 (policy columns) on a database at version 5, and again when its record is lost', async () => {
+    const { sink, client, all, applied } = await databaseAt(5, 'upgrade_policy');
     try {
-      const admin = createClient({ url: clickhouse.url });
-      await admin.command({ query: `CREATE DATABASE ${database}` });
-      await admin.close();
-      const all = loadMigrations();
-      expect(await migrate(client, all.filter((m) => m.version <= 4))).toEqual([1, 2, 3, 4]);
-      await client.insert({ table: 'requests', values: [{ ...firstReleaseRow(traceRow({ trace_id: 'old-1' })), client_request_id: 'c' }], format: 'JSONEachRow' });
+      expect(applied).toEqual([1, 2, 3, 4, 5]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', branch: '', guardrail_names: [], guardrail_verdicts: [], guardrail_trips: 0 });
-      const row = traceRow({ trace_id: 'new-1', branch: 'b', guardrail_names: ['g'], guardrail_stages: ['output'], guardrail_verdicts: ['deny'], guardrail_findings: ['email×1'], guardrail_trips: 1 });
+      const row = traceRow({ trace_id: 'new-1', branch: 'b', guardrail_names: ['g'], guardrail_stages: ['output'], guardrail_verdicts: ['deny'], guardrail_findings: ['email:1'], guardrail_trips: 1 });
       await sink.insertTraces([row]);
       expect(await sink.getTrace('new-1')).toEqual(row);
 
@@ -202,11 +189,44 @@ describe('schema upgrades keep old rows and add new columns', () => {
   });
 });
 
-/** A row with only the columns the first release's requests table had. */
-function firstReleaseRow(row: TraceRow): Partial<TraceRow> {
-  const { client_request_id: _id, branch: _branch, guardrail_names: _n, guardrail_stages: _s, guardrail_verdicts: _v, guardrail_findings: _f, guardrail_trips: _t, ...old } = row;
-  return old;
+/** A fresh ClickHouse database migrated up to `version`, a client on it, and a sink not opened yet. */
+async function databaseAt(version: number, prefix: string) {
+  const database = `${prefix}_${Date.now()}`;
+  const admin = createClient({ url: clickhouse.url });
+  await admin.command({ query: `CREATE DATABASE ${database}` });
+  await admin.close();
+  const client = createClient({ url: clickhouse.url, database });
+  const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
+  const all = loadMigrations();
+  return { sink, client, all, applied: await migrate(client, all.filter((m) => m.version <= version)) };
 }
+
+/** A row as written before migration 0005: JSONEachRow leaves out undefined fields. */
+const NO_REPLICA_COLUMNS = { replica: undefined, replica_reason: undefined, replica_score: undefined, prefix_match_chars: undefined, queue_ms: undefined };
+/** A row as written before migration 0006. */
+const NO_POLICY_COLUMNS = { branch: undefined, guardrail_names: undefined, guardrail_stages: undefined, guardrail_verdicts: undefined, guardrail_findings: undefined, guardrail_trips: undefined };
+
+describe('migration 0005 (replica columns) on ClickHouse 18.16', () => {
+  it('adds the replica columns to a database at version 4, keeps old rows readable, and runs again cleanly', async () => {
+    const { sink, client, all, applied } = await databaseAt(4, 'replicas');
+    try {
+      expect(applied).toEqual([1, 2, 3, 4]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'before-pools' }), ...NO_REPLICA_COLUMNS, ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
+
+      await sink.init();
+      expect(await sink.getTrace('before-pools')).toMatchObject({ replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 });
+      const row = traceRow({ trace_id: 'pooled', replica: '10.0.0.7:8000', replica_reason: 'prefix', replica_score: 2.5, prefix_match_chars: 4096, queue_ms: 12.5 });
+      await sink.insertTraces([row]);
+      expect(await sink.getTrace('pooled')).toEqual(row);
+
+      const again = all.filter((m) => m.version === 5).map((m) => ({ ...m, version: 1005 }));
+      expect(await migrate(client, again)).toEqual([1005]);
+    } finally {
+      await client.close();
+      await sink.close();
+    }
+  });
+});
 
 /** The requests table as the first release created it (DuckDB). */
 const OLD_DUCKDB_COLUMNS = `
