@@ -63,6 +63,7 @@ export function responseShell(request: ResponsesRequest, id: string, createdAt: 
  */
 export function echoRequest(response: JsonObject, request: ResponsesRequest): JsonObject {
   response.model = request.model;
+  response.instructions = request.instructions ?? null;
   response.store = request.store ?? true;
   response.previous_response_id = request.previous_response_id ?? null;
   if ('metadata' in response || request.metadata) response.metadata = request.metadata ?? {};

@@ -88,7 +88,10 @@ function appendItems(messages: JsonObject[], items: readonly ResponsesInputItem[
   }
 }
 
-/** Input content as chat content parts (text, images, files); a plain string stays a string. */
+/**
+ * Input content as chat content parts (text, images, files). Text alone becomes a plain string: many
+ * self-hosted servers' chat templates take nothing else (for system messages above all).
+ */
 function chatContent(content: unknown): unknown {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
@@ -121,7 +124,7 @@ function chatContent(content: unknown): unknown {
         break;
     }
   }
-  return parts;
+  return parts.every((part) => part.type === 'text') ? parts.map((part) => part.text).join('') : parts;
 }
 
 /** The text of content given as a string or as parts (tool outputs, assistant turns). */
