@@ -14,6 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from '../gateway/test/helpers/free-port.js';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
@@ -39,7 +40,15 @@ const RATES = QUICK ? [100] : [200, 500, 1000];
 const CONNECTIONS = 32;
 const PINNED = args.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 
-const PORTS = { upstream: 9100, plain: 9201, duckdb: 9202, clickhouse: 9203, portkey: 9300, raw: 9400 };
+/** Free loopback ports, picked at start: fixed ones collide with anything else running on the machine. */
+const PORTS = {
+  upstream: await freePort(),
+  plain: await freePort(),
+  duckdb: await freePort(),
+  clickhouse: await freePort(),
+  portkey: await freePort(),
+  raw: await freePort(),
+};
 
 /** A ~1 KB chat request, as the scenarios ask. */
 const CHAT_BODY = (model: string, stream = false): string =>

@@ -27,7 +27,8 @@ beforeAll(async () => {
   gateway = await startGateway(
     {
       providers: {
-        up: { type: 'openai-compatible', baseUrl: upstream.url, apiKey: UPSTREAM_SECRET },
+        // Listed, so metrics name them (a direct request for an unlisted model is counted as `other`).
+        up: { type: 'openai-compatible', baseUrl: upstream.url, apiKey: UPSTREAM_SECRET, models: ['no-usage-model', 'no-price-model'] },
         sim: { type: 'mock' },
       },
       routing: { retry: { maxAttempts: 1 } },
