@@ -94,6 +94,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const key = request.gatewayKey;
     const parsed = dialect.parse(request.body, { keyId: key?.id ?? '' });
     const exchange = parsed instanceof Promise ? await parsed : parsed;
+    // The canonical request is final from here, whatever the dialect: the place for input policies.
     const body = exchange.canonical;
     outcome.requestedModel = exchange.model;
     outcome.requestBody = exchange.logBody;
@@ -147,6 +148,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       }
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
+        // The answer as the client will get it (its text: dialect.answerText): the place for output policies.
         const answer = exchange.renderJson(result.body, result.native);
         outcome.responseBody = answer;
         // A JSON answer is cached as the client gets it, serialised once: the stored bytes are also the reply.
@@ -166,6 +168,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
           outcome.firstChunkAt ??= performance.now();
         },
         errorBody: (error) => clientError(error, scrubber, request.headers).body,
+        // A whole streamed answer before its closing event (the text so far is outcome.streamText).
         beforeEnd: () => {
           answer = renderer.answer();
           return answer && exchange.completed?.(answer.json());
