@@ -16,6 +16,11 @@ export interface RoutePolicy {
   readonly output: readonly Guardrail[];
   /** Some output check needs the whole answer: streams are read whole before any of them is sent. */
   readonly bufferStreams: boolean;
+  /**
+   * The checks rewrite requests or read answers, so requests are served translated (never passed through
+   * in a provider's native dialect): every check then sees the one canonical request and answer.
+   */
+  readonly canonicalOnly: boolean;
 }
 
 export class GuardrailSet {
@@ -43,7 +48,8 @@ export class GuardrailSet {
     const input = pick('input');
     const output = pick('output');
     if (input.length === 0 && output.length === 0) return undefined;
-    return { input, output, bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer') };
+    const rewritesInput = input.some((guardrail) => guardrail.kind === 'webhook' || (guardrail.kind === 'text' && guardrail.action === 'redact'));
+    return { input, output, bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer'), canonicalOnly: output.length > 0 || rewritesInput };
   }
 
   async close(): Promise<void> {

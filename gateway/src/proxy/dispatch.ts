@@ -4,6 +4,10 @@
  * failures on the same target with backoff, moving on when the failure allows — all within the
  * request's deadline. A stream counts as answered once its first chunk has arrived: before that it can
  * still be retried or fall back; after it, never.
+ *
+ * Each attempt sends the canonical request, or — when the client's dialect is the target provider's own
+ * (`native`) — the client's body passed through with the target's model. That is decided per attempt:
+ * a fallback may cross provider types, and the result says which kind of answer came back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryConfig } from '../config/schema.js';
@@ -18,7 +22,14 @@ import type { AnswerDecision } from '../policy/run-guardrails.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
-import type { ValidatedBody } from './request-schemas.js';
+
+/** Pass-through for attempts at providers that speak the client's dialect natively. */
+export interface NativePassThrough {
+  /** The provider operation of the client's dialect (e.g. 'responses'). */
+  operation: Operation;
+  /** The client's body for this target's model. */
+  body(model: string): JsonObject;
+}
 
 export interface RoutingRuntime {
   random: () => number;
@@ -31,8 +42,13 @@ export interface RoutingRuntime {
 export interface DispatchInput {
   route: CompiledRoute;
   operation: Operation;
-  body: ValidatedBody;
+  /** The canonical request (what translated attempts send). */
+  body: JsonObject;
   stream: boolean;
+  /** Set when the client's dialect has a native provider operation. */
+  native?: NativePassThrough | undefined;
+  /** Set when this request must not be translated (a route refusing to drop what translation cannot carry). */
+  translationRefused?: GatewayError | undefined;
   requestId: string;
   /** Aborted by the client leaving or by the deadline (its reason says which). */
   signal: AbortSignal;
@@ -78,6 +94,8 @@ interface Answered {
   branch: string | undefined;
   /** The replica that served the last attempt, when its target is a replica pool. */
   placement: ReplicaPlacement | undefined;
+  /** The answer is in the client's own dialect (passed through), not the canonical one. */
+  native: boolean;
 }
 
 export type DispatchResult =
@@ -134,6 +152,11 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
       lastError ??= new GatewayError('operation_not_supported', `provider '${planned.target.provider.name}' does not serve this endpoint`);
       continue;
     }
+    // A request that must not be translated skips the targets that would translate it.
+    if (input.translationRefused && !speaksNatively(planned.target, input)) {
+      lastError ??= input.translationRefused;
+      continue;
+    }
     if (!admit(planned.target, runtime)) {
       skipped.push(planned);
       continue;
@@ -166,6 +189,10 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     slot.placement,
     (lastPlanned ?? plan[0])?.branch,
   );
+}
+
+function speaksNatively(target: ResolvedTarget, input: DispatchInput): boolean {
+  return input.native !== undefined && target.provider.supports(input.native.operation);
 }
 
 /** Whether a request planned to this target would skip it now (health check failing, breaker open). */
@@ -283,10 +310,11 @@ async function attempt(
   slot: PlacementSlot,
 ): Promise<DispatchResult> {
   const { target, variant } = planned;
+  const native = speaksNatively(target, input) ? input.native : undefined;
   const reply = await target.provider.send({
-    operation: input.operation,
+    operation: native ? native.operation : input.operation,
     model: target.model,
-    body: upstreamBody(input, target.model),
+    body: native ? native.body(target.model) : upstreamBody(input, target.model),
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
@@ -301,7 +329,7 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, placement: slot.placement, branch: planned.branch, body: reply.body };
+    return { kind: 'json', target, variant, counts, placement: slot.placement, branch: planned.branch, native: native !== undefined, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
@@ -315,7 +343,7 @@ async function attempt(
     else breaker.recordFailure();
   }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, placement: slot.placement, branch: planned.branch, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, placement: slot.placement, branch: planned.branch, native: native !== undefined, first: first.done ? undefined : first.value, rest };
 }
 
 /**

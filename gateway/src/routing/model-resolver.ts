@@ -41,6 +41,7 @@ export class ModelResolver {
           timeoutMs: route.shadow.timeoutMs,
         },
         stickyHeaders: stickyHeadersOf(root),
+        hostedTools: route.hostedTools,
         conditional: hasConditions(root),
         policy: guardrails?.policyFor(config.routing.guardrails, route.guardrails),
       }));
@@ -62,6 +63,7 @@ export class ModelResolver {
       cache: this.directCache,
       shadow: undefined,
       stickyHeaders: [],
+      hostedTools: 'drop',
       policy: this.directPolicy,
     };
   }

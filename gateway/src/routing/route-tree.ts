@@ -83,6 +83,8 @@ export interface CompiledRoute {
   readonly shadow: CompiledShadow | undefined;
   /** Header names that identify a user for canary stickiness (besides the body's `user`). */
   readonly stickyHeaders: readonly string[];
+  /** What happens to hosted tools a translated provider cannot serve (see routing-schema.ts). */
+  readonly hostedTools: 'drop' | 'reject';
   /** The tree has conditional nodes: requests need their RequestFacts to be planned. */
   readonly conditional?: boolean | undefined;
   /** The route's guardrails (global ones first); undefined when none apply, so there is no policy step. */
