@@ -23,10 +23,15 @@ export interface PolicyRun {
   refusals: number;
   /** The deny that ended a stream after it started, if one did. */
   streamDenied: GatewayError | undefined;
+  /**
+   * The canonical request is the client's own body (chat, completions, embeddings), so a deny's `param`
+   * can name the field; for other dialects (Responses, Messages) the canonical field names would mislead.
+   */
+  readonly clientShaped: boolean;
 }
 
-export function startPolicyRun(facts: RequestFacts, route: string, verdicts: GuardrailVerdict[]): PolicyRun {
-  return { facts, route, verdicts, refusals: 0, streamDenied: undefined };
+export function startPolicyRun(facts: RequestFacts, route: string, verdicts: GuardrailVerdict[], clientShaped = true): PolicyRun {
+  return { facts, route, verdicts, refusals: 0, streamDenied: undefined, clientShaped };
 }
 
 /** What becomes of an answer the output checks looked at. */
@@ -125,7 +130,7 @@ function applyText(guardrail: TextGuardrail, stage: GuardrailStage, segments: re
   }
   const findings = summarise(counts);
   record(run, guardrail, stage, guardrail.action, findings);
-  return guardrail.action === 'deny' ? deniedError(guardrail.name, stage, findings, stage === 'input' ? firstPath : null) : undefined;
+  return guardrail.action === 'deny' ? deniedError(guardrail.name, stage, findings, stage === 'input' && run.clientShaped ? firstPath : null) : undefined;
 }
 
 function applySchema(guardrail: SchemaGuardrail, segments: readonly TextSegment[], run: PolicyRun): AnswerDecision {

@@ -12,10 +12,13 @@ import type { RequestFacts } from '../routing/request-facts.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { AnswerCheck } from './dispatch.js';
 
-/** Runs the input checks (throwing a deny); the run's verdicts are the outcome's. */
-export async function startPolicy(policy: RoutePolicy, facts: RequestFacts, route: string, outcome: RequestOutcome): Promise<PolicyRun> {
+/**
+ * Runs the input checks (throwing a deny); the run's verdicts are the outcome's. `clientShaped`: the
+ * canonical request is the client's own body, so a deny may name its field.
+ */
+export async function startPolicy(policy: RoutePolicy, facts: RequestFacts, route: string, outcome: RequestOutcome, clientShaped: boolean): Promise<PolicyRun> {
   outcome.guardrails = [];
-  const run = startPolicyRun(facts, route, outcome.guardrails);
+  const run = startPolicyRun(facts, route, outcome.guardrails, clientShaped);
   if (policy.input.length > 0) await checkInput(policy, run);
   return run;
 }

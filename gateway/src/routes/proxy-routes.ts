@@ -125,7 +125,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const facts = route.conditional || policy ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
     // Input guardrails run on the canonical request before the cache and the upstream: a redaction is what
     // both see, and what the trace keeps of the request.
-    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome) : undefined;
+    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation) : undefined;
     if (run?.verdicts.some((v) => v.verdict === 'redact' && v.stage === 'input')) outcome.requestBody = body;
     const stream = exchange.stream;
     outcome.route = route.name;
