@@ -57,6 +57,8 @@ export const canaryPlanSchema = z.strictObject({
   guards: z
     .strictObject({
       maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+      /** Allowed increase of the share of answers that trip an output guardrail (flag, redact, deny, retry, fallback). */
+      maxGuardrailRateIncrease: z.number().min(0).max(1).optional(),
       maxP95Ratio: z.number().gt(0).optional(),
       maxTtftRatio: z.number().gt(0).optional(),
       maxCostRatio: z.number().gt(0).optional(),
