@@ -2,6 +2,7 @@
 import type { LatencySummary } from './open-loop.js';
 import type { SaturationResult } from './saturation.js';
 import { fleetTargets, type FleetOptions, type FleetResult } from './fleet.js';
+import type { GuardrailCostRow } from './guardrail-cost.js';
 
 export interface BenchReport {
   date: string;
@@ -12,6 +13,8 @@ export interface BenchReport {
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
   /** The replica-pool scenario: one simulated GPU fleet, each scheduling strategy in turn. */
   fleet?: { options: FleetOptions; results: FleetResult[] } | undefined;
+  /** CPU per KB of each detector and guardrail kind (benchmarks/guardrail-cost.ts). */
+  guardrailCost?: GuardrailCostRow[] | undefined;
 }
 
 export interface TargetCheck {
@@ -80,7 +83,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
     checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
-  return [...checks, ...responsesChecks(report), ...rssCheck(report)];
+  return [...checks, ...responsesChecks(report), ...policyChecks(report), ...rssCheck(report)];
 }
 
 /**
@@ -100,6 +103,22 @@ function responsesChecks(report: BenchReport): TargetCheck[] {
     if (!responses || !base) continue;
     const cpu = responses.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(responses.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
     checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((responses.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
+  }
+  return checks;
+}
+
+/** Conditional routing with input and output guardrails against the same requests without them, same run. */
+function policyChecks(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const [scenario, chat] of [
+    ['policies on (JSON)', 'chat JSON'],
+    ['policies on (stream)', 'chat stream'],
+  ] as const) {
+    const policy = saturationOf(report, scenario, 'gateway');
+    const base = saturationOf(report, chat, 'gateway');
+    if (!policy || !base) continue;
+    const cpu = policy.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(policy.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
+    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((policy.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
   }
   return checks;
 }
@@ -152,6 +171,16 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`| ${row.scenario} | ${row.rate} | ${row.target} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${over('p50')} | ${over('p90')} | ${over('p99')} | ${row.errors} |`);
   }
   lines.push('');
+  if (report.guardrailCost) {
+    lines.push('## Guardrails: CPU per KB of text');
+    lines.push('');
+    lines.push('Measured in process (CPU time, median of five rounds). "realistic": prompts, code, logs and numbers with an e-mail, a card, an IBAN and a key per 3 KB; "adversarial": 64 KB of near-matches that complete none.');
+    lines.push('');
+    lines.push('| check | text | µs per KB |');
+    lines.push('| --- | --- | ---: |');
+    for (const row of report.guardrailCost) lines.push(`| ${row.check} | ${row.text} | ${row.usPerKb.toFixed(2)} |`);
+    lines.push('');
+  }
   if (report.fleet) {
     const { options, results } = report.fleet;
     lines.push('## Fleet: scheduling a simulated GPU fleet');

@@ -183,7 +183,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       const renderer = exchange.streamRenderer(result.native, outcome, collect);
       const res = startStream(reply, outcome);
       let answer: StreamAnswer | undefined;
-      const checked = checkedStream(policy, run, result.first, result.rest);
+      const checked = run ? checkedStream(policy, run, result.first, result.rest) : result;
       outcome.streamResult = await writeSseStream(res, checked.first, checked.rest, renderer, {
         observe: () => {
           outcome.firstChunkAt ??= performance.now();

@@ -4,7 +4,18 @@ import type { TraceRow } from './trace-row.js';
 
 export type PolicyColumns = Pick<TraceRow, 'branch' | 'guardrail_names' | 'guardrail_stages' | 'guardrail_verdicts' | 'guardrail_findings' | 'guardrail_trips'>;
 
+/** A request without policy: shared, never written to (rows are only read and serialised). */
+const NO_POLICY: PolicyColumns = Object.freeze({
+  branch: '',
+  guardrail_names: Object.freeze([]) as unknown as string[],
+  guardrail_stages: Object.freeze([]) as unknown as string[],
+  guardrail_verdicts: Object.freeze([]) as unknown as string[],
+  guardrail_findings: Object.freeze([]) as unknown as string[],
+  guardrail_trips: 0,
+});
+
 export function policyColumns(branch: string | undefined, verdicts: readonly GuardrailVerdict[] | undefined): PolicyColumns {
+  if (branch === undefined && verdicts === undefined) return NO_POLICY;
   const columns: PolicyColumns = {
     branch: branch ?? '',
     guardrail_names: [],

@@ -23,6 +23,8 @@ export interface PatternDetectorOptions {
   holdback: number;
   /** A cheap test the text must pass before the pattern runs (e.g. it contains '@'). */
   prefilter?: (text: string) => boolean;
+  /** Digits every match contains at least: a text with fewer is not searched. */
+  minDigits?: number;
   /**
    * Accepts, trims or rejects a candidate: returns the end of the accepted match (≤ match end), or -1.
    * `text` and the match's start are given so a validator can look at context around it.
@@ -31,13 +33,13 @@ export interface PatternDetectorOptions {
 }
 
 export function patternDetector(name: string, options: PatternDetectorOptions): Detector {
-  const { pattern, prefilter, validate } = options;
+  const { pattern, prefilter, validate, minDigits = 0 } = options;
   if (!pattern.global) throw new Error(`detector ${name}: the pattern must be global`);
   return {
     name,
     holdback: options.holdback,
     scan(text, found) {
-      if (prefilter && !prefilter(text)) return;
+      if ((prefilter && !prefilter(text)) || (minDigits > 0 && !hasDigits(text, minDigits))) return;
       pattern.lastIndex = 0;
       let match: RegExpExecArray | null;
       while ((match = pattern.exec(text)) !== null) {
@@ -53,6 +55,16 @@ export function patternDetector(name: string, options: PatternDetectorOptions): 
       }
     },
   };
+}
+
+/** Whether `text` holds at least `count` ASCII digits (stops as soon as it does). */
+export function hasDigits(text: string, count: number): boolean {
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 48 && code <= 57 && ++seen >= count) return true;
+  }
+  return false;
 }
 
 /**

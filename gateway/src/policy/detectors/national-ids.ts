@@ -26,6 +26,7 @@ const DNI_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
 
 /** Spain: DNI/NIF, 7–8 digits and a letter (the number mod 23). */
 export const esNif = patternDetector('es_nif', {
+  minDigits: 7,
   pattern: /(?<![A-Za-z0-9])(\d{7,8})-?([A-Za-z])(?![A-Za-z0-9])/g,
   holdback: 10 + CONTEXT_SPAN,
   validate: (match) => (DNI_LETTERS[Number(match[1]) % 23] === (match[2] as string).toUpperCase() ? end(match) : -1),
@@ -33,6 +34,7 @@ export const esNif = patternDetector('es_nif', {
 
 /** Spain: NIE, X/Y/Z (0/1/2) + 7 digits + the DNI letter. */
 export const esNie = patternDetector('es_nie', {
+  minDigits: 7,
   pattern: /(?<![A-Za-z0-9])([XYZxyz])(\d{7})-?([A-Za-z])(?![A-Za-z0-9])/g,
   holdback: 10 + CONTEXT_SPAN,
   validate: (match) => {
@@ -64,6 +66,7 @@ const HETU_CHECK = '0123456789ABCDEFHJKLMNPRSTUVWXY';
 
 /** Finland: henkilötunnus DDMMYY, century sign, 3-digit individual number, check character (mod 31). */
 export const fiHetu = patternDetector('fi_hetu', {
+  minDigits: 9,
   pattern: /(?<!\d)(\d{2})(\d{2})(\d{2})[-+ABCDEFYXWVU](\d{3})([0-9A-Y])(?![A-Za-z0-9])/g,
   holdback: 11 + CONTEXT_SPAN,
   validate: (match) => {
@@ -78,6 +81,7 @@ export const fiHetu = patternDetector('fi_hetu', {
  * digits. With its `-`/`+` separator anywhere; as bare digits only after a naming word.
  */
 export const sePersonnummer = patternDetector('se_personnummer', {
+  minDigits: 10,
   pattern: /(?<![\d-])(?:18|19|20)?(\d{2})(\d{2})(\d{2})([-+]?)(\d{4})(?![\d-])/g,
   holdback: 13 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -92,6 +96,7 @@ const PESEL_WEIGHTS = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3];
 
 /** Poland: PESEL, 11 digits encoding the birth date, weighted check digit; only after "PESEL". */
 export const plPesel = patternDetector('pl_pesel', {
+  minDigits: 11,
   pattern: /(?<!\d)\d{2}([0-9]{2})([0-9]{2})\d{5}(?!\d)/g,
   holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -105,6 +110,7 @@ export const plPesel = patternDetector('pl_pesel', {
 
 /** India: Aadhaar, 12 digits starting 2–9, Verhoeff check; in groups of four anywhere, bare only after "Aadhaar". */
 export const inAadhaar = patternDetector('in_aadhaar', {
+  minDigits: 12,
   pattern: /(?<![\d:-])[2-9]\d{3}([ :-]?)\d{4}\1\d{4}(?![\d:-])/g,
   holdback: 14 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -119,6 +125,7 @@ export const inAadhaar = patternDetector('in_aadhaar', {
  * separator style) anywhere, bare only after "SIN", "NAS" or "social insurance".
  */
 export const caSin = patternDetector('ca_sin', {
+  minDigits: 9,
   pattern: /(?<![\d-])\d{3}([ -]?)\d{3}\1\d{3}(?![\d-])/g,
   holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -131,6 +138,7 @@ export const caSin = patternDetector('ca_sin', {
 
 /** UK: NHS number, 10 digits, mod-11 check digit; only after "NHS" (its 3-3-4 form is also a phone number's). */
 export const ukNhs = patternDetector('uk_nhs', {
+  minDigits: 10,
   pattern: /(?<![\d-])\d{3}([ -]?)\d{3}\1\d{4}(?![\d-])/g,
   holdback: 12 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -143,6 +151,7 @@ export const ukNhs = patternDetector('uk_nhs', {
 
 /** Brazil: CPF, 11 digits with two mod-11 check digits; `000.000.000-00` anywhere, bare only after "CPF". */
 export const brCpf = patternDetector('br_cpf', {
+  minDigits: 11,
   pattern: /(?<![\d.-])\d{3}(\.?)\d{3}\1\d{3}-?\d{2}(?![\d-]|\.\d)/g,
   holdback: 14 + CONTEXT_SPAN,
   validate: (match, text) => {
@@ -161,6 +170,7 @@ export const brCpf = patternDetector('br_cpf', {
 
 /** Netherlands: BSN, 9 digits passing the "11-proof"; only after "BSN" or "burgerservicenummer". */
 export const nlBsn = patternDetector('nl_bsn', {
+  minDigits: 9,
   pattern: /(?<![\d.-])\d{4}(\.?)\d{2}\1\d{3}(?![\d-]|\.\d)/g,
   holdback: 11 + CONTEXT_SPAN,
   validate: (match, text) => {

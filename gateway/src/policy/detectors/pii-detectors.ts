@@ -30,6 +30,7 @@ export const email = patternDetector('email', {
  * `regex` guardrails: without a `+` they cannot be told from order numbers and amounts.
  */
 export const phone = patternDetector('phone', {
+  minDigits: 8,
   pattern: /(?<![\w+])(?:\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){1,6}|(?:\(\d{3}\)[ ]?|\d{3}([-.]))\d{3}[-. ]\d{4})(?![\w-])/g,
   holdback: 32,
   validate: (match) => {
@@ -72,6 +73,7 @@ const CARD_NETWORKS: readonly { prefix: RegExp; lengths: readonly number[] }[] =
  * dash, in a network's issuer range and length, passing Luhn, and not one digit repeated.
  */
 export const paymentCard = patternDetector('payment_card', {
+  minDigits: 12,
   pattern: /(?<![\d.,-])\d(?:[ -]?\d){11,18}(?![\d-]|[.,]\d)/g,
   holdback: 19 + 18,
   validate: (match) => {
@@ -114,6 +116,7 @@ const IBAN_LENGTHS: Readonly<Record<string, number>> = {
  * following word (`DE89… AND`); the match is cut at the country's length.
  */
 export const iban = patternDetector('iban', {
+  minDigits: 2,
   pattern: /(?<![A-Za-z0-9-])([A-Z]{2})\d{2}(?:[ -]?[A-Z0-9]){11,30}(?![a-z0-9])/g,
   holdback: 34 + 8,
   validate: (match) => {
