@@ -319,3 +319,23 @@ describe('guardrail config', () => {
     expect(new GuardrailSet(config.guardrails).policyFor(config.routing.guardrails, undefined)).toBeUndefined();
   });
 });
+
+describe("the README's examples", () => {
+  it('conditional routing and guardrails examples load as they are written', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const exampleUnder = (heading: string): Record<string, unknown> => {
+      const section = readme.slice(readme.indexOf(`### ${heading}\n`));
+      const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+      if (!yaml) throw new Error(`no example under ${heading}`);
+      return parse(yaml) as Record<string, unknown>;
+    };
+    const providers = Object.fromEntries(['openai', 'claude', 'gemini', 'local-vllm'].map((name) => [name, { type: 'mock' }]));
+    const routing = exampleUnder('Conditional routing');
+    const guardrails = exampleUnder('Guardrails');
+    const config = validateConfig({ providers, ...routing, ...guardrails, routes: { ...(routing.routes as object), ...(guardrails.routes as object) } }, { MODERATION_TOKEN: 'moderation-token-123' }, 'README');
+    expect(Object.keys(config.guardrails)).toContain('moderation');
+    expect(config.routes.assistant!.strategy).toBe('conditional');
+  });
+});
