@@ -8,8 +8,8 @@ import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { guardrailsSchema } from './guardrail-schema.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
-import { poolFields } from './pool-schema.js';
 import { responsesSchema } from '../state/responses-config.js';
+import { poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;

@@ -29,12 +29,7 @@ export function createProvider(name: string, config: ProviderConfig, pool?: Pool
         responses: true,
       }));
     case 'openai-compatible': {
-      const adapter = createOpenAIAdapter({
-        providerName: name,
-        apiKey: config.apiKey,
-        extraHeaders: config.headers,
-        responses: config.responses === 'native',
-      });
+      const adapter = createOpenAIAdapter({ providerName: name, apiKey: config.apiKey, extraHeaders: config.headers, responses: config.responses === 'native' });
       if (isPool(config)) {
         if (!pool) throw new Error(`provider '${name}' is a replica pool: build it through the registry`);
         return createReplicaPool(name, config, adapter, pool);

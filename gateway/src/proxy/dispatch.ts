@@ -90,12 +90,12 @@ interface Answered {
   /** The variant the request was assigned to (a failing canary may be answered by the baseline). */
   variant: Variant | undefined;
   counts: AttemptCounts;
-  /** The conditional branch the answering target was planned through. */
-  branch: string | undefined;
-  /** The replica that served the last attempt, when its target is a replica pool. */
-  placement: ReplicaPlacement | undefined;
   /** The answer is in the client's own dialect (passed through), not the canonical one. */
   native: boolean;
+  /** The replica that served the last attempt, when its target is a replica pool. */
+  placement: ReplicaPlacement | undefined;
+  /** The conditional branch the answering target was planned through. */
+  branch: string | undefined;
 }
 
 export type DispatchResult =
@@ -329,7 +329,7 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, placement: slot.placement, branch: planned.branch, native: native !== undefined, body: reply.body };
+    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, branch: planned.branch, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
@@ -343,7 +343,7 @@ async function attempt(
     else breaker.recordFailure();
   }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, placement: slot.placement, branch: planned.branch, native: native !== undefined, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, branch: planned.branch, first: first.done ? undefined : first.value, rest };
 }
 
 /**

@@ -16,19 +16,20 @@ import { dispatch, DispatchError, type AnswerCheck, type AttemptCounts, type Dis
 import { answerCheck, checkedStream, startPolicy } from '../proxy/request-policy.js';
 import { verdictHeader, type PolicyRun } from '../policy/run-guardrails.js';
 import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
-import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
+import type { JsonObject } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import { requestFacts, type RequestFacts } from '../routing/request-facts.js';
 import { branchDecisions, type CompiledRoute, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
-import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
-import type { PriorityConfig } from '../config/pool-schema.js';
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { clientError } from '../http/client-error.js';
 import { parseMetadata, requestTimeoutMs, stickyKeyOf, withKeyTags } from '../proxy/request-headers.js';
+import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
+import type { PriorityConfig } from '../config/pool-schema.js';
+import type { ReplicaPlacement } from '../providers/types.js';
 
 export interface ProxyRouteDeps {
   /** The inbound dialects to serve, each at its own path. */
@@ -386,8 +387,8 @@ function noteAttempts(
   placement: ReplicaPlacement | undefined,
   branch: string | undefined,
 ): void {
-  outcome.attempts = counts.attempts;
   outcome.placement = placement;
+  outcome.attempts = counts.attempts;
   outcome.branch = branch;
   if (branch !== undefined) reply.header(BRANCH_HEADER, branch);
   outcome.retries = counts.retries;
