@@ -15,15 +15,18 @@ const recordedRequest = (name: string): Record<string, unknown> =>
 
 const translate = (body: Record<string, unknown>) => toChatRequest(validateMessagesRequest(body));
 
-function refusal(body: Record<string, unknown>): GatewayError {
+/** The GatewayError `run` throws. */
+function thrown(run: () => unknown): GatewayError {
   try {
-    translate(body);
+    run();
   } catch (error) {
     if (error instanceof GatewayError) return error;
     throw error;
   }
-  throw new Error('expected the translation to refuse this request');
+  throw new Error('expected a GatewayError');
 }
+
+const refusal = (body: Record<string, unknown>): GatewayError => thrown(() => translate(body));
 
 const user = (content: unknown) => ({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content }] });
 
@@ -234,15 +237,7 @@ describe('Messages request → canonical chat request', () => {
 });
 
 describe('Messages request validation', () => {
-  const invalid = (body: unknown): GatewayError => {
-    try {
-      validateMessagesRequest(body);
-    } catch (error) {
-      if (error instanceof GatewayError) return error;
-      throw error;
-    }
-    throw new Error('expected a validation error');
-  };
+  const invalid = (body: unknown): GatewayError => thrown(() => validateMessagesRequest(body));
 
   it('names the field the way Anthropic does in the message, and OpenAI-style in param', () => {
     const missing = invalid({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
