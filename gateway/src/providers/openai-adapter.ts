@@ -6,7 +6,7 @@
  */
 import { GatewayError, upstreamStatusError } from '../errors.js';
 import { parseEventJson } from './sse.js';
-import type { JsonObject, Operation, ProviderAdapter, StreamDecoder, UpstreamRequestSpec } from './types.js';
+import { isOpenAIOperation, type JsonObject, type OpenAIOperation, type ProviderAdapter, type StreamDecoder, type UpstreamRequestSpec } from './types.js';
 
 export interface OpenAIAdapterOptions {
   providerName: string;
@@ -16,7 +16,7 @@ export interface OpenAIAdapterOptions {
   extraHeaders?: Readonly<Record<string, string>>;
 }
 
-const PATHS: Record<Operation, string> = {
+const PATHS: Record<OpenAIOperation, string> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
@@ -33,11 +33,11 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
   if (options.project) staticHeaders['openai-project'] = options.project;
 
   return {
-    supports: () => true,
+    supports: isOpenAIOperation,
 
     buildRequest({ operation, body, stream }): UpstreamRequestSpec {
       return {
-        path: PATHS[operation],
+        path: PATHS[operation as OpenAIOperation],
         headers: stream ? { ...staticHeaders, accept: 'text/event-stream' } : staticHeaders,
         body: JSON.stringify(body),
       };

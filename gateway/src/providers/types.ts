@@ -6,7 +6,18 @@
 import type { GatewayError } from '../errors.js';
 import type { SseEvent } from './sse.js';
 
-export type Operation = 'chat' | 'completions' | 'embeddings';
+/**
+ * What a provider is asked to do. `messages` and `count_tokens` are Anthropic's own Messages API and
+ * its token counter, served natively by `anthropic` providers (a pass-through for /v1/messages clients).
+ */
+export type Operation = OpenAIOperation | 'messages' | 'count_tokens';
+
+/** The operations of OpenAI's API, which every OpenAI-compatible server and the mock provider serve. */
+export type OpenAIOperation = 'chat' | 'completions' | 'embeddings';
+
+export function isOpenAIOperation(operation: Operation): operation is OpenAIOperation {
+  return operation === 'chat' || operation === 'completions' || operation === 'embeddings';
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -22,6 +33,8 @@ export interface ProviderCall {
   signal: AbortSignal;
   /** Trace-context headers to send upstream (this attempt's span, or the client's own traceparent). */
   traceHeaders?: Record<string, string> | undefined;
+  /** Client headers a provider honours on a native pass-through (e.g. anthropic-version, anthropic-beta). */
+  clientHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export type ProviderReply =

@@ -13,7 +13,7 @@ import { GatewayError } from '../errors.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
 import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
 import { writeSseChunks, writeSseStream } from '../proxy/write-sse.js';
-import type { JsonObject, Operation } from '../providers/types.js';
+import type { JsonObject, OpenAIOperation, Operation } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
@@ -67,7 +67,7 @@ const METADATA_HEADER = 'x-gateway-metadata';
 const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
-  const route = (path: string, operation: Operation): void => {
+  const route = (path: string, operation: OpenAIOperation): void => {
     app.post(path, { config: { operation, access: 'client' } satisfies ProxyRouteConfig }, createProxyHandler(operation, deps));
   };
   route('/v1/chat/completions', 'chat');
@@ -82,7 +82,7 @@ interface CachePlan {
   flight: Flight | undefined;
 }
 
-function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
+function createProxyHandler(operation: OpenAIOperation, deps: ProxyRouteDeps) {
   const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
   const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
 
