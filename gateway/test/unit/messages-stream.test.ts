@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { eventsToMessage, messageToEvents, sseEvent, type MessagesEvent } from '../../src/inbound/messages-events.js';
 import { MessagesStreamEncoder } from '../../src/inbound/messages-stream.js';
 import type { AnthropicMessage } from '../../src/inbound/messages-response.js';
-import { createAnthropicStreamDecoder } from '../../src/providers/anthropic-adapter.js';
+import { GatewayError } from '../../src/errors.js';
+import { createAnthropicAdapter, createAnthropicStreamDecoder, createMessagesEventDecoder } from '../../src/providers/anthropic-adapter.js';
 import { SseParser } from '../../src/providers/sse.js';
 import type { JsonObject } from '../../src/providers/types.js';
 import { assertEventGrammar, recordedEvents, sdkFinalMessage, type Event } from '../helpers/anthropic-events.js';
@@ -174,5 +175,60 @@ describe('Messages ⇄ events (cache replay)', () => {
     assertEventGrammar(replayed);
     expect(replayed.map((e) => e.type).slice(0, 3)).toEqual(['message_start', 'content_block_start', 'ping']);
     expect(JSON.parse(JSON.stringify(await sdkFinalMessage(replayed)))).toEqual(message);
+  });
+});
+
+describe('the pass-through of an anthropic provider', () => {
+  it.each(ALL)('%s: every recorded event comes through as sent, complete at message_stop', (name) => {
+    const decoder = createMessagesEventDecoder('claude');
+    const parser = new SseParser();
+    const raw = (recorded('anthropic', name) as { events: string[] }).events;
+    const items: JsonObject[] = [];
+    let done = false;
+    for (const event of [...raw.flatMap((text) => parser.push(text)), ...parser.end()]) {
+      const decoded = decoder.decode(event);
+      items.push(...decoded.chunks);
+      done ||= decoded.done;
+    }
+    expect(items).toEqual(recordedEvents(name));
+    expect(done).toBe(true);
+    expect(decoder.finishWithoutMarker().complete).toBe(false);
+  });
+
+  it('an error event fails the stream with Anthropic’s type and the status it goes with', () => {
+    const decoder = createMessagesEventDecoder('claude');
+    const error = (() => {
+      try {
+        decoder.decode({ event: 'error', data: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' });
+      } catch (thrown) {
+        return thrown as GatewayError;
+      }
+      throw new Error('expected the error event to throw');
+    })();
+    expect(error.status).toBe(529);
+    expect(error.retryable).toBe(true);
+    expect(error.toBody().error.code).toBe('overloaded_error');
+  });
+
+  it('sends the client body as it is, with only the client’s version and beta headers added', () => {
+    const adapter = createAnthropicAdapter({ providerName: 'claude', apiKey: 'sk-ant', defaultMaxTokens: 10 });
+    const body = { model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], context_management: { edits: [] } };
+    const spec = adapter.buildRequest({
+      operation: 'messages',
+      model: 'claude-x',
+      body,
+      stream: true,
+      clientHeaders: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-management-2025-06-27', authorization: 'Bearer gw-key' },
+    });
+    expect(spec.path).toBe('/v1/messages');
+    expect(JSON.parse(spec.body)).toEqual(body);
+    expect(spec.headers).toMatchObject({ 'x-api-key': 'sk-ant', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-management-2025-06-27', accept: 'text/event-stream' });
+    expect(spec.headers).not.toHaveProperty('authorization');
+    const count = adapter.buildRequest({ operation: 'count_tokens', model: 'claude-x', body, stream: false });
+    expect(count.path).toBe('/v1/messages/count_tokens');
+    expect(count.headers['anthropic-version']).toBe('2023-06-01');
+    expect(adapter.parseResponse('count_tokens', { input_tokens: 12 }, 'claude-x')).toEqual({ input_tokens: 12 });
+    const message = (recorded('anthropic', 'text-message') as { body: JsonObject }).body;
+    expect(adapter.parseResponse('messages', message, 'claude-x')).toBe(message);
   });
 });
