@@ -76,14 +76,31 @@ export function validateMessagesRequest(body: unknown): MessagesRequest {
   return body as MessagesRequest;
 }
 
+/**
+ * Receives what the translation could not express (a server tool, a Files API source, an unknown block
+ * type…): the item is left out and translation goes on. Without one, the first such item throws.
+ */
+export type Untranslatable = (error: GatewayError) => void;
+
 /** The Messages request as an OpenAI chat request, for targets that do not speak the Messages API. */
-export function toChatRequest(request: MessagesRequest): JsonObject {
+export function toChatRequest(request: MessagesRequest, untranslatable?: Untranslatable): JsonObject {
+  const each = <T>(items: readonly T[], translate: (item: T, i: number) => void): void => {
+    items.forEach((item, i) => {
+      if (!untranslatable) return translate(item, i);
+      try {
+        translate(item, i);
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        untranslatable(error);
+      }
+    });
+  };
   const messages: JsonObject[] = [];
   if (request.system !== undefined) {
-    const system = systemContent(request.system, 'system');
+    const system = systemContent(request.system, 'system', each);
     if (system !== undefined) messages.push({ role: 'system', content: system });
   }
-  request.messages.forEach((message, i) => appendMessage(messages, message, `messages[${i}]`));
+  request.messages.forEach((message, i) => appendMessage(messages, message, `messages[${i}]`, each));
 
   const chat: JsonObject = { model: request.model, messages, max_tokens: request.max_tokens };
   if (request.stream === true) chat.stream = true;
@@ -92,13 +109,18 @@ export function toChatRequest(request: MessagesRequest): JsonObject {
   if (request.stop_sequences && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
   const user = request.metadata?.user_id;
   if (typeof user === 'string' && user.length > 0) chat.user = user;
-  if (request.tools && request.tools.length > 0) {
-    chat.tools = request.tools.map((tool, i) => toFunctionTool(tool, `tools[${i}]`));
+  const tools: JsonObject[] = [];
+  each(request.tools ?? [], (tool, i) => tools.push(toFunctionTool(tool, `tools[${i}]`)));
+  if (tools.length > 0) {
+    chat.tools = tools;
     // OpenAI refuses tool_choice and parallel_tool_calls without tools.
     if (request.tool_choice) Object.assign(chat, fromAnthropicToolChoice(request.tool_choice));
   }
   return chat;
 }
+
+/** Translates each item; with an Untranslatable callback, an item that cannot be is reported and skipped. */
+type Each = <T>(items: readonly T[], translate: (item: T, i: number) => void) => void;
 
 function fail(param: string, message: string): never {
   throw new GatewayError('invalid_request', `${param}: ${message}`, { param });
@@ -106,9 +128,10 @@ function fail(param: string, message: string): never {
 
 const ANTHROPIC_ONLY = 'it can only be routed to an anthropic provider';
 
-function systemContent(system: string | MessagesBlock[], param: string): string | JsonObject[] | undefined {
+function systemContent(system: string | MessagesBlock[], param: string, each: Each): string | JsonObject[] | undefined {
   if (typeof system === 'string') return system;
-  const parts = system.map((b, i) => (b.type === 'text' ? textPart(b, `${param}[${i}]`) : fail(`${param}[${i}].type`, `expected a text block, got '${b.type}'`)));
+  const parts: JsonObject[] = [];
+  each(system, (b, i) => parts.push(b.type === 'text' ? textPart(b, `${param}[${i}]`) : fail(`${param}[${i}].type`, `expected a text block, got '${b.type}'`)));
   return parts.length > 0 ? simplify(parts) : undefined;
 }
 
@@ -122,26 +145,26 @@ function simplify(parts: JsonObject[]): string | JsonObject[] {
   return parts.length === 1 && parts[0]!.type === 'text' ? (parts[0]!.text as string) : parts;
 }
 
-function appendMessage(out: JsonObject[], message: MessagesMessage, param: string): void {
+function appendMessage(out: JsonObject[], message: MessagesMessage, param: string, each: Each): void {
   if (typeof message.content === 'string') {
     out.push({ role: message.role, content: message.content });
     return;
   }
   const blocks = message.content;
   if (message.role === 'system') {
-    const system = systemContent(blocks, `${param}.content`);
+    const system = systemContent(blocks, `${param}.content`, each);
     if (system !== undefined) out.push({ role: 'system', content: system });
   } else if (message.role === 'assistant') {
-    appendAssistant(out, blocks, `${param}.content`);
+    appendAssistant(out, blocks, `${param}.content`, each);
   } else {
-    appendUser(out, blocks, `${param}.content`);
+    appendUser(out, blocks, `${param}.content`, each);
   }
 }
 
-function appendAssistant(out: JsonObject[], blocks: MessagesBlock[], param: string): void {
+function appendAssistant(out: JsonObject[], blocks: MessagesBlock[], param: string, each: Each): void {
   let text = '';
   const toolCalls: JsonObject[] = [];
-  blocks.forEach((b, i) => {
+  each(blocks, (b, i) => {
     const at = `${param}[${i}]`;
     switch (b.type) {
       case 'text':
@@ -167,11 +190,11 @@ function appendAssistant(out: JsonObject[], blocks: MessagesBlock[], param: stri
  * A user turn: its tool results become tool messages (which must directly follow the assistant's tool
  * calls), then the rest of the turn — and any images the tool results held — one user message.
  */
-function appendUser(out: JsonObject[], blocks: MessagesBlock[], param: string): void {
+function appendUser(out: JsonObject[], blocks: MessagesBlock[], param: string, each: Each): void {
   const parts: JsonObject[] = [];
   const toolMessages: JsonObject[] = [];
   const toolParts: JsonObject[] = [];
-  blocks.forEach((b, i) => {
+  each(blocks, (b, i) => {
     const at = `${param}[${i}]`;
     if (b.type === 'tool_result') toolMessages.push(toolMessage(b, at, toolParts));
     else if (b.type === 'thinking' || b.type === 'redacted_thinking') return;

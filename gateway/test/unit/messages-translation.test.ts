@@ -75,6 +75,15 @@ describe('Messages request → canonical chat request', () => {
     expect(error.param).toBe('messages[1].content[1].type');
   });
 
+  it('with a callback, what cannot be translated is reported and left out (the canonical form of a native request)', () => {
+    const refused: GatewayError[] = [];
+    const chat = toChatRequest(validateMessagesRequest(recordedRequest('server-tool-request')), (error) => refused.push(error));
+    expect(refused.map((error) => error.param)).toEqual(['messages[1].content[1].type']);
+    const assistant = (chat.messages as { role: string; tool_calls?: { id: string }[] }[])[1]!;
+    expect(assistant.tool_calls?.map((call) => call.id)).toEqual(['toolu_011MDRpaZRMRRjtFkJizD6nS']);
+    expect(chat).not.toHaveProperty('container');
+  });
+
   it('refuses server tools and other Anthropic-defined tools, and keeps custom ones', () => {
     const tools = [
       { name: 'f', input_schema: { type: 'object' } },
