@@ -30,6 +30,9 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { chatDialect } from './inbound/chat-dialect.js';
+import { completionsDialect } from './inbound/completions-dialect.js';
+import { embeddingsDialect } from './inbound/embeddings-dialect.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
@@ -233,7 +236,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }
     const { body, headers } = clientError(gatewayError, scrubber, request.headers);
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    reply.code(gatewayError.status).send(body);
+    // Each proxy endpoint answers errors in its client's dialect.
+    const dialect = (request.routeOptions.config as Partial<ProxyRouteConfig>).dialect;
+    reply.code(gatewayError.status).send(dialect ? dialect.errorBody(body, gatewayError) : body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -275,6 +280,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     record: traces ? (row) => traces.pipeline.record(row) : undefined,
   });
   registerProxyRoutes(app, {
+    dialects: [chatDialect, completionsDialect, embeddingsDialect],
     resolver,
     runtime,
     cache,

@@ -1,0 +1,65 @@
+/**
+ * The exchange of the OpenAI endpoints the gateway's canonical request is made of (chat completions,
+ * completions, embeddings): the client's body *is* the canonical request, so nothing is translated
+ * inbound and the answer passes back with only its model put back to the one the client asked for.
+ */
+import { answerFromJson, type CachedAnswer } from '../cache/cached-answer.js';
+import type { DecodedAnswer } from '../cache/response-cache.js';
+import { GatewayError } from '../errors.js';
+import type { ValidatedBody } from '../proxy/request-schemas.js';
+import type { JsonObject, Operation } from '../providers/types.js';
+import { ChunkStreamRenderer, replayChunkSse } from './openai-chunk-stream.js';
+import type { InboundExchange, StreamRenderer, StreamTelemetry } from './types.js';
+
+const NONE: readonly string[] = Object.freeze([]);
+
+export class OpenAIExchange implements InboundExchange {
+  readonly model: string;
+  readonly stream: boolean;
+  readonly user: string | undefined;
+  readonly droppedTools = NONE;
+  readonly logBody: JsonObject;
+  readonly cacheBody: JsonObject;
+  private readonly includeUsage: boolean;
+
+  constructor(
+    private readonly operation: Operation,
+    readonly canonical: ValidatedBody,
+  ) {
+    this.model = canonical.model;
+    this.stream = operation !== 'embeddings' && canonical.stream === true;
+    this.user = typeof canonical.user === 'string' ? canonical.user : undefined;
+    this.logBody = canonical;
+    this.cacheBody = canonical;
+    this.includeUsage = (canonical.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  }
+
+  nativeBody(): JsonObject {
+    // These dialects are the canonical form: no provider is asked for a native operation on their behalf.
+    throw new GatewayError('internal_error', `the ${this.operation} endpoint has no native pass-through`);
+  }
+
+  renderJson(answer: JsonObject): JsonObject {
+    if ('model' in answer) answer.model = this.model;
+    return answer;
+  }
+
+  streamRenderer(_native: boolean, telemetry: StreamTelemetry, collect: boolean): StreamRenderer {
+    return new ChunkStreamRenderer(this.operation, this.model, this.includeUsage, telemetry, collect);
+  }
+
+  cachedAnswer(json: JsonObject): CachedAnswer {
+    return answerFromJson(json);
+  }
+
+  replayJson(hit: DecodedAnswer): string {
+    // Already serialised: sent as is.
+    return hit.jsonText;
+  }
+
+  replaySse(answer: CachedAnswer): { frames: string[]; answer: JsonObject } {
+    return { frames: replayChunkSse(this.operation, answer, this.includeUsage), answer: answer.json };
+  }
+
+  completed(): void {}
+}
