@@ -30,9 +30,11 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { registerCountTokensRoute } from './routes/count-tokens-route.js';
 import { chatDialect } from './inbound/chat-dialect.js';
 import { completionsDialect } from './inbound/completions-dialect.js';
 import { embeddingsDialect } from './inbound/embeddings-dialect.js';
+import { messagesDialect } from './inbound/messages-dialect.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
@@ -238,7 +240,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     // Each proxy endpoint answers errors in its client's dialect.
     const dialect = (request.routeOptions.config as Partial<ProxyRouteConfig>).dialect;
-    reply.code(gatewayError.status).send(dialect ? dialect.errorBody(body, gatewayError) : body);
+    if (!dialect) return reply.code(gatewayError.status).send(body);
+    reply.code(dialect.errorStatus?.(gatewayError) ?? gatewayError.status).send(dialect.errorBody(body, gatewayError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -279,8 +282,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     prices,
     record: traces ? (row) => traces.pipeline.record(row) : undefined,
   });
+  registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
-    dialects: [chatDialect, completionsDialect, embeddingsDialect],
+    dialects: [chatDialect, completionsDialect, embeddingsDialect, messagesDialect],
     resolver,
     runtime,
     cache,

@@ -46,10 +46,8 @@ export interface MessagesMessage {
   content: string | MessagesBlock[];
 }
 
-/** A validated Messages request: the fields the gateway reads are typed, the rest is carried untouched. */
-export type MessagesRequest = JsonObject & {
+interface MessagesFields {
   model: string;
-  max_tokens: number;
   messages: MessagesMessage[];
   system?: string | MessagesBlock[];
   stream?: boolean;
@@ -59,21 +57,37 @@ export type MessagesRequest = JsonObject & {
   metadata?: { user_id?: string | null };
   tools?: (JsonObject & { name?: string; type?: string | null })[];
   tool_choice?: { type: string; name?: string; disable_parallel_tool_use?: unknown };
-};
+}
+
+/** A validated Messages request: the fields the gateway reads are typed, the rest is carried untouched. */
+export type MessagesRequest = JsonObject & MessagesFields & { max_tokens: number };
+/** A validated token-counting request: a Messages request without max_tokens. */
+export type CountTokensRequest = JsonObject & MessagesFields & { max_tokens?: number };
+
+/** A token-counting request (POST /v1/messages/count_tokens) is a Messages request without max_tokens. */
+const countTokensSchema = schema.extend({ max_tokens: z.number().int().min(1).optional() });
 
 /** Validates a Messages request; a bad one is a 400 naming the field the way Anthropic does (`messages.0.content`). */
 export function validateMessagesRequest(body: unknown): MessagesRequest {
+  return validate(schema, body) as MessagesRequest;
+}
+
+export function validateCountTokensRequest(body: unknown): CountTokensRequest {
+  return validate(countTokensSchema, body) as CountTokensRequest;
+}
+
+function validate(against: z.ZodType, body: unknown): JsonObject {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'request body must be a JSON object');
   }
-  const result = schema.safeParse(body);
+  const result = against.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const where = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
     throw new GatewayError('invalid_request', `${where}: ${issue.message}`, { param: formatParam(issue.path) });
   }
   // The original object, not zod's copy: a pass-through sends it on with unknown fields and key order kept.
-  return body as MessagesRequest;
+  return body as JsonObject;
 }
 
 /**

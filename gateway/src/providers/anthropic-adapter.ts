@@ -65,11 +65,11 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
 }
 
 /** The client headers that say which API version and betas it speaks: the only ones a pass-through forwards. */
-const VERSION_HEADERS = ['anthropic-version', 'anthropic-beta'];
+export const CLIENT_VERSION_HEADERS = ['anthropic-version', 'anthropic-beta'] as const;
 
 function pickVersionHeaders(clientHeaders: Readonly<Record<string, string>>): Record<string, string> {
   const picked: Record<string, string> = {};
-  for (const name of VERSION_HEADERS) if (clientHeaders[name]) picked[name] = clientHeaders[name];
+  for (const name of CLIENT_VERSION_HEADERS) if (clientHeaders[name]) picked[name] = clientHeaders[name];
   return picked;
 }
 

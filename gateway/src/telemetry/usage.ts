@@ -31,11 +31,19 @@ export interface Usage {
   estimated: boolean;
 }
 
+/**
+ * Usage as an answer reported it: OpenAI's chat shape (prompt_tokens, completion_tokens), or the
+ * input_tokens/output_tokens shape of Anthropic's Messages API, whose input tokens leave out cache reads
+ * and writes — counted in here, as OpenAI's prompt tokens count cached ones.
+ */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
-  const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  if (typeof u.prompt_tokens !== 'number') return undefined;
-  return { inputTokens: u.prompt_tokens, outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, estimated: false };
+  const u = usage as Record<string, unknown>;
+  const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
+  if (typeof u.prompt_tokens === 'number') return { inputTokens: u.prompt_tokens, outputTokens: count(u.completion_tokens), estimated: false };
+  if (typeof u.input_tokens !== 'number') return undefined;
+  const input = u.input_tokens + count(u.cache_read_input_tokens) + count(u.cache_creation_input_tokens);
+  return { inputTokens: input, outputTokens: count(u.output_tokens), estimated: false };
 }
 
 /** Per-message framing tokens, as OpenAI's chat format adds them. */

@@ -101,8 +101,11 @@ export function mockAnthropicTokenCount(body: Record<string, unknown>): number {
   return 3 + Math.ceil(JSON.stringify([body.system ?? null, body.messages, body.tools ?? null]).length / 4);
 }
 
+/** An API version as Anthropic names them (a date); the official SDK sends its own, newer than the adapter's. */
+const API_VERSION = /^\d{4}-\d{2}-\d{2}$/;
+
 async function anthropic(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || req.headers['anthropic-version'] !== '2023-06-01') {
+  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || !API_VERSION.test(String(req.headers['anthropic-version']))) {
     return send(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   }
   const model = String(body.model);
