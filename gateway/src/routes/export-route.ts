@@ -7,6 +7,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { toChatRequest, validateMessagesRequest } from '../inbound/messages-request.js';
+import { toOpenAIResponse } from '../providers/anthropic-mapping.js';
+import type { JsonObject } from '../providers/types.js';
 import { formatParam } from '../proxy/request-schemas.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { ExportCursor, ExportFilter } from '../telemetry/trace-sink.js';
@@ -52,13 +55,21 @@ async function* exportLines(traces: TraceStore, filter: ExportFilter): AsyncGene
   }
 }
 
-/** {"messages": [...]} for a chat trace; undefined when a body was truncated or is not a chat. */
+/**
+ * {"messages": [...]} for a chat trace, or a Messages API trace read as one; undefined when a body was
+ * truncated or is not a conversation.
+ */
 export function toFineTuningExample(requestBody: string, responseBody: string): { messages: unknown[] } | undefined {
   let request: { messages?: unknown };
-  let response: { choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
+  let response: { type?: unknown; choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
   try {
     request = JSON.parse(requestBody) as typeof request;
     response = JSON.parse(responseBody) as typeof response;
+    // An Anthropic Message answered /v1/messages: both sides as the OpenAI chat they translate to.
+    if (response.type === 'message') {
+      request = toChatRequest(validateMessagesRequest(request), () => undefined);
+      response = toOpenAIResponse(response as JsonObject, '') as typeof response;
+    }
   } catch {
     return undefined;
   }

@@ -24,6 +24,7 @@ let gateway: RunningGateway;
 let client: Anthropic;
 
 const GATEWAY_KEY = 'gw-messages-key-0123456789';
+const ADMIN_KEY = 'gw-messages-admin-key-0123456789';
 
 beforeAll(async () => {
   native = await startNativeUpstreams();
@@ -42,8 +43,8 @@ beforeAll(async () => {
       'web-search': { targets: [{ provider: 'local', model: 'gpt-x' }] },
       cached: { targets: [{ provider: 'local', model: 'gpt-cached' }], cache: { enabled: true } },
     },
-    auth: { keys: [{ id: 'team', key: GATEWAY_KEY }] },
-    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-messages-')), flushIntervalMs: 50 },
+    auth: { adminKey: ADMIN_KEY, keys: [{ id: 'team', key: GATEWAY_KEY }] },
+    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-messages-')), flushIntervalMs: 50, logBodies: true },
   });
   client = new Anthropic({ baseURL: gateway.origin, apiKey: GATEWAY_KEY, maxRetries: 0 });
 });
@@ -349,5 +350,26 @@ describe('every gateway feature', () => {
     expect(streamed.input_tokens).toBe(usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0));
     expect(streamed.output_tokens).toBe(usage.output_tokens);
     expect(await sdkFinalMessage(recordedEvents('text-stream'))).toMatchObject({ usage: { output_tokens: usage.output_tokens } });
+  });
+
+  it('feedback on a messages trace, and its export as a chat fine-tuning example', async () => {
+    const question = `Export me ${Date.now()}`;
+    const { response } = await client.messages.create(ask('local/gpt-x', { system: 'Be kind.', messages: [{ role: 'user', content: question }] })).withResponse();
+    const traceId = response.headers.get('x-gateway-trace-id')!;
+    await traceOf(traceId);
+    const feedback = await fetch(`${gateway.origin}/v1/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${GATEWAY_KEY}` },
+      body: JSON.stringify({ trace_id: traceId, score: 1 }),
+    });
+    expect(feedback.status).toBeLessThan(300);
+    const exported = await fetch(`${gateway.origin}/api/export?min_score=0.5`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const lines = (await exported.text()).trim().split('\n').map((line) => JSON.parse(line) as { messages: { role: string; content: unknown }[] });
+    const example = lines.find((line) => line.messages.some((message) => message.content === question));
+    expect(example?.messages).toEqual([
+      { role: 'system', content: 'Be kind.' },
+      { role: 'user', content: question },
+      { role: 'assistant', content: 'Hello from the mock upstream' },
+    ]);
   });
 });
