@@ -42,6 +42,7 @@ beforeAll(async () => {
       'cut-then-local': { targets: [{ provider: 'local', model: 'cut-after-0' }, { provider: 'local', model: 'gpt-fallback' }] },
       'web-search': { targets: [{ provider: 'local', model: 'gpt-x' }] },
       cached: { targets: [{ provider: 'local', model: 'gpt-cached' }], cache: { enabled: true } },
+      split: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'local', model: 'gpt-baseline' }, canary: { provider: 'local', model: 'gpt-canary' } },
     },
     auth: { adminKey: ADMIN_KEY, keys: [{ id: 'team', key: GATEWAY_KEY }] },
     telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-messages-')), flushIntervalMs: 50, logBodies: true },
@@ -350,6 +351,14 @@ describe('every gateway feature', () => {
     expect(streamed.input_tokens).toBe(usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0));
     expect(streamed.output_tokens).toBe(usage.output_tokens);
     expect(await sdkFinalMessage(recordedEvents('text-stream'))).toMatchObject({ usage: { output_tokens: usage.output_tokens } });
+  });
+
+  it('canary: metadata.user_id is the sticky user', async () => {
+    const variantOf = async (user: string) => (await client.messages.create(ask('split', { metadata: { user_id: user } })).withResponse()).response.headers.get('x-gateway-variant');
+    const seen = new Map<string, string | null>();
+    for (let i = 0; i < 16; i++) seen.set(`user-${i}`, await variantOf(`user-${i}`));
+    expect(new Set(seen.values())).toEqual(new Set(['baseline', 'canary']));
+    for (const [user, variant] of [...seen].slice(0, 4)) expect(await variantOf(user)).toBe(variant);
   });
 
   it('feedback on a messages trace, and its export as a chat fine-tuning example', async () => {
