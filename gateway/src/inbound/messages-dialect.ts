@@ -60,7 +60,7 @@ export class MessagesExchange implements InboundExchange {
   }
 
   nativeBody(model: string): JsonObject {
-    return { ...this.request, model };
+    return { ...this.request, model, ...withoutUnsignedThinking(this.request.messages) };
   }
 
   renderJson(answer: JsonObject, native: boolean): JsonObject {
@@ -88,6 +88,22 @@ export class MessagesExchange implements InboundExchange {
   }
 
   completed(): void {}
+}
+
+/**
+ * A thinking block with an empty signature is one the gateway made from another provider's reasoning:
+ * Anthropic would refuse it, so a conversation that moves to an Anthropic target (a fallback, a canary)
+ * goes on without it. Returns `{ messages }` only when there was one, so the usual body is not copied.
+ */
+export function withoutUnsignedThinking(messages: MessagesRequest['messages']): { messages?: MessagesRequest['messages'] } {
+  const unsigned = (block: JsonObject): boolean => block.type === 'thinking' && block.signature === '';
+  const found = messages.some((message) => message.role === 'assistant' && Array.isArray(message.content) && message.content.some(unsigned));
+  if (!found) return {};
+  return {
+    messages: messages.map((message) =>
+      message.role === 'assistant' && Array.isArray(message.content) ? { ...message, content: message.content.filter((block) => !unsigned(block)) } : message,
+    ),
+  };
 }
 
 /** The text of a Message (token estimates, shadow agreement): its text blocks and tool inputs. */

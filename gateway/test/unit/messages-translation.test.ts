@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { toChatRequest, validateMessagesRequest } from '../../src/inbound/messages-request.js';
 import { toAnthropicMessage as toMessage } from '../../src/inbound/messages-response.js';
+import { MessagesExchange } from '../../src/inbound/messages-dialect.js';
 import * as anthropic from '../../src/providers/anthropic-mapping.js';
 import { recorded } from '../helpers/recorded-responses.js';
 
@@ -242,6 +243,27 @@ describe('Messages request → canonical chat request', () => {
     expect(refusal({ model: 'm', max_tokens: 1, messages: [{ role: 'assistant', content: [{ type: 'web_search_tool_result', tool_use_id: 'x', content: [] }] }] }).param).toBe(
       'messages[0].content[0].type',
     );
+  });
+});
+
+describe('the pass-through body', () => {
+  it('is the client body with the target model; thinking the gateway made (no signature) is left out', () => {
+    const signed = { type: 'thinking', thinking: 'mine', signature: 'EqoB' };
+    const body = {
+      model: 'route',
+      max_tokens: 10,
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'from vLLM', signature: '' }, { type: 'text', text: 'a' }] },
+        { role: 'assistant', content: [signed, { type: 'text', text: 'b' }] },
+        { role: 'user', content: 'q2' },
+      ],
+      container: 'c1',
+    };
+    const native = new MessagesExchange(validateMessagesRequest(body), {}).nativeBody('claude-x');
+    expect(native).toEqual({ ...body, model: 'claude-x', messages: [body.messages[0], { role: 'assistant', content: [{ type: 'text', text: 'a' }] }, body.messages[2], body.messages[3]] });
+    const plain = { model: 'route', max_tokens: 10, messages: [{ role: 'user', content: 'q' }] };
+    expect(new MessagesExchange(validateMessagesRequest(plain), {}).nativeBody('claude-x').messages).toBe(plain.messages);
   });
 });
 
