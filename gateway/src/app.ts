@@ -35,6 +35,9 @@ import { chatDialect } from './inbound/chat-dialect.js';
 import { completionsDialect } from './inbound/completions-dialect.js';
 import { embeddingsDialect } from './inbound/embeddings-dialect.js';
 import { messagesDialect } from './inbound/messages-dialect.js';
+import { createResponsesDialect } from './inbound/responses-dialect.js';
+import { registerResponsesRoutes } from './routes/responses-routes.js';
+import { createConversationStore } from './state/create-conversation-store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
@@ -282,9 +285,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     prices,
     record: traces ? (row) => traces.pipeline.record(row) : undefined,
   });
+  const conversations = createConversationStore(config);
+  const responsesDialect = createResponsesDialect({
+    store: conversations,
+    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored; continuing it will fail'),
+  });
+  registerResponsesRoutes(app, conversations);
   registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
-    dialects: [chatDialect, completionsDialect, embeddingsDialect, messagesDialect],
+    dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect, messagesDialect],
     resolver,
     runtime,
     cache,
@@ -315,7 +324,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
     // now), then flush or spool what is queued.
     await shadow.close();
-    await Promise.all([closeProviders(providers), cache?.close()]);
+    await Promise.all([closeProviders(providers), cache?.close(), conversations.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();
   });

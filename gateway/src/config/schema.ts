@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
+import { responsesSchema } from '../state/responses-config.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -44,6 +45,11 @@ const openaiCompatibleProvider = z.strictObject({
   type: z.literal('openai-compatible'),
   baseUrl: z.url(),
   apiKey: z.string().min(1).optional(),
+  /**
+   * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
+   * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
+   */
+  responses: z.enum(['native', 'translate']).default('translate'),
   ...httpProviderFields,
 });
 
@@ -62,6 +68,8 @@ const azureProvider = z.strictObject({
   baseUrl: z.url(),
   apiKey: z.string().min(1),
   apiVersion: z.string().min(1).default('2024-10-21'),
+  /** `/v1/responses` through Azure's v1 Responses endpoint (`native`), or translated to chat deployments. */
+  responses: z.enum(['native', 'translate']).default('native'),
   /** Model name (as routes name it) → Azure deployment name; unlisted models use their own name. */
   deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
   ...httpProviderFields,
@@ -122,6 +130,7 @@ export const configSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
   routing: routingDefaultsSchema.prefault({}),
   cache: cacheSchema.prefault({}),
+  responses: responsesSchema.prefault({}),
   telemetry: telemetrySchema.prefault({}),
   auth: authSchema.prefault({}),
   routes: z.record(z.string().min(1), routeSchema).default({}),

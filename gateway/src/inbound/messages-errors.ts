@@ -45,6 +45,8 @@ export const MESSAGES_ERROR_TYPES: Readonly<Record<ErrorCode, AnthropicErrorType
   route_not_found: 'not_found_error',
   key_not_found: 'not_found_error',
   trace_not_found: 'not_found_error',
+  response_not_found: 'not_found_error',
+  previous_response_not_found: 'not_found_error',
   missing_api_key: 'authentication_error',
   invalid_api_key: 'authentication_error',
   admin_key_required: 'authentication_error',

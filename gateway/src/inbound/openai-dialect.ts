@@ -5,12 +5,12 @@
  */
 import type { OpenAIErrorBody } from '../errors.js';
 import { validateRequestBody } from '../proxy/request-schemas.js';
-import type { JsonObject, OpenAIOperation } from '../providers/types.js';
+import type { CanonicalOperation, JsonObject } from '../providers/types.js';
 import { answerText } from '../telemetry/usage.js';
 import { OpenAIExchange } from './openai-exchange.js';
 import type { DialectName, InboundDialect } from './types.js';
 
-export function openAIDialect(name: DialectName & OpenAIOperation, path: string): InboundDialect {
+export function openAIDialect(name: DialectName & CanonicalOperation, path: string): InboundDialect {
   return {
     name,
     path,

@@ -21,12 +21,14 @@ export function createProvider(name: string, config: ProviderConfig): Provider {
         organization: config.organization,
         project: config.project,
         extraHeaders: config.headers,
+        responses: true,
       }));
     case 'openai-compatible':
       return createHttpProvider(name, config, createOpenAIAdapter({
         providerName: name,
         apiKey: config.apiKey,
         extraHeaders: config.headers,
+        responses: config.responses === 'native',
       }));
     case 'anthropic':
       return createHttpProvider(name, config, createAnthropicAdapter({
@@ -42,6 +44,7 @@ export function createProvider(name: string, config: ProviderConfig): Provider {
         apiVersion: config.apiVersion,
         deployments: config.deployments,
         extraHeaders: config.headers,
+        responses: config.responses === 'native',
       }));
     case 'gemini':
       return createHttpProvider(name, config, createGeminiAdapter({

@@ -7,15 +7,17 @@ import type { GatewayError } from '../errors.js';
 import type { SseEvent } from './sse.js';
 
 /**
- * What a provider is asked to do. `messages` and `count_tokens` are Anthropic's own Messages API and
- * its token counter, served natively by `anthropic` providers (a pass-through for /v1/messages clients).
+ * What a provider is asked to do. `chat`, `completions` and `embeddings` take and return OpenAI's shapes
+ * (the gateway's canonical form); a dialect's native operation (`responses`: OpenAI's Responses API;
+ * `messages` and its `count_tokens`: Anthropic's Messages API) takes the client's own body and returns
+ * the native answer or native stream events, untranslated.
  */
-export type Operation = OpenAIOperation | 'messages' | 'count_tokens';
+export type Operation = CanonicalOperation | 'responses' | 'messages' | 'count_tokens';
 
-/** The operations of OpenAI's API, which every OpenAI-compatible server and the mock provider serve. */
-export type OpenAIOperation = 'chat' | 'completions' | 'embeddings';
+/** The operations whose requests and answers are OpenAI's chat, completions and embeddings shapes. */
+export type CanonicalOperation = 'chat' | 'completions' | 'embeddings';
 
-export function isOpenAIOperation(operation: Operation): operation is OpenAIOperation {
+export function isCanonicalOperation(operation: Operation): operation is CanonicalOperation {
   return operation === 'chat' || operation === 'completions' || operation === 'embeddings';
 }
 
@@ -41,7 +43,7 @@ export type ProviderReply =
   | { kind: 'json'; body: JsonObject }
   | {
       kind: 'stream';
-      /** OpenAI-shaped chunks as they arrive; throws a GatewayError if the stream breaks. */
+      /** OpenAI-shaped chunks (or a native operation's events) as they arrive; throws a GatewayError if the stream breaks. */
       chunks: AsyncIterator<JsonObject>;
     };
 

@@ -32,9 +32,10 @@ export interface Usage {
 }
 
 /**
- * Usage as an answer reported it: OpenAI's chat shape (prompt_tokens, completion_tokens), or the
- * input_tokens/output_tokens shape of Anthropic's Messages API, whose input tokens leave out cache reads
- * and writes — counted in here, as OpenAI's prompt tokens count cached ones.
+ * Usage as an answer reported it: OpenAI chat's prompt_tokens/completion_tokens, or the
+ * input_tokens/output_tokens of OpenAI's Responses API and Anthropic's Messages API. Anthropic's input
+ * tokens leave out cache reads and writes (its own fields, which the Responses API does not have): they
+ * are counted in, as OpenAI counts cached tokens in.
  */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
