@@ -309,6 +309,13 @@ describe('faults, as for chat', () => {
     expect((error as InstanceType<typeof Anthropic.APIError>).type).toBe('api_error');
   });
 
+  it('the deadline: an upstream that never answers is a 504 timeout_error', async () => {
+    const error = await client.messages.create(ask('local/stall'), { headers: { 'x-gateway-timeout-ms': '200' } }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((error as InstanceType<typeof Anthropic.APIError>).status).toBe(504);
+    expect((error as InstanceType<typeof Anthropic.APIError>).type).toBe('timeout_error');
+  });
+
   it('a client that goes away aborts the upstream request', async () => {
     const before = openai.abortedRequests();
     const stream = client.messages.stream(ask('local/stall-body'));
