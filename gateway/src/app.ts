@@ -42,8 +42,9 @@ import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
 import { clientError } from './http/client-error.js';
+import { metricLabels } from './telemetry/metric-labels.js';
 import { KeyRegistry, type GatewayKey } from './auth/key-registry.js';
-import { createKeyStore, createLimitStore } from './limits/create-stores.js';
+import { createKeyStore, createLimitStore } from './state/state-stores.js';
 import { BudgetGuard } from './limits/budget.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { registerAdminRoutes } from './routes/admin-routes.js';
@@ -134,10 +135,13 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
+  const providers = deps.providers ?? createProviderRegistry(config);
+  const resolver = new ModelResolver(config, providers);
   const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   let metrics: GatewayMetrics | undefined;
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
   metrics = new GatewayMetrics(
+    metricLabels(config, resolver.canarySplits.keys()),
     traces && {
       queueDepth: () => traces.pipeline.queueDepth,
       spoolBytes: () => traces.pipeline.spool.sizeBytes,
@@ -155,8 +159,6 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     pipeline: traces?.pipeline,
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
-  const resolver = new ModelResolver(config, providers);
   const readiness: Readiness = { draining: false };
   const runtime = createRoutingRuntime(config, {
     random: deps.random,

@@ -5,13 +5,14 @@
  */
 import { buildApp } from './app.js';
 import { loadConfig } from './config/load.js';
-import { ConfigError } from './config/problems.js';
+import { ConfigError, type ConfigProblem } from './config/problems.js';
 import type { GatewayConfig } from './config/schema.js';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
+  const notices: ConfigProblem[] = [];
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, notices);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   }
 
   const app = buildApp(config);
+  for (const notice of notices) app.log.warn({ configPath: notice.path.map(String).join('.') }, notice.message);
   await app.listen({
     host: config.server.host,
     port: config.server.port,

@@ -1,4 +1,4 @@
-/** The auth section of the config file: gateway keys, the admin key, and where limits are counted. */
+/** The auth section of the config file: gateway keys, the admin key, budgets' estimates, CORS. */
 import { z } from 'zod';
 import { hashKey } from './key-hash.js';
 import { Secret } from './secret.js';
@@ -58,8 +58,6 @@ export const authSchema = z
     .transform((text) => new Secret(text))
     .optional(),
   keys: z.array(keySchema).default([]),
-  /** memory (one process) or redis (shared by replicas; the default when a Redis URL is set). */
-  limitStore: z.enum(['memory', 'redis']).optional(),
   /** Output tokens assumed for a budget reservation when the request sets no max_tokens. */
   reserveOutputTokens: z.number().int().positive().default(1024),
   /** Allow browsers from these origins (CORS); off when empty. */

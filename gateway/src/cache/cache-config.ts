@@ -7,14 +7,12 @@ export const cacheSchema = z.strictObject({
   /** Default for every route; a route's own `cache.enabled` wins. */
   enabled: z.boolean().default(false),
   ttlSeconds: z.number().positive().default(3600),
-  /** memory (one process) or redis (shared by replicas); redis is the default when a Redis URL is set. */
-  store: z.enum(['memory', 'redis']).optional(),
+  /** Memory store (where `state.cache` is memory): an LRU bounded by these. */
   maxBytes: z.number().int().positive().default(64 * MiB),
   maxEntryBytes: z.number().int().positive().default(1 * MiB),
+  /** Redis store (where `state.cache` is redis, on `redis.url`): how the cache uses it. */
   redis: z
     .strictObject({
-      /** Also taken from REDIS_URL. */
-      url: z.string().min(1).optional(),
       keyPrefix: z.string().default('gateway:cache:'),
       /** A slower command is abandoned and the request served uncached. */
       timeoutMs: z.number().int().positive().default(50),

@@ -1,13 +1,12 @@
 /**
- * The stored form of a complete answer, and its conversions: a streamed answer keeps its chunks (for a
- * faithful SSE replay) and is also assembled into one JSON response; a JSON answer is replayed to a
- * streaming client as synthesized chunks. Usage is kept apart so it is sent only when asked for.
+ * A complete answer's conversions between its two forms: a streamed answer assembled into one JSON
+ * response, and a JSON answer replayed to a streaming client as synthesized chunks (usage apart, so it is
+ * sent only when asked for). What the cache keeps is stored-answer.ts's text; these run on the way out.
  */
 import { isUsageOnlyChunk } from '../telemetry/usage.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 
 export interface CachedAnswer {
-  v: 1;
   /** The non-streaming response, usage included when known. */
   json: JsonObject;
   /** Content chunks exactly as streamed (without the usage chunk), when the answer was streamed. */
@@ -15,13 +14,13 @@ export interface CachedAnswer {
 }
 
 export function answerFromJson(json: JsonObject): CachedAnswer {
-  return { v: 1, json };
+  return { json };
 }
 
 export function answerFromStream(operation: Operation, chunks: readonly JsonObject[]): CachedAnswer {
   const content = chunks.filter((chunk) => !isUsageOnlyChunk(chunk));
   const usage = chunks.find((chunk) => chunk.usage)?.usage;
-  return { v: 1, json: assemble(operation, content, usage), chunks: content };
+  return { json: assemble(operation, content, usage), chunks: content };
 }
 
 /** The SSE chunks to replay for this answer; a usage chunk is added only when the client asked for it. */

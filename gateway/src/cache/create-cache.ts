@@ -3,19 +3,18 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from '../config/schema.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import { ThrottledLog } from '../telemetry/throttled-log.js';
-import type { CacheConfig } from './cache-config.js';
+import { redisUrlFor } from '../state/state-stores.js';
 import type { CacheStore } from './cache-store.js';
 import { MemoryCacheStore } from './memory-store.js';
 import { RedisCacheStore } from './redis-store.js';
 import { ResponseCache } from './response-cache.js';
 
-export function createCacheStore(config: CacheConfig): CacheStore {
-  const kind = config.store ?? (config.redis.url ? 'redis' : 'memory');
-  if (kind === 'redis') {
-    if (!config.redis.url) throw new Error('cache.store is redis but no cache.redis.url or REDIS_URL is set');
-    return new RedisCacheStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, timeoutMs: config.redis.timeoutMs });
-  }
-  return new MemoryCacheStore({ maxBytes: config.maxBytes, maxEntryBytes: config.maxEntryBytes });
+/** The cache's store, where `state.cache` places it. */
+export function createCacheStore(config: GatewayConfig): CacheStore {
+  const url = redisUrlFor(config, 'cache');
+  const { cache } = config;
+  if (url) return new RedisCacheStore({ url, keyPrefix: cache.redis.keyPrefix, timeoutMs: cache.redis.timeoutMs });
+  return new MemoryCacheStore({ maxBytes: cache.maxBytes, maxEntryBytes: cache.maxEntryBytes });
 }
 
 /** The response cache, or undefined when no route can use it (then requests skip the cache step). */
@@ -27,7 +26,7 @@ export function createResponseCache(
 ): ResponseCache | undefined {
   const anyRouteCaches = config.cache.enabled || Object.values(config.routes).some((route) => route.cache?.enabled === true);
   if (!anyRouteCaches) return undefined;
-  const store = injected ?? createCacheStore(config.cache);
+  const store = injected ?? createCacheStore(config);
   let lastError: unknown;
   const throttled = new ThrottledLog(30_000, (suppressed) => {
     log.warn({ store: store.kind, err: lastError, suppressed }, 'cache store failing; serving uncached');

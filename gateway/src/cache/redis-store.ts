@@ -32,11 +32,11 @@ export class RedisCacheStore implements CacheStore {
     });
   }
 
-  async get(key: string): Promise<string | undefined> {
-    return (await (await this.client).get(key)) ?? undefined;
+  async get(key: string): Promise<Buffer | undefined> {
+    return (await (await this.client).getBuffer(key)) ?? undefined;
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
+  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
     await (await this.client).set(key, value, 'PX', Math.max(1, Math.round(ttlMs)));
   }
 

@@ -2,21 +2,12 @@
  * The response cache in front of the providers: lookups and writes that can never fail or noticeably
  * slow a request (a store error or timeout means "serve uncached", counted and logged at most once per
  * interval), and single-flight so concurrent identical misses on one replica make one upstream call.
+ *
+ * Answers pass through in their stored form (stored-answer.ts) and nothing here keeps a decoded
+ * copy: the store's own bound is then the cache's whole cost.
  */
 import type { CacheStore } from './cache-store.js';
-import type { CachedAnswer } from './cached-answer.js';
-
-/**
- * A hit decoded once: the answer, and its JSON response already serialised. Repeated hits on the same
- * stored text (the memory store returns the same string instance) reuse it, so a hit parses nothing.
- */
-export interface DecodedAnswer {
-  answer: CachedAnswer;
-  /** The JSON response body, ready to send. */
-  jsonText: string;
-}
-
-const DECODED_MEMO_ENTRIES = 1024;
+import { decodeAnswer, type StoredAnswer } from './stored-answer.js';
 
 export type CacheResult = 'HIT' | 'MISS' | 'BYPASS';
 
@@ -25,62 +16,49 @@ export interface CacheEvents {
   error(op: 'get' | 'set', error: unknown): void;
 }
 
-export type Lookup = ({ status: 'hit' } & DecodedAnswer) | { status: 'miss' } | { status: 'failed' };
+export type Lookup = { status: 'hit'; answer: StoredAnswer } | { status: 'miss' } | { status: 'failed' };
 
-/** Joining an in-flight miss: the leader calls the upstream and settles; followers wait for it. */
+/** Joining an in-flight miss: the leader calls the upstream and settles with the stored bytes; followers wait for it. */
 export type Flight =
-  | { leader: true; settle(answer: CachedAnswer | undefined): void }
-  | { leader: false; wait: Promise<CachedAnswer | undefined> };
+  | { leader: true; settle(stored: Buffer | undefined): void }
+  | { leader: false; wait: Promise<Buffer | undefined> };
 
 export class ResponseCache {
-  private readonly inFlight = new Map<string, Promise<CachedAnswer | undefined>>();
-  private readonly decoded = new Map<string, { raw: string; decoded: DecodedAnswer }>();
+  private readonly inFlight = new Map<string, Promise<Buffer | undefined>>();
 
   constructor(readonly store: CacheStore, private readonly events: CacheEvents) {}
 
   async lookup(key: string): Promise<Lookup> {
-    let raw: string | undefined;
+    let stored: Buffer | undefined;
     try {
-      raw = await this.store.get(key);
+      stored = await this.store.get(key);
     } catch (error) {
       this.events.error('get', error);
       return { status: 'failed' };
     }
-    if (raw === undefined) return { status: 'miss' };
-    const memo = this.decoded.get(key);
-    if (memo && memo.raw === raw) return { status: 'hit', ...memo.decoded };
-    let answer: CachedAnswer;
-    try {
-      answer = JSON.parse(raw) as CachedAnswer;
-    } catch {
-      return { status: 'miss' };
-    }
-    if (answer?.v !== 1) return { status: 'miss' };
-    const decoded = { answer, jsonText: JSON.stringify(answer.json) };
-    if (this.decoded.size >= DECODED_MEMO_ENTRIES) this.decoded.delete(this.decoded.keys().next().value as string);
-    this.decoded.set(key, { raw, decoded });
-    return { status: 'hit', ...decoded };
+    const answer = stored === undefined ? undefined : decodeAnswer(stored);
+    return answer ? { status: 'hit', answer } : { status: 'miss' };
   }
 
   /** Stores in the background: the reply never waits for the cache. */
-  save(key: string, answer: CachedAnswer, ttlMs: number): void {
-    this.store.set(key, JSON.stringify(answer), ttlMs).catch((error: unknown) => this.events.error('set', error));
+  save(key: string, stored: Buffer, ttlMs: number): void {
+    this.store.set(key, stored, ttlMs).catch((error: unknown) => this.events.error('set', error));
   }
 
   join(key: string): Flight {
     const running = this.inFlight.get(key);
     if (running) return { leader: false, wait: running };
-    let settle!: (answer: CachedAnswer | undefined) => void;
-    const promise = new Promise<CachedAnswer | undefined>((resolve) => (settle = resolve));
+    let settle!: (stored: Buffer | undefined) => void;
+    const promise = new Promise<Buffer | undefined>((resolve) => (settle = resolve));
     this.inFlight.set(key, promise);
     let settled = false;
     return {
       leader: true,
-      settle: (answer) => {
+      settle: (stored) => {
         if (settled) return;
         settled = true;
         this.inFlight.delete(key);
-        settle(answer);
+        settle(stored);
       },
     };
   }

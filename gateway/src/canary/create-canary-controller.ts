@@ -1,5 +1,5 @@
 /**
- * Wires the canary controller into an app: its state in Redis when a Redis URL is set (else memory),
+ * Wires the canary controller into an app: its state where `state.canary` places it (memory or Redis),
  * its numbers from the trace store (per variant, since the current step began), and its events to the
  * trace store, /metrics and the log.
  */
@@ -11,7 +11,7 @@ import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import { NO_STATS, type VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
-import { MemoryCanaryStateStore, RedisCanaryStateStore } from './canary-state.js';
+import { createCanaryStateStore } from '../state/state-stores.js';
 
 /**
  * Latencies read per variant for the ratio tests: the latest this many requests of the step. Enough for
@@ -27,7 +27,6 @@ export function createCanaryController(
   log: FastifyBaseLogger,
   unavailable: (split: CanarySplit) => string[],
 ): CanaryController {
-  const redisUrl = config.cache.redis.url;
   const stats: CanaryStatsSource = async (split, sinceMs) => {
     if (!traces?.ready) return { baseline: NO_STATS, canary: NO_STATS };
     // Rows still queued in this replica would be missed; flush them first.
@@ -63,7 +62,7 @@ export function createCanaryController(
   };
   return new CanaryController({
     splits,
-    store: redisUrl ? new RedisCanaryStateStore(redisUrl) : new MemoryCanaryStateStore(),
+    store: createCanaryStateStore(config),
     stats,
     unavailable,
     history: async (id, limit) => {

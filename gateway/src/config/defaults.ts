@@ -1,7 +1,9 @@
 /**
  * The configuration used when no file is given: the built-in mock provider (so `npm start` works with
  * no keys and no network), plus hosted providers whose usual API key variables are set:
- * OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY with AZURE_OPENAI_ENDPOINT.
+ * OPENAI_API_KEY (OPENAI_BASE_URL optional), ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY with
+ * AZURE_OPENAI_ENDPOINT. GATEWAY_KEY and GATEWAY_ADMIN_KEY add one gateway key and the admin key, which
+ * is what a container listening on 0.0.0.0 needs to start without a file.
  */
 export function defaultConfigDocument(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const providers: Record<string, unknown> = { mock: { type: 'mock' } };
@@ -22,8 +24,12 @@ export function defaultConfigDocument(env: NodeJS.ProcessEnv): Record<string, un
   if (env.AZURE_OPENAI_API_KEY && env.AZURE_OPENAI_ENDPOINT) {
     providers.azure = { type: 'azure', apiKey: '${AZURE_OPENAI_API_KEY}', baseUrl: '${AZURE_OPENAI_ENDPOINT}' };
   }
+  const auth: Record<string, unknown> = {};
+  if (env.GATEWAY_KEY) auth.keys = [{ id: 'default', key: '${GATEWAY_KEY}' }];
+  if (env.GATEWAY_ADMIN_KEY) auth.adminKey = '${GATEWAY_ADMIN_KEY}';
   return {
     providers,
+    auth,
     routes: {
       'chat-default': { targets: [{ provider: 'mock', model: 'mock-1' }] },
     },

@@ -1,53 +1,75 @@
 /**
  * Loads the configuration once at start: read the file named by GATEWAY_CONFIG (YAML or JSON) or build
  * the default one, interpolate `${ENV}`, apply HOST/PORT, validate everything, freeze. Every problem is
- * collected with its path before failing, so one run shows the whole list.
+ * collected with its path before failing, so one run shows the whole list; notices (fields left out
+ * because their variable is unset) are handed back for the log.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { defaultConfigDocument } from './defaults.js';
-import { interpolateEnv } from './interpolate.js';
+import { explainOmissions, interpolateEnv, type Interpolation } from './interpolate.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { deepFreeze } from './deep-freeze.js';
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, notices?: ConfigProblem[]): GatewayConfig {
   const file = env.GATEWAY_CONFIG;
-  if (!file) return validateConfig(defaultConfigDocument(env), env, 'default configuration');
+  if (!file) return validateConfig(defaultConfigDocument(env), env, 'default configuration', notices);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError(file, [{ path: [], message: `cannot read file: ${(error as Error).message}` }]);
   }
-  return parseConfigText(text, file, env);
+  return parseConfigText(text, file, env, notices);
 }
 
 /** Parses YAML (a superset of JSON, so JSON files work too) and validates. */
-export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}, notices?: ConfigProblem[]): GatewayConfig {
   let document: unknown;
   try {
     document = parseYaml(text, { prettyErrors: true });
   } catch (error) {
     throw new ConfigError(source, [{ path: [], message: `not valid YAML/JSON: ${(error as Error).message}` }]);
   }
-  return validateConfig(document ?? {}, env, source);
+  return validateConfig(document ?? {}, env, source, notices);
 }
 
-export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string): GatewayConfig {
-  const problems: ConfigProblem[] = [];
+/** `notices` receives what is worth a warning but not a refusal to start. */
+export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source: string, notices?: ConfigProblem[]): GatewayConfig {
+  const interpolation: Interpolation = { problems: [], omitted: [] };
+  const problems = interpolation.problems;
   const interpolated = applyClickHouseUrl(
-    applyRedisUrl(applyListenOverrides(interpolateEnv(document, env, problems), env, problems), env),
+    applyRedisUrl(
+      applyListenOverrides(interpolateEnv(withDefaultProviders(document, env), env, interpolation), env, problems),
+      env,
+    ),
     env,
   );
   const parsed = configSchema.safeParse(interpolated);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push({ path: issue.path, message: issue.message });
+    for (const issue of parsed.error.issues) {
+      for (const problem of schemaProblems(issue)) problems.push(explainOmissions(problem, interpolation.omitted));
+    }
   }
   problems.push(...checkReferences(interpolated));
   if (parsed.success) problems.push(...checkExposure(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
+  for (const field of interpolation.omitted) {
+    if (!field.optional) notices?.push({ path: field.path, message: `environment variable ${field.variable} is not set; the field is left out` });
+  }
   return deepFreeze(parsed.data);
+}
+
+/**
+ * A file that declares no providers gets the default configuration's (the built-in mock plus the hosted
+ * providers whose keys are in the environment) — and, when it declares no routes either, its routes.
+ */
+function withDefaultProviders(document: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!isRecord(document) || document.providers !== undefined) return document;
+  const defaults = defaultConfigDocument(env);
+  return { ...document, providers: defaults.providers, ...(document.routes === undefined ? { routes: defaults.routes } : {}) };
 }
 
 /** HOST and PORT override the file, so one image can listen wherever its platform says. */
@@ -63,13 +85,28 @@ function applyListenOverrides(document: unknown, env: NodeJS.ProcessEnv, problem
   return { ...document, server };
 }
 
-/** REDIS_URL switches shared state (the cache, for now) to Redis unless the file names a Redis itself. */
+/** REDIS_URL is the shared Redis unless the file names one itself (where state goes is `state`'s business). */
 function applyRedisUrl(document: unknown, env: NodeJS.ProcessEnv): unknown {
   if (!env.REDIS_URL || !isRecord(document)) return document;
-  const cache = isRecord(document.cache) ? document.cache : {};
-  const redis = isRecord(cache.redis) ? cache.redis : {};
+  const redis = isRecord(document.redis) ? document.redis : {};
   if (redis.url !== undefined) return document;
-  return { ...document, cache: { ...cache, redis: { ...redis, url: env.REDIS_URL } } };
+  return { ...document, redis: { ...redis, url: env.REDIS_URL } };
+}
+
+/** Settings that moved, and where to: reported as such rather than as unknown keys. */
+const MOVED_FIELDS: Readonly<Record<string, string>> = {
+  'cache.store': 'state.cache',
+  'cache.redis.url': 'redis.url',
+  'auth.limitStore': 'state.limits',
+};
+
+function schemaProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
+  if (issue.code !== 'unrecognized_keys') return [{ path: issue.path, message: issue.message }];
+  return issue.keys.map((key) => {
+    const path = [...issue.path, key];
+    const to = MOVED_FIELDS[path.map(String).join('.')];
+    return { path, message: to ? `moved: set ${to} instead (see "Where state lives" in the README)` : 'unknown setting' };
+  });
 }
 
 /** CLICKHOUSE_URL switches the trace sink to ClickHouse unless the file names one itself. */

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
+import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
 import { responsesSchema } from '../state/responses-config.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
@@ -44,7 +45,8 @@ const openaiProvider = z.strictObject({
 const openaiCompatibleProvider = z.strictObject({
   type: z.literal('openai-compatible'),
   baseUrl: z.url(),
-  apiKey: z.string().min(1).optional(),
+  /** Optional: many self-hosted servers need none. An empty key means none. */
+  apiKey: z.string().optional().transform((key) => key || undefined),
   /**
    * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
    * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
@@ -124,17 +126,27 @@ const loggingSchema = z.strictObject({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export const configSchema = z.strictObject({
-  server: serverSchema.prefault({}),
-  logging: loggingSchema.prefault({}),
-  providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
-  routing: routingDefaultsSchema.prefault({}),
-  cache: cacheSchema.prefault({}),
-  responses: responsesSchema.prefault({}),
-  telemetry: telemetrySchema.prefault({}),
-  auth: authSchema.prefault({}),
-  routes: z.record(z.string().min(1), routeSchema).default({}),
-});
+export const configSchema = z
+  .strictObject({
+    server: serverSchema.prefault({}),
+    logging: loggingSchema.prefault({}),
+    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+    routing: routingDefaultsSchema.prefault({}),
+    redis: redisSchema.prefault({}),
+    state: stateSchema.prefault({}),
+    cache: cacheSchema.prefault({}),
+    responses: responsesSchema.prefault({}),
+    telemetry: telemetrySchema.prefault({}),
+    auth: authSchema.prefault({}),
+    routes: z.record(z.string().min(1), routeSchema).default({}),
+  })
+  .superRefine((config, context) => {
+    for (const piece of piecesMissingRedis(config.state, config.redis.url)) {
+      context.addIssue({ code: 'custom', path: ['state', piece], message: 'redis, but no redis.url or REDIS_URL is set' });
+    }
+  })
+  // Every piece of state gets its store decided here, once: the rest of the code reads `state.<piece>`.
+  .transform((config) => ({ ...config, state: placeState(config.state, config.redis.url) }));
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;

@@ -6,8 +6,7 @@
  * canonical chat request and its answer is translated (messages-response.ts, messages-stream.ts).
  * Errors take Anthropic's shape and statuses (messages-errors.ts).
  */
-import { answerFromJson, type CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer } from '../cache/response-cache.js';
+import type { StoredAnswer } from '../cache/stored-answer.js';
 import type { GatewayError } from '../errors.js';
 import { CLIENT_VERSION_HEADERS } from '../providers/anthropic-adapter.js';
 import type { JsonObject } from '../providers/types.js';
@@ -69,25 +68,24 @@ export class MessagesExchange implements InboundExchange {
     return answer;
   }
 
-  streamRenderer(native: boolean, telemetry: StreamTelemetry): StreamRenderer {
+  streamRenderer(native: boolean, telemetry: StreamTelemetry, collect: boolean): StreamRenderer {
     return native
-      ? new NativeEventRenderer(this.model, telemetry)
-      : new TranslatedEventRenderer({ model: this.model, stopSequences: this.request.stop_sequences }, telemetry);
+      ? new NativeEventRenderer(this.model, telemetry, collect)
+      : new TranslatedEventRenderer({ model: this.model, stopSequences: this.request.stop_sequences }, telemetry, collect);
   }
 
-  cachedAnswer(json: JsonObject): CachedAnswer {
-    return answerFromJson(json);
+  /** Every Messages answer is stored as its Message (streams too: see messages-renderers.ts): sent as stored. */
+  replayJson(hit: StoredAnswer): Buffer {
+    return hit.body;
   }
 
-  replayJson(hit: DecodedAnswer): string {
-    return hit.jsonText;
+  /** The stored Message as the event sequence a stream of it carries. */
+  replaySse(hit: StoredAnswer): { parts: string[] } {
+    const message = JSON.parse(hit.body.toString()) as AnthropicMessage;
+    let events = '';
+    for (const event of messageToEvents(message)) events += sseEvent(event);
+    return { parts: [events] };
   }
-
-  replaySse(answer: CachedAnswer): { frames: string[]; answer: JsonObject } {
-    return { frames: messageToEvents(answer.json as unknown as AnthropicMessage).map(sseEvent), answer: answer.json };
-  }
-
-  completed(): void {}
 }
 
 /**

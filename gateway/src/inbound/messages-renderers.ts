@@ -1,29 +1,34 @@
 /**
  * The Messages dialect's stream renderers: Anthropic's events to the client as SSE, from an `anthropic`
  * target's own events (passed through, model put back) or from canonical chunks (translated). Both
- * accumulate the Message as it streams — the cache keeps it, the trace logs it, and the usage it
- * reports reaches telemetry — and close a broken stream with an `error` event and no message_stop.
+ * accumulate the Message as it streams — the cache stores it (as a JSON answer: one form for every
+ * Messages answer, replayed as JSON or as events), the trace logs it, and the usage it reports reaches
+ * telemetry — and close a broken stream with an `error` event and no message_stop.
  */
-import { answerFromJson, type CachedAnswer } from '../cache/cached-answer.js';
+import { encodeJsonAnswer } from '../cache/stored-answer.js';
 import type { GatewayError, OpenAIErrorBody } from '../errors.js';
 import type { JsonObject } from '../providers/types.js';
 import { chunkText } from '../telemetry/usage.js';
 import { anthropicErrorOf } from './messages-errors.js';
 import { errorEvent, MessageAccumulator, sseEvent, type MessagesEvent } from './messages-events.js';
 import { MessagesStreamEncoder, type MessagesStreamOptions } from './messages-stream.js';
-import type { StreamRenderer, StreamTelemetry } from './types.js';
+import type { StreamAnswer, StreamRenderer, StreamTelemetry } from './types.js';
 
 abstract class MessagesRenderer implements StreamRenderer {
+  /** The Message so far: all of it when collecting, else only what message_* events carry (usage). */
   protected readonly message = new MessageAccumulator();
 
-  constructor(protected readonly telemetry: StreamTelemetry) {}
+  constructor(
+    protected readonly telemetry: StreamTelemetry,
+    private readonly collect: boolean,
+  ) {}
 
   abstract next(item: JsonObject): string;
   abstract end(): string;
 
-  /** Accumulates one outgoing event and returns it framed. */
+  /** Accumulates one outgoing event (content blocks only when collecting) and returns it framed. */
   protected send(event: MessagesEvent): string {
-    this.message.push(event);
+    if (this.collect || event.type.startsWith('message_')) this.message.push(event);
     return sseEvent(event);
   }
 
@@ -32,9 +37,10 @@ abstract class MessagesRenderer implements StreamRenderer {
     return sseEvent(errorEvent(cause ? anthropicErrorOf(cause).type : 'api_error', error.error.message));
   }
 
-  answer(): CachedAnswer | undefined {
-    const message = this.message.message();
-    return this.message.complete && message ? answerFromJson(message as unknown as JsonObject) : undefined;
+  answer(): StreamAnswer | undefined {
+    const message = this.message.message() as unknown as JsonObject | undefined;
+    if (!this.collect || !this.message.complete || !message) return undefined;
+    return { json: () => message, stored: () => encodeJsonAnswer(message) };
   }
 }
 
@@ -43,8 +49,9 @@ export class NativeEventRenderer extends MessagesRenderer {
   constructor(
     private readonly model: string,
     telemetry: StreamTelemetry,
+    collect: boolean,
   ) {
-    super(telemetry);
+    super(telemetry, collect);
   }
 
   next(event: JsonObject): string {
@@ -66,8 +73,8 @@ export class NativeEventRenderer extends MessagesRenderer {
 export class TranslatedEventRenderer extends MessagesRenderer {
   private readonly encoder: MessagesStreamEncoder;
 
-  constructor(options: MessagesStreamOptions, telemetry: StreamTelemetry) {
-    super(telemetry);
+  constructor(options: MessagesStreamOptions, telemetry: StreamTelemetry, collect: boolean) {
+    super(telemetry, collect);
     this.encoder = new MessagesStreamEncoder(options);
   }
 

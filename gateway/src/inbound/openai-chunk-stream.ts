@@ -4,12 +4,13 @@
  * with a last event carrying the error and no `[DONE]`, so a truncated answer is visible as one. The
  * gateway asks upstreams for usage on every stream; the usage chunk reaches the client only if it asked.
  */
-import { answerFromStream, replayChunks, type CachedAnswer } from '../cache/cached-answer.js';
+import { answerFromStream } from '../cache/cached-answer.js';
+import { encodeStreamAnswer } from '../cache/stored-answer.js';
 import type { OpenAIErrorBody } from '../errors.js';
 import { SSE_DONE, sseData } from '../providers/sse.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 import { chunkText, isUsageOnlyChunk } from '../telemetry/usage.js';
-import type { StreamRenderer, StreamTelemetry } from './types.js';
+import type { StreamAnswer, StreamRenderer, StreamTelemetry } from './types.js';
 
 export class ChunkStreamRenderer implements StreamRenderer {
   private readonly collected: JsonObject[] | undefined;
@@ -41,14 +42,10 @@ export class ChunkStreamRenderer implements StreamRenderer {
     return sseData(JSON.stringify(error));
   }
 
-  answer(): CachedAnswer | undefined {
-    return this.collected && answerFromStream(this.operation, this.collected);
+  answer(): StreamAnswer | undefined {
+    const chunks = this.collected;
+    if (!chunks) return undefined;
+    const operation = this.operation;
+    return { json: () => answerFromStream(operation, chunks).json, stored: () => encodeStreamAnswer(chunks) };
   }
-}
-
-/** A stored answer replayed as chunk events, `[DONE]` last. */
-export function replayChunkSse(operation: Operation, answer: CachedAnswer, includeUsage: boolean): string[] {
-  const frames = replayChunks(operation, answer, includeUsage).map((chunk) => sseData(JSON.stringify(chunk)));
-  frames.push(SSE_DONE);
-  return frames;
 }

@@ -3,12 +3,11 @@
  * completions, embeddings): the client's body *is* the canonical request, so nothing is translated
  * inbound and the answer passes back with only its model put back to the one the client asked for.
  */
-import { answerFromJson, type CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer } from '../cache/response-cache.js';
+import { jsonBodyOf, sseBodyOf, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
 import type { ValidatedBody } from '../proxy/request-schemas.js';
-import type { JsonObject, Operation } from '../providers/types.js';
-import { ChunkStreamRenderer, replayChunkSse } from './openai-chunk-stream.js';
+import type { CanonicalOperation, JsonObject } from '../providers/types.js';
+import { ChunkStreamRenderer } from './openai-chunk-stream.js';
 import type { InboundExchange, StreamRenderer, StreamTelemetry } from './types.js';
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -23,7 +22,7 @@ export class OpenAIExchange implements InboundExchange {
   private readonly includeUsage: boolean;
 
   constructor(
-    private readonly operation: Operation,
+    private readonly operation: CanonicalOperation,
     readonly canonical: ValidatedBody,
   ) {
     this.model = canonical.model;
@@ -48,18 +47,12 @@ export class OpenAIExchange implements InboundExchange {
     return new ChunkStreamRenderer(this.operation, this.model, this.includeUsage, telemetry, collect);
   }
 
-  cachedAnswer(json: JsonObject): CachedAnswer {
-    return answerFromJson(json);
+  replayJson(hit: StoredAnswer): Buffer | string {
+    // A hit in the form it is asked for is sent as the stored bytes, nothing parsed.
+    return jsonBodyOf(this.operation, hit);
   }
 
-  replayJson(hit: DecodedAnswer): string {
-    // Already serialised: sent as is.
-    return hit.jsonText;
+  replaySse(hit: StoredAnswer): { parts: (Buffer | string)[] } {
+    return { parts: sseBodyOf(this.operation, hit, this.includeUsage) };
   }
-
-  replaySse(answer: CachedAnswer): { frames: string[]; answer: JsonObject } {
-    return { frames: replayChunkSse(this.operation, answer, this.includeUsage), answer: answer.json };
-  }
-
-  completed(): void {}
 }

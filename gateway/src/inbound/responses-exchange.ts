@@ -8,8 +8,7 @@
  * from turn to turn without the provider keeping anything), and every response with `store` not false
  * is kept in the conversation store once it is complete.
  */
-import type { CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer } from '../cache/response-cache.js';
+import type { StoredAnswer } from '../cache/stored-answer.js';
 import type { JsonObject } from '../providers/types.js';
 import type { ConversationStore } from '../state/conversation-store.js';
 import { echoRequest, fromChatCompletion, newId, responseShell } from './responses-object.js';
@@ -72,17 +71,13 @@ export class ResponsesExchange implements InboundExchange {
     return native ? new NativeResponsesStream(this.request, this.shell(), telemetry) : new TranslatedResponsesStream(this.shell(), this.names, telemetry);
   }
 
-  cachedAnswer(json: JsonObject): CachedAnswer {
-    return { v: 1, json };
+  replayJson(hit: StoredAnswer): JsonObject {
+    return replayFrames(this.fresh(hit), this.names).response;
   }
 
-  replayJson(hit: DecodedAnswer): JsonObject {
-    return replayFrames(this.fresh(hit.answer.json), this.names).response;
-  }
-
-  replaySse(answer: CachedAnswer): { frames: string[]; answer: JsonObject } {
-    const replay = replayFrames(this.fresh(answer.json), this.names);
-    return { frames: replay.frames, answer: replay.response };
+  replaySse(hit: StoredAnswer): { parts: string[]; answer: JsonObject } {
+    const replay = replayFrames(this.fresh(hit), this.names);
+    return { parts: replay.frames, answer: replay.response };
   }
 
   async completed(answer: JsonObject): Promise<void> {
@@ -101,8 +96,9 @@ export class ResponsesExchange implements InboundExchange {
     return responseShell(this.request, newId('resp'), Math.floor(Date.now() / 1000), 'in_progress');
   }
 
-  /** A stored answer as this request's own response: a new id and time, this request's echo. */
-  private fresh(stored: JsonObject): JsonObject {
+  /** A stored answer (always kept as a response object) as this request's own response: a new id and time, this request's echo. */
+  private fresh(hit: StoredAnswer): JsonObject {
+    const stored = JSON.parse(hit.body.toString()) as JsonObject;
     const shell = this.shell();
     return { ...shell, ...stored, id: shell.id, created_at: shell.created_at, ...echoed(shell) };
   }

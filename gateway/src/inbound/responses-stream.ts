@@ -14,10 +14,10 @@
  *   whose `response.error.code` is `server_error` (the only fitting value OpenAI's schema allows); never
  *   `response.completed`.
  */
-import type { CachedAnswer } from '../cache/cached-answer.js';
+import { encodeJsonAnswer } from '../cache/stored-answer.js';
 import type { OpenAIErrorBody } from '../errors.js';
 import type { JsonObject } from '../providers/types.js';
-import type { StreamRenderer, StreamTelemetry } from './types.js';
+import type { StreamAnswer, StreamRenderer, StreamTelemetry } from './types.js';
 import { EventSequence, frame, OutputStream } from './responses-events.js';
 import { echoRequest, finished, finishStatus, responsesUsage } from './responses-object.js';
 import type { ResponsesRequest } from './responses-request.js';
@@ -32,6 +32,11 @@ function failureFrames(events: EventSequence, response: JsonObject, error: OpenA
     events.event('error', { code: error.error.code ?? 'stream_interrupted', message, param: null }) +
     events.event('response.failed', { response: { ...response, status: 'failed', error: { code: 'server_error', message } } })
   );
+}
+
+/** A streamed response, whole: kept (and cached) as the response object, replayed as events from it. */
+function whole(response: JsonObject | undefined): StreamAnswer | undefined {
+  return response && { json: () => response, stored: () => encodeJsonAnswer(response) };
 }
 
 /** Chat chunks (a translated attempt) as Responses events. */
@@ -92,8 +97,8 @@ export class TranslatedResponsesStream implements StreamRenderer {
     return this.start() + failureFrames(this.events, { ...this.shell, output: this.output.items.filter((item) => item.type) }, error);
   }
 
-  answer(): CachedAnswer | undefined {
-    return this.final && { v: 1, json: this.final };
+  answer(): StreamAnswer | undefined {
+    return whole(this.final);
   }
 
   private start(): string {
@@ -143,9 +148,8 @@ export class NativeResponsesStream implements StreamRenderer {
     return failureFrames(new EventSequence(this.lastSequence + 1), { ...(this.shell ?? this.fallbackShell), output: [] }, error);
   }
 
-  answer(): CachedAnswer | undefined {
-    const response = this.held?.response as JsonObject | undefined;
-    return response && { v: 1, json: response };
+  answer(): StreamAnswer | undefined {
+    return whole(this.held?.response as JsonObject | undefined);
   }
 }
 

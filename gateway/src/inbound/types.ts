@@ -22,14 +22,15 @@
  *    closing text of a complete stream, and of a broken one — the dialect's stream-failure contract).
  *    Renderers put back the model the client asked for, and report the answer's text and usage to the
  *    `StreamTelemetry` they are given, so cost and token estimates work in every dialect.
- * 5. Cache: `cacheBody` is what the key covers; `cachedAnswer`/`streamRenderer().answer()` give the
- *    stored form; `replayJson`/`replaySse` answer a hit as JSON or as SSE, whichever way it was stored.
- * 6. `completed` runs once the client has the whole answer (e.g. the Responses dialect keeps state).
+ * 5. Cache: `cacheBody` is what the key covers. A JSON answer is stored as the client received it; a
+ *    streamed one as `streamRenderer().answer().stored()` gives it (cache/stored-answer.ts forms);
+ *    `replayJson`/`replaySse` answer a hit as JSON or as SSE, whichever way it was stored.
+ * 6. `completed`, when a dialect has it, runs once the answer is whole, just before the client has it
+ *    all (e.g. the Responses dialect keeps state).
  *
  * No Fastify type appears here or in any dialect: JSON in, JSON or SSE text out.
  */
-import type { CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer } from '../cache/response-cache.js';
+import type { StoredAnswer } from '../cache/stored-answer.js';
 import type { GatewayError, OpenAIErrorBody } from '../errors.js';
 import type { JsonObject, Operation } from '../providers/types.js';
 
@@ -97,18 +98,19 @@ export interface InboundExchange {
   renderJson(answer: JsonObject, native: boolean): JsonObject;
   /** A renderer for one streamed answer; `collect` keeps what `answer()` needs (cache, trace bodies). */
   streamRenderer(native: boolean, telemetry: StreamTelemetry, collect: boolean): StreamRenderer;
-  /** The stored form of a JSON answer as sent to the client. */
-  cachedAnswer(json: JsonObject): CachedAnswer;
-  /** A cache hit as JSON: the stored text as is, or a fresh object (e.g. with a new id). */
-  replayJson(hit: DecodedAnswer): string | JsonObject;
-  /** A cache hit as SSE: every frame, the closing one last, and the answer they carry. */
-  replaySse(answer: CachedAnswer): { frames: string[]; answer: JsonObject };
+  /** A cache hit for a JSON client: the stored bytes as they are, or a fresh object (e.g. with a new id). */
+  replayJson(hit: StoredAnswer): Buffer | string | JsonObject;
   /**
-   * The answer is whole and about to reach the client (the JSON body, or a complete stream's answer just
-   * before its closing event): e.g. the Responses dialect stores the conversation here, so a client can
-   * continue it the moment it has the answer. Not called for errors or broken streams.
+   * A cache hit for a streaming client: the whole SSE body in parts, its closing event last, and — for
+   * a dialect with `completed` — the answer those events carry.
    */
-  completed(answer: JsonObject): void | Promise<void>;
+  replaySse(hit: StoredAnswer): { parts: (Buffer | string)[]; answer?: JsonObject };
+  /**
+   * Optional. The answer is whole and about to reach the client (the JSON body, or a complete stream's
+   * answer just before its closing event): e.g. the Responses dialect stores the conversation here, so a
+   * client can continue it the moment it has the answer. Not called for errors or broken streams.
+   */
+  completed?(answer: JsonObject): void | Promise<void>;
 }
 
 /**
@@ -132,5 +134,13 @@ export interface StreamRenderer {
    */
   fail(error: OpenAIErrorBody, cause?: GatewayError): string;
   /** After `end()`: the whole answer as the client receives it, when collected (undefined otherwise). */
-  answer(): CachedAnswer | undefined;
+  answer(): StreamAnswer | undefined;
+}
+
+/** A complete streamed answer, in the two forms the pipeline may need (each made only when asked for). */
+export interface StreamAnswer {
+  /** As one JSON answer in the dialect (trace bodies, state, output guardrails). */
+  json(): JsonObject;
+  /** In the cache's stored form (cache/stored-answer.ts). */
+  stored(): Buffer;
 }

@@ -63,15 +63,26 @@ export async function writeSseStream(
   return 'complete';
 }
 
-/** Writes already-rendered frames (a cached answer), the last one closing the stream. */
-export async function writeSseFrames(res: ServerResponse, frames: readonly string[], beforeEnd?: () => Promise<void> | void): Promise<StreamOutcome> {
-  const last = frames.length - 1;
-  for (let i = 0; i < last; i++) if (!(await writeText(res, frames[i] as string))) return 'client_gone';
+/**
+ * Writes an already-complete SSE body (a cached answer, its closing event included, in parts) and ends
+ * the stream. `beforeEnd` runs first: what must hold once the client has the whole answer is done then.
+ */
+export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer | string)[], beforeEnd?: () => Promise<void> | void): Promise<StreamOutcome> {
   const ready = beforeEnd?.();
   if (ready) await ready;
   if (res.destroyed) return 'client_gone';
-  endStream(res, frames[last] ?? '');
-  return 'complete';
+  res.cork();
+  for (let i = 0; i < parts.length - 1; i++) res.write(parts[i] as Buffer | string);
+  // Uncorked before end(): Node 24.21's end() on a corked response drops what the cork still holds.
+  res.uncork();
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve);
+    res.end(parts.at(-1), () => {
+      res.off('close', resolve);
+      resolve();
+    });
+  });
+  return res.writableFinished ? 'complete' : 'client_gone';
 }
 
 /**

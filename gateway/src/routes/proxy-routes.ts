@@ -8,12 +8,12 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/cache-key.js';
-import type { CachedAnswer } from '../cache/cached-answer.js';
-import type { DecodedAnswer, Flight, ResponseCache } from '../cache/response-cache.js';
+import type { Flight, ResponseCache } from '../cache/response-cache.js';
+import { decodeAnswer, encodeJsonAnswer, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
-import type { InboundDialect, InboundExchange } from '../inbound/types.js';
+import type { InboundDialect, InboundExchange, StreamAnswer } from '../inbound/types.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
-import { writeSseFrames, writeSseStream } from '../proxy/write-sse.js';
+import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
@@ -94,6 +94,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const key = request.gatewayKey;
     const parsed = dialect.parse(request.body, { keyId: key?.id ?? '', headers: request.headers });
     const exchange = parsed instanceof Promise ? await parsed : parsed;
+    // The canonical request is final from here, whatever the dialect: the place for input policies.
     const body = exchange.canonical;
     outcome.requestedModel = exchange.model;
     outcome.requestBody = exchange.logBody;
@@ -118,7 +119,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       if (looked.hit) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
-        return answerFromCache(reply, outcome, exchange, looked.hit, recorder);
+        return answerFromCache(reply, outcome, exchange, looked.hit, recorder, logBodies);
       }
       plan = looked.plan;
     }
@@ -147,34 +148,38 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       }
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
+        // The answer as the client will get it (its text: dialect.answerText): the place for output policies.
         const answer = exchange.renderJson(result.body, result.native);
         outcome.responseBody = answer;
-        if (plan) settle(cache!, plan, exchange.cachedAnswer(answer));
-        const stored = exchange.completed(answer);
-        if (stored) await stored;
+        // A JSON answer is cached as the client gets it, serialised once: the stored bytes are also the reply.
+        const stored = plan && encodeJsonAnswer(answer);
+        if (plan) settle(cache!, plan, stored);
+        const kept = exchange.completed?.(answer);
+        if (kept) await kept;
         if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, dialect.answerText(answer)));
-        return answer;
+        return stored ? reply.type('application/json; charset=utf-8').send(decodeAnswer(stored)!.body) : answer;
       }
-      const collect = plan !== undefined || logBodies || native !== undefined;
+      const collect = plan !== undefined || logBodies || exchange.completed !== undefined;
       const renderer = exchange.streamRenderer(result.native, outcome, collect);
       const res = startStream(reply, outcome);
-      let answer: CachedAnswer | undefined;
+      let answer: StreamAnswer | undefined;
       outcome.streamResult = await writeSseStream(res, result.first, result.rest, renderer, {
         observe: () => {
           outcome.firstChunkAt ??= performance.now();
         },
         errorBody: (error) => clientError(error, scrubber, request.headers).body,
+        // A whole streamed answer before its closing event (the text so far is outcome.streamText).
         beforeEnd: () => {
           answer = renderer.answer();
-          return answer && exchange.completed(answer.json);
+          return answer && exchange.completed?.(answer.json());
         },
       });
       outcome.upstreamEndedAt = performance.now();
       if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
       // Only a complete stream is cached or kept; a truncated one never is.
       if (outcome.streamResult !== 'complete') answer = undefined;
-      if (plan) settle(cache!, plan, answer);
-      if (answer && logBodies) outcome.responseBody = answer.json;
+      if (plan) settle(cache!, plan, answer?.stored());
+      if (answer && logBodies) outcome.responseBody = answer.json();
       if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
       recorder.finish(outcome);
       return undefined;
@@ -189,19 +194,26 @@ async function answerFromCache(
   reply: FastifyReply,
   outcome: RequestOutcome,
   exchange: InboundExchange,
-  hit: DecodedAnswer,
+  hit: StoredAnswer,
   recorder: RequestRecorder,
+  logBodies: boolean,
 ): Promise<unknown> {
   if (!exchange.stream) {
     const json = exchange.replayJson(hit);
-    outcome.responseBody = typeof json === 'string' ? hit.answer.json : json;
-    const stored = exchange.completed(outcome.responseBody);
-    if (stored) await stored;
-    return typeof json === 'string' ? reply.type('application/json; charset=utf-8').send(json) : json;
+    if (typeof json === 'object' && !Buffer.isBuffer(json)) {
+      outcome.responseBody = json;
+      const kept = exchange.completed?.(json);
+      if (kept) await kept;
+      return json;
+    }
+    // Parsed only when bodies are logged: a hit otherwise sends the stored text as it is.
+    if (logBodies) outcome.responseBody = JSON.parse(json.toString()) as JsonObject;
+    return reply.type('application/json; charset=utf-8').send(json);
   }
   outcome.firstChunkAt = performance.now();
-  const replay = exchange.replaySse(hit.answer);
-  outcome.streamResult = await writeSseFrames(startStream(reply, outcome), replay.frames, () => exchange.completed(replay.answer));
+  const replay = exchange.replaySse(hit);
+  const { answer } = replay;
+  outcome.streamResult = await writeSseBody(startStream(reply, outcome), replay.parts, answer && (() => exchange.completed?.(answer)));
   recorder.finish(outcome);
   return undefined;
 }
@@ -212,7 +224,7 @@ async function consultCache(
   dialect: InboundDialect,
   exchange: InboundExchange,
   route: CompiledRoute,
-): Promise<{ hit?: DecodedAnswer; plan?: CachePlan }> {
+): Promise<{ hit?: StoredAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
@@ -224,20 +236,21 @@ async function consultCache(
 
   const found = await cache.lookup(key);
   if (found.status === 'failed') return {};
-  if (found.status === 'hit') return { hit: found };
+  if (found.status === 'hit') return { hit: found.answer };
   const flight = cache.join(key);
   if (!flight.leader) {
-    const answer = await flight.wait;
-    if (answer) return { hit: { answer, jsonText: JSON.stringify(answer.json) } };
+    const stored = await flight.wait;
+    const answer = stored === undefined ? undefined : decodeAnswer(stored);
+    if (answer) return { hit: answer };
     // The leader got no cacheable answer: this request tries for itself, uncached.
     return {};
   }
   return { plan: { key, ttlMs: route.cache.ttlMs, flight } };
 }
 
-function settle(cache: ResponseCache, plan: CachePlan, answer: CachedAnswer | undefined): void {
-  if (answer) cache.save(plan.key, answer, plan.ttlMs);
-  if (plan.flight?.leader) plan.flight.settle(answer);
+function settle(cache: ResponseCache, plan: CachePlan, stored: Buffer | undefined): void {
+  if (stored !== undefined) cache.save(plan.key, stored, plan.ttlMs);
+  if (plan.flight?.leader) plan.flight.settle(stored);
 }
 
 async function dispatchWithDeadline(

@@ -11,6 +11,7 @@
  * continuing or deleting it is told it does not exist.
  */
 import type { CacheStore } from '../cache/cache-store.js';
+import { ENTRY_OVERHEAD_BYTES } from '../cache/memory-store.js';
 import type { JsonObject } from '../providers/types.js';
 
 export interface StoredResponse {
@@ -39,7 +40,7 @@ export class ConversationStore {
     if (raw === undefined) return undefined;
     let record: StoredResponse;
     try {
-      record = JSON.parse(raw) as StoredResponse;
+      record = JSON.parse(raw.toString()) as StoredResponse;
     } catch {
       return undefined;
     }
@@ -48,10 +49,10 @@ export class ConversationStore {
 
   /** Stores the record; false when it is over the size bound (then nothing is stored). */
   async save(id: string, record: StoredResponse): Promise<boolean> {
-    const text = JSON.stringify(record);
-    // Two bytes per UTF-16 code unit: the bound the memory store counts with.
-    if (text.length * 2 > this.maxEntryBytes) return false;
-    await this.store.set(id, text, this.ttlMs);
+    const bytes = Buffer.from(JSON.stringify(record));
+    // The memory store would silently drop an entry over its bound; this says so instead.
+    if (bytes.byteLength + id.length + ENTRY_OVERHEAD_BYTES > this.maxEntryBytes) return false;
+    await this.store.set(id, bytes, this.ttlMs);
     return true;
   }
 

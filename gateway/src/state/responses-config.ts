@@ -1,11 +1,12 @@
-/** The `responses` section of the config file: where the Responses API's conversation state lives, for how long, how much. */
+/**
+ * The `responses` section of the config file: how long the Responses API's stored responses live and how
+ * much they may take. Where they live is `state.responses` (see state-config.ts).
+ */
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
 export const responsesSchema = z.strictObject({
-  /** memory (this process) or redis (shared by replicas); redis is the default when a Redis URL is set. */
-  store: z.enum(['memory', 'redis']).optional(),
   /** How long a stored response can be retrieved or continued (default 30 days, as OpenAI keeps them). */
   ttlSeconds: z.number().int().positive().default(30 * 24 * 3600),
   /** Memory store: total size of stored conversations (least recently used go first). */

@@ -1,9 +1,10 @@
 /**
  * The dashboard's questions, asked of the trace store with one set of SQL for DuckDB and ClickHouse
- * (only quantiles, FINAL and literal escaping differ — see sql-dialect.ts). An error here means a 5xx
- * answer or a stream that broke after it started.
+ * (only quantiles, FINAL and literal escaping differ — see sql-dialect.ts). An error here is a failed
+ * request as request-failure.ts defines it: a 5xx answer or a stream that broke after it started.
  */
 import type { VariantTargets } from '../routing/route-tree.js';
+import { FAILED_REQUEST_SQL } from './request-failure.js';
 import { num } from './sql-dialect.js';
 import { toTraceRow, type TraceSink } from './trace-sink.js';
 import type { CanaryEventRow, TraceRow } from './trace-row.js';
@@ -36,7 +37,7 @@ const count = (raw: unknown): number => value(raw) ?? 0;
 const stdDev = (n: number, sum: number, sumOfSquares: number): number =>
   n > 1 ? Math.sqrt(Math.max(0, (sumOfSquares - (sum * sum) / n) / (n - 1))) : 0;
 
-const ERROR = "(status >= 500 OR error_code = 'stream_interrupted')";
+const ERROR = FAILED_REQUEST_SQL;
 
 export interface Totals {
   requests: number;

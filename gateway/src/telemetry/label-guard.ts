@@ -1,18 +1,17 @@
 /**
- * Keeps a metric label's cardinality bounded: the first `limit` distinct values pass, later ones become
- * "other". Direct addressing (`<provider>/<any model>`) lets clients invent model names; this stops
- * them from inventing time series.
+ * Keeps a metric label's values to a set fixed at start, from the configuration: anything else is
+ * `other`, and an absent value is `none`. Direct addressing (`<provider>/<any model>`) lets clients name
+ * models nobody configured; they share one `other` series instead of adding series of their own.
  */
 export class LabelGuard {
-  private readonly seen = new Set<string>();
+  private readonly allowed: ReadonlySet<string>;
 
-  constructor(private readonly limit: number) {}
+  constructor(allowed: Iterable<string>) {
+    this.allowed = new Set(allowed);
+  }
 
   value(raw: string | undefined): string {
     if (raw === undefined || raw === '') return 'none';
-    if (this.seen.has(raw)) return raw;
-    if (this.seen.size >= this.limit) return 'other';
-    this.seen.add(raw);
-    return raw;
+    return this.allowed.has(raw) ? raw : 'other';
   }
 }

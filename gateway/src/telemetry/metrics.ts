@@ -1,11 +1,12 @@
 /**
  * Prometheus metrics on the gateway's own registry. Names are `gateway_*` in base units; labels are
- * low-cardinality (route, provider, model, status class, variant, cache result), guarded against
- * unbounded values.
+ * low-cardinality (route, provider, model, status class, outcome, variant, cache result), their values
+ * limited to what the configuration names (metric-labels.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BreakerState } from '../routing/circuit-breaker.js';
-import { LabelGuard } from './label-guard.js';
+import type { MetricLabels } from './metric-labels.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { Usage } from './usage.js';
 
@@ -15,6 +16,12 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/**
+ * prom-client's totals of active handles, requests and resources are gauges named like counters, which
+ * Prometheus tooling flags; the same numbers by type stay (nodejs_active_handles{type}, …).
+ */
+const MISNAMED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export interface RequestMeasurements {
   upstreamSeconds: number | undefined;
@@ -38,9 +45,6 @@ export interface PipelineGauges {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly routes = new LabelGuard(200);
-  private readonly models = new LabelGuard(200);
-  private readonly targets = new LabelGuard(400);
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
@@ -50,7 +54,7 @@ export class GatewayMetrics {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints, by outcome.', ['route', 'provider', 'model', 'status_class', 'variant', 'stream', 'cache'] as const);
+  private readonly requests = this.counter('gateway_requests_total', 'Client requests on the proxy endpoints. outcome="failure": a 5xx, or a stream interrupted after it started (under a 2xx).', ['route', 'provider', 'model', 'status_class', 'outcome', 'variant', 'stream', 'cache'] as const);
   private readonly duration = this.histogram('gateway_request_duration_seconds', 'Time from request arrival to the end of the reply (the last byte, for streams).', ['route', 'status_class', 'stream'] as const, LATENCY_BUCKETS);
   private readonly upstreamDuration = this.histogram('gateway_upstream_duration_seconds', 'Time spent waiting on upstreams: from the first attempt to the end of the answer, retries and backoff included.', ['route', 'provider'] as const, LATENCY_BUCKETS);
   private readonly overhead = this.histogram('gateway_overhead_seconds', 'Time spent in the gateway itself: request duration minus upstream time.', ['route'] as const, OVERHEAD_BUCKETS);
@@ -73,8 +77,9 @@ export class GatewayMetrics {
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
-  constructor(pipeline?: PipelineGauges, canaries?: CanaryGauges) {
+  constructor(private readonly labels: MetricLabels, pipeline?: PipelineGauges, canaries?: CanaryGauges) {
     collectDefaultMetrics({ register: this.registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     if (canaries) {
       new Gauge({
         name: 'gateway_canary_weight',
@@ -94,13 +99,14 @@ export class GatewayMetrics {
   }
 
   recordRequest(outcome: RequestOutcome, durationSeconds: number, measured: RequestMeasurements): void {
-    const route = this.routes.value(outcome.route);
-    const model = this.models.value(outcome.model);
-    const provider = outcome.provider ?? 'none';
+    const route = this.labels.routes.value(outcome.route);
+    const model = this.labels.models.value(outcome.model);
+    const provider = this.labels.providers.value(outcome.provider);
     const statusClass = `${Math.floor(outcome.status / 100)}xx`;
     const stream = outcome.stream ? 'true' : 'false';
     const cache = outcome.cache.toLowerCase();
-    this.requests.inc({ route, provider, model, status_class: statusClass, variant: outcome.variant ?? 'none', stream, cache });
+    const result = isFailedRequest(outcome.status, outcome.errorCode) ? 'failure' : 'success';
+    this.requests.inc({ route, provider, model, status_class: statusClass, outcome: result, variant: outcome.variant ?? 'none', stream, cache });
     this.duration.observe({ route, status_class: statusClass, stream }, durationSeconds);
     this.cacheResults.inc({ route, result: cache });
     if (measured.upstreamSeconds !== undefined) {
@@ -123,15 +129,15 @@ export class GatewayMetrics {
   }
 
   countShadow(route: string, result: 'completed' | 'failed' | 'dropped' | 'abandoned'): void {
-    this.shadowRequests.inc({ route: this.routes.value(route), result });
+    this.shadowRequests.inc({ route: this.labels.routes.value(route), result });
   }
 
   observeAgreement(route: string, rougeL: number): void {
-    this.agreement.observe({ route: this.routes.value(route) }, rougeL);
+    this.agreement.observe({ route: this.labels.routes.value(route) }, rougeL);
   }
 
   countCanaryDecision(route: string, decision: string): void {
-    this.canaryDecisions.inc({ route: this.routes.value(route), decision });
+    this.canaryDecisions.inc({ route: this.labels.routes.value(route), decision });
   }
 
   countCacheError(store: string, op: string): void {
@@ -139,7 +145,7 @@ export class GatewayMetrics {
   }
 
   setCircuitState(target: string, state: BreakerState): void {
-    this.circuitState.set({ target: this.targets.value(target) }, BREAKER_STATE_VALUE[state]);
+    this.circuitState.set({ target: this.labels.targets.value(target) }, BREAKER_STATE_VALUE[state]);
   }
 
   tracesWrittenInc(count: number): void {

@@ -11,6 +11,7 @@ import { genAiOperationName, genAiProviderName } from './gen-ai-names.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
 import { redactedJson } from './redact.js';
+import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
@@ -64,8 +65,10 @@ export class RequestRecorder {
     }
   }
 
+  /** A cache hit consumed no tokens (its row and metrics count none), so it is never estimated. */
   private needsEstimate(outcome: RequestOutcome): boolean {
     return (
+      outcome.cache !== 'HIT' &&
       reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
       outcome.canonicalBody !== undefined &&
       outcome.status > 0 &&
@@ -108,7 +111,7 @@ export class RequestRecorder {
       );
     }
     if (tracing && outcome.span) {
-      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), outcome.status >= 500 || outcome.streamResult === 'interrupted', outcome.startedAtMs + latencyMs);
+      tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), isFailedRequest(outcome.status, outcome.errorCode), outcome.startedAtMs + latencyMs);
     }
   }
 

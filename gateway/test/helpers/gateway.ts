@@ -2,7 +2,6 @@
 import type { AddressInfo } from 'node:net';
 import { buildApp, type AppDeps, type GatewayApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
-import type { TraceRow } from '../../src/telemetry/trace-row.js';
 
 export interface RunningGateway {
   app: GatewayApp;
@@ -48,15 +47,4 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-/** A request's stored trace row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
-export async function traceOf(gateway: RunningGateway, id: string): Promise<TraceRow> {
-  for (let i = 0; i < 100; i++) {
-    await gateway.app.traces!.pipeline.flush();
-    const row = await gateway.app.traces!.sink.getTrace(id);
-    if (row) return row;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no trace ${id}`);
 }

@@ -12,7 +12,7 @@ import { hashKey } from '../../src/auth/key-hash.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { runGatewayToExit } from '../helpers/gateway-process.js';
+import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
 
 const SEARCH_KEY = 'sk-gw-search-team-0123456789';
 const LIMITED_KEY = 'sk-gw-limited-team-0123456789';
@@ -237,7 +237,7 @@ describe('limits on real Redis, shared by two gateway instances', () => {
   });
 
   it('one requests-per-minute limit across both instances, and keys created on one work on the other', async () => {
-    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const extra = { redis: { url: redis.url } };
     const a = await gatewayWith(extra);
     const b = await gatewayWith(extra);
     const statuses = [];
@@ -256,7 +256,7 @@ describe('limits on real Redis, shared by two gateway instances', () => {
   }, 20_000);
 
   it('budgets hold across instances under concurrency', async () => {
-    const extra = { cache: { redis: { url: redis.url } }, auth: { ...(document().auth as object), limitStore: 'redis' } };
+    const extra = { redis: { url: redis.url } };
     const a = await gatewayWith(extra);
     const b = await gatewayWith(extra);
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(i % 2 ? a : b, BUDGET_KEY, 'pricey', { max_tokens: 10 })));
@@ -315,5 +315,25 @@ describe('exposure', () => {
     expect(code).not.toBe(0);
     expect(output).toContain('auth: listening on 0.0.0.0 with no gateway keys');
     expect(output).not.toContain('gateway listening');
+  });
+
+  it('starts on a public address with no file when GATEWAY_KEY is set (how the image runs bare), and requires that key', async () => {
+    const key = 'container-key-0123456789';
+    const gateway = await startGatewayProcess({ HOST: '0.0.0.0', GATEWAY_KEY: key, GATEWAY_ADMIN_KEY: 'container-admin-0123456789' });
+    try {
+      const origin = gateway.origin.replace('0.0.0.0', '127.0.0.1');
+      const ask = (headers: Record<string, string>) =>
+        fetch(`${origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ model: 'chat-default', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      expect(((await (await ask({})).json()) as { error: { code: string } }).error.code).toBe('missing_api_key');
+      expect((await ask({ authorization: `Bearer ${key}` })).status).toBe(200);
+      expect((await fetch(`${origin}/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(401);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
   });
 });

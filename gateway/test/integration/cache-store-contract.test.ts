@@ -16,6 +16,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+const bytes = (text: string): Buffer => Buffer.from(text);
+
 const stores: [string, () => CacheStore][] = [
   ['memory', () => new MemoryCacheStore({ maxBytes: 10 * 1024 * 1024, maxEntryBytes: 2 * 1024 * 1024 })],
   ['redis', () => new RedisCacheStore({ url: redis.url, keyPrefix: `contract:${Math.random()}:`, timeoutMs: 500 })],
@@ -44,45 +46,55 @@ describe.each(stores)('CacheStore contract: %s', (_name, make) => {
   });
 
   it('stores, overwrites and deletes', async () => {
-    await store.set('k', 'v1', 60_000);
-    expect(await store.get('k')).toBe('v1');
-    await store.set('k', 'v2', 60_000);
-    expect(await store.get('k')).toBe('v2');
+    await store.set('k', bytes('v1'), 60_000);
+    expect(await store.get('k')).toEqual(bytes('v1'));
+    await store.set('k', bytes('v2'), 60_000);
+    expect(await store.get('k')).toEqual(bytes('v2'));
     await store.delete('k');
     expect(await store.get('k')).toBeUndefined();
   });
 
   it('keeps unicode and large values intact', async () => {
-    const value = JSON.stringify({ text: 'héllo 🌍 '.repeat(20_000) });
+    const value = bytes(JSON.stringify({ text: 'héllo 🌍 '.repeat(20_000) }));
     await store.set('big', value, 60_000);
-    expect(await store.get('big')).toBe(value);
+    expect(await store.get('big')).toEqual(value);
   });
 
   it('expires entries after their own TTL', async () => {
-    await store.set('short', 'x', 150);
-    await store.set('long', 'y', 60_000);
-    expect(await store.get('short')).toBe('x');
+    await store.set('short', bytes('x'), 150);
+    await store.set('long', bytes('y'), 60_000);
+    expect(await store.get('short')).toEqual(bytes('x'));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await store.get('short')).toBeUndefined();
-    expect(await store.get('long')).toBe('y');
+    expect(await store.get('long')).toEqual(bytes('y'));
   });
 });
 
 describe('memory store bounds', () => {
   it('stays within its byte budget under many large entries, evicting least recently used', async () => {
     const store = new MemoryCacheStore({ maxBytes: 1024 * 1024, maxEntryBytes: 200 * 1024 });
-    const value = 'x'.repeat(50 * 1024); // ~100 KiB counted
+    const value = bytes('x'.repeat(100 * 1024));
     for (let i = 0; i < 200; i++) {
       await store.set(`k${i}`, value, 60_000);
       expect(store.calculatedSize).toBeLessThanOrEqual(1024 * 1024);
     }
     expect(await store.get('k0')).toBeUndefined();
-    expect(await store.get('k199')).toBe(value);
+    expect(await store.get('k199')).toEqual(value);
   });
 
   it('refuses an entry larger than maxEntryBytes', async () => {
     const store = new MemoryCacheStore({ maxBytes: 1024 * 1024, maxEntryBytes: 10 * 1024 });
-    await store.set('huge', 'y'.repeat(20 * 1024), 60_000);
+    await store.set('huge', bytes('y'.repeat(20 * 1024)), 60_000);
     expect(await store.get('huge')).toBeUndefined();
+  });
+
+  it('counts a small value as its own bytes, never the shared pool slab it may have been cut from', async () => {
+    const store = new MemoryCacheStore({ maxBytes: 1024 * 1024, maxEntryBytes: 10 * 1024 });
+    const pooled = Buffer.from('small answer');
+    expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+    await store.set('small', pooled, 60_000);
+    const held = (await store.get('small'))!;
+    expect(held).toEqual(pooled);
+    expect(held.buffer.byteLength).toBe(held.byteLength);
   });
 });

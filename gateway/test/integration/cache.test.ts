@@ -158,7 +158,8 @@ describe('response cache on Redis', () => {
     redis = await startRedisServer();
     const doc = {
       providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
-      cache: { enabled: true, store: 'redis', redis: { url: redis.url, timeoutMs: 100 } },
+      redis: { url: redis.url },
+      cache: { enabled: true, redis: { timeoutMs: 100 } },
       routes: { r: { targets: [{ provider: 'up', model: 'redis-answer' }] } },
     };
     shared = [await startGateway(doc), await startGateway(doc)];

@@ -161,7 +161,7 @@ describe('two gateway instances on one Redis', () => {
     const { metricValue } = await import('../helpers/metrics.js');
     const doc = {
       providers: { sim: { type: 'mock' } },
-      cache: { redis: { url: redis.url } },
+      redis: { url: redis.url },
       routes: {
         shared: {
           strategy: 'canary',

@@ -24,7 +24,11 @@ const DEPLOY = join(ROOT, 'deploy');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 function promtool(...args: string[]): { status: number | null; output: string } {
-  const result = spawnSync('promtool', args, { cwd: join(DEPLOY, 'prometheus'), encoding: 'utf8' });
+  return promtoolWithInput(undefined, ...args);
+}
+
+function promtoolWithInput(input: string | undefined, ...args: string[]): { status: number | null; output: string } {
+  const result = spawnSync('promtool', args, { cwd: join(DEPLOY, 'prometheus'), encoding: 'utf8', input });
   if (result.error) throw new Error(`promtool is not installed (npm test installs it): ${result.error.message}`);
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
@@ -56,6 +60,16 @@ describe('prometheus files', () => {
     expect(checkRules.output).toContain('6 rules found');
     const tests = promtool('test', 'rules', 'tests/alerts.test.yml');
     expect(tests.status, tests.output).toBe(0);
+  });
+
+  it("promtool's lint finds nothing to say about /metrics (no gauges named like counters)", async () => {
+    for (const stream of [false, true]) {
+      await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'split', stream, messages: [{ role: 'user', content: 'hi' }] }) });
+    }
+    const text = await (await fetch(`${gateway.origin}/metrics`)).text();
+    const lint = promtoolWithInput(text, 'check', 'metrics');
+    expect(lint.output).toBe('');
+    expect(lint.status).toBe(0);
   });
 
   it('a real Prometheus scrapes the gateway and sees its traffic', async () => {
@@ -107,6 +121,16 @@ describe('dashboards and alerts cannot rot', () => {
     expect(wanted.size).toBeGreaterThan(15);
     const missing = [...wanted].filter((name) => !exposed.has(name));
     expect(missing).toEqual([]);
+  });
+
+  it('failure rates everywhere use the one definition of a failed request (outcome="failure"), not the status class', () => {
+    const dashboard = JSON.parse(read('deploy/grafana/dashboards/llm-gateway.json')) as { panels: { title: string; targets: { expr?: string }[] }[] };
+    const rules = (parseYaml(read('deploy/prometheus/alerts.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+    const expressions = [...dashboard.panels.flatMap((panel) => panel.targets.map((t) => t.expr ?? '')), ...rules.map((rule) => rule.expr)];
+    expect(expressions.filter((expr) => expr.includes('status_class="5xx"'))).toEqual([]);
+    expect(rules.find((rule) => rule.alert === 'GatewayHighErrorRate')?.expr).toContain('gateway_requests_total{outcome="failure"}');
+    const panel = dashboard.panels.find((p) => /failure rate/i.test(p.title));
+    expect(panel?.targets[0]?.expr).toContain('gateway_requests_total{outcome="failure"}');
   });
 
   it('the Grafana provisioning names the datasource uids the dashboard uses', () => {

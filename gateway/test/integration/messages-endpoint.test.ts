@@ -13,7 +13,8 @@ import type { Message, MessageCreateParamsNonStreaming, MessageStreamEvent } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { recordedEvents, sdkFinalMessage } from '../helpers/anthropic-events.js';
-import { startGateway, traceOf as storedTrace, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { storedTrace } from '../helpers/trace-rows.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { ANTHROPIC_KEY, GEMINI_KEY, mockAnthropicTokenCount, startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
 import { recorded } from '../helpers/recorded-responses.js';
@@ -76,7 +77,7 @@ async function rawEvents(model: string, extra: Record<string, unknown> = {}): Pr
   return { events, error };
 }
 
-const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway, id);
+const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway.app, id);
 
 describe('anthropic targets: native pass-through', () => {
   it('messages.create: the recorded Message, model put back, body and version headers passed on', async () => {

@@ -1,6 +1,7 @@
 /**
  * The compiled gateway as a process: `npm start` as the README runs it, start on the default config,
- * refuse an invalid config with every problem listed, and drain gracefully on SIGTERM.
+ * refuse an invalid config with every problem listed (exit status 2), leave out optional fields whose
+ * variable is unset, and drain gracefully on SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -84,18 +85,69 @@ describe('gateway process', () => {
   it('exits non-zero on an invalid config file, listing every problem with its path', async () => {
     const path = writeConfig('bad.yaml', `
 providers:
-  vllm: { type: openai-compatible, apiKey: "\${VLLM_KEY}" }
+  vllm: { type: openai-compatible }
+  openai: { type: openai, apiKey: "\${NO_SUCH_OPENAI_KEY}" }
   sim: { type: mock, latencyMs: -5 }
 routes:
   chat: { targets: [{ provider: ghost, model: x }] }
 `);
     const { code, output } = await runGatewayToExit({ GATEWAY_CONFIG: path });
-    expect(code).not.toBe(0);
-    expect(output).toContain('providers.vllm.apiKey');
+    expect(code).toBe(2);
+    expect(output).toContain('providers.openai.apiKey: environment variable NO_SUCH_OPENAI_KEY is not set');
     expect(output).toContain('providers.vllm.baseUrl');
     expect(output).toContain('providers.sim.latencyMs');
     expect(output).toContain('routes.chat.targets.0.provider');
     expect(output).not.toContain('listening');
+  });
+
+  it('an optional secret whose variable is unset means none: it starts, warns, and sends no key', async () => {
+    const upstream = await startMockUpstream();
+    try {
+      for (const [apiKey, warns] of [['${VLLM_KEY}', true], ['${VLLM_KEY:-}', false]] as const) {
+        const path = writeConfig('optional-key.yaml', `
+providers:
+  vllm: { type: openai-compatible, baseUrl: "${upstream.url}", apiKey: "${apiKey}" }
+routes:
+  chat: { targets: [{ provider: vllm, model: llama }] }
+`);
+        const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+        try {
+          const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+          });
+          expect(response.status).toBe(200);
+          expect(upstream.requests.at(-1)?.headers.authorization).toBeUndefined();
+          expect(gateway.output().includes('environment variable VLLM_KEY is not set')).toBe(warns);
+        } finally {
+          gateway.child.kill('SIGTERM');
+          await gateway.exited;
+        }
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('a file without providers runs its routes on the default providers', async () => {
+    const path = writeConfig('routes-only.yaml', `
+routes:
+  assistant: { targets: [{ provider: mock, model: mock-1 }] }
+`);
+    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+    try {
+      const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'Hello!' }] }),
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-gateway-provider')).toBe('mock');
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
   });
 
   it('starts on the default config and serves the mock model', async () => {

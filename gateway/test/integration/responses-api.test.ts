@@ -187,7 +187,7 @@ describe('Responses API state and request handling', () => {
 
   it('store: false keeps nothing', async () => {
     const response = await create(env.client, { model: 'chat/small-model', input: 'Ephemeral.', store: false });
-    expect(response.store).toBe(false);
+    expect((response as { store?: unknown }).store).toBe(false);
     await expect(env.client.responses.retrieve(response.id)).rejects.toMatchObject({ status: 404 });
     await expect(create(env.client, { model: 'chat/small-model', input: 'x', previous_response_id: response.id })).rejects.toMatchObject({ code: 'previous_response_not_found' });
   });

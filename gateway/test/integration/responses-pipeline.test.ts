@@ -21,6 +21,7 @@ import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.j
 import { startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
 import { assertResponseStreamEvent } from '../helpers/openai-schemas.js';
 import { create, responsesProviders, stream } from '../helpers/responses-client.js';
+import { storedTrace } from '../helpers/trace-rows.js';
 
 const KEY_A = 'sk-gw-team-a-0123456789abcdef0123';
 const KEY_B = 'sk-gw-team-b-0123456789abcdef0123';
@@ -73,15 +74,7 @@ afterAll(async () => {
   await Promise.all([chat?.close(), native?.close()]);
 });
 
-async function traceOf(id: string): Promise<TraceRow> {
-  for (let i = 0; i < 100; i++) {
-    await gateway.app.traces!.pipeline.flush();
-    const row = await gateway.app.traces!.sink.getTrace(id);
-    if (row) return row;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no trace ${id}`);
-}
+const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway.app, id);
 
 describe('telemetry', () => {
   it('trace rows say operation responses, with reported usage and cost, JSON and streamed', async () => {

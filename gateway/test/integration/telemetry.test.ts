@@ -11,9 +11,10 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
-import { startGateway, traceOf as storedTrace, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+import { storedTrace } from '../helpers/trace-rows.js';
 
 const UPSTREAM_SECRET = 'sk-upstream-supersecret-1234567890';
 let upstream: MockUpstream;
@@ -27,7 +28,8 @@ beforeAll(async () => {
   gateway = await startGateway(
     {
       providers: {
-        up: { type: 'openai-compatible', baseUrl: upstream.url, apiKey: UPSTREAM_SECRET },
+        // Listed, so metrics name them (a direct request for an unlisted model is counted as `other`).
+        up: { type: 'openai-compatible', baseUrl: upstream.url, apiKey: UPSTREAM_SECRET, models: ['no-usage-model', 'no-price-model'] },
         sim: { type: 'mock' },
       },
       routing: { retry: { maxAttempts: 1 } },
@@ -55,7 +57,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway, id);
+const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway.app, id);
 
 describe('trace rows', () => {
   it('a JSON request: route, target, status, usage, cost, metadata, bodies', async () => {

@@ -14,7 +14,7 @@ describe('SecretScrubber', () => {
           short: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'unset' },
         },
         telemetry: { sink: 'none', clickhouse: { url: 'http://127.0.0.1:8123', password: 'clickhouse-pass-0123' } },
-        cache: { redis: { url: 'redis://:redis-pass-0123@127.0.0.1:6379' } },
+        redis: { url: 'redis://:redis-pass-0123@127.0.0.1:6379' },
         auth: {
           adminKey: 'admin-key-0123456789abcdef',
           sessionSecret: 'session-secret-0123456789abcdef0123456789',

@@ -1,0 +1,155 @@
+/**
+ * Where state lives: each piece (cache, limits and budgets, API-created keys, canary state, stored
+ * Responses API conversations) goes to the
+ * store `state.<piece>` names — checked by looking into a real Redis — and a setting for one piece never
+ * moves another.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { STATE_PIECES, type StatePiece, type StoreKind } from '../../src/state/state-config.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/free-port.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+const APP_KEY = 'state-test-app-key-0123456789';
+const ADMIN_KEY = 'state-test-admin-key-0123456789';
+
+/** The Redis key prefix each piece writes under. */
+const PREFIX: Record<StatePiece, string> = {
+  cache: 'gateway:cache:',
+  limits: 'gateway:limits:',
+  keys: 'gateway:keys',
+  canary: 'gateway:canary:',
+  responses: 'gateway:responses:',
+};
+
+let redis: RedisServer;
+let inspect: Redis;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  inspect = new Redis(redis.url);
+});
+afterAll(async () => {
+  inspect?.disconnect();
+  await redis?.stop();
+});
+beforeEach(async () => {
+  await inspect.flushall();
+});
+
+function document(extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    providers: { sim: { type: 'mock' } },
+    routes: {
+      chat: { targets: [{ provider: 'sim', model: 'mock-1' }], cache: { enabled: true } },
+      split: {
+        strategy: 'canary',
+        canaryWeight: 5,
+        plan: { steps: [5, 100], intervalMs: 3_600_000 },
+        baseline: { provider: 'sim', model: 'mock-1' },
+        canary: { provider: 'sim', model: 'mock-2' },
+      },
+    },
+    // Priced, so a budget reservation is counted.
+    telemetry: { pricing: { 'mock-1': { input: 1, output: 1 } } },
+    auth: {
+      adminKey: ADMIN_KEY,
+      keys: [{ id: 'app', key: APP_KEY, limits: { requestsPerMinute: 1000 }, budget: { dailyUsd: 1000 } }],
+    },
+    ...extra,
+  };
+}
+
+async function chat(gateway: RunningGateway): Promise<string | null> {
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'where does state live?' }] }),
+  });
+  expect(response.status).toBe(200);
+  return response.headers.get('x-gateway-cache');
+}
+
+/** Touches every piece of state: a cached answer, a limit window and budget, an API key, canary state. */
+async function exercise(gateway: RunningGateway): Promise<void> {
+  await chat(gateway);
+  // The cache write is in the background: a hit proves it landed, wherever it went.
+  let hit = false;
+  for (let i = 0; i < 100 && !hit; i++) {
+    hit = (await chat(gateway)) === 'HIT';
+    if (!hit) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(hit).toBe(true);
+  const created = await fetch(`${gateway.origin}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'made-by-api' }),
+  });
+  expect(created.status).toBe(201);
+  await gateway.app.canaries.tick();
+  const stored = await fetch(`${gateway.baseURL}/responses`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'sim/mock-1', input: 'keep this conversation' }),
+  });
+  expect(stored.status).toBe(200);
+}
+
+async function piecesInRedis(): Promise<StatePiece[]> {
+  const keys = await inspect.keys('*');
+  return STATE_PIECES.filter((piece) => keys.some((key) => key.startsWith(PREFIX[piece])));
+}
+
+describe('where state lives', () => {
+  const everywhere = (kind: StoreKind) => Object.fromEntries(STATE_PIECES.map((piece) => [piece, kind]));
+
+  it('with a Redis URL and no state settings, every piece is in Redis', async () => {
+    const gateway = await startGateway(document({ redis: { url: redis.url } }));
+    try {
+      expect(gateway.app.cache?.store.kind).toBe('redis');
+      await exercise(gateway);
+      expect(await piecesInRedis()).toEqual([...STATE_PIECES]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('the cache kept in memory moves nothing else: limits, keys, canary and responses stay in Redis', async () => {
+    const gateway = await startGateway(document({ redis: { url: redis.url }, state: { cache: 'memory' } }));
+    try {
+      await exercise(gateway);
+      expect(await piecesInRedis()).toEqual(['limits', 'keys', 'canary', 'responses']);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  for (const piece of STATE_PIECES) {
+    it(`only ${piece} in Redis: nothing else is written there`, async () => {
+      const gateway = await startGateway(document({ redis: { url: redis.url }, state: { ...everywhere('memory'), [piece]: 'redis' } }));
+      try {
+        await exercise(gateway);
+        expect(await piecesInRedis()).toEqual([piece]);
+      } finally {
+        await gateway.close();
+      }
+    });
+  }
+
+  it('every piece in memory: a Redis URL that answers nothing is never dialled, and nothing is logged about it', async () => {
+    const lines: string[] = [];
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const gateway = await startGateway(
+      document({ redis: { url: deadRedis }, state: everywhere('memory'), logging: { level: 'warn' } }),
+      { logStream: { write: (line) => void lines.push(line) } },
+    );
+    try {
+      await exercise(gateway);
+      expect(lines.filter((line) => /redis|MaxRetriesPerRequest|ECONNREFUSED/i.test(line))).toEqual([]);
+      expect(await piecesInRedis()).toEqual([]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
