@@ -337,6 +337,13 @@ describe('every gateway feature', () => {
     // The SDK's finalMessage adds its structured-output field.
     const { parsed_output: _parsed, ...replayed } = (await client.messages.stream(body).finalMessage()) as Message & { parsed_output?: unknown };
     expect(replayed).toEqual(first);
+
+    // A streamed answer is stored as the Message it accumulated to, and answers a JSON client.
+    const streamedBody = ask('cached', { messages: [{ role: 'user', content: `stream me ${Date.now()}` }] });
+    const { parsed_output: _p, ...streamed } = (await client.messages.stream(streamedBody).finalMessage()) as Message & { parsed_output?: unknown };
+    const { data: asJson, response: jsonHit } = await client.messages.create(streamedBody).withResponse();
+    expect(jsonHit.headers.get('x-gateway-cache')).toBe('HIT');
+    expect(asJson).toEqual(streamed);
   });
 
   it('trace rows with operation messages, the requested model, usage and the user', async () => {
