@@ -236,6 +236,8 @@ function toolMessage(b: MessagesBlock, param: string, otherParts: JsonObject[]):
 
 /** The OpenAI content parts for one block of a user turn (or of a tool result's content). */
 function userParts(b: MessagesBlock, param: string): JsonObject[] {
+  // Nested blocks (a tool result's, a document's) are not checked by validation: anything may be here.
+  if (typeof b !== 'object' || b === null || typeof b.type !== 'string') fail(param, 'expected a content block with a type');
   switch (b.type) {
     case 'text':
       return [textPart(b, param)];

@@ -15,6 +15,7 @@ import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { recordedEvents, sdkFinalMessage } from '../helpers/anthropic-events.js';
 import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { storedTrace } from '../helpers/trace-rows.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { ANTHROPIC_KEY, GEMINI_KEY, mockAnthropicTokenCount, startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
 import { recorded } from '../helpers/recorded-responses.js';
@@ -282,6 +283,55 @@ describe('errors in Anthropic’s shape', () => {
 
     const bearer = new Anthropic({ baseURL: gateway.origin, apiKey: null, authToken: GATEWAY_KEY, maxRetries: 0 });
     expect((await bearer.messages.create(ask('local/gpt-x'))).type).toBe('message');
+  });
+});
+
+describe('malformed Messages requests', () => {
+  it('blocks of any shape, nested ones included, are answered 2xx or 4xx in Anthropic’s shape, never 5xx', async () => {
+    const random = seededRandom(20261130);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const anything = (depth: number): unknown => {
+      switch (Math.floor(random() * (depth > 2 ? 4 : 6))) {
+        case 0:
+          return pick(['x', '', 'image', 'text', 'tool_result', 'base64', 'url', 'content']);
+        case 1:
+          return pick([0, -1, 1.5, null, true]);
+        case 2:
+          return null;
+        case 3:
+          return [];
+        case 4:
+          return Array.from({ length: 1 + Math.floor(random() * 3) }, () => anything(depth + 1));
+        default:
+          return Object.fromEntries(
+            ['type', 'text', 'source', 'content', 'tool_use_id', 'id', 'name', 'input', 'data', 'media_type', 'url', 'is_error'].filter(() => random() < 0.5).map((key) => [key, anything(depth + 1)]),
+          );
+      }
+    };
+    // Any fields, with the ones a block type is read by present often enough to reach what is nested in them.
+    const block = (): unknown => {
+      const type = pick(['text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'server_tool_use', 'mystery']);
+      const inner = (): unknown => (random() < 0.6 ? [anything(2), anything(2)] : anything(1));
+      const nested = type === 'tool_result' ? { tool_use_id: 'toolu_1', content: inner() } : type === 'document' || type === 'image' ? { source: { type: pick(['content', 'base64', 'text', 'url', 'file']), content: inner(), data: anything(2), media_type: anything(2) } } : {};
+      return { ...(anything(0) as object), type, ...(random() < 0.7 ? nested : {}) };
+    };
+    const statuses = new Set<number>();
+    for (let i = 0; i < 150; i++) {
+      const body = {
+        model: pick(['local/gpt-x', 'claude/x-error-400', 'gem/gemini-2.5-flash']),
+        max_tokens: 16,
+        stream: random() < 0.3,
+        messages: [{ role: pick(['user', 'assistant']), content: [block(), block()] }],
+        ...(random() < 0.3 ? { system: anything(1) } : {}),
+        ...(random() < 0.3 ? { tools: anything(1), tool_choice: anything(1) } : {}),
+      };
+      const reply = await fetch(`${gateway.origin}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': GATEWAY_KEY }, body: JSON.stringify(body) });
+      const text = await reply.text();
+      statuses.add(reply.status);
+      expect(reply.status, text).toBeLessThan(500);
+      if (reply.status >= 400) expect(JSON.parse(text)).toMatchObject({ type: 'error', error: { type: expect.any(String), message: expect.any(String) } });
+    }
+    expect(statuses).toContain(400);
   });
 });
 

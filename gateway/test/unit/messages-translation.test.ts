@@ -238,6 +238,11 @@ describe('Messages request → canonical chat request', () => {
     expect(chat).toEqual({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], temperature: 0.2, top_p: 0.9, stop: ['END', '###'], user: 'user-42' });
   });
 
+  it('nested blocks that are not blocks are a 400 naming them, not a crash', () => {
+    expect(refusal(user([{ type: 'tool_result', tool_use_id: 't', content: [null] }])).param).toBe('messages[0].content[0].content[0]');
+    expect(refusal(user([{ type: 'document', source: { type: 'content', content: [5] } }])).param).toBe('messages[0].content[0].source.content[0]');
+  });
+
   it('refuses block types it does not know, naming the block', () => {
     expect(refusal(user([{ type: 'container_upload', file_id: 'f' }])).param).toBe('messages[0].content[0].type');
     expect(refusal({ model: 'm', max_tokens: 1, messages: [{ role: 'assistant', content: [{ type: 'web_search_tool_result', tool_use_id: 'x', content: [] }] }] }).param).toBe(
