@@ -1,6 +1,7 @@
 /** The benchmark report: its JSON shape, the targets it is judged against, and its Markdown form. */
 import type { LatencySummary } from './open-loop.js';
 import type { SaturationResult } from './saturation.js';
+import { fleetTargets, type FleetOptions, type FleetResult } from './fleet.js';
 
 export interface BenchReport {
   date: string;
@@ -9,6 +10,8 @@ export interface BenchReport {
   settings: { connections: number; saturationSec: number; saturationRuns: number; openLoopMs: number; upstreamChunks: number; peer: string };
   saturation: (SaturationResult & { scenario: string; target: string; peakRssMb: number | undefined })[];
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
+  /** The replica-pool scenario: one simulated GPU fleet, each scheduling strategy in turn. */
+  fleet?: { options: FleetOptions; results: FleetResult[] } | undefined;
 }
 
 export interface TargetCheck {
@@ -71,6 +74,11 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       const times = hit.requestsPerSec / gateway.requestsPerSec;
       checks.push({ target: 'cache hit serves ≥ 2× the requests/s of a miss', measured: `${times.toFixed(2)}×`, met: times >= 2 });
     }
+  }
+  if (report.fleet && report.fleet.results.length === 4) {
+    const fleet = fleetTargets(report.fleet.results);
+    checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
+    checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
   return [...checks, ...responsesChecks(report), ...rssCheck(report)];
 }
@@ -144,5 +152,21 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`| ${row.scenario} | ${row.rate} | ${row.target} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${over('p50')} | ${over('p90')} | ${over('p99')} | ${row.errors} |`);
   }
   lines.push('');
+  if (report.fleet) {
+    const { options, results } = report.fleet;
+    lines.push('## Fleet: scheduling a simulated GPU fleet');
+    lines.push('');
+    lines.push(
+      `4 fake vLLM replicas (one half as fast), ${options.rate} chat streams/s open-loop (Poisson), ${options.durationMs / 1000} s measured after ${options.warmupMs / 1000} s warm-up, ` +
+        'the same seeded arrivals for every strategy. Latencies from the intended send time; cache hit = cached / all prompt tokens across the fleet.',
+    );
+    lines.push('');
+    lines.push('| strategy | requests | e2e p50 ms | e2e p95 ms | TTFT p50 ms | TTFT p95 ms | prefix-cache hit | peak queue per replica | errors |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    for (const r of results) {
+      lines.push(`| ${r.strategy} | ${r.requests} | ${r.e2eP50.toFixed(0)} | ${r.e2eP95.toFixed(0)} | ${r.ttftP50.toFixed(0)} | ${r.ttftP95.toFixed(0)} | ${(r.cacheHitRatio * 100).toFixed(1)}% | ${r.peakQueues.join(' / ')} | ${r.errors} |`);
+    }
+    lines.push('');
+  }
   return lines.join('\n');
 }

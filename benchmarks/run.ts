@@ -18,6 +18,8 @@ import { freePort } from '../gateway/test/helpers/free-port.js';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
+import { stopChild, waitForHttp } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PORTKEY_ENTRY = join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/build/start-server.js');
@@ -87,32 +89,14 @@ function pinned(cpu: number, command: string, commandArgs: string[]): [string, s
   return PINNED ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs];
 }
 
-async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function start(cpu: number, command: string, commandArgs: string[], env: Record<string, string> = {}, cwd = ROOT): Proc {
   const [cmd, argv] = pinned(cpu, command, commandArgs);
   const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   return { child, pid: child.pid! };
 }
 
-async function stop(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise((r) => proc.child.once('exit', r));
-  proc.child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+function stop(proc: Proc): Promise<void> {
+  return stopChild(proc.child);
 }
 
 /** Resets the peak-RSS mark (Linux clear_refs 5), so each scenario reports its own peak. */
@@ -279,6 +263,10 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- fleet (replica pools)
+    const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
+    const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
+
     const report: BenchReport = {
       date: new Date().toISOString(),
       quick: QUICK,
@@ -293,6 +281,7 @@ async function main(): Promise<void> {
       settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, saturationRuns: SATURATION_RUNS, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
       saturation,
       fixedRate,
+      fleet,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

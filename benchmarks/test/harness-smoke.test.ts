@@ -36,7 +36,7 @@ describe('benchmark harness', () => {
 
   it('a quick run produces a report with every scenario and the target checks', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    const run = spawnSync('node_modules/.bin/tsx', ['benchmarks/run.ts', '--quick', '--no-peer', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync('node_modules/.bin/tsx', ['benchmarks/run.ts', '--quick', '--no-peer', '--out', out], { encoding: 'utf8', timeout: 200_000 });
     expect(run.status, run.stderr).toBe(0);
     const file = readdirSync(out).find((name) => name.endsWith('.json'))!;
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport;
@@ -50,7 +50,13 @@ describe('benchmark harness', () => {
       expect(row.errors + row.non2xx).toBe(0);
     }
     expect(report.fixedRate.every((row) => row.errors === 0 && row.count > 0)).toBe(true);
-    expect(checkTargets(report).length).toBeGreaterThanOrEqual(5);
+    expect(report.fleet!.results.map((r) => r.strategy)).toEqual(['round-robin', 'least-busy', 'least-loaded', 'prefix-affinity']);
+    for (const row of report.fleet!.results) {
+      expect(row.requests).toBeGreaterThan(0);
+      expect(row.errors).toBe(0);
+      expect(row.peakQueues).toHaveLength(4);
+    }
+    expect(checkTargets(report).length).toBeGreaterThanOrEqual(7);
     expect(readFileSync(join(out, file.replace('.json', '.md')), 'utf8')).toContain('## Targets');
-  }, 150_000);
+  }, 230_000);
 });

@@ -14,7 +14,9 @@ import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions, loggableError } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
-import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
+import type { AddressResolver } from './upstream/replica-discovery.js';
+import { registerFleetRoute } from './routes/fleet-route.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
@@ -76,6 +78,8 @@ export interface AppDeps {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: { write(line: string): void };
+  /** Resolves replica pools' DNS names instead of the system or configured DNS servers. */
+  resolver?: AddressResolver;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -135,10 +139,24 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
+  let metrics: GatewayMetrics | undefined;
+  const providers =
+    deps.providers ??
+    createProviderRegistry(config, {
+      resolver: deps.resolver,
+      // The metrics are built after the providers (their labels come from the routes); pools report to them once they exist.
+      observer: {
+        replicaPicked: (provider, replica, reason) => metrics?.replicaPicked(provider, replica, reason),
+        requestShed: (provider, priority) => metrics?.requestShed(provider, priority),
+        queueWaited: (provider, seconds) => metrics?.queueWaited(provider, seconds),
+      },
+      random: deps.random,
+      now: deps.now,
+      onError: (message, error) => app.log.warn({ err: error }, message),
+    });
+  const pools = replicaPools(providers);
   const resolver = new ModelResolver(config, providers);
   const sink = deps.traceSink ?? createTraceSink(config.telemetry);
-  let metrics: GatewayMetrics | undefined;
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
   metrics = new GatewayMetrics(
     metricLabels(config, resolver.canarySplits.keys()),
@@ -148,6 +166,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       sinkUp: () => traces.ready && traces.pipeline.healthy,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
+    { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
   );
   const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({
@@ -279,6 +298,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
   );
   registerDashboardApi(app, traces, canaries, resolver.canarySplits);
+  registerFleetRoute(app, pools);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
   const shadow = new ShadowTraffic({
@@ -305,11 +325,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
     scrubber,
+    priority: config.routing.priority,
   });
 
   let keyRefresh: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     runtime.health.start();
+    // Not awaited: a pool's first DNS answer may take a while, and requests wait for it themselves.
+    void startProviders(providers).catch((error: unknown) => app.log.warn({ err: error }, 'a provider failed to start'));
     // Keys created through another replica's admin API arrive within one refresh.
     await registry.refresh().catch((error: unknown) => app.log.warn({ err: error }, 'could not load API-created keys'));
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
+import { prioritySchema } from './pool-schema.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -167,6 +168,8 @@ export const routingDefaultsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(300_000),
   retry: retrySchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  /** Priority classes for requests waiting in a replica pool's queue (interactive before batch). */
+  priority: prioritySchema.prefault({}),
 });
 
 export type RetryConfig = z.infer<typeof retrySchema>;

@@ -8,6 +8,7 @@ import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
 import { responsesSchema } from '../state/responses-config.js';
+import { poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -42,18 +43,28 @@ const openaiProvider = z.strictObject({
   ...httpProviderFields,
 });
 
-const openaiCompatibleProvider = z.strictObject({
-  type: z.literal('openai-compatible'),
-  baseUrl: z.url(),
-  /** Optional: many self-hosted servers need none. An empty key means none. */
-  apiKey: z.string().optional().transform((key) => key || undefined),
-  /**
-   * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
-   * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
-   */
-  responses: z.enum(['native', 'translate']).default('translate'),
-  ...httpProviderFields,
-});
+const openaiCompatibleProvider = z
+  .strictObject({
+    type: z.literal('openai-compatible'),
+    /** One server; with `discovery`, the template for every replica's URL. Omitted when `replicas` are listed. */
+    baseUrl: z.url().optional(),
+    /** Optional: many self-hosted servers need none. An empty key means none. */
+    apiKey: z.string().optional().transform((key) => key || undefined),
+    /**
+     * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
+     * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
+     */
+    responses: z.enum(['native', 'translate']).default('translate'),
+    ...httpProviderFields,
+    ...poolFields,
+  })
+  .superRefine((provider, ctx) => {
+    const issue = (path: string, message: string): void => void ctx.addIssue({ code: 'custom', path: [path], message });
+    if (provider.replicas && provider.discovery) issue('discovery', 'give either replicas or discovery, not both');
+    if (provider.replicas && provider.baseUrl) issue('baseUrl', 'give either baseUrl or replicas, not both');
+    if (!provider.replicas && !provider.baseUrl) issue('baseUrl', 'required (or list replicas)');
+    if (!provider.replicas && !provider.discovery && provider.engine !== 'none') issue('engine', 'engine metrics need a pool: list replicas or set discovery');
+  });
 
 const anthropicProvider = z.strictObject({
   type: z.literal('anthropic'),
@@ -151,5 +162,6 @@ export const configSchema = z
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type HttpProviderConfig = Exclude<ProviderConfig, { type: 'mock' }>;
+export type OpenAICompatibleProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' }>;
 export type MockProviderConfig = Extract<ProviderConfig, { type: 'mock' }>;
 export type { RouteConfig, RouteNodeConfig, RetryConfig, BreakerConfig, HealthCheckConfig } from './routing-schema.js';

@@ -61,6 +61,7 @@ export const MESSAGES_ERROR_TYPES: Readonly<Record<ErrorCode, AnthropicErrorType
   trace_store_unavailable: 'api_error',
   internal_error: 'api_error',
   shutting_down: 'overloaded_error',
+  overloaded: 'overloaded_error',
   // By the upstream's status (below); this entry is the fallback.
   upstream_error: 'api_error',
 };

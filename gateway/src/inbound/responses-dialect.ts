@@ -8,20 +8,18 @@
  */
 import { GatewayError, type OpenAIErrorBody } from '../errors.js';
 import type { JsonObject } from '../providers/types.js';
-import type { ConversationStore } from '../state/conversation-store.js';
 import { responseText } from './responses-object.js';
 import { validateResponsesRequest } from './responses-request.js';
 import { ResponsesExchange, storedInput, type ResponsesExchangeDeps } from './responses-exchange.js';
 import type { InboundDialect } from './types.js';
 
-export function createResponsesDialect(deps: ResponsesExchangeDeps): InboundDialect & { store: ConversationStore } {
+export function createResponsesDialect(deps: ResponsesExchangeDeps): InboundDialect {
   return {
     name: 'responses',
     path: '/v1/responses',
     operation: 'chat',
     label: 'responses',
     native: 'responses',
-    store: deps.store,
     parse(body, { keyId }) {
       const request = validateResponsesRequest(body);
       const input = storedInput(request.input);

@@ -6,7 +6,7 @@
  */
 import type { JsonObject } from '../providers/types.js';
 import { functionCallItem, messageItem, newId, reasoningItem } from './responses-object.js';
-import type { ToolNames } from './responses-to-chat.js';
+import { flatName, type ToolNames } from './responses-to-chat.js';
 
 export function frame(event: JsonObject): string {
   return `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`;
@@ -118,7 +118,7 @@ export class OutputStream {
       return out + this.closeMessage(String(item.status ?? 'completed'));
     }
     if (item.type === 'function_call') {
-      const name = item.namespace ? `${String(item.namespace)}__${String(item.name)}` : String(item.name);
+      const name = flatName(item.namespace as string | undefined, String(item.name));
       return this.call(this.calls.size, String(item.call_id), name, String(item.arguments ?? '')) + this.closeAll('completed');
     }
     if (item.type === 'reasoning' && Array.isArray(item.content)) {

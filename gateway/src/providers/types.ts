@@ -37,6 +37,26 @@ export interface ProviderCall {
   traceHeaders?: Record<string, string> | undefined;
   /** Client headers a provider honours on a native pass-through (e.g. anthropic-version, anthropic-beta). */
   clientHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Epoch ms of the request's deadline (a replica pool's queue never holds a request past it). */
+  deadlineAt?: number | undefined;
+  /** Priority class index, 0 the highest (who waits first in a replica pool's queue). */
+  priority?: number | undefined;
+  /** A replica pool reports here which replica it chose for this attempt, and why. */
+  onPlacement?: ((placement: ReplicaPlacement) => void) | undefined;
+}
+
+/** Which replica of a pool served an attempt, and why: kept on the trace row. */
+export interface ReplicaPlacement {
+  /** `host:port` of the replica. */
+  replica: string;
+  /** round-robin, least-busy, least-loaded, prefix, prefix-overloaded or forced. */
+  reason: string;
+  /** The scheduler's score of the replica when it was chosen. */
+  score: number;
+  /** Characters of the prompt prefix the replica already held (prefix-affinity). */
+  prefixMatchChars: number;
+  /** Time the attempt waited in the pool's queue for a replica. */
+  queuedMs: number;
 }
 
 export type ProviderReply =
@@ -56,6 +76,8 @@ export interface Provider {
   readonly baseUrl?: string | undefined;
   supports(operation: Operation): boolean;
   send(call: ProviderCall): Promise<ProviderReply>;
+  /** Background work (replica discovery, engine scrapes, health checks), started when the app is ready. */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }
 

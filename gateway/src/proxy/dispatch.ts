@@ -12,7 +12,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryConfig } from '../config/schema.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { JsonObject, Operation } from '../providers/types.js';
+import { CANCELLED, settleWhenDone } from '../providers/settle-when-done.js';
+import type { JsonObject, Operation, ReplicaPlacement } from '../providers/types.js';
 import type { BreakerRegistry } from '../routing/circuit-breaker.js';
 import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
@@ -58,6 +59,8 @@ export interface DispatchInput {
   traceparent?: string | undefined;
   /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
   observeAttempt?: ((target: ResolvedTarget, attempt: number) => AttemptSpan) | undefined;
+  /** Priority class index (0 highest) for replica pools' queues. */
+  priority?: number | undefined;
 }
 
 /** How many tries a request took: retries on one target, and moves to the next target. */
@@ -74,6 +77,8 @@ interface Answered {
   counts: AttemptCounts;
   /** The answer is in the client's own dialect (passed through), not the canonical one. */
   native: boolean;
+  /** The replica that served the last attempt, when its target is a replica pool. */
+  placement: ReplicaPlacement | undefined;
 }
 
 export type DispatchResult =
@@ -86,9 +91,26 @@ export class DispatchError extends Error {
     readonly counts: AttemptCounts,
     readonly target: ResolvedTarget | undefined,
     readonly variant: Variant | undefined,
+    readonly placement: ReplicaPlacement | undefined,
   ) {
     super(error.message);
   }
+}
+
+/** The replica placement of the current attempt, reset before each one. */
+interface PlacementSlot {
+  placement: ReplicaPlacement | undefined;
+  readonly report: (placement: ReplicaPlacement) => void;
+}
+
+function placementSlot(): PlacementSlot {
+  const slot: PlacementSlot = {
+    placement: undefined,
+    report: (placement) => {
+      slot.placement = placement;
+    },
+  };
+  return slot;
 }
 
 type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
@@ -98,6 +120,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   const assigned = plan[0]?.variant;
   const retry = input.route.retry ?? runtime.retryDefaults;
   const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
+  const slot = placementSlot();
   const skipped: PlannedAttempt[] = [];
   let lastError: GatewayError | undefined;
   let lastPlanned: PlannedAttempt | undefined;
@@ -117,7 +140,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
       continue;
     }
     if (counter.attempts > 0) counter.fallbacks++;
-    const outcome = await tryTarget(planned, input, runtime, retry, counter);
+    const outcome = await tryTarget(planned, input, runtime, retry, counter, slot);
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = planned;
@@ -128,7 +151,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   if (counter.attempts === 0 && skipped.length > 0 && !input.signal.aborted) {
     const best = closestToRecovery(skipped, runtime);
     runtime.breakers.for(best.target.key).forceAcquire();
-    const outcome = await tryTarget(best, input, runtime, retry, counter);
+    const outcome = await tryTarget(best, input, runtime, retry, counter, slot);
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = best;
@@ -140,6 +163,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     counter,
     lastPlanned?.target,
     assigned,
+    slot.placement,
   );
 }
 
@@ -178,6 +202,7 @@ async function tryTarget(
   runtime: RoutingRuntime,
   retry: RetryConfig,
   counter: AttemptCounts,
+  slot: PlacementSlot,
 ): Promise<TargetOutcome> {
   const { target } = planned;
   const breaker = runtime.breakers.for(target.key);
@@ -186,8 +211,9 @@ async function tryTarget(
     if (tryNumber > 1) counter.retries++;
     runtime.inFlight.increment(target.key);
     const span = input.observeAttempt?.(target, counter.attempts);
+    slot.placement = undefined;
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter, span) };
+      return { ok: true, result: await attempt(planned, input, runtime, counter, span, slot) };
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
@@ -220,6 +246,7 @@ async function attempt(
   runtime: RoutingRuntime,
   counts: AttemptCounts,
   span: AttemptSpan | undefined,
+  slot: PlacementSlot,
 ): Promise<DispatchResult> {
   const { target, variant } = planned;
   const native = speaksNatively(target, input) ? input.native : undefined;
@@ -232,6 +259,9 @@ async function attempt(
     signal: input.signal,
     traceHeaders: span?.headers ?? (input.traceparent ? { traceparent: input.traceparent } : undefined),
     clientHeaders: native?.headers,
+    deadlineAt: input.deadlineAt,
+    priority: input.priority,
+    onPlacement: slot.report,
   });
   const breaker = runtime.breakers.for(target.key);
   if (reply.kind === 'json') {
@@ -239,21 +269,21 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, native: native !== undefined, body: reply.body };
+    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
-  const rest = settleWhenDone(reply.chunks, span, (error) => {
+  const rest = settleWhenDone(reply.chunks, (error) => {
     runtime.inFlight.decrement(target.key);
     span?.end(isGatewayError(error) ? error.code : undefined);
     if (error === undefined) breaker.recordSuccess();
     else if (error === CANCELLED) breaker.release();
     else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();
     else breaker.recordFailure();
-  });
+  }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, native: native !== undefined, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, first: first.done ? undefined : first.value, rest };
 }
 
 /**
@@ -264,41 +294,4 @@ function upstreamBody(input: DispatchInput, model: string): JsonObject {
   if (!input.stream) return { ...input.body, model };
   const options = input.body.stream_options;
   return { ...input.body, model, stream_options: { ...(options && typeof options === 'object' ? options : {}), include_usage: true } };
-}
-
-/** Passed to `onDone` when the consumer stopped reading early (the client left). */
-const CANCELLED = Symbol('cancelled');
-
-/**
- * Wraps an iterator so `onDone` runs exactly once: on completion, failure (with the error) or cancel.
- * The attempt's span, when tracing is on, sees every chunk.
- */
-function settleWhenDone(
-  iterator: AsyncIterator<JsonObject>,
-  span: AttemptSpan | undefined,
-  onDone: (error: unknown) => void,
-): AsyncIterator<JsonObject> {
-  let settled = false;
-  const settle = (error: unknown): void => {
-    if (settled) return;
-    settled = true;
-    onDone(error);
-  };
-  return {
-    async next() {
-      try {
-        const result = await iterator.next();
-        if (result.done) settle(undefined);
-        else span?.observe(result.value);
-        return result;
-      } catch (error) {
-        settle(error ?? new Error('stream failed'));
-        throw error;
-      }
-    },
-    async return(value?: unknown) {
-      settle(CANCELLED);
-      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
-    },
-  };
 }

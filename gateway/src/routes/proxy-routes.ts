@@ -24,6 +24,9 @@ import type { ShadowTraffic } from '../canary/shadow-traffic.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { clientError } from '../http/client-error.js';
 import { parseMetadata, requestTimeoutMs, stickyKeyOf, withKeyTags } from '../proxy/request-headers.js';
+import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
+import type { PriorityConfig } from '../config/pool-schema.js';
+import type { ReplicaPlacement } from '../providers/types.js';
 
 export interface ProxyRouteDeps {
   /** The inbound dialects to serve, each at its own path. */
@@ -44,6 +47,8 @@ export interface ProxyRouteDeps {
   shadow: ShadowTraffic;
   /** Removes the gateway's secrets from error text a client gets mid-stream. */
   scrubber: SecretScrubber;
+  /** Priority classes for replica pools' queues. */
+  priority: PriorityConfig;
 }
 
 /** Route config marking the proxy endpoints, so hooks know which requests produce an outcome and how errors look. */
@@ -86,7 +91,7 @@ interface CachePlan {
 function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
   const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
   const operation = dialect.operation;
-  const native = dialect.native;
+  const priorityOf = createPriorityOf(deps.priority);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const outcome = request.outcome as RequestOutcome;
@@ -140,7 +145,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, dialect, exchange, route, runtime, defaultTimeoutMs, recorder);
+      const result = await dispatchWithDeadline(request, reply, outcome, dialect, exchange, route, runtime, defaultTimeoutMs, recorder, priorityOf);
       if (!result.native && exchange.droppedTools.length > 0) {
         const dropped = exchange.droppedTools.join(', ');
         reply.header(DROPPED_TOOLS_HEADER, dropped);
@@ -263,6 +268,7 @@ async function dispatchWithDeadline(
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
+  priorityOf: PriorityOf,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request.headers, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -291,14 +297,15 @@ async function dispatchWithDeadline(
         stickyKey: (header) => stickyKeyOf(request.headers, exchange.user, header),
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, dialect, body, exchange.stream),
+        priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
@@ -351,7 +358,9 @@ function noteAttempts(
   counts: AttemptCounts,
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
+  placement: ReplicaPlacement | undefined,
 ): void {
+  outcome.placement = placement;
   outcome.attempts = counts.attempts;
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;

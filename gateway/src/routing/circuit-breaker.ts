@@ -47,6 +47,12 @@ export class CircuitBreaker {
     return false;
   }
 
+  /** Whether `tryAcquire` would let a request through now (without taking the half-open probe). */
+  admits(): boolean {
+    const state = this.current();
+    return state === 'closed' || (state === 'half_open' && !this.probeInFlight);
+  }
+
   /** Lets a request through whatever the state (used when every target is open). */
   forceAcquire(): void {
     if (this.current() !== 'closed') this.probeInFlight = true;

@@ -16,7 +16,22 @@ const REQUEST_COLUMNS = `
     latency_ms DOUBLE, upstream_ms DOUBLE, ttft_ms DOUBLE, attempts INTEGER, retries INTEGER, fallbacks INTEGER,
     cache VARCHAR, input_tokens BIGINT, output_tokens BIGINT, usage_estimated INTEGER, cost_usd DOUBLE, "user" VARCHAR,
     metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR,
-    client_request_id VARCHAR DEFAULT ''`;
+    client_request_id VARCHAR DEFAULT '',
+    replica VARCHAR DEFAULT '', replica_reason VARCHAR DEFAULT '', replica_score DOUBLE DEFAULT 0,
+    prefix_match_chars BIGINT DEFAULT 0, queue_ms DOUBLE DEFAULT 0`;
+
+/**
+ * Columns added after the first release, in REQUEST_COLUMNS' order: files written before one existed get
+ * it on open, at the end, where REQUEST_COLUMNS has it too.
+ */
+const ADDED_COLUMNS = [
+  "client_request_id VARCHAR DEFAULT ''",
+  "replica VARCHAR DEFAULT ''",
+  "replica_reason VARCHAR DEFAULT ''",
+  'replica_score DOUBLE DEFAULT 0',
+  'prefix_match_chars BIGINT DEFAULT 0',
+  'queue_ms DOUBLE DEFAULT 0',
+];
 
 const SCHEMA = [
   // The embedded store shares the machine with the gateway: one worker thread, bounded memory.
@@ -25,8 +40,7 @@ const SCHEMA = [
   // No primary key: an ART index over every trace id lives in memory and grows without bound. Duplicates
   // (from spool replays) are filtered on insert instead, against rows in the batch's own time range.
   `CREATE TABLE IF NOT EXISTS requests (${REQUEST_COLUMNS})`,
-  // Files written before a column existed get it here, at the end, where REQUEST_COLUMNS has it too.
-  "ALTER TABLE requests ADD COLUMN IF NOT EXISTS client_request_id VARCHAR DEFAULT ''",
+  ...ADDED_COLUMNS.map((column) => `ALTER TABLE requests ADD COLUMN IF NOT EXISTS ${column}`),
   // Batches are appended here (fast), then moved over without the trace ids already stored.
   `CREATE TEMP TABLE IF NOT EXISTS requests_staging (${REQUEST_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS feedback (
@@ -82,8 +96,13 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendList(row.metadata_values, STRING_LIST);
   appender.appendVarchar(row.request_body);
   appender.appendVarchar(row.response_body);
-  // Rows spooled by an older version have no client id.
+  // Rows spooled by an older version have no client id and no replica columns.
   appender.appendVarchar(row.client_request_id ?? '');
+  appender.appendVarchar(row.replica ?? '');
+  appender.appendVarchar(row.replica_reason ?? '');
+  appender.appendDouble(row.replica_score ?? 0);
+  appender.appendBigInt(BigInt(Math.trunc(row.prefix_match_chars ?? 0)));
+  appender.appendDouble(row.queue_ms ?? 0);
   appender.endRow();
 }
 

@@ -13,6 +13,8 @@ export interface MetricLabels {
   models: LabelGuard;
   /** `<provider>/<model>`, as circuit breakers name their targets. */
   targets: LabelGuard;
+  /** Replicas of pools: listed ones by `host:port`, discovered ones by slot (`#0` … up to maxReplicas). */
+  replicas: LabelGuard;
 }
 
 export function metricLabels(config: GatewayConfig, canaryIds: Iterable<string> = []): MetricLabels {
@@ -39,5 +41,16 @@ export function metricLabels(config: GatewayConfig, canaryIds: Iterable<string> 
     providers: new LabelGuard(Object.keys(config.providers)),
     models: new LabelGuard(pairs.map((pair) => pair.model)),
     targets: new LabelGuard(targets),
+    replicas: new LabelGuard(replicaLabels(config)),
   };
+}
+
+function replicaLabels(config: GatewayConfig): string[] {
+  const labels: string[] = [];
+  for (const settings of Object.values(config.providers)) {
+    if (settings.type !== 'openai-compatible') continue;
+    for (const url of settings.replicas ?? []) labels.push(new URL(url).host);
+    for (let slot = 0; settings.discovery && slot < settings.discovery.maxReplicas; slot++) labels.push(`#${slot}`);
+  }
+  return labels;
 }

@@ -3,7 +3,7 @@
  * ends: metrics, the trace row, the log line and the span are all built from this record.
  */
 import type { CacheResult } from '../cache/response-cache.js';
-import type { JsonObject } from '../providers/types.js';
+import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
 import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
@@ -31,6 +31,8 @@ export interface RequestOutcome {
   attempts: number;
   retries: number;
   fallbacks: number;
+  /** The replica of a pool that served the last attempt, and why it was chosen. */
+  placement: ReplicaPlacement | undefined;
   streamResult: StreamResult | undefined;
   cache: CacheResult;
   keyId: string;
@@ -84,6 +86,7 @@ export function newOutcome(traceId: string, operation: string, startedAt: number
     attempts: 0,
     retries: 0,
     fallbacks: 0,
+    placement: undefined,
     streamResult: undefined,
     cache: 'BYPASS',
     keyId: '',

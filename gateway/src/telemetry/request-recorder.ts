@@ -15,7 +15,7 @@ import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
-import type { TraceRow } from './trace-row.js';
+import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
 export interface RecorderDeps {
@@ -171,6 +171,7 @@ export class RequestRecorder {
       metadata_values: Object.values(metadata),
       request_body: requestBody,
       response_body: responseBody,
+      ...placementColumns(outcome.placement),
     };
   }
 

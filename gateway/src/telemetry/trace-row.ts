@@ -1,3 +1,5 @@
+import type { ReplicaPlacement } from '../providers/types.js';
+
 /**
  * The trace row: one per client request, as stored in DuckDB or ClickHouse. Times are epoch
  * milliseconds (ClickHouse 18.16 has no DateTime64); metadata tags are parallel arrays (no Map type).
@@ -37,6 +39,13 @@ export interface TraceRow {
   /** Only when body logging is on: truncated, secrets redacted. */
   request_body: string;
   response_body: string;
+  /** Replica pools: the replica (`host:port`) that served the last attempt, why, its score then, the
+   * prompt-prefix characters it already held, and the time spent queued for it. */
+  replica: string;
+  replica_reason: string;
+  replica_score: number;
+  prefix_match_chars: number;
+  queue_ms: number;
 }
 
 export interface FeedbackRow {
@@ -57,4 +66,16 @@ export interface CanaryEventRow {
   to_weight: number;
   /** JSON: the reason and the numbers the decision was based on. */
   details: string;
+}
+
+/** The replica columns of a trace row (all empty when no replica pool served the request). */
+export function placementColumns(placement: ReplicaPlacement | undefined): Pick<TraceRow, 'replica' | 'replica_reason' | 'replica_score' | 'prefix_match_chars' | 'queue_ms'> {
+  if (!placement) return { replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 };
+  return {
+    replica: placement.replica,
+    replica_reason: placement.reason,
+    replica_score: Math.round(placement.score * 1000) / 1000,
+    prefix_match_chars: placement.prefixMatchChars,
+    queue_ms: Math.round(placement.queuedMs * 1000) / 1000,
+  };
 }

@@ -44,6 +44,11 @@ export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
     metadata_values: ['ml'],
     request_body: '',
     response_body: '',
+    replica: '',
+    replica_reason: '',
+    replica_score: 0,
+    prefix_match_chars: 0,
+    queue_ms: 0,
     ...overrides,
   };
 }

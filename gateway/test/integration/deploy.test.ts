@@ -57,7 +57,7 @@ describe('prometheus files', () => {
     expect(checkConfig.status, checkConfig.output).toBe(0);
     const checkRules = promtool('check', 'rules', 'alerts.yml');
     expect(checkRules.status, checkRules.output).toBe(0);
-    expect(checkRules.output).toContain('6 rules found');
+    expect(checkRules.output).toContain('9 rules found');
     const tests = promtool('test', 'rules', 'tests/alerts.test.yml');
     expect(tests.status, tests.output).toBe(0);
   });

@@ -50,6 +50,8 @@ describe('gateway error codes on the Messages endpoint', () => {
     expect(of('upstream_unreachable')).toEqual({ status: 500, type: 'api_error' });
     expect(of('deadline_exceeded')).toEqual({ status: 504, type: 'timeout_error' });
     expect(of('shutting_down')).toEqual({ status: 529, type: 'overloaded_error' });
+    // A saturated replica pool is the gateway overloaded: Anthropic's own word for it (the SDK retries 529).
+    expect(of('overloaded')).toEqual({ status: 529, type: 'overloaded_error' });
     expect(of('request_timeout')).toEqual({ status: 408, type: 'invalid_request_error' });
   });
 });
