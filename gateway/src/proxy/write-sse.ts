@@ -51,7 +51,7 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    endStream(res, renderer.fail(options.errorBody(interrupted)));
+    endStream(res, renderer.fail(options.errorBody(interrupted), cause));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';
