@@ -33,9 +33,11 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { registerCountTokensRoute } from './routes/count-tokens-route.js';
 import { chatDialect } from './inbound/chat-dialect.js';
 import { completionsDialect } from './inbound/completions-dialect.js';
 import { embeddingsDialect } from './inbound/embeddings-dialect.js';
+import { messagesDialect } from './inbound/messages-dialect.js';
 import { createResponsesDialect } from './inbound/responses-dialect.js';
 import { registerResponsesRoutes } from './routes/responses-routes.js';
 import { createConversationStore } from './state/create-conversation-store.js';
@@ -265,7 +267,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     // Each proxy endpoint answers errors in its client's dialect.
     const dialect = (request.routeOptions.config as Partial<ProxyRouteConfig>).dialect;
-    reply.code(gatewayError.status).send(dialect ? dialect.errorBody(body, gatewayError) : body);
+    if (!dialect) return reply.code(gatewayError.status).send(body);
+    reply.code(dialect.errorStatus?.(gatewayError) ?? gatewayError.status).send(dialect.errorBody(body, gatewayError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -313,8 +316,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored; continuing it will fail'),
   });
   registerResponsesRoutes(app, conversations);
+  registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
-    dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect],
+    dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect, messagesDialect],
     resolver,
     runtime,
     cache,

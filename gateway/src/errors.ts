@@ -79,7 +79,10 @@ const RETRYABLE_UPSTREAM_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504, 
 
 export class GatewayError extends Error {
   readonly status: number;
+  /** The catalogue code, with its detail after a colon when it has one (`guardrail_denied:pii`). */
   readonly code: string;
+  /** The catalogue entry the error comes from (`code` without its detail). */
+  readonly catalogueCode: ErrorCode;
   readonly type: string;
   readonly param: string | null;
   readonly retryable: boolean;
@@ -115,6 +118,7 @@ export class GatewayError extends Error {
     const entry: CatalogueEntry = ERROR_CATALOGUE[code];
     this.name = 'GatewayError';
     this.code = options.detail === undefined ? code : `${code}:${options.detail}`;
+    this.catalogueCode = code;
     this.endsStream = options.endsStream ?? false;
     this.status = options.status ?? entry.status;
     this.type = entry.type;

@@ -40,6 +40,8 @@ export type DialectName = 'chat' | 'completions' | 'embeddings' | 'responses' | 
 export interface InboundContext {
   /** The gateway key's id, or '' when the gateway runs without keys: per-key state is per this id. */
   keyId: string;
+  /** The client's request headers (e.g. the API version a native provider should be told). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export interface InboundDialect {
@@ -58,7 +60,9 @@ export interface InboundDialect {
    * Every error body on this endpoint, from the catalogue's OpenAI-shaped one (secrets already
    * scrubbed): the same object for OpenAI dialects, the dialect's own error shape for others.
    */
-  errorBody(body: OpenAIErrorBody, error: GatewayError): JsonObject;
+  errorBody(body: OpenAIErrorBody, error: GatewayError, requestId: string): JsonObject;
+  /** The HTTP status of an error on this endpoint, when the dialect's API uses other statuses than the catalogue's. */
+  errorStatus?(error: GatewayError): number;
   /** The text of a JSON answer as this dialect renders it (token estimates, shadow agreement, guardrails). */
   answerText(answer: JsonObject): string;
 }
@@ -83,6 +87,13 @@ export interface InboundExchange {
   readonly cacheBody: JsonObject;
   /** For a provider speaking this dialect natively: the body to send it, with the target's model. */
   nativeBody(model: string): JsonObject;
+  /** Client headers a provider speaking this dialect natively is sent (e.g. anthropic-version). */
+  readonly nativeHeaders?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Set when the canonical request lacks something of the client's that only a native provider can
+   * serve (e.g. an Anthropic server tool): translated attempts are refused with this error.
+   */
+  readonly untranslatable?: GatewayError | undefined;
   /** The client's JSON answer from an attempt's answer (`native`: the provider spoke this dialect). */
   renderJson(answer: JsonObject, native: boolean): JsonObject;
   /** A renderer for one streamed answer; `collect` keeps what `answer()` needs (cache, trace bodies). */
@@ -117,8 +128,11 @@ export interface StreamRenderer {
   next(item: JsonObject): string;
   /** The SSE text that closes a complete stream. */
   end(): string;
-  /** The SSE text that closes a stream broken after it started, from the scrubbed OpenAI error body. */
-  fail(error: OpenAIErrorBody): string;
+  /**
+   * The SSE text that closes a stream broken after it started, from the scrubbed OpenAI error body;
+   * `cause` is the upstream's error when there was one (its code may name the dialect's error type).
+   */
+  fail(error: OpenAIErrorBody, cause?: GatewayError): string;
   /** After `end()`: the whole answer as the client receives it, when collected (undefined otherwise). */
   answer(): StreamAnswer | undefined;
 }

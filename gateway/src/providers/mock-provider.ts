@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MockProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { contentText, countMockTokens, mockEmbedding, mockReplyText, splitIntoParts } from './mock-text.js';
-import type { JsonObject, Provider, ProviderCall, ProviderReply } from './types.js';
+import { isCanonicalOperation, type JsonObject, type Provider, type ProviderCall, type ProviderReply } from './types.js';
 
 export function createMockProvider(name: string, config: MockProviderConfig): Provider {
   async function send(call: ProviderCall): Promise<ProviderReply> {
@@ -66,6 +66,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
         }));
         return { kind: 'stream', chunks: paced(chunks, usageChunk(call, base, usage), config.chunkDelayMs, call.signal) };
       }
+      default:
+        throw new GatewayError('operation_not_supported', `the mock provider does not serve '${call.operation}'`);
     }
   }
 
@@ -73,8 +75,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
     name,
     type: 'mock',
     models: config.models,
-    // Every canonical operation; the Responses API is translated to chat for it.
-    supports: (operation) => operation !== 'responses',
+    // The canonical operations; other dialects (Responses, Messages) are translated to chat for it.
+    supports: isCanonicalOperation,
     send,
     close: async () => {},
   };

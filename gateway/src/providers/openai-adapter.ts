@@ -8,7 +8,7 @@
 import { GatewayError, upstreamStatusError } from '../errors.js';
 import { createResponsesStreamDecoder } from './openai-responses-stream.js';
 import { parseEventJson } from './sse.js';
-import type { JsonObject, Operation, ProviderAdapter, StreamDecoder, UpstreamRequestSpec } from './types.js';
+import { isCanonicalOperation, type JsonObject, type Operation, type ProviderAdapter, type StreamDecoder, type UpstreamRequestSpec } from './types.js';
 
 export interface OpenAIAdapterOptions {
   providerName: string;
@@ -20,7 +20,7 @@ export interface OpenAIAdapterOptions {
   responses?: boolean | undefined;
 }
 
-const PATHS: Record<Operation, string> = {
+const PATHS: Partial<Record<Operation, string>> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
@@ -38,11 +38,11 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
   if (options.project) staticHeaders['openai-project'] = options.project;
 
   return {
-    supports: (operation) => operation !== 'responses' || options.responses === true,
+    supports: (operation) => isCanonicalOperation(operation) || (operation === 'responses' && options.responses === true),
 
     buildRequest({ operation, body, stream }): UpstreamRequestSpec {
       return {
-        path: PATHS[operation],
+        path: PATHS[operation] ?? PATHS.chat!,
         headers: stream ? { ...staticHeaders, accept: 'text/event-stream' } : staticHeaders,
         body: JSON.stringify(body),
       };

@@ -8,13 +8,18 @@ import type { SseEvent } from './sse.js';
 
 /**
  * What a provider is asked to do. `chat`, `completions` and `embeddings` take and return OpenAI's shapes
- * (the gateway's canonical form); a dialect's native operation (`responses`: OpenAI's Responses API)
- * takes the client's own body and returns the native answer or native stream events, untranslated.
+ * (the gateway's canonical form); a dialect's native operation (`responses`: OpenAI's Responses API;
+ * `messages` and its `count_tokens`: Anthropic's Messages API) takes the client's own body and returns
+ * the native answer or native stream events, untranslated.
  */
-export type Operation = CanonicalOperation | 'responses';
+export type Operation = CanonicalOperation | 'responses' | 'messages' | 'count_tokens';
 
 /** The operations whose requests and answers are OpenAI's chat, completions and embeddings shapes. */
 export type CanonicalOperation = 'chat' | 'completions' | 'embeddings';
+
+export function isCanonicalOperation(operation: Operation): operation is CanonicalOperation {
+  return operation === 'chat' || operation === 'completions' || operation === 'embeddings';
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -30,6 +35,8 @@ export interface ProviderCall {
   signal: AbortSignal;
   /** Trace-context headers to send upstream (this attempt's span, or the client's own traceparent). */
   traceHeaders?: Record<string, string> | undefined;
+  /** Client headers a provider honours on a native pass-through (e.g. anthropic-version, anthropic-beta). */
+  clientHeaders?: Readonly<Record<string, string>> | undefined;
   /** Epoch ms of the request's deadline (a replica pool's queue never holds a request past it). */
   deadlineAt?: number | undefined;
   /** Priority class index, 0 the highest (who waits first in a replica pool's queue). */

@@ -29,6 +29,8 @@ export interface NativePassThrough {
   operation: Operation;
   /** The client's body for this target's model. */
   body(model: string): JsonObject;
+  /** Client headers the native provider honours (e.g. anthropic-version, anthropic-beta). */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RoutingRuntime {
@@ -319,6 +321,7 @@ async function attempt(
     requestId: input.requestId,
     signal: input.signal,
     traceHeaders: span?.headers ?? (input.traceparent ? { traceparent: input.traceparent } : undefined),
+    clientHeaders: native?.headers,
     deadlineAt: input.deadlineAt,
     priority: input.priority,
     onPlacement: slot.report,

@@ -49,7 +49,7 @@ export async function writeSseStream(
     if (res.destroyed || res.writableEnded) return 'client_gone';
     // A guardrail's deny ends the stream as itself, in the dialect's stream-failure form.
     if (isGatewayError(error) && error.endsStream) {
-      endStream(res, renderer.fail(options.errorBody(error)));
+      endStream(res, renderer.fail(options.errorBody(error), error));
       return 'denied';
     }
     const cause = isGatewayError(error) ? error : undefined;
@@ -57,7 +57,7 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    endStream(res, renderer.fail(options.errorBody(interrupted)));
+    endStream(res, renderer.fail(options.errorBody(interrupted), cause));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';

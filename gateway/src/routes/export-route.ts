@@ -3,12 +3,15 @@
  * {"messages": [...]} per line, the request's messages followed by the assistant's answer — from traces
  * whose bodies were logged, filtered by route, time range and minimum feedback score. A Responses API
  * trace logs its whole conversation (earlier turns included) and becomes the same chat messages the
- * gateway would send a chat provider, then the response's output as the assistant's turn.
+ * gateway would send a chat provider, then the response's output as the assistant's turn; an Anthropic
+ * Messages trace is read as the chat request and answer it translates to.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { toChatRequest as messagesToChat, validateMessagesRequest } from '../inbound/messages-request.js';
+import { toOpenAIResponse } from '../providers/anthropic-mapping.js';
 import { formatParam } from '../proxy/request-schemas.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { ExportCursor, ExportFilter } from '../telemetry/trace-sink.js';
@@ -57,13 +60,18 @@ async function* exportLines(traces: TraceStore, filter: ExportFilter): AsyncGene
   }
 }
 
-/** {"messages": [...]} for a chat or Responses trace; undefined when a body was truncated or is neither. */
+/** {"messages": [...]} for a chat, Responses or Messages trace; undefined when a body was truncated or is none of them. */
 export function toFineTuningExample(requestBody: string, responseBody: string): { messages: unknown[] } | undefined {
   let request: { messages?: unknown; input?: unknown };
-  let response: { object?: unknown; output?: unknown; choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
+  let response: { type?: unknown; object?: unknown; output?: unknown; choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
   try {
     request = JSON.parse(requestBody) as typeof request;
     response = JSON.parse(responseBody) as typeof response;
+    // An Anthropic Message answered /v1/messages: both sides as the OpenAI chat they translate to.
+    if (response.type === 'message') {
+      request = messagesToChat(validateMessagesRequest(request), () => undefined);
+      response = toOpenAIResponse(response as JsonObject, '') as typeof response;
+    }
   } catch {
     return undefined;
   }

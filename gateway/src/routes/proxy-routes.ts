@@ -104,7 +104,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const outcome = request.outcome as RequestOutcome;
     outcome.textOf = dialect.answerText;
     const key = request.gatewayKey;
-    const parsed = dialect.parse(request.body, { keyId: key?.id ?? '' });
+    const parsed = dialect.parse(request.body, { keyId: key?.id ?? '', headers: request.headers });
     const exchange = parsed instanceof Promise ? await parsed : parsed;
     // The canonical request is final from here, whatever the dialect: the place for input policies.
     const body = exchange.canonical;
@@ -312,8 +312,12 @@ async function dispatchWithDeadline(
         stream: exchange.stream,
         // A route whose guardrails rewrite requests or read answers is served translated: every check sees
         // the canonical request and answers, and the dialect renders what they let through.
-        native: dialect.native && !route.policy?.canonicalOnly ? { operation: dialect.native, body: (model) => exchange.nativeBody(model) } : undefined,
-        translationRefused: route.hostedTools === 'reject' && exchange.droppedTools.length > 0 ? refusedTools(exchange.droppedTools) : undefined,
+        native:
+          dialect.native && !route.policy?.canonicalOnly
+            ? { operation: dialect.native, body: (model) => exchange.nativeBody(model), headers: exchange.nativeHeaders }
+            : undefined,
+        translationRefused:
+          exchange.untranslatable ?? (route.hostedTools === 'reject' && exchange.droppedTools.length > 0 ? refusedTools(exchange.droppedTools) : undefined),
         // Upstreams see the id the client sees in x-request-id: its own when it sent one.
         requestId: request.clientRequestId ?? request.id,
         signal: controller.signal,

@@ -31,17 +31,20 @@ export interface Usage {
   estimated: boolean;
 }
 
-/** A usage object as OpenAI reports it: chat's prompt/completion tokens, or the Responses API's input/output tokens. */
+/**
+ * Usage as an answer reported it: OpenAI chat's prompt_tokens/completion_tokens, or the
+ * input_tokens/output_tokens of OpenAI's Responses API and Anthropic's Messages API. Anthropic's input
+ * tokens leave out cache reads and writes (its own fields, which the Responses API does not have): they
+ * are counted in, as OpenAI counts cached tokens in.
+ */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
-  const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown; input_tokens?: unknown; output_tokens?: unknown };
-  if (typeof u.prompt_tokens === 'number') {
-    return { inputTokens: u.prompt_tokens, outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, estimated: false };
-  }
-  if (typeof u.input_tokens === 'number') {
-    return { inputTokens: u.input_tokens, outputTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, estimated: false };
-  }
-  return undefined;
+  const u = usage as Record<string, unknown>;
+  const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
+  if (typeof u.prompt_tokens === 'number') return { inputTokens: u.prompt_tokens, outputTokens: count(u.completion_tokens), estimated: false };
+  if (typeof u.input_tokens !== 'number') return undefined;
+  const input = u.input_tokens + count(u.cache_read_input_tokens) + count(u.cache_creation_input_tokens);
+  return { inputTokens: input, outputTokens: count(u.output_tokens), estimated: false };
 }
 
 /** Per-message framing tokens, as OpenAI's chat format adds them. */

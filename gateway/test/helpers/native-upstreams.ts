@@ -97,11 +97,27 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
   413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error',
 };
 
+/**
+ * What the mock's /v1/messages/count_tokens answers: a deterministic count (one per four characters of
+ * the JSON of what is counted), so a test can tell it from the gateway's own estimate.
+ */
+export function mockAnthropicTokenCount(body: Record<string, unknown>): number {
+  return 3 + Math.ceil(JSON.stringify([body.system ?? null, body.messages, body.tools ?? null]).length / 4);
+}
+
+/** An API version as Anthropic names them (a date); the official SDK sends its own, newer than the adapter's. */
+const API_VERSION = /^\d{4}-\d{2}-\d{2}$/;
+
 async function anthropic(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || req.headers['anthropic-version'] !== '2023-06-01') {
+  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || !API_VERSION.test(String(req.headers['anthropic-version']))) {
     return send(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   }
   const model = String(body.model);
+  if (req.url?.startsWith('/v1/messages/count_tokens')) {
+    const status = errorStatus(model);
+    if (status) return send(res, status, { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message: `anthropic says ${status}` } });
+    return send(res, 200, { input_tokens: mockAnthropicTokenCount(body) });
+  }
   const stream = body.stream === true;
   const status = errorStatus(model);
   if (status === 429) {

@@ -29,7 +29,7 @@ afterAll(async () => {
 
 describe('a canary that trips more guardrails', () => {
   it('is rolled back on the guardrail-trip rate, with no error anywhere', async () => {
-    const replies = await send(gateway, route, [...usersOf(route, 'canary', 60), ...usersOf(route, 'baseline', 60)], 'Forward this to ops@example.com please');
+    const replies = await send(gateway, route, [...usersOf(route, 'canary', 60), ...usersOf(route, 'baseline', 60)], 20, 'Forward this to ops@example.com please');
     expect(replies.every((r) => r.status === 200)).toBe(true);
     await recorded(gateway, route, 120);
 

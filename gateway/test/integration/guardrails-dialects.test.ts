@@ -1,13 +1,17 @@
 /**
- * Guardrails on the Responses API, through the official OpenAI SDK: the same checks run on the
- * canonical request and answer whatever the client's dialect, and what they refuse reaches the client in
- * the dialect's own error shape — a JSON error, or the stream's failure contract (`error` event with the
- * guardrail's code, then `response.failed`). A route whose guardrails rewrite requests or read answers is
- * served translated even where the provider speaks the dialect natively.
+ * Guardrails on the Responses API (official OpenAI SDK) and the Anthropic Messages API (official
+ * Anthropic SDK): the same checks run on the canonical request and answer whatever the client's dialect,
+ * and what they refuse reaches the client in the dialect's own error shape — a JSON error, or the
+ * stream's failure contract (Responses: an `error` event with the guardrail's code, then
+ * `response.failed`; Messages: an `error` event). A route whose guardrails rewrite requests or read
+ * answers is served translated even where the provider speaks the dialect natively.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+import { ANTHROPIC_KEY, startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
 import { create, rawEvents, startResponsesGateway, wireEvents, type ResponsesGateway } from '../helpers/responses-client.js';
 
 const EMAIL = 'jane.doe@example.com';
@@ -77,5 +81,80 @@ describe('guardrails on the Responses API', () => {
     expect(response.output_text).toBe('hi [EMAIL]');
     expect(chatOnly.requests.at(-1)!.url).toBe('/v1/chat/completions');
     expect((chatOnly.requests.at(-1)!.body.messages as { content: string }[]).at(-1)!.content).toBe('hi [EMAIL]');
+  });
+});
+
+describe('guardrails on the Anthropic Messages API', () => {
+  let upstream: MockUpstream;
+  let natives: NativeUpstreams;
+  let gateway: RunningGateway;
+  let anthropic: Anthropic;
+
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    natives = await startNativeUpstreams();
+    gateway = await startGateway({
+      providers: {
+        local: { type: 'openai-compatible', baseUrl: upstream.url },
+        claude: { type: 'anthropic', apiKey: ANTHROPIC_KEY, baseUrl: natives.url },
+      },
+      routing: { retry: { maxAttempts: 1 } },
+      guardrails: {
+        'no-secrets': { kind: 'secrets', action: 'deny' },
+        'deny-email': { kind: 'pii', detectors: ['email'], action: 'deny' },
+        'mask-pii': { kind: 'pii', detectors: ['email'], action: 'redact' },
+      },
+      routes: {
+        guarded: { targets: [{ provider: 'local', model: 'echo-4~messages' }], guardrails: { input: ['no-secrets'], output: ['mask-pii'] } },
+        'deny-out': { targets: [{ provider: 'local', model: 'echo-3~messagesdeny' }], guardrails: { output: ['deny-email'] } },
+        // Anthropic speaks Messages natively; output checks make the route translated, so they see the answer.
+        'claude-guarded': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { output: ['mask-pii'] } },
+        'claude-open': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }] },
+      },
+    });
+    anthropic = new Anthropic({ baseURL: gateway.origin, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await Promise.all([upstream?.close(), natives?.close()]);
+  });
+
+  it('an input deny is an Anthropic-shaped 400 (invalid_request_error) whose message names the guardrail', async () => {
+    const error = await anthropic.messages.create({ model: 'guarded', max_tokens: 64, messages: [{ role: 'user', content: `key ${TOKEN}` }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    const body = (error as InstanceType<typeof Anthropic.BadRequestError>).error as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toContain("guardrail 'no-secrets'");
+    expect(body.error.message).not.toContain(TOKEN);
+  });
+
+  it('redacts the answer a Messages client gets', async () => {
+    const message = await anthropic.messages.create({ model: 'guarded', max_tokens: 64, messages: [{ role: 'user', content: `mail ${EMAIL}` }] });
+    expect(message.content).toEqual([{ type: 'text', text: 'mail [EMAIL]', citations: null }].map(({ citations: _c, ...block }) => expect.objectContaining(block)));
+  });
+
+  it('a deny mid-stream ends the Messages stream with an error event of type invalid_request_error', async () => {
+    const response = await fetch(`${gateway.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'deny-out', max_tokens: 256, stream: true, messages: [{ role: 'user', content: `Say ${'many words '.repeat(12)}then ${EMAIL}` }] }),
+    });
+    const text = await response.text();
+    const events = text.split('\n\n').filter(Boolean).map((e) => JSON.parse(e.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { type: string; error?: { type: string; message: string } });
+    expect(events.at(-1)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(events.at(-1)!.error!.message).toContain("guardrail 'deny-email'");
+    expect(events.map((e) => e.type)).not.toContain('message_stop');
+    expect(text).not.toContain(EMAIL);
+  });
+
+  it('a route with output guardrails is translated even to Anthropic, which speaks Messages natively', async () => {
+    // top_k is Anthropic's own: passed through natively, it cannot survive the canonical (OpenAI) form.
+    const ask = (model: string) => anthropic.messages.create({ model, max_tokens: 64, top_k: 5, messages: [{ role: 'user', content: 'hi' }] });
+    await ask('claude-open');
+    expect(natives.requests.at(-1)!.body.top_k).toBe(5);
+    await ask('claude-guarded');
+    expect(natives.requests.at(-1)!.path).toBe('/v1/messages');
+    expect(natives.requests.at(-1)!.body.top_k).toBeUndefined();
   });
 });
