@@ -1,14 +1,16 @@
 /**
  * Conditional routing over real sockets, with the official OpenAI SDK as the client: the branch chosen by
  * tags (client header and key tags — the key's win), key, user, parameters and prompt size, reported in
- * `x-gateway-branch` and on the trace row, for JSON and streams; cached answers kept apart by branch.
+ * `x-gateway-branch` and on the trace row, for JSON and streams; cached answers kept apart by branch; a
+ * branch leading to a replica pool that schedules by its replicas' engine load.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { FakeEngine } from '../../../benchmarks/fake-engine.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { storedTrace } from '../helpers/trace-rows.js';
 
@@ -139,5 +141,43 @@ describe('conditional routing', () => {
     expect([other.cache, other.target, other.branch]).toEqual(['MISS', 'default-model', 'default']);
     // A different tag that takes the same branch shares the entry.
     expect((await ask(client(TEAM_KEY, { 'x-gateway-metadata': '{"tier":"gold"}' }), body, 'cached')).cache).toBe('HIT');
+  });
+});
+
+describe('a conditional branch leading to a replica pool', () => {
+  it('the branch picks the pool and the pool picks its least-loaded replica; the trace has both', async () => {
+    const [busy, idle] = await Promise.all([0, 1].map(() => new FakeEngine({ engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 }).listen()));
+    busy!.reported = { running: 8, waiting: 30, kvUsage: 0.95 };
+    const pooled = await startGateway({
+      providers: {
+        gpus: { type: 'openai-compatible', replicas: [busy!.url, idle!.url], engine: 'vllm', engineMetrics: { intervalMs: 50 } },
+        up: { type: 'openai-compatible', baseUrl: upstream.url },
+      },
+      routing: { retry: { maxAttempts: 1 } },
+      telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-conditional-pool-')), flushIntervalMs: 50 },
+      routes: {
+        tiered: {
+          strategy: 'conditional',
+          branches: [{ name: 'self-hosted', when: { 'metadata.tier': 'batch' }, target: { provider: 'gpus', model: 'fake-model' } }],
+          default: target('hosted-model'),
+        },
+      },
+    });
+    try {
+      // Both replicas' metrics read, so the pool knows which one is busy.
+      await waitFor(async () => {
+        const view = (await (await fetch(`${pooled.origin}/api/fleet`)).json()) as { data: { replicas: { metricsFresh: boolean }[] }[] };
+        return view.data[0]!.replicas.every((r) => r.metricsFresh);
+      }, 5000);
+      const openai = new OpenAI({ baseURL: pooled.baseURL, apiKey: 'unused', maxRetries: 0, defaultHeaders: { 'x-gateway-metadata': '{"tier":"batch"}' } });
+      const answered = await ask(openai, {}, 'tiered');
+      expect([answered.branch, answered.target]).toEqual(['self-hosted', 'fake-model']);
+      expect([idle!.received.length, busy!.received.length]).toEqual([1, 0]);
+      const row = await storedTrace(pooled.app, answered.traceId);
+      expect([row.branch, row.replica, row.replica_reason]).toEqual(['self-hosted', new URL(idle!.url).host, 'least-loaded']);
+    } finally {
+      await pooled.close();
+      await Promise.all([busy!.close(), idle!.close()]);
+    }
   });
 });

@@ -150,7 +150,15 @@ describe('guardrails on the Anthropic Messages API', () => {
 
   it('a route with output guardrails is translated even to Anthropic, which speaks Messages natively', async () => {
     // top_k is Anthropic's own: passed through natively, it cannot survive the canonical (OpenAI) form.
-    const ask = (model: string) => anthropic.messages.create({ model, max_tokens: 64, top_k: 5, messages: [{ role: 'user', content: 'hi' }] });
+    const ask = async (model: string) => {
+      const response = await fetch(`${gateway.origin}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+        body: JSON.stringify({ model, max_tokens: 64, top_k: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+    };
     await ask('claude-open');
     expect(natives.requests.at(-1)!.body.top_k).toBe(5);
     await ask('claude-guarded');
