@@ -43,17 +43,18 @@ function cpuMicros(): number {
 
 /**
  * Runs `work` repeatedly for about `budgetMs` of CPU (after a warm-up), in five rounds; the median
- * round's CPU µs per KB of `bytes`.
+ * round's CPU µs per KB of `bytes`. A synchronous `work` is awaited too (a microtask per run: nothing
+ * next to a scan of kilobytes).
  */
-function measure(bytes: number, work: () => void, budgetMs = 150): number {
-  for (let i = 0; i < 3; i++) work();
+async function measure(bytes: number, work: () => unknown, budgetMs = 150): Promise<number> {
+  for (let i = 0; i < 3; i++) await work();
   const rounds: number[] = [];
   for (let round = 0; round < 5; round++) {
     let runs = 0;
     const start = cpuMicros();
     let spent = 0;
     do {
-      work();
+      await work();
       runs++;
       spent = cpuMicros() - start;
     } while (spent < (budgetMs * 1000) / 5);
@@ -72,24 +73,31 @@ function policyOf(guardrails: Record<string, unknown>, attach: { input?: string[
   return new GuardrailSet(config.guardrails).policyFor(config.routing.guardrails, undefined)!;
 }
 
+/** `text` as a stream of chat chunks with 8-character deltas. */
+function chunked(text: string): AsyncIterator<JsonObject> {
+  const chunks = Array.from({ length: Math.ceil(text.length / 8) }, (_, i) => ({ choices: [{ index: 0, delta: { content: text.slice(i * 8, i * 8 + 8) }, finish_reason: null }] }));
+  let index = 0;
+  return { next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }) };
+}
+
 const WORDS = Array.from({ length: 1000 }, (_, i) => `term${i.toString(36)}x`);
 
 export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCostRow[]> {
   const text = realisticText();
   const rows: GuardrailCostRow[] = [];
-  const detector = (name: string, d: Detector[], sample: string, label: string): void => {
-    rows.push({ check: name, text: label, usPerKb: measure(sample.length, () => scanAll(d, sample), budgetMs) });
+  const detector = async (name: string, d: Detector[], sample: string, label: string): Promise<void> => {
+    rows.push({ check: name, text: label, usPerKb: await measure(sample.length, () => scanAll(d, sample), budgetMs) });
   };
-  for (const d of PII_CATALOGUE.values()) if (['email', 'phone', 'payment_card', 'iban'].includes(d.name)) detector(d.name, [d], text, 'realistic');
+  for (const d of PII_CATALOGUE.values()) if (['email', 'phone', 'payment_card', 'iban'].includes(d.name)) await detector(d.name, [d], text, 'realistic');
   const nationalIds = [...PII_CATALOGUE.values()].filter((d) => !['email', 'phone', 'payment_card', 'iban'].includes(d.name));
-  detector('national ids (11)', nationalIds, text, 'realistic');
-  detector('pii (all 15 detectors)', [...PII_CATALOGUE.values()], text, 'realistic');
-  detector('secrets (all 14 detectors)', [...SECRET_CATALOGUE.values()], text, 'realistic');
+  await detector('national ids (11)', nationalIds, text, 'realistic');
+  await detector('pii (all 15 detectors)', [...PII_CATALOGUE.values()], text, 'realistic');
+  await detector('secrets (all 14 detectors)', [...SECRET_CATALOGUE.values()], text, 'realistic');
 
   const words = policyOf({ w: { kind: 'words', words: WORDS, action: 'flag' } }, { input: ['w'] }).input[0] as TextGuardrail;
-  rows.push({ check: 'words (1,000-word list)', text: 'realistic', usPerKb: measure(text.length, () => words.scan(text, () => undefined), budgetMs) });
+  rows.push({ check: 'words (1,000-word list)', text: 'realistic', usPerKb: await measure(text.length, () => words.scan(text, () => undefined), budgetMs) });
   const regex = policyOf({ r: { kind: 'regex', patterns: ['\\bPRJ-\\d{4}\\b', 'internal[- ]only', '\\b[A-Z]{3}-\\d{6}\\b'], flags: 'i', action: 'flag' } }, { input: ['r'] }).input[0] as TextGuardrail;
-  rows.push({ check: 'regex (3 patterns)', text: 'realistic', usPerKb: measure(text.length, () => regex.scan(text, () => undefined), budgetMs) });
+  rows.push({ check: 'regex (3 patterns)', text: 'realistic', usPerKb: await measure(text.length, () => regex.scan(text, () => undefined), budgetMs) });
 
   // The input check end to end: a 4 KB chat request through pii redact + secrets deny (the key removed so it passes).
   const input = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } }, { input: ['pii', 'secrets'] });
@@ -97,9 +105,9 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   rows.push({
     check: 'input check: pii redact + secrets deny',
     text: '4 KB chat request',
-    usPerKb: measure(prompt.length, () => {
+    usPerKb: await measure(prompt.length, () => {
       const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }] };
-      void checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
+      return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
     }, budgetMs),
   });
 
@@ -109,11 +117,8 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   rows.push({
     check: 'stream check (incremental pii redact)',
     text: '4 KB answer in 8-character chunks',
-    usPerKb: await measureAsync(answer.length, async () => {
-      const chunks = Array.from({ length: Math.ceil(answer.length / 8) }, (_, i) => ({ choices: [{ index: 0, delta: { content: answer.slice(i * 8, i * 8 + 8) }, finish_reason: null }] }));
-      let index = 0;
-      const source: AsyncIterator<JsonObject> = { next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }) };
-      const guarded = guardStream(output.output as TextGuardrail[], startPolicyRun(requestFacts({}, undefined, '', ''), 'bench', []), undefined, source);
+    usPerKb: await measure(answer.length, async () => {
+      const guarded = guardStream(output.output as TextGuardrail[], startPolicyRun(requestFacts({}, undefined, '', ''), 'bench', []), undefined, chunked(answer));
       while (!(await guarded.rest.next()).done);
     }, budgetMs),
   });
@@ -122,10 +127,8 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   rows.push({
     check: 'stream read without checks (baseline)',
     text: '4 KB answer in 8-character chunks',
-    usPerKb: await measureAsync(answer.length, async () => {
-      const chunks = Array.from({ length: Math.ceil(answer.length / 8) }, (_, i) => ({ choices: [{ index: 0, delta: { content: answer.slice(i * 8, i * 8 + 8) }, finish_reason: null }] }));
-      let index = 0;
-      const source: AsyncIterator<JsonObject> = { next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }) };
+    usPerKb: await measure(answer.length, async () => {
+      const source = chunked(answer);
       while (!(await source.next()).done);
     }, budgetMs),
   });
@@ -137,26 +140,9 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
     ['prefixes', 'sk-eyJAKIAghp_'.repeat(4681)],
   ];
   for (const [label, sample] of adversarial) {
-    rows.push({ check: 'pii + secrets (all 29)', text: `adversarial: ${label}`, usPerKb: measure(sample.length, () => scanAll([...PII_CATALOGUE.values(), ...SECRET_CATALOGUE.values()], sample), budgetMs) });
+    rows.push({ check: 'pii + secrets (all 29)', text: `adversarial: ${label}`, usPerKb: await measure(sample.length, () => scanAll([...PII_CATALOGUE.values(), ...SECRET_CATALOGUE.values()], sample), budgetMs) });
   }
   return rows.map((row) => ({ ...row, usPerKb: Math.round(row.usPerKb * 100) / 100 }));
-}
-
-async function measureAsync(bytes: number, work: () => Promise<void>, budgetMs: number): Promise<number> {
-  for (let i = 0; i < 3; i++) await work();
-  const rounds: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    let runs = 0;
-    const start = cpuMicros();
-    let spent = 0;
-    do {
-      await work();
-      runs++;
-      spent = cpuMicros() - start;
-    } while (spent < (budgetMs * 1000) / 5);
-    rounds.push(spent / runs / (bytes / 1024));
-  }
-  return rounds.sort((a, b) => a - b)[2] as number;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -83,42 +83,32 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
     checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
-  return [...checks, ...responsesChecks(report), ...policyChecks(report), ...rssCheck(report)];
+  return [...checks, ...costAgainstChat(report), ...rssCheck(report)];
 }
 
 /**
- * The Responses API against chat in the same run: what translating (or passing a native body through)
- * costs, as gateway CPU per request and requests/s. Reported, not judged: the issue sets no target.
+ * Scenarios against chat in the same run, as gateway CPU per request and requests/s. Reported, not
+ * judged: the issues set no target. The Responses API: what translating (or passing a native body
+ * through) costs. Policies: conditional routing with input and output guardrails against the same
+ * requests without them.
  */
-function responsesChecks(report: BenchReport): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  for (const [scenario, chat] of [
-    ['responses JSON (translated)', 'chat JSON'],
-    ['responses stream (translated)', 'chat stream'],
-    ['responses JSON (native)', 'chat JSON'],
-    ['responses stream (native)', 'chat stream'],
-  ] as const) {
-    const responses = saturationOf(report, scenario, 'gateway');
-    const base = saturationOf(report, chat, 'gateway');
-    if (!responses || !base) continue;
-    const cpu = responses.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(responses.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
-    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((responses.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
-  }
-  return checks;
-}
+const AGAINST_CHAT: readonly (readonly [string, string])[] = [
+  ['responses JSON (translated)', 'chat JSON'],
+  ['responses stream (translated)', 'chat stream'],
+  ['responses JSON (native)', 'chat JSON'],
+  ['responses stream (native)', 'chat stream'],
+  ['policies on (JSON)', 'chat JSON'],
+  ['policies on (stream)', 'chat stream'],
+];
 
-/** Conditional routing with input and output guardrails against the same requests without them, same run. */
-function policyChecks(report: BenchReport): TargetCheck[] {
+function costAgainstChat(report: BenchReport): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const [scenario, chat] of [
-    ['policies on (JSON)', 'chat JSON'],
-    ['policies on (stream)', 'chat stream'],
-  ] as const) {
-    const policy = saturationOf(report, scenario, 'gateway');
+  for (const [scenario, chat] of AGAINST_CHAT) {
+    const row = saturationOf(report, scenario, 'gateway');
     const base = saturationOf(report, chat, 'gateway');
-    if (!policy || !base) continue;
-    const cpu = policy.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(policy.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
-    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((policy.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
+    if (!row || !base) continue;
+    const cpu = row.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(row.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
+    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((row.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
   }
   return checks;
 }

@@ -213,24 +213,23 @@ async function respond(
         }));
     return stream(res, model, body, chunks);
   }
-  return json(res, 200, {
+  const message = toolCall
+    ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
+    : { role: 'assistant', content: 'Hello from the mock upstream' };
+  return json(res, 200, chatCompletion(model, message, toolCall ? 'tool_calls' : 'stop'));
+}
+
+/** A whole chat completion with one choice. */
+function chatCompletion(model: string, message: Record<string, unknown>, finishReason: string): Record<string, unknown> {
+  return {
     id: 'chatcmpl-1',
     object: 'chat.completion',
     created: 1,
     model,
     system_fingerprint: 'fp_mock',
-    choices: [
-      {
-        index: 0,
-        message: toolCall
-          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
-          : { role: 'assistant', content: 'Hello from the mock upstream' },
-        logprobs: null,
-        finish_reason: toolCall ? 'tool_calls' : 'stop',
-      },
-    ],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
     usage: { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 },
-  });
+  };
 }
 
 /** The text an `echo-<n>` or `turns` model answers with, and the stream's chunk size. */
@@ -259,14 +258,7 @@ function scriptedChat(res: ServerResponse, model: string, body: Record<string, u
     ];
     return stream(res, model, body, chunks);
   }
-  return json(res, 200, {
-    id: 'chatcmpl-echo',
-    object: 'chat.completion',
-    created: 1,
-    model,
-    choices: [{ index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 },
-  });
+  return json(res, 200, chatCompletion(model, { role: 'assistant', content: text }, 'stop'));
 }
 
 function json(res: ServerResponse, status: number, payload: unknown): void {
