@@ -145,3 +145,28 @@ describe('where state lives', () => {
     }
   });
 });
+
+describe('when the Redis that holds limits and keys does not answer', () => {
+  it('a keyed request and an admin change get 503 state_store_unavailable, not a 500', async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const gateway = await startGateway(document({ redis: { url: deadRedis }, state: { ...Object.fromEntries(STATE_PIECES.map((piece) => [piece, 'redis'])), cache: 'memory' } }));
+    try {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+      const created = await fetch(`${gateway.origin}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'made-while-down' }),
+      });
+      expect(created.status).toBe(503);
+      expect(((await created.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+    } finally {
+      await gateway.close();
+    }
+  });
+});
