@@ -4,6 +4,7 @@
  * them; the official OpenAI SDK as the client.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
@@ -108,6 +109,29 @@ describe('engine metrics', () => {
     const streams = await Promise.all(Array.from({ length: 4 }, (_, i) => client.chat.completions.create({ ...chat(`s${i}`), stream: true })));
     expect([a!.received.length, b!.received.length]).toEqual([2, 2]);
     for (const stream of streams) for await (const _ of stream) void _;
+  });
+
+  it('a /metrics page past 4 MiB is not read, even sent chunked (no Content-Length to refuse it by)', async () => {
+    let scrapes = 0;
+    const replica = createHttpServer((req, res) => {
+      req.resume();
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      scrapes++;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const line = `vllm:num_requests_running{pad="${'x'.repeat(1000)}"} 0\n`;
+      for (let written = 0; written <= 5 * 1024 * 1024; written += line.length) res.write(line);
+      res.end('vllm:num_requests_waiting 0\n');
+    });
+    await new Promise<void>((resolve) => replica.listen(0, '127.0.0.1', resolve));
+    try {
+      const app = await startPool({ replicas: [`http://127.0.0.1:${(replica.address() as AddressInfo).port}/v1`], engine: 'vllm', engineMetrics: { intervalMs: 50, timeoutMs: 5000 } });
+      await waitFor(() => scrapes > 1, 10_000);
+      const view = await fleetView(app);
+      expect(view.replicas[0]).toMatchObject({ metricsFresh: false, scrapeError: 'metrics page too large' });
+    } finally {
+      replica.closeAllConnections();
+      await new Promise((resolve) => replica.close(resolve));
+    }
   });
 
   it('requests sent since the last scrape add to the engine\'s reading, so a burst between scrapes does not pile onto a replica others keep busy', async () => {
