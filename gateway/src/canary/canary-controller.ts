@@ -138,9 +138,11 @@ export class CanaryController {
     this.timer.unref();
   }
 
-  stop(): Promise<void> {
+  /** Stops the rounds; once the running one is done, closes the state store (its Redis connection). */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
-    return this.running;
+    await this.running;
+    await this.deps.store.close();
   }
 
   /** One round: follow the shared state; if this replica holds the lease, decide. */

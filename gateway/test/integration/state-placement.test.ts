@@ -170,3 +170,18 @@ describe('when the Redis that holds limits and keys does not answer', () => {
     }
   });
 });
+
+describe('closing a gateway', () => {
+  it('closes every Redis connection it opened (cache, limits, keys, canary state)', async () => {
+    const connections = async () => (await inspect.client('LIST') as string).trim().split('\n').length;
+    const before = await connections();
+    const gateway = await startGateway(document({ redis: { url: redis.url } }));
+    await exercise(gateway);
+    expect(await connections()).toBeGreaterThan(before);
+    await gateway.close();
+    // Disconnects reach the server asynchronously: wait for the count to come back, or time out.
+    const deadline = Date.now() + 5000;
+    while ((await connections()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await connections()).toBe(before);
+  });
+});
