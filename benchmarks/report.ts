@@ -80,6 +80,32 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
     checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
+  return [...checks, ...responsesChecks(report), ...rssCheck(report)];
+}
+
+/**
+ * The Responses API against chat in the same run: what translating (or passing a native body through)
+ * costs, as gateway CPU per request and requests/s. Reported, not judged: the issue sets no target.
+ */
+function responsesChecks(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const [scenario, chat] of [
+    ['responses JSON (translated)', 'chat JSON'],
+    ['responses stream (translated)', 'chat stream'],
+    ['responses JSON (native)', 'chat JSON'],
+    ['responses stream (native)', 'chat stream'],
+  ] as const) {
+    const responses = saturationOf(report, scenario, 'gateway');
+    const base = saturationOf(report, chat, 'gateway');
+    if (!responses || !base) continue;
+    const cpu = responses.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(responses.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
+    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((responses.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
+  }
+  return checks;
+}
+
+function rssCheck(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
   const rss = report.saturation.filter((r) => r.target.startsWith('gateway') && r.peakRssMb !== undefined).map((r) => r.peakRssMb as number);
   if (rss.length > 0) {
     const peak = Math.max(...rss);

@@ -52,6 +52,21 @@ const PORTS = {
   raw: await freePort(),
 };
 
+/**
+ * The same ~1 KB request in the Responses API's terms (instructions, input, max_output_tokens), so
+ * translation is measured against chat in the same run. `store: false`: a benchmark keeps no state.
+ */
+const RESPONSES_BODY = (model: string, stream = false): string =>
+  JSON.stringify({
+    model,
+    instructions: 'You are a helpful assistant that answers concisely and accurately. '.repeat(4),
+    input: 'Summarise the following paragraph in one sentence. '.repeat(12),
+    temperature: 0.2,
+    max_output_tokens: 128,
+    store: false,
+    ...(stream ? { stream: true } : {}),
+  });
+
 /** A ~1 KB chat request, as the scenarios ask. */
 const CHAT_BODY = (model: string, stream = false): string =>
   JSON.stringify({
@@ -106,11 +121,16 @@ function gatewayConfig(dir: string, name: string, telemetry: Record<string, unkn
     file,
     JSON.stringify({
       logging: { level: 'warn' },
-      providers: { up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 } },
+      providers: {
+        up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 },
+        // The same upstream serving the Responses API itself: native pass-through.
+        'up-native': { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256, responses: 'native' },
+      },
       routing: { retry: { maxAttempts: 1 } },
       telemetry: { dataDir: join(dir, `data-${name}`), ...telemetry },
       routes: {
         bench: { targets: [{ provider: 'up', model: 'bench-model' }] },
+        'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
         cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
         fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
       },
@@ -162,6 +182,7 @@ async function main(): Promise<void> {
 
     const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
     const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
+    const viaResponses = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/responses`;
 
     // Fixed-rate phases run first, while nothing else (telemetry stores, their gateways) is alive.
     // ---------------------------------------------------------------- fixed rate
@@ -182,6 +203,9 @@ async function main(): Promise<void> {
     await openLoop('stream first byte', streamRate, 'direct', direct, CHAT_BODY('bench-model', true), true);
     await openLoop('stream first byte', streamRate, 'gateway', via('plain'), CHAT_BODY('bench', true), true);
     await openLoop('stream first byte', streamRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model', true), true);
+    // The Responses API at the same rate: translated to the chat upstream, and passed through natively.
+    await openLoop('responses JSON (translated)', streamRate, 'gateway', viaResponses('plain'), RESPONSES_BODY('bench'), false);
+    await openLoop('responses JSON (native)', streamRate, 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native'), false);
     if (portkey) {
       await openLoop('chat JSON', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
       await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
@@ -214,6 +238,10 @@ async function main(): Promise<void> {
     await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
     await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
     if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
+    await saturate('responses JSON (translated)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench'), plain);
+    await saturate('responses stream (translated)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench', true), plain);
+    await saturate('responses JSON (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native'), plain);
+    await saturate('responses stream (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native', true), plain);
     await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
     await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
     if (portkey) await stop(portkey);

@@ -41,7 +41,8 @@ describe('benchmark harness', () => {
     const file = readdirSync(out).find((name) => name.endsWith('.json'))!;
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport;
     expect(report.saturation.map((row) => `${row.scenario}/${row.target}`)).toEqual([
-      'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway', 'cache hit/gateway',
+      'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway',
+      'responses JSON (translated)/gateway', 'responses stream (translated)/gateway', 'responses JSON (native)/gateway', 'responses stream (native)/gateway', 'cache hit/gateway',
       'fallback (500 → ok)/gateway', 'telemetry on/gateway + duckdb',
     ]);
     for (const row of report.saturation) {

@@ -32,6 +32,12 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { chatDialect } from './inbound/chat-dialect.js';
+import { completionsDialect } from './inbound/completions-dialect.js';
+import { embeddingsDialect } from './inbound/embeddings-dialect.js';
+import { createResponsesDialect } from './inbound/responses-dialect.js';
+import { registerResponsesRoutes } from './routes/responses-routes.js';
+import { createConversationStore } from './state/create-conversation-store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
@@ -254,7 +260,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }
     const { body, headers } = clientError(gatewayError, scrubber, request.headers);
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    reply.code(gatewayError.status).send(body);
+    // Each proxy endpoint answers errors in its client's dialect.
+    const dialect = (request.routeOptions.config as Partial<ProxyRouteConfig>).dialect;
+    reply.code(gatewayError.status).send(dialect ? dialect.errorBody(body, gatewayError) : body);
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -296,7 +304,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     prices,
     record: traces ? (row) => traces.pipeline.record(row) : undefined,
   });
+  const conversations = createConversationStore(config);
+  const responsesDialect = createResponsesDialect({
+    store: conversations,
+    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored; continuing it will fail'),
+  });
+  registerResponsesRoutes(app, conversations);
   registerProxyRoutes(app, {
+    dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect],
     resolver,
     runtime,
     cache,
@@ -330,7 +345,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
     // now), then flush or spool what is queued.
     await shadow.close();
-    await Promise.all([closeProviders(providers), cache?.close()]);
+    await Promise.all([closeProviders(providers), cache?.close(), conversations.close()]);
     await traces?.close();
     await recorder.tracing?.shutdown();
   });

@@ -54,6 +54,10 @@ export const ERROR_CATALOGUE = {
    */
   overloaded: { status: 429, type: 'rate_limit_error', retryable: true },
   trace_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  /** `previous_response_id` names no stored response of this key (never stored, deleted, expired, another key's). */
+  previous_response_not_found: { status: 400, type: 'invalid_request_error', retryable: false },
+  /** GET/DELETE /v1/responses/{id}: no stored response of this key by that id. */
+  response_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   trace_store_unavailable: { status: 503, type: 'server_error', retryable: true },
   /** Redis, where state.limits / state.keys / state.canary put that state, did not answer. */
   state_store_unavailable: { status: 503, type: 'server_error', retryable: true },

@@ -154,6 +154,12 @@ const routeSettings = {
   /** Response caching for this route (off unless this or the global `cache.enabled` turns it on). */
   cache: routeCacheSchema.optional(),
   shadow: shadowSchema.optional(),
+  /**
+   * Hosted tools (web search, file search, code interpreter…) in a request a translated provider must
+   * serve: `drop` leaves them out (named in x-gateway-dropped-tools and on the trace), `reject` refuses
+   * translated targets (400 naming the tool types when no target serves them natively).
+   */
+  hostedTools: z.enum(['drop', 'reject']).default('drop'),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);

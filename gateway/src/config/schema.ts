@@ -7,6 +7,7 @@ import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
+import { responsesSchema } from '../state/responses-config.js';
 import { idlePoolSettings, poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
@@ -49,6 +50,11 @@ const openaiCompatibleProvider = z
     baseUrl: z.url().optional(),
     /** Optional: many self-hosted servers need none. An empty key means none. */
     apiKey: z.string().optional().transform((key) => key || undefined),
+    /**
+     * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
+     * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
+     */
+    responses: z.enum(['native', 'translate']).default('translate'),
     ...httpProviderFields,
     ...poolFields,
   })
@@ -76,6 +82,8 @@ const azureProvider = z.strictObject({
   baseUrl: z.url(),
   apiKey: z.string().min(1),
   apiVersion: z.string().min(1).default('2024-10-21'),
+  /** `/v1/responses` through Azure's v1 Responses endpoint (`native`), or translated to chat deployments. */
+  responses: z.enum(['native', 'translate']).default('native'),
   /** Model name (as routes name it) → Azure deployment name; unlisted models use their own name. */
   deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
   ...httpProviderFields,
@@ -139,6 +147,7 @@ export const configSchema = z
     redis: redisSchema.prefault({}),
     state: stateSchema.prefault({}),
     cache: cacheSchema.prefault({}),
+    responses: responsesSchema.prefault({}),
     telemetry: telemetrySchema.prefault({}),
     auth: authSchema.prefault({}),
     routes: z.record(z.string().min(1), routeSchema).default({}),

@@ -47,7 +47,12 @@ function imageBlock(part: Extract<ContentPart, { kind: 'image' }>): AnthropicBlo
 }
 
 function userBlocks(content: unknown): AnthropicBlock[] {
-  return contentParts(content).map((part) => (part.kind === 'text' ? { type: 'text', text: part.text } : imageBlock(part)));
+  return contentParts(content).map((part) => {
+    if (part.kind === 'text') return { type: 'text', text: part.text };
+    // Anthropic reads PDFs (and plain text) as document blocks.
+    if (part.kind === 'file') return { type: 'document', source: { type: 'base64', media_type: part.mediaType, data: part.data } };
+    return imageBlock(part);
+  });
 }
 
 function assistantBlocks(message: OpenAIMessage): AnthropicBlock[] {

@@ -37,6 +37,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
         }));
         return { kind: 'stream', chunks: paced(chunks, usageChunk(call, { id, object: 'text_completion', created, model: call.model }, usage), config.chunkDelayMs, call.signal) };
       }
+      case 'responses':
+        throw new GatewayError('operation_not_supported', 'the mock provider serves the Responses API through chat translation');
       case 'chat': {
         const prompt = chatPromptText(call.body.messages);
         const text = mockReplyText(call.model, lastUserText(call.body.messages));
@@ -71,7 +73,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
     name,
     type: 'mock',
     models: config.models,
-    supports: () => true,
+    // Every canonical operation; the Responses API is translated to chat for it.
+    supports: (operation) => operation !== 'responses',
     send,
     close: async () => {},
   };

@@ -26,9 +26,10 @@ export function createProvider(name: string, config: ProviderConfig, pool?: Pool
         organization: config.organization,
         project: config.project,
         extraHeaders: config.headers,
+        responses: true,
       }));
     case 'openai-compatible': {
-      const adapter = createOpenAIAdapter({ providerName: name, apiKey: config.apiKey, extraHeaders: config.headers });
+      const adapter = createOpenAIAdapter({ providerName: name, apiKey: config.apiKey, extraHeaders: config.headers, responses: config.responses === 'native' });
       if (isPool(config)) {
         if (!pool) throw new Error(`provider '${name}' is a replica pool: build it through the registry`);
         return createReplicaPool(name, config, adapter, pool);
@@ -49,6 +50,7 @@ export function createProvider(name: string, config: ProviderConfig, pool?: Pool
         apiVersion: config.apiVersion,
         deployments: config.deployments,
         extraHeaders: config.headers,
+        responses: config.responses === 'native',
       }));
     case 'gemini':
       return createHttpProvider(name, config, createGeminiAdapter({

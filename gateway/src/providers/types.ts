@@ -6,7 +6,15 @@
 import type { GatewayError } from '../errors.js';
 import type { SseEvent } from './sse.js';
 
-export type Operation = 'chat' | 'completions' | 'embeddings';
+/**
+ * What a provider is asked to do. `chat`, `completions` and `embeddings` take and return OpenAI's shapes
+ * (the gateway's canonical form); a dialect's native operation (`responses`: OpenAI's Responses API)
+ * takes the client's own body and returns the native answer or native stream events, untranslated.
+ */
+export type Operation = CanonicalOperation | 'responses';
+
+/** The operations whose requests and answers are OpenAI's chat, completions and embeddings shapes. */
+export type CanonicalOperation = 'chat' | 'completions' | 'embeddings';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -48,7 +56,7 @@ export type ProviderReply =
   | { kind: 'json'; body: JsonObject }
   | {
       kind: 'stream';
-      /** OpenAI-shaped chunks as they arrive; throws a GatewayError if the stream breaks. */
+      /** OpenAI-shaped chunks (or a native operation's events) as they arrive; throws a GatewayError if the stream breaks. */
       chunks: AsyncIterator<JsonObject>;
     };
 

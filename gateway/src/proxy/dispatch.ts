@@ -4,6 +4,10 @@
  * failures on the same target with backoff, moving on when the failure allows — all within the
  * request's deadline. A stream counts as answered once its first chunk has arrived: before that it can
  * still be retried or fall back; after it, never.
+ *
+ * Each attempt sends the canonical request, or — when the client's dialect is the target provider's own
+ * (`native`) — the client's body passed through with the target's model. That is decided per attempt:
+ * a fallback may cross provider types, and the result says which kind of answer came back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryConfig } from '../config/schema.js';
@@ -16,7 +20,14 @@ import type { ProviderHealth } from '../routing/provider-health.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
-import type { ValidatedBody } from './request-schemas.js';
+
+/** Pass-through for attempts at providers that speak the client's dialect natively. */
+export interface NativePassThrough {
+  /** The provider operation of the client's dialect (e.g. 'responses'). */
+  operation: Operation;
+  /** The client's body for this target's model. */
+  body(model: string): JsonObject;
+}
 
 export interface RoutingRuntime {
   random: () => number;
@@ -29,8 +40,13 @@ export interface RoutingRuntime {
 export interface DispatchInput {
   route: CompiledRoute;
   operation: Operation;
-  body: ValidatedBody;
+  /** The canonical request (what translated attempts send). */
+  body: JsonObject;
   stream: boolean;
+  /** Set when the client's dialect has a native provider operation. */
+  native?: NativePassThrough | undefined;
+  /** Set when this request must not be translated (a route refusing to drop what translation cannot carry). */
+  translationRefused?: GatewayError | undefined;
   requestId: string;
   /** Aborted by the client leaving or by the deadline (its reason says which). */
   signal: AbortSignal;
@@ -57,6 +73,8 @@ interface Answered {
   /** The variant the request was assigned to (a failing canary may be answered by the baseline). */
   variant: Variant | undefined;
   counts: AttemptCounts;
+  /** The answer is in the client's own dialect (passed through), not the canonical one. */
+  native: boolean;
   /** The replica that served the last attempt, when its target is a replica pool. */
   placement: ReplicaPlacement | undefined;
 }
@@ -110,6 +128,11 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
       lastError ??= new GatewayError('operation_not_supported', `provider '${planned.target.provider.name}' does not serve this endpoint`);
       continue;
     }
+    // A request that must not be translated skips the targets that would translate it.
+    if (input.translationRefused && !speaksNatively(planned.target, input)) {
+      lastError ??= input.translationRefused;
+      continue;
+    }
     if (!admit(planned.target, runtime)) {
       skipped.push(planned);
       continue;
@@ -140,6 +163,10 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     assigned,
     slot.placement,
   );
+}
+
+function speaksNatively(target: ResolvedTarget, input: DispatchInput): boolean {
+  return input.native !== undefined && target.provider.supports(input.native.operation);
 }
 
 /** Whether a request planned to this target would skip it now (health check failing, breaker open). */
@@ -220,10 +247,11 @@ async function attempt(
   slot: PlacementSlot,
 ): Promise<DispatchResult> {
   const { target, variant } = planned;
+  const native = speaksNatively(target, input) ? input.native : undefined;
   const reply = await target.provider.send({
-    operation: input.operation,
+    operation: native ? native.operation : input.operation,
     model: target.model,
-    body: upstreamBody(input, target.model),
+    body: native ? native.body(target.model) : upstreamBody(input, target.model),
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
@@ -238,7 +266,7 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, placement: slot.placement, body: reply.body };
+    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
@@ -252,7 +280,7 @@ async function attempt(
     else breaker.recordFailure();
   }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, placement: slot.placement, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, first: first.done ? undefined : first.value, rest };
 }
 
 /**

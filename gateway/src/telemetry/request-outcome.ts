@@ -38,14 +38,16 @@ export interface RequestOutcome {
   keyId: string;
   user: string;
   metadata: Record<string, string> | undefined;
-  /** The validated request body (serialised only when bodies are logged). */
+  /** The request as its dialect logs it (serialised only when bodies are logged). */
   requestBody: JsonObject | undefined;
-  /** A JSON answer as sent. */
+  /** The canonical request (an OpenAI body): token estimates count its prompt. */
+  canonicalBody: JsonObject | undefined;
+  /** A JSON answer as sent; for a complete stream, when bodies are logged, the assembled answer. */
   responseBody: JsonObject | undefined;
+  /** The text of a JSON answer in the request's dialect (set by the endpoint; token estimates). */
+  textOf: ((answer: JsonObject) => string) | undefined;
   /** Streams: the text streamed so far, for token estimates when the upstream reports no usage. */
   streamText: string;
-  /** Streams, when bodies are logged: every chunk, to store the assembled answer. */
-  streamChunks: JsonObject[] | undefined;
   /** The upstream's usage object, when it sent one. */
   reportedUsage: unknown;
   /** performance.now() marks: first upstream call, upstream answer complete, first chunk to the client. */
@@ -91,9 +93,10 @@ export function newOutcome(traceId: string, operation: string, startedAt: number
     user: '',
     metadata: undefined,
     requestBody: undefined,
+    canonicalBody: undefined,
     responseBody: undefined,
+    textOf: undefined,
     streamText: '',
-    streamChunks: undefined,
     reportedUsage: undefined,
     upstreamStartedAt: undefined,
     upstreamEndedAt: undefined,

@@ -4,8 +4,6 @@
  * throws into the request path.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { answerFromStream } from '../cache/cached-answer.js';
-import type { Operation } from '../providers/types.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Attributes } from '@opentelemetry/api';
@@ -72,7 +70,7 @@ export class RequestRecorder {
     return (
       outcome.cache !== 'HIT' &&
       reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
-      outcome.requestBody !== undefined &&
+      outcome.canonicalBody !== undefined &&
       outcome.status > 0 &&
       outcome.status < 400
     );
@@ -121,9 +119,9 @@ export class RequestRecorder {
   private usageOf(outcome: RequestOutcome): Usage | undefined {
     const reported = reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage);
     if (reported) return reported;
-    if (!this.needsEstimate(outcome) || !outcome.requestBody) return undefined;
-    const text = outcome.stream ? outcome.streamText : outcome.responseBody ? answerText(outcome.responseBody) : '';
-    return { inputTokens: estimateInputTokens(outcome.requestBody), outputTokens: estimateOutputTokens(text), estimated: true };
+    if (!this.needsEstimate(outcome) || !outcome.canonicalBody) return undefined;
+    const text = outcome.stream ? outcome.streamText : outcome.responseBody ? (outcome.textOf ?? answerText)(outcome.responseBody) : '';
+    return { inputTokens: estimateInputTokens(outcome.canonicalBody), outputTokens: estimateOutputTokens(text), estimated: true };
   }
 
   private traceRow(
@@ -140,7 +138,7 @@ export class RequestRecorder {
     let responseBody = '';
     if (config.logBodies) {
       if (outcome.requestBody) requestBody = redactedJson(this.deps.scrubber.value(outcome.requestBody), config.maxBodyBytes);
-      const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
+      const answer = outcome.responseBody;
       if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(this.deps.scrubber.value(answer), config.maxBodyBytes);
     }
     return {

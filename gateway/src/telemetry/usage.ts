@@ -31,11 +31,17 @@ export interface Usage {
   estimated: boolean;
 }
 
+/** A usage object as OpenAI reports it: chat's prompt/completion tokens, or the Responses API's input/output tokens. */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
-  const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  if (typeof u.prompt_tokens !== 'number') return undefined;
-  return { inputTokens: u.prompt_tokens, outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, estimated: false };
+  const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown; input_tokens?: unknown; output_tokens?: unknown };
+  if (typeof u.prompt_tokens === 'number') {
+    return { inputTokens: u.prompt_tokens, outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, estimated: false };
+  }
+  if (typeof u.input_tokens === 'number') {
+    return { inputTokens: u.input_tokens, outputTokens: typeof u.output_tokens === 'number' ? u.output_tokens : 0, estimated: false };
+  }
+  return undefined;
 }
 
 /** Per-message framing tokens, as OpenAI's chat format adds them. */

@@ -12,6 +12,8 @@
  *   slow-<ms>              waits ms before answering
  *   lag-<ms>-<n>-<extra>[~tag]  waits ms, and extra ms more for n of every 100 requests (evenly spread)
  *   tool-call              answers with a tool call (JSON and stream)
+ *   agent*                 a tool-using model: calls the first offered tool (`{"city":"Paris"}`) unless
+ *                          the conversation ends with a tool result, then answers with text
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
@@ -186,12 +188,16 @@ async function respond(
     });
   }
 
-  const toolCall = model === 'tool-call';
+  const messages = Array.isArray(body.messages) ? (body.messages as { role?: string }[]) : [];
+  const offered = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string } }[]) : [];
+  const agentCalls = model.startsWith('agent') && offered.length > 0 && messages.at(-1)?.role !== 'tool';
+  const toolCall = model === 'tool-call' || agentCalls;
+  const toolName = agentCalls ? String(offered[0]?.function?.name) : 'get_weather';
   if (body.stream === true) {
     const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model, system_fingerprint: 'fp_mock' };
     const chunks = toolCall
       ? [
-          { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }] },
+          { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: toolName, arguments: '' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
@@ -212,7 +218,7 @@ async function respond(
       {
         index: 0,
         message: toolCall
-          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }
+          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
           : { role: 'assistant', content: 'Hello from the mock upstream' },
         logprobs: null,
         finish_reason: toolCall ? 'tool_calls' : 'stop',

@@ -1,5 +1,6 @@
 /**
- * Where state lives: each piece (cache, limits and budgets, API-created keys, canary state) goes to the
+ * Where state lives: each piece (cache, limits and budgets, API-created keys, canary state, stored
+ * Responses API conversations) goes to the
  * store `state.<piece>` names — checked by looking into a real Redis — and a setting for one piece never
  * moves another.
  */
@@ -19,6 +20,7 @@ const PREFIX: Record<StatePiece, string> = {
   limits: 'gateway:limits:',
   keys: 'gateway:keys',
   canary: 'gateway:canary:',
+  responses: 'gateway:responses:',
 };
 
 let redis: RedisServer;
@@ -86,6 +88,12 @@ async function exercise(gateway: RunningGateway): Promise<void> {
   });
   expect(created.status).toBe(201);
   await gateway.app.canaries.tick();
+  const stored = await fetch(`${gateway.baseURL}/responses`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'sim/mock-1', input: 'keep this conversation' }),
+  });
+  expect(stored.status).toBe(200);
 }
 
 async function piecesInRedis(): Promise<StatePiece[]> {
@@ -107,11 +115,11 @@ describe('where state lives', () => {
     }
   });
 
-  it('the cache kept in memory moves nothing else: limits, keys and canary stay in Redis', async () => {
+  it('the cache kept in memory moves nothing else: limits, keys, canary and responses stay in Redis', async () => {
     const gateway = await startGateway(document({ redis: { url: redis.url }, state: { cache: 'memory' } }));
     try {
       await exercise(gateway);
-      expect(await piecesInRedis()).toEqual(['limits', 'keys', 'canary']);
+      expect(await piecesInRedis()).toEqual(['limits', 'keys', 'canary', 'responses']);
     } finally {
       await gateway.close();
     }

@@ -209,13 +209,13 @@ auth:
 
   it('places each piece of state: memory without a Redis URL, Redis with one, and exactly as told per piece', () => {
     const base = { providers: { m: { type: 'mock' } } };
-    expect(validateConfig(base, {}, 'test').state).toEqual({ cache: 'memory', limits: 'memory', keys: 'memory', canary: 'memory' });
+    expect(validateConfig(base, {}, 'test').state).toEqual({ cache: 'memory', limits: 'memory', keys: 'memory', canary: 'memory', responses: 'memory' });
     const shared = validateConfig(base, { REDIS_URL: 'redis://redis:6379' }, 'test');
     expect(shared.redis.url).toBe('redis://redis:6379');
-    expect(shared.state).toEqual({ cache: 'redis', limits: 'redis', keys: 'redis', canary: 'redis' });
+    expect(shared.state).toEqual({ cache: 'redis', limits: 'redis', keys: 'redis', canary: 'redis', responses: 'redis' });
     const mixed = validateConfig({ ...base, redis: { url: 'redis://a:6379' }, state: { cache: 'memory' } }, { REDIS_URL: 'redis://b:6379' }, 'test');
     expect(mixed.redis.url).toBe('redis://a:6379');
-    expect(mixed.state).toEqual({ cache: 'memory', limits: 'redis', keys: 'redis', canary: 'redis' });
+    expect(mixed.state).toEqual({ cache: 'memory', limits: 'redis', keys: 'redis', canary: 'redis', responses: 'redis' });
     expect(problemsOf(() => validateConfig({ ...base, state: { limits: 'redis', canary: 'redis' } }, {}, 'test'))).toEqual([
       'state.limits: redis, but no redis.url or REDIS_URL is set',
       'state.canary: redis, but no redis.url or REDIS_URL is set',
