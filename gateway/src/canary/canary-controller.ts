@@ -52,6 +52,11 @@ export interface ControllerDeps {
   history?: (id: string, limit: number) => Promise<CanaryDecision[] | undefined>;
   /** A decision was not written: the lease was lost or the state changed since it was read. */
   onRefused?: (id: string, decision: string) => void;
+  /**
+   * A round failed (the trace store or Redis did not answer): nothing was decided this interval. The
+   * controller carries on at the next one; the operator should hear of it.
+   */
+  onRoundError?: (error: unknown) => void;
   /** The canary's targets this replica skips right now (breaker open, health check failing). */
   unavailable?: (split: CanarySplit) => string[];
   now?: () => number;
@@ -133,14 +138,16 @@ export class CanaryController {
     this.timer.unref();
   }
 
-  stop(): Promise<void> {
+  /** Stops the rounds; once the running one is done, closes the state store (its Redis connection). */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
-    return this.running;
+    await this.running;
+    await this.deps.store.close();
   }
 
   /** One round: follow the shared state; if this replica holds the lease, decide. */
   tick(): Promise<void> {
-    this.running = this.running.then(() => this.round()).catch(() => undefined);
+    this.running = this.running.then(() => this.round()).catch((error: unknown) => this.deps.onRoundError?.(error));
     return this.running;
   }
 

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
 import { DashboardQueries, recentCanaryEvents, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { ThrottledLog } from '../telemetry/throttled-log.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import { NO_STATS, type VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
@@ -61,8 +62,16 @@ export function createCanaryController(
     const canary = { ...pick('canary', canarySamples), agreement: agreement?.rougeL ?? null, agreementStdDev: agreement?.rougeLStdDev ?? 0, agreementCount: agreement?.count ?? 0 };
     return { baseline: pick('baseline', baselineSamples), canary };
   };
+  let roundError: unknown;
+  const roundFailed = new ThrottledLog(60_000, (suppressed) =>
+    log.warn({ err: roundError, suppressed }, 'a canary round failed: nothing was decided (is the trace store or Redis down?)'),
+  );
   return new CanaryController({
     splits,
+    onRoundError: (error) => {
+      roundError = error;
+      roundFailed.hit();
+    },
     store: createCanaryStateStore(config),
     stats,
     unavailable,

@@ -108,6 +108,32 @@ export const prioritySchema = z
   .refine((p) => p.default === undefined || p.classes.includes(p.default), { message: 'default must be one of classes', path: ['default'] })
   .refine((p) => Object.values(p.keys).every((c) => p.classes.includes(c)), { message: 'every key class must be one of classes', path: ['keys'] });
 
+const DEFAULT_SCHEDULING = schedulingObject.parse({});
+const DEFAULT_ADMISSION = poolAdmissionSchema.parse({});
+
+/**
+ * Settings that only a pool acts on, changed from their defaults on a provider that is not a pool (a
+ * single `baseUrl`), or `maxWaiting` without the engine readings it is judged on: they would validate
+ * and do nothing. Each is named with the fix.
+ */
+export function idlePoolSettings(provider: {
+  replicas?: unknown;
+  discovery?: unknown;
+  engine: string;
+  scheduling: SchedulingConfig;
+  admission: PoolAdmissionConfig;
+}): { path: string; message: string }[] {
+  const found: { path: string; message: string }[] = [];
+  const pool = provider.replicas !== undefined || provider.discovery !== undefined;
+  const single = 'only a replica pool acts on it: list the server under replicas (one is a pool) or set discovery';
+  if (!pool && JSON.stringify(provider.scheduling) !== JSON.stringify(DEFAULT_SCHEDULING)) found.push({ path: 'scheduling', message: single });
+  if (!pool && JSON.stringify(provider.admission) !== JSON.stringify(DEFAULT_ADMISSION)) found.push({ path: 'admission', message: single });
+  if (pool && provider.admission.maxWaiting > 0 && provider.engine === 'none') {
+    found.push({ path: 'admission', message: 'maxWaiting is judged on the engine\'s queue: set engine (or auto) so its metrics are read' });
+  }
+  return found;
+}
+
 export type SchedulingConfig = z.infer<typeof schedulingObject>;
 export type EngineMetricsConfig = z.infer<typeof engineMetricsSchema>;
 export type DiscoveryConfig = z.infer<typeof discoverySchema>;

@@ -9,7 +9,7 @@ import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { guardrailsSchema } from './guardrail-schema.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
 import { responsesSchema } from '../state/responses-config.js';
-import { poolFields } from './pool-schema.js';
+import { idlePoolSettings, poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
 
 const MiB = 1024 * 1024;
@@ -65,6 +65,7 @@ const openaiCompatibleProvider = z
     if (provider.replicas && provider.baseUrl) issue('baseUrl', 'give either baseUrl or replicas, not both');
     if (!provider.replicas && !provider.baseUrl) issue('baseUrl', 'required (or list replicas)');
     if (!provider.replicas && !provider.discovery && provider.engine !== 'none') issue('engine', 'engine metrics need a pool: list replicas or set discovery');
+    for (const idle of idlePoolSettings(provider)) issue(idle.path, idle.message);
   });
 
 const anthropicProvider = z.strictObject({

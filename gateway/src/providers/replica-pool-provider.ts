@@ -9,6 +9,7 @@
  * To the route tree the pool is one target, so fallbacks, target breakers and canaries above it work
  * as for any provider; replica breakers, health and load live here.
  */
+import { isIP } from 'node:net';
 import { Agent } from 'undici';
 import type { OpenAICompatibleProviderConfig, BreakerConfig } from '../config/schema.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -91,10 +92,11 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
   const scheduling = config.scheduling;
   const engine: EngineKind | undefined = config.engine === 'none' || config.engine === 'auto' ? undefined : config.engine;
   const scheduler = new ReplicaScheduler(scheduling, config.admission, config.engineMetrics.staleAfterMs, random, now);
-  const transport = { connectTimeoutMs: config.connectTimeoutMs, maxConnections: config.maxConnections };
+  const tlsServername = discoveredTlsName(config);
+  const transport = { connectTimeoutMs: config.connectTimeoutMs, maxConnections: config.maxConnections, tlsServername };
   // Scrapes and health checks have their own small connection pools, so a replica's request traffic
   // never delays the reading of its load (nor the other way round).
-  const probes = new Agent({ connections: 2, connect: { timeout: config.engineMetrics.timeoutMs }, pipelining: 1 });
+  const probes = new Agent({ connections: 2, connect: { timeout: config.engineMetrics.timeoutMs, ...(tlsServername ? { servername: tlsServername } : {}) }, pipelining: 1 });
   const queue = new AdmissionQueue<QueuedAttempt>({
     maxSize: config.admission.queueSize,
     maxWaitMs: config.admission.maxQueueWaitMs,
@@ -334,6 +336,19 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
       await Promise.allSettled([...replicas.map((replica) => replica.retire()), probes.close()]);
     },
   };
+}
+
+/**
+ * Discovered replicas are dialled by address (`https://10.0.0.5:8443/v1`), but over TLS their
+ * certificates name the service: check them (and send SNI) against the host `baseUrl` names — the name
+ * resolved, unless `discovery.name` resolves another — as `curl --resolve` would.
+ */
+function discoveredTlsName(config: OpenAICompatibleProviderConfig): string | undefined {
+  if (!config.discovery || !config.baseUrl) return undefined;
+  const template = new URL(config.baseUrl);
+  if (template.protocol !== 'https:') return undefined;
+  const unbracketed = (host: string): string => host.replace(/^\[|\]$/g, '');
+  return [template.hostname, config.discovery.name ?? ''].map(unbracketed).find((host) => host !== '' && isIP(host) === 0);
 }
 
 /** Waits for `promise` unless the request is aborted first. */

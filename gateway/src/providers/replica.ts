@@ -115,13 +115,12 @@ export class Replica implements SchedulableReplica {
         this.scrapeError = `HTTP ${response.statusCode}`;
         return;
       }
-      const length = Number(response.headers['content-length']);
-      if (length > MAX_METRICS_BYTES) {
-        response.body.destroy();
+      const page = await readBounded(response.body, MAX_METRICS_BYTES);
+      if (page === undefined) {
         this.scrapeError = 'metrics page too large';
         return;
       }
-      const reading = readEngineLoad(await response.body.text(), engine ?? this.detected);
+      const reading = readEngineLoad(page, engine ?? this.detected);
       if (!reading) {
         this.scrapeError = engine ? `no ${engine} load metrics on the page` : 'no known engine metrics on the page';
         return;
@@ -156,4 +155,22 @@ export class Replica implements SchedulableReplica {
     clearTimeout(this.healthTimer);
     return this.inFlight === 0 ? this.target.dispatcher.close() : Promise.resolve();
   }
+}
+
+/**
+ * The body as text, or undefined (and the body destroyed) once it passes `maxBytes` — however it is
+ * framed: a chunked page has no Content-Length to refuse it by.
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }

@@ -4,7 +4,8 @@
  * route targets, shadow targets and providers' `models` lists. A request for anything else is counted
  * under `other`, so a client cannot add time series by inventing model names.
  */
-import type { GatewayConfig, RouteNodeConfig } from '../config/schema.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { configuredTargets, targetKey } from '../routing/configured-targets.js';
 import { LabelGuard } from './label-guard.js';
 
 export interface MetricLabels {
@@ -18,26 +19,8 @@ export interface MetricLabels {
 }
 
 export function metricLabels(config: GatewayConfig, canaryIds: Iterable<string> = []): MetricLabels {
-  const pairs: { provider: string; model: string }[] = [];
-  const visit = (node: RouteNodeConfig): void => {
-    if ('provider' in node) pairs.push({ provider: node.provider, model: node.model });
-    else if ('targets' in node) node.targets.forEach(visit);
-    else if (node.strategy === 'conditional') {
-      node.branches.forEach((branch) => visit(branch.target));
-      visit(node.default);
-    } else {
-      visit(node.baseline);
-      visit(node.canary);
-    }
-  };
-  for (const route of Object.values(config.routes)) {
-    visit(route as RouteNodeConfig);
-    if (route.shadow) pairs.push(route.shadow.target);
-  }
-  for (const [provider, settings] of Object.entries(config.providers)) {
-    for (const model of settings.models) pairs.push({ provider, model });
-  }
-  const targets = pairs.map(({ provider, model }) => `${provider}/${model}`);
+  const pairs = configuredTargets(config);
+  const targets = pairs.map(targetKey);
   return {
     // A direct request's route is its `<provider>/<model>`.
     routes: new LabelGuard([...Object.keys(config.routes), ...canaryIds, ...targets]),

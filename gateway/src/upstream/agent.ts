@@ -8,12 +8,17 @@ import { Agent, Pool } from 'undici';
 export interface AgentOptions {
   connectTimeoutMs: number;
   maxConnections: number;
+  /**
+   * The name a TLS certificate is checked against (and sent as SNI) when the origin is an address: a
+   * discovered replica is dialled by IP, but its certificate names the service.
+   */
+  tlsServername?: string | undefined;
 }
 
 function dispatcherOptions(options: AgentOptions) {
   return {
     connections: options.maxConnections,
-    connect: { timeout: options.connectTimeoutMs },
+    connect: { timeout: options.connectTimeoutMs, ...(options.tlsServername ? { servername: options.tlsServername } : {}) },
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
     // Timeouts are set per request (they are per provider); these only apply if a caller forgets.

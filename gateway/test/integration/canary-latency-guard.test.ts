@@ -29,8 +29,11 @@ afterAll(async () => {
 });
 
 async function evaluate(name: string) {
-  // All at once: each batch waits for its slowest stall.
-  await send(gateway, name, [...usersOf(name, 'canary', 50), ...usersOf(name, 'baseline', 50)], 100);
+  // All at once (each batch would wait for its slowest stall), and interleaved, so that neither variant is
+  // systematically served first by a busy event loop — that order alone reads as a latency difference.
+  const canary = usersOf(name, 'canary', 50);
+  const baseline = usersOf(name, 'baseline', 50);
+  await send(gateway, name, canary.flatMap((user, i) => [user, baseline[i] as string]), 100);
   await recorded(gateway, name, 100);
   await gateway.app.canaries.tick();
   const view = (await gateway.app.canaries.list()).find((v) => v.id === name)!;

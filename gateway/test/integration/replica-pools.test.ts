@@ -3,7 +3,11 @@
  * engine's own /metrics format and model batching, queueing and a prefix cache; a gateway pooling
  * them; the official OpenAI SDK as the client.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -105,6 +109,29 @@ describe('engine metrics', () => {
     const streams = await Promise.all(Array.from({ length: 4 }, (_, i) => client.chat.completions.create({ ...chat(`s${i}`), stream: true })));
     expect([a!.received.length, b!.received.length]).toEqual([2, 2]);
     for (const stream of streams) for await (const _ of stream) void _;
+  });
+
+  it('a /metrics page past 4 MiB is not read, even sent chunked (no Content-Length to refuse it by)', async () => {
+    let scrapes = 0;
+    const replica = createHttpServer((req, res) => {
+      req.resume();
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      scrapes++;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const line = `vllm:num_requests_running{pad="${'x'.repeat(1000)}"} 0\n`;
+      for (let written = 0; written <= 5 * 1024 * 1024; written += line.length) res.write(line);
+      res.end('vllm:num_requests_waiting 0\n');
+    });
+    await new Promise<void>((resolve) => replica.listen(0, '127.0.0.1', resolve));
+    try {
+      const app = await startPool({ replicas: [`http://127.0.0.1:${(replica.address() as AddressInfo).port}/v1`], engine: 'vllm', engineMetrics: { intervalMs: 50, timeoutMs: 5000 } });
+      await waitFor(() => scrapes > 1, 10_000);
+      const view = await fleetView(app);
+      expect(view.replicas[0]).toMatchObject({ metricsFresh: false, scrapeError: 'metrics page too large' });
+    } finally {
+      replica.closeAllConnections();
+      await new Promise((resolve) => replica.close(resolve));
+    }
   });
 
   it('requests sent since the last scrape add to the engine\'s reading, so a burst between scrapes does not pile onto a replica others keep busy', async () => {
@@ -364,6 +391,38 @@ describe('replicas come and go (DNS discovery)', () => {
       expect((error as { code?: string }).code).toBe('upstream_unreachable');
     } finally {
       await dns.close();
+    }
+  });
+
+  it('over TLS, a replica dialled by address is checked against the discovered name (requests and scrapes)', async () => {
+    const fixture = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url));
+    const cert = fixture('gpus.pool.test.crt');
+    const replica = createHttpsServer({ cert, key: fixture('gpus.pool.test.key') }, (req, res) => {
+      req.resume().on('end', () => {
+        if (req.url === '/metrics') return void res.end('vllm:num_requests_running 0\nvllm:num_requests_waiting 0\nvllm:kv_cache_usage_perc 0.25\n');
+        const answer = { id: 'tls', object: 'chat.completion', created: 1, model: 'fake-model', choices: [{ index: 0, message: { role: 'assistant', content: 'over tls' }, finish_reason: 'stop' }] };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((resolve) => replica.listen(0, '127.0.0.1', resolve));
+    const dns = await startDnsServer();
+    const trusted = getCACertificates('default');
+    setDefaultCACertificates([...trusted, cert.toString()]);
+    try {
+      dns.records.set('gpus.pool.test', ['127.0.0.1']);
+      const app = await startPool({
+        baseUrl: `https://gpus.pool.test:${(replica.address() as AddressInfo).port}/v1`,
+        discovery: { type: 'dns', intervalMs: 1000, servers: [`127.0.0.1:${dns.port}`] },
+        engine: 'vllm',
+        engineMetrics: { intervalMs: 50 },
+      });
+      const answer = await sdk(app).chat.completions.create(chat('hello'));
+      expect(answer.choices[0]?.message.content).toBe('over tls');
+      await waitForFleet(app, (view) => view.replicas[0]?.kvUsage === 0.25);
+    } finally {
+      setDefaultCACertificates(trusted);
+      await dns.close();
+      await new Promise((resolve) => replica.close(resolve));
     }
   });
 

@@ -153,3 +153,43 @@ describe('where state lives', () => {
     }
   });
 });
+
+describe('when the Redis that holds limits and keys does not answer', () => {
+  it('a keyed request and an admin change get 503 state_store_unavailable, not a 500', async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const gateway = await startGateway(document({ redis: { url: deadRedis }, state: { ...Object.fromEntries(STATE_PIECES.map((piece) => [piece, 'redis'])), cache: 'memory' } }));
+    try {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+      const created = await fetch(`${gateway.origin}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'made-while-down' }),
+      });
+      expect(created.status).toBe(503);
+      expect(((await created.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('closing a gateway', () => {
+  it('closes every Redis connection it opened (cache, limits, keys, canary state)', async () => {
+    const connections = async () => (await inspect.client('LIST') as string).trim().split('\n').length;
+    const before = await connections();
+    const gateway = await startGateway(document({ redis: { url: redis.url } }));
+    await exercise(gateway);
+    expect(await connections()).toBeGreaterThan(before);
+    await gateway.close();
+    // Disconnects reach the server asynchronously: wait for the count to come back, or time out.
+    const deadline = Date.now() + 5000;
+    while ((await connections()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await connections()).toBe(before);
+  });
+});

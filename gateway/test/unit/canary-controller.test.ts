@@ -116,4 +116,32 @@ describe('canary controller', () => {
       ['pause', 1, 1],
     ]);
   });
+
+  it('a round whose numbers cannot be read is reported, decides nothing, and the next round carries on', async () => {
+    const clock = { now: 1_000_000 };
+    const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 1, plan, targets: { baseline: [], canary: [] } };
+    const failures: unknown[] = [];
+    let storeDown = true;
+    const controller = new CanaryController({
+      splits: new Map([[split.id, split]]),
+      store: new MemoryCanaryStateStore(() => clock.now),
+      stats: async () => {
+        if (storeDown) throw new Error('trace store unreachable');
+        return { baseline: variant(5000, 50), canary: variant(500, 5) };
+      },
+      onEvent: () => undefined,
+      onRoundError: (error) => failures.push(error),
+      now: () => clock.now,
+    });
+    clock.now += 61_000;
+    await controller.tick();
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as Error).message).toBe('trace store unreachable');
+    expect(split.weight).toBe(1);
+    storeDown = false;
+    clock.now += 61_000;
+    await controller.tick();
+    expect(failures).toHaveLength(1);
+    expect(split.weight).toBe(5);
+  });
 });

@@ -257,5 +257,13 @@ describe('pool configuration', () => {
     expect(problems({ a: { type: 'openai-compatible' } })).toEqual(['providers.a.baseUrl: required (or list replicas)']);
     expect(problems({ a: { type: 'openai-compatible', replicas: ['http://y/v1'], scheduling: 'fastest' } })[0]).toMatch(/^providers\.a\.scheduling/);
     expect(problems({ mock: { type: 'mock' } }, { priority: { classes: ['gold', 'bronze'], default: 'silver' } })).toEqual(['routing.priority.default: default must be one of classes']);
+    // Settings that would validate and do nothing: pool settings on a single server, a queue limit without engine readings.
+    expect(problems({ a: { type: 'openai-compatible', baseUrl: 'http://x/v1', admission: { maxInFlight: 8 } } })).toEqual([
+      'providers.a.admission: only a replica pool acts on it: list the server under replicas (one is a pool) or set discovery',
+    ]);
+    expect(problems({ a: { type: 'openai-compatible', baseUrl: 'http://x/v1', scheduling: 'prefix-affinity' } })[0]).toMatch(/^providers\.a\.scheduling: only a replica pool/);
+    expect(problems({ a: { type: 'openai-compatible', replicas: ['http://y/v1'], admission: { maxWaiting: 8 } } })[0]).toMatch(/^providers\.a\.admission: maxWaiting is judged on the engine's queue/);
+    expect(problems({ a: { type: 'openai-compatible', replicas: ['http://y/v1'], engine: 'auto', admission: { maxWaiting: 8, maxInFlight: 4 } } })).toEqual([]);
+    expect(problems({ a: { type: 'openai-compatible', baseUrl: 'http://x/v1' } })).toEqual([]);
   });
 });
