@@ -59,6 +59,7 @@ export const MESSAGES_ERROR_TYPES: Readonly<Record<ErrorCode, AnthropicErrorType
   upstream_invalid_response: 'api_error',
   stream_interrupted: 'api_error',
   trace_store_unavailable: 'api_error',
+  state_store_unavailable: 'api_error',
   internal_error: 'api_error',
   shutting_down: 'overloaded_error',
   overloaded: 'overloaded_error',
