@@ -182,9 +182,10 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       }
       const collect = plan !== undefined || logBodies || exchange.completed !== undefined;
       const renderer = exchange.streamRenderer(result.native, outcome, collect);
+      // Before the stream starts: a deny in the first chunk is still an ordinary error reply.
+      const checked = run ? checkedStream(policy, run, result.first, result.rest) : result;
       const res = startStream(reply, outcome);
       let answer: StreamAnswer | undefined;
-      const checked = run ? checkedStream(policy, run, result.first, result.rest) : result;
       outcome.streamResult = await writeSseStream(res, checked.first, checked.rest, renderer, {
         observe: () => {
           outcome.firstChunkAt ??= performance.now();
