@@ -139,6 +139,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
+  for (const { path, scrubbed } of scrubber.shortSecrets) {
+    app.log.warn(
+      { path },
+      scrubbed === 'never'
+        ? 'a secret shorter than 6 characters cannot be removed from upstream text: an upstream that echoes it hands it to clients and logs (use a longer one, or leave it unset if the server needs none)'
+        : 'a secret shorter than 8 characters is removed from upstream text only where it stands alone: an upstream that echoes it inside a longer word hands it to clients and logs (use a longer one)',
+    );
+  }
+
   let metrics: GatewayMetrics | undefined;
   const providers =
     deps.providers ??
