@@ -20,6 +20,7 @@ import type { BreakerState } from '../routing/circuit-breaker.js';
 import type { EngineKind } from '../upstream/engine-metrics.js';
 import { DnsDiscovery, serverResolver, systemResolver, type AddressResolver } from '../upstream/replica-discovery.js';
 import { isTargetFault } from '../upstream/retry-policy.js';
+import { ThrottledLog } from '../telemetry/throttled-log.js';
 import { exchange } from './http-provider.js';
 import { Replica } from './replica.js';
 import { CANCELLED, settleWhenDone } from './settle-when-done.js';
@@ -35,6 +36,11 @@ export interface PoolSnapshot {
   /** Requests waiting in the pool's queue for a replica. */
   queued: number;
   replicas: ReplicaSnapshot[];
+  /**
+   * With DNS discovery: the name, how many addresses its latest answer held, and how many of them
+   * `maxReplicas` left out (they get no traffic). Absent for a listed pool.
+   */
+  discovery?: { name: string; found: number; dropped: number };
 }
 
 export interface ReplicaSnapshot {
@@ -115,6 +121,14 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
   let started = false;
   let closed = false;
   let firstDiscovery: Promise<void> | undefined;
+  let overMax = { found: 0, kept: 0 };
+  const droppedLog = new ThrottledLog(60_000, (suppressed) =>
+    deps.onError?.(
+      `replica discovery for '${name}' found ${overMax.found} addresses; discovery.maxReplicas keeps the first ${overMax.kept} (sorted) and the rest get no traffic` +
+        (suppressed > 0 ? ` (${suppressed} more such answers since the last warning)` : ''),
+      undefined,
+    ),
+  );
   const discovery = config.discovery
     ? new DnsDiscovery({
         config: config.discovery,
@@ -122,6 +136,10 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
         resolver: deps.resolver ?? (config.discovery.servers ? serverResolver(config.discovery.servers) : systemResolver),
         onChange: (urls) => setReplicas(urls),
         onError: (error) => deps.onError?.(`replica discovery for '${name}' failed; keeping the last known replicas`, error),
+        onDropped: (found, kept) => {
+          overMax = { found, kept };
+          droppedLog.hit();
+        },
       })
     : undefined;
 
@@ -305,6 +323,7 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
           prefixBlocks: replica.prefixes.size,
         };
       }),
+      ...(discovery ? { discovery: { name: discovery.name, found: discovery.found, dropped: discovery.dropped } } : {}),
     };
   }
 
