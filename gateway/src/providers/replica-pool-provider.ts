@@ -205,26 +205,40 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
     replica.picks++;
   }
 
+  /** A replica for this attempt, reserved: an open one if any, else one forced open (see forcedPick). */
+  function pickNow(keys: readonly number[]): Pick<Replica> | 'saturated' | 'none' {
+    const pick = tryPick(keys);
+    return pick === 'none' ? forcedPick() : pick;
+  }
+
   function serveQueued(attempt: QueuedAttempt): boolean {
-    const pick = tryPick(attempt.keys);
+    const pick = pickNow(attempt.keys);
     if (typeof pick === 'string') return false;
     attempt.pick = pick;
     return true;
   }
 
-  /** Every replica is open-breakered or unhealthy: the one closest to recovering, rather than fail untried. */
-  function forcedPick(): Pick<Replica> | undefined {
+  /**
+   * Every replica is open-breakered or unhealthy: the one closest to recovering, rather than fail
+   * untried — among those below their admission limits, so a burst is spread over the next closest
+   * ones (or queued) instead of piling onto one; 'none' when the pool has no replica at all.
+   */
+  function forcedPick(): Pick<Replica> | 'saturated' | 'none' {
     let best: Replica | undefined;
     let bestWait = Infinity;
+    let any = false;
+    const at = now();
     for (const replica of replicas) {
       if (replica.removed) continue;
+      any = true;
+      if (scheduler.saturated(replica, at)) continue;
       const wait = replica.breaker.msUntilRetry() + (replica.health.healthy ? 0 : 1e9);
       if (wait < bestWait) {
         best = replica;
         bestWait = wait;
       }
     }
-    if (!best) return undefined;
+    if (!best) return any ? 'saturated' : 'none';
     reserve(best, true);
     return { replica: best, reason: 'forced', score: scheduler.score(best), prefixBlocks: 0 };
   }
@@ -232,13 +246,9 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
   async function acquire(call: ProviderCall, keys: readonly number[]): Promise<{ pick: Pick<Replica>; queuedMs: number }> {
     if (replicas.length === 0 && firstDiscovery) await abortable(firstDiscovery, call.signal);
     if (queue.size === 0) {
-      const pick = tryPick(keys);
+      const pick = pickNow(keys);
       if (typeof pick !== 'string') return { pick, queuedMs: 0 };
-      if (pick === 'none') {
-        const forced = forcedPick();
-        if (forced) return { pick: forced, queuedMs: 0 };
-        throw new GatewayError('upstream_unreachable', `provider '${name}' has no replicas`);
-      }
+      if (pick === 'none') throw new GatewayError('upstream_unreachable', `provider '${name}' has no replicas`);
     }
     const attempt: QueuedAttempt = { keys, pick: undefined };
     const since = performance.now();

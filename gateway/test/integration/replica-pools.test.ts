@@ -309,6 +309,30 @@ describe('replica health and breakers', () => {
     expect(app.app.gatewayRouting.breakers.for('gpus/fake-model').current()).toBe('closed');
   });
 
+  it('with every replica breaker open, forced picks still respect maxInFlight: spread over replicas, then queued', async () => {
+    const replicas = await fleet(2, { engine: 'vllm', outputTokens: 30, tokensPerChunk: 1, decodeMsPerToken: 10 });
+    for (const replica of replicas) replica.failStatus = 500;
+    const app = await startPool(
+      { replicas: replicas.map((r) => r.url), scheduling: 'round-robin', admission: { maxInFlight: 1, maxQueueWaitMs: 10_000 } },
+      { routing: { retry: { maxAttempts: 1 }, breaker: { consecutiveFailures: 1, cooldownMs: 600_000 } } },
+    );
+    const client = sdk(app);
+    for (let i = 0; i < 2; i++) await client.chat.completions.create(chat(`fails ${i}`)).catch(() => undefined);
+    expect((await fleetView(app)).replicas.map((r) => r.breaker)).toEqual(['open', 'open']);
+    for (const replica of replicas) replica.failStatus = undefined;
+    const before = replicas.map((r) => r.received.length);
+
+    // Two at once: one on each replica (both forced), not two on the one closest to recovery.
+    const streams = await Promise.all([1, 2].map((i) => client.chat.completions.create({ ...chat(`forced ${i}`), stream: true })));
+    expect(replicas.map((r, i) => r.received.length - before[i]!)).toEqual([1, 1]);
+    // A third waits for a free slot instead of a third request on a replica at its limit.
+    const third = client.chat.completions.create(chat('forced 3'));
+    await waitForFleet(app, (view) => view.queued === 1);
+    expect((await fleetView(app)).replicas.map((r) => r.inFlight)).toEqual([1, 1]);
+    for (const stream of streams) for await (const _ of stream) void _;
+    expect((await third).choices[0]!.message.content).toContain('tok');
+  });
+
   it('a replica failing its health check takes no requests until it passes again', async () => {
     const [sick, well] = await fleet(2, { engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 });
     sick!.healthStatus = 503;
