@@ -126,6 +126,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
+    // Decides request.protocol: https when the socket is TLS, or a trusted proxy says so.
+    trustProxy: config.server.trustProxy,
     requestTimeout: config.server.requestReceiveTimeoutMs,
     http: { maxHeaderSize: config.server.maxHeaderBytes, ...receiveTimeoutOptions(config.server.requestReceiveTimeoutMs) },
     frameworkErrors: frameworkErrorHandler,

@@ -207,6 +207,34 @@ describe('dashboard sessions', () => {
   });
 });
 
+describe('the dashboard session cookie', () => {
+  async function setCookie(gateway: RunningGateway, headers: Record<string, string> = {}): Promise<string> {
+    const response = await fetch(`${gateway.origin}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    expect(response.status).toBe(204);
+    return response.headers.get('set-cookie')!;
+  }
+  const attributes = (cookie: string) => cookie.split(';').slice(1).map((part) => part.trim().split('=')[0]!.toLowerCase());
+
+  it('over plain http it is not Secure, so a browser on http://localhost keeps it; a proxy nobody trusts cannot change that', async () => {
+    const direct = await gatewayWith();
+    expect(attributes(await setCookie(direct))).toEqual(['path', 'max-age', 'httponly', 'samesite']);
+    // Without server.trustProxy, anyone reaching the gateway could send the header.
+    expect(attributes(await setCookie(direct, { 'x-forwarded-proto': 'https' }))).not.toContain('secure');
+    // Trusting some other address: this peer's header is ignored.
+    const elsewhere = await gatewayWith({ server: { trustProxy: ['192.0.2.1'] } });
+    expect(attributes(await setCookie(elsewhere, { 'x-forwarded-proto': 'https' }))).not.toContain('secure');
+  });
+
+  it('is Secure when a trusted proxy says the browser came over https', async () => {
+    for (const trustProxy of [['127.0.0.1'], ['loopback'], ['127.0.0.0/8'], true]) {
+      const proxied = await gatewayWith({ server: { trustProxy } });
+      expect(attributes(await setCookie(proxied, { 'x-forwarded-proto': 'https' }))).toContain('secure');
+      expect(attributes(await setCookie(proxied, { 'x-forwarded-proto': 'http' }))).not.toContain('secure');
+      expect(attributes(await setCookie(proxied))).not.toContain('secure');
+    }
+  });
+});
+
 describe('budgets', () => {
   it('50 concurrent requests never overspend by more than one request’s estimate; cost is reconciled', async () => {
     const gateway = await gatewayWith();
