@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/key-hash.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
@@ -121,10 +122,14 @@ describe('gateway keys', () => {
 
   it('enforces tokens per minute on real usage', async () => {
     // The mock upstream reports 17 tokens per answer: the first two pass (0 and 17 < 20 used), then 34 ≥ 20.
+    // Usage is counted when the request is recorded, after the reply: wait for that before the next one.
+    const recorded = () => metricValue(gateway.origin, 'gateway_requests_total', { route: 'chat' }).catch(() => 0);
     const statuses = [];
     for (let i = 0; i < 3; i++) {
-      statuses.push((await chat(gateway, TOKENS_KEY)).status);
-      await new Promise((resolve) => setTimeout(resolve, 20)); // usage is counted after the reply
+      const before = await recorded();
+      const { status } = await chat(gateway, TOKENS_KEY);
+      statuses.push(status);
+      if (status === 200) await waitFor(async () => (await recorded()) > before);
     }
     expect(statuses).toEqual([200, 200, 429]);
   });
@@ -244,10 +249,12 @@ describe('budgets', () => {
     expect(ok + refused).toBe(50);
     expect(ok).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const usage = (await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } };
-    // Every admitted request really cost 17 (the mock's usage); each reserved 18, so 11 fit at once.
-    expect(usage.spent.dayUsd).toBeCloseTo(ok * 17, 6);
+    const spent = async () =>
+      ((await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } }).spent.dayUsd;
+    // Every admitted request really cost 17 (the mock's usage); each reserved 18, so 11 fit at once. The
+    // reservations are settled when each request is recorded, after its reply: wait until they all are.
+    await waitFor(async () => Math.abs((await spent()) - ok * 17) < 1e-6);
+    const usage = { spent: { dayUsd: await spent() } };
     const estimate = 18;
     expect(usage.spent.dayUsd).toBeLessThanOrEqual(200 + estimate);
     expect(ok).toBeLessThanOrEqual(Math.floor(200 / 17) + 1);
