@@ -321,7 +321,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const conversations = createConversationStore(config);
   const responsesDialect = createResponsesDialect({
     store: conversations,
-    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored; continuing it will fail'),
+    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored (larger than responses.maxEntryBytes); continuing it will fail'),
   });
   registerResponsesRoutes(app, conversations);
   registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
