@@ -127,6 +127,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
+    // Decides request.protocol: https when the socket is TLS, or a trusted proxy says so.
+    trustProxy: config.server.trustProxy,
     requestTimeout: config.server.requestReceiveTimeoutMs,
     http: { maxHeaderSize: config.server.maxHeaderBytes, ...receiveTimeoutOptions(config.server.requestReceiveTimeoutMs) },
     frameworkErrors: frameworkErrorHandler,
@@ -139,6 +141,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
+
+  for (const { path, scrubbed } of scrubber.shortSecrets) {
+    app.log.warn(
+      { path },
+      scrubbed === 'never'
+        ? 'a secret shorter than 6 characters cannot be removed from upstream text: an upstream that echoes it hands it to clients and logs (use a longer one, or leave it unset if the server needs none)'
+        : 'a secret shorter than 8 characters is removed from upstream text only where it stands alone: an upstream that echoes it inside a longer word hands it to clients and logs (use a longer one)',
+    );
+  }
 
   let metrics: GatewayMetrics | undefined;
   const providers =
@@ -313,7 +324,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const conversations = createConversationStore(config);
   const responsesDialect = createResponsesDialect({
     store: conversations,
-    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored; continuing it will fail'),
+    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored (larger than responses.maxEntryBytes); continuing it will fail'),
   });
   registerResponsesRoutes(app, conversations);
   registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });

@@ -59,7 +59,7 @@ export const ERROR_CATALOGUE = {
   /** GET/DELETE /v1/responses/{id}: no stored response of this key by that id. */
   response_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   trace_store_unavailable: { status: 503, type: 'server_error', retryable: true },
-  /** Redis, where state.limits / state.keys / state.canary put that state, did not answer. */
+  /** Redis, where state.limits / state.keys / state.canary / state.responses put that state, did not answer. */
   state_store_unavailable: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
   /** The client went away before the answer (nginx's 499); nobody receives this body, it names the trace row. */

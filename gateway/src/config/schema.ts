@@ -11,6 +11,7 @@ import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../sta
 import { responsesSchema } from '../state/responses-config.js';
 import { idlePoolSettings, poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
+import { trustProxySchema } from '../http/trust-proxy.js';
 
 const MiB = 1024 * 1024;
 
@@ -133,6 +134,8 @@ const serverSchema = z.strictObject({
   maxHeaderBytes: z.number().int().positive().default(32 * 1024),
   /** Time allowed to receive a whole request (head and body) from a client. */
   requestReceiveTimeoutMs: z.number().int().positive().default(30_000),
+  /** Whose X-Forwarded-* headers to believe (see http/trust-proxy.ts); none by default. */
+  trustProxy: trustProxySchema,
 });
 
 const loggingSchema = z.strictObject({

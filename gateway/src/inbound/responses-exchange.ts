@@ -19,7 +19,7 @@ import type { InboundExchange, StreamRenderer, StreamTelemetry } from './types.j
 
 export interface ResponsesExchangeDeps {
   store: ConversationStore;
-  /** A complete response could not be stored (too large, or the store failed). */
+  /** A complete response was not stored: larger than the store's bound. (A store that fails fails the request.) */
   onStoreFailure(responseId: string, error: unknown): void;
 }
 
@@ -83,12 +83,10 @@ export class ResponsesExchange implements InboundExchange {
   async completed(answer: JsonObject): Promise<void> {
     if (this.request.store === false) return;
     const id = String(answer.id);
-    try {
-      const stored = await this.deps.store.save(id, { keyId: this.keyId, response: answer, input: this.context });
-      if (!stored) this.deps.onStoreFailure(id, new Error('the conversation is larger than responses.maxEntryBytes'));
-    } catch (error) {
-      this.deps.onStoreFailure(id, error);
-    }
+    // A store that does not answer throws state_store_unavailable: the request fails (retryable) rather
+    // than hand its client a response id that leads nowhere.
+    const stored = await this.deps.store.save(id, { keyId: this.keyId, response: answer, input: this.context });
+    if (!stored) this.deps.onStoreFailure(id, new Error('the conversation is larger than responses.maxEntryBytes'));
   }
 
   /** A new response object for this request, before any output. */

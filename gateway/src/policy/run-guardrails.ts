@@ -21,8 +21,6 @@ export interface PolicyRun {
   readonly verdicts: GuardrailVerdict[];
   /** Answers refused by a schema guardrail so far (its retries and fallbacks are bounded by maxRetries). */
   refusals: number;
-  /** The deny that ended a stream after it started, if one did. */
-  streamDenied: GatewayError | undefined;
   /**
    * The canonical request is the client's own body (chat, completions, embeddings), so a deny's `param`
    * can name the field; for other dialects (Responses, Messages) the canonical field names would mislead.
@@ -31,7 +29,7 @@ export interface PolicyRun {
 }
 
 export function startPolicyRun(facts: RequestFacts, route: string, verdicts: GuardrailVerdict[], clientShaped = true): PolicyRun {
-  return { facts, route, verdicts, refusals: 0, streamDenied: undefined, clientShaped };
+  return { facts, route, verdicts, refusals: 0, clientShaped };
 }
 
 /** What becomes of an answer the output checks looked at. */

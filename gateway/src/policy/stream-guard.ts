@@ -161,9 +161,7 @@ class IncrementalGuard {
     counts.set(match.label, (counts.get(match.label) ?? 0) + 1);
     this.finalize(match.guardrail);
     const guardrail = this.guardrails[match.guardrail] as TextGuardrail;
-    const error = deniedError(guardrail.name, 'output', summarise(counts), null, true);
-    this.run.streamDenied = error;
-    throw error;
+    throw deniedError(guardrail.name, 'output', summarise(counts), null, true);
   }
 }
 

@@ -20,6 +20,7 @@ import type { BreakerState } from '../routing/circuit-breaker.js';
 import type { EngineKind } from '../upstream/engine-metrics.js';
 import { DnsDiscovery, serverResolver, systemResolver, type AddressResolver } from '../upstream/replica-discovery.js';
 import { isTargetFault } from '../upstream/retry-policy.js';
+import { ThrottledLog } from '../telemetry/throttled-log.js';
 import { exchange } from './http-provider.js';
 import { Replica } from './replica.js';
 import { CANCELLED, settleWhenDone } from './settle-when-done.js';
@@ -35,6 +36,11 @@ export interface PoolSnapshot {
   /** Requests waiting in the pool's queue for a replica. */
   queued: number;
   replicas: ReplicaSnapshot[];
+  /**
+   * With DNS discovery: the name, how many addresses its latest answer held, and how many of them
+   * `maxReplicas` left out (they get no traffic). Absent for a listed pool.
+   */
+  discovery?: { name: string; found: number; dropped: number };
 }
 
 export interface ReplicaSnapshot {
@@ -115,6 +121,14 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
   let started = false;
   let closed = false;
   let firstDiscovery: Promise<void> | undefined;
+  let overMax = { found: 0, kept: 0 };
+  const droppedLog = new ThrottledLog(60_000, (suppressed) =>
+    deps.onError?.(
+      `replica discovery for '${name}' found ${overMax.found} addresses; discovery.maxReplicas keeps the first ${overMax.kept} (sorted) and the rest get no traffic` +
+        (suppressed > 0 ? ` (${suppressed} more such answers since the last warning)` : ''),
+      undefined,
+    ),
+  );
   const discovery = config.discovery
     ? new DnsDiscovery({
         config: config.discovery,
@@ -122,6 +136,10 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
         resolver: deps.resolver ?? (config.discovery.servers ? serverResolver(config.discovery.servers) : systemResolver),
         onChange: (urls) => setReplicas(urls),
         onError: (error) => deps.onError?.(`replica discovery for '${name}' failed; keeping the last known replicas`, error),
+        onDropped: (found, kept) => {
+          overMax = { found, kept };
+          droppedLog.hit();
+        },
       })
     : undefined;
 
@@ -187,26 +205,40 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
     replica.picks++;
   }
 
+  /** A replica for this attempt, reserved: an open one if any, else one forced open (see forcedPick). */
+  function pickNow(keys: readonly number[]): Pick<Replica> | 'saturated' | 'none' {
+    const pick = tryPick(keys);
+    return pick === 'none' ? forcedPick() : pick;
+  }
+
   function serveQueued(attempt: QueuedAttempt): boolean {
-    const pick = tryPick(attempt.keys);
+    const pick = pickNow(attempt.keys);
     if (typeof pick === 'string') return false;
     attempt.pick = pick;
     return true;
   }
 
-  /** Every replica is open-breakered or unhealthy: the one closest to recovering, rather than fail untried. */
-  function forcedPick(): Pick<Replica> | undefined {
+  /**
+   * Every replica is open-breakered or unhealthy: the one closest to recovering, rather than fail
+   * untried — among those below their admission limits, so a burst is spread over the next closest
+   * ones (or queued) instead of piling onto one; 'none' when the pool has no replica at all.
+   */
+  function forcedPick(): Pick<Replica> | 'saturated' | 'none' {
     let best: Replica | undefined;
     let bestWait = Infinity;
+    let any = false;
+    const at = now();
     for (const replica of replicas) {
       if (replica.removed) continue;
+      any = true;
+      if (scheduler.saturated(replica, at)) continue;
       const wait = replica.breaker.msUntilRetry() + (replica.health.healthy ? 0 : 1e9);
       if (wait < bestWait) {
         best = replica;
         bestWait = wait;
       }
     }
-    if (!best) return undefined;
+    if (!best) return any ? 'saturated' : 'none';
     reserve(best, true);
     return { replica: best, reason: 'forced', score: scheduler.score(best), prefixBlocks: 0 };
   }
@@ -214,13 +246,9 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
   async function acquire(call: ProviderCall, keys: readonly number[]): Promise<{ pick: Pick<Replica>; queuedMs: number }> {
     if (replicas.length === 0 && firstDiscovery) await abortable(firstDiscovery, call.signal);
     if (queue.size === 0) {
-      const pick = tryPick(keys);
+      const pick = pickNow(keys);
       if (typeof pick !== 'string') return { pick, queuedMs: 0 };
-      if (pick === 'none') {
-        const forced = forcedPick();
-        if (forced) return { pick: forced, queuedMs: 0 };
-        throw new GatewayError('upstream_unreachable', `provider '${name}' has no replicas`);
-      }
+      if (pick === 'none') throw new GatewayError('upstream_unreachable', `provider '${name}' has no replicas`);
     }
     const attempt: QueuedAttempt = { keys, pick: undefined };
     const since = performance.now();
@@ -305,6 +333,7 @@ export function createReplicaPool(name: string, config: OpenAICompatibleProvider
           prefixBlocks: replica.prefixes.size,
         };
       }),
+      ...(discovery ? { discovery: { name: discovery.name, found: discovery.found, dropped: discovery.dropped } } : {}),
     };
   }
 

@@ -21,6 +21,7 @@ export interface SseWriteOptions {
   /**
    * Runs once the upstream completed, before the closing event goes out: whatever must hold by the time
    * the client has the whole answer (e.g. a stored conversation it may continue at once) is done here.
+   * If it throws, the stream closes with the dialect's failure text for that error instead.
    */
   beforeEnd?: (() => Promise<void> | void) | undefined;
 }
@@ -62,20 +63,22 @@ export async function writeSseStream(
   }
   if (res.destroyed) return 'client_gone';
   const last = renderer.end();
-  const ready = options.beforeEnd?.();
-  if (ready) await ready;
+  try {
+    const ready = options.beforeEnd?.();
+    if (ready) await ready;
+  } catch (error) {
+    if (res.destroyed) return 'client_gone';
+    const failure = isGatewayError(error) ? error : new GatewayError('internal_error', 'the answer could not be completed');
+    endStream(res, renderer.fail(options.errorBody(failure), failure));
+    return 'interrupted';
+  }
   if (res.destroyed) return 'client_gone';
   endStream(res, last);
   return 'complete';
 }
 
-/**
- * Writes an already-complete SSE body (a cached answer, its closing event included, in parts) and ends
- * the stream. `beforeEnd` runs first: what must hold once the client has the whole answer is done then.
- */
-export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer | string)[], beforeEnd?: () => Promise<void> | void): Promise<StreamOutcome> {
-  const ready = beforeEnd?.();
-  if (ready) await ready;
+/** Writes an already-complete SSE body (a cached answer, its closing event included, in parts) and ends the stream. */
+export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer | string)[]): Promise<StreamOutcome> {
   if (res.destroyed) return 'client_gone';
   res.cork();
   for (let i = 0; i < parts.length - 1; i++) res.write(parts[i] as Buffer | string);

@@ -190,7 +190,11 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
         observe: () => {
           outcome.firstChunkAt ??= performance.now();
         },
-        errorBody: (error) => clientError(error, scrubber, request.headers).body,
+        errorBody: (error) => {
+          // stream_interrupted, or what kept the answer from completing (its conversation not stored).
+          outcome.errorCode = error.code;
+          return clientError(error, scrubber, request.headers).body;
+        },
         // A whole streamed answer before its closing event (the text so far is outcome.streamText).
         beforeEnd: () => {
           answer = renderer.answer();
@@ -198,8 +202,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
         },
       });
       outcome.upstreamEndedAt = performance.now();
-      if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
-      else if (outcome.streamResult === 'denied') outcome.errorCode = run?.streamDenied?.code;
+      if (outcome.streamResult === 'interrupted') outcome.errorCode ??= 'stream_interrupted';
       // Only a complete stream is cached or kept; a truncated one never is.
       if (outcome.streamResult !== 'complete') answer = undefined;
       if (plan) settle(cache!, plan, answer?.stored());
@@ -236,8 +239,11 @@ async function answerFromCache(
   }
   outcome.firstChunkAt = performance.now();
   const replay = exchange.replaySse(hit);
-  const { answer } = replay;
-  outcome.streamResult = await writeSseBody(startStream(reply, outcome), replay.parts, answer && (() => exchange.completed?.(answer)));
+  // Before the stream starts: what must hold once the client has the whole answer (a stored conversation)
+  // is done first, so its failure is an error reply rather than a broken replay.
+  const kept = replay.answer && exchange.completed?.(replay.answer);
+  if (kept) await kept;
+  outcome.streamResult = await writeSseBody(startStream(reply, outcome), replay.parts);
   recorder.finish(outcome);
   return undefined;
 }

@@ -9,10 +9,18 @@
  * (the reply says `store`: true as asked, but a later request naming it gets previous_response_not_found;
  * counted and logged). A record belongs to the gateway key that created it: another key reading,
  * continuing or deleting it is told it does not exist.
+ *
+ * A store that does not answer (Redis down or too slow) fails whatever needed it with 503
+ * `state_store_unavailable`, as limits and keys do: continuing, reading or deleting a response, and
+ * storing one — a response its client could not continue would otherwise surface only at the next turn,
+ * as a non-retryable not-found.
  */
 import type { CacheStore } from '../cache/cache-store.js';
 import { ENTRY_OVERHEAD_BYTES } from '../cache/memory-store.js';
 import type { JsonObject } from '../providers/types.js';
+import { orStateUnavailable } from '../redis/state-unavailable.js';
+
+const WHAT = 'the Responses API\'s stored conversation';
 
 export interface StoredResponse {
   /** The gateway key's id that created it ('' without keys). */
@@ -36,7 +44,7 @@ export class ConversationStore {
 
   /** The record, when it exists and belongs to `keyId`. */
   async get(id: string, keyId: string): Promise<StoredResponse | undefined> {
-    const raw = await this.store.get(id);
+    const raw = await orStateUnavailable(WHAT, this.store.get(id));
     if (raw === undefined) return undefined;
     let record: StoredResponse;
     try {
@@ -52,14 +60,14 @@ export class ConversationStore {
     const bytes = Buffer.from(JSON.stringify(record));
     // The memory store would silently drop an entry over its bound; this says so instead.
     if (bytes.byteLength + id.length + ENTRY_OVERHEAD_BYTES > this.maxEntryBytes) return false;
-    await this.store.set(id, bytes, this.ttlMs);
+    await orStateUnavailable(WHAT, this.store.set(id, bytes, this.ttlMs));
     return true;
   }
 
   /** Deletes the record when it belongs to `keyId`; false when there was none. */
   async delete(id: string, keyId: string): Promise<boolean> {
     if (!(await this.get(id, keyId))) return false;
-    await this.store.delete(id);
+    await orStateUnavailable(WHAT, this.store.delete(id));
     return true;
   }
 

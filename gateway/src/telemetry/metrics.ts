@@ -160,6 +160,7 @@ export class GatewayMetrics implements PoolObserver {
     };
     poolGauge('gateway_pool_replicas', 'Replicas in each pool (listed or discovered).', (pool) => pool.replicas.length);
     poolGauge('gateway_pool_available_replicas', 'Replicas of each pool taking new requests: healthy, breaker not open, not saturated.', (pool) => pool.replicas.filter((r) => r.healthy && r.breaker !== 'open' && !r.saturated).length);
+    poolGauge('gateway_pool_replicas_dropped', 'Addresses in each discovered pool\'s latest DNS answer beyond discovery.maxReplicas: they get no traffic.', (pool) => pool.discovery?.dropped ?? 0);
     poolGauge('gateway_pool_queue_depth', 'Requests waiting in each pool\'s gateway queue for a replica.', (pool) => pool.queued);
   }
 

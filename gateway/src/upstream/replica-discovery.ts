@@ -3,6 +3,11 @@
  * interval (a Kubernetes headless Service, a Consul service name), every address a replica at the
  * configured port. A resolution that fails keeps the last known set (a DNS hiccup must not empty the
  * pool); a name that resolves to nothing (NXDOMAIN, no records: a deployment scaled to zero) empties it.
+ *
+ * Lookups never overlap on their own: the next one starts an interval after the last one ended, so a slow
+ * server is asked no faster than it answers. And an answer older than one already applied is dropped (two
+ * lookups can still overlap when one is asked for by hand), so the pool never rolls back to a set that a
+ * newer answer replaced.
  */
 import { promises as dns } from 'node:dns';
 import { isIPv6 } from 'node:net';
@@ -45,14 +50,22 @@ export interface DnsDiscoveryOptions {
   /** Called with the full set of replica URLs after each successful resolution. */
   onChange: (urls: string[]) => void;
   onError: (error: unknown) => void;
+  /** An answer held more addresses than `maxReplicas`: the first ones (sorted) were kept, the rest left out. */
+  onDropped?: (found: number, kept: number) => void;
 }
 
 /** Re-resolves a name on an interval; `start` resolves once before the interval begins. */
 export class DnsDiscovery {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly name: string;
+  readonly name: string;
   private readonly port: number;
+  /** Lookups started so far, and the number of the one whose answer is applied. */
+  private started = 0;
+  private applied = 0;
+  /** Addresses in the answer applied last, and how many of them `maxReplicas` left out. */
+  found = 0;
+  dropped = 0;
 
   constructor(private readonly options: DnsDiscoveryOptions) {
     const { config, template } = options;
@@ -62,17 +75,22 @@ export class DnsDiscovery {
 
   async start(): Promise<void> {
     await this.resolveOnce();
-    if (this.stopped) return;
-    this.timer = setInterval(() => void this.resolveOnce(), this.options.config.intervalMs);
-    this.timer.unref();
+    this.scheduleNext();
   }
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.resolveOnce().finally(() => this.scheduleNext()), this.options.config.intervalMs);
+    this.timer.unref();
   }
 
   async resolveOnce(): Promise<void> {
+    const lookup = ++this.started;
     let addresses: string[];
     try {
       addresses = await this.options.resolver(this.name);
@@ -85,9 +103,14 @@ export class DnsDiscovery {
         return;
       }
     }
-    if (this.stopped) return;
+    if (this.stopped || lookup < this.applied) return;
+    this.applied = lookup;
     // Sorted and bounded, so one answer always maps to the same set whatever order the server used.
-    const unique = [...new Set(addresses)].sort().slice(0, this.options.config.maxReplicas);
-    this.options.onChange(unique.map((address) => replicaUrl(this.options.template, address, this.port)));
+    const unique = [...new Set(addresses)].sort();
+    const kept = unique.slice(0, this.options.config.maxReplicas);
+    this.found = unique.length;
+    this.dropped = unique.length - kept.length;
+    if (this.dropped > 0) this.options.onDropped?.(unique.length, kept.length);
+    this.options.onChange(kept.map((address) => replicaUrl(this.options.template, address, this.port)));
   }
 }

@@ -1,7 +1,8 @@
 /**
  * A tiny authoritative DNS server over UDP for discovery tests: answers A queries for the names it
  * holds (TTL 0), NXDOMAIN for any other name, and an empty answer for other record types. Enough of
- * RFC 1035 for node:dns's resolver (c-ares) to read; the answer set can change between queries.
+ * RFC 1035 for node:dns's resolver (c-ares) to read; the answer set can change between queries, and
+ * one answer can be held back (a slow server) while later queries are answered at once.
  */
 import { createSocket, type Socket } from 'node:dgram';
 
@@ -10,25 +11,59 @@ export interface DnsServer {
   /** Names (lower case, no trailing dot) → IPv4 addresses. */
   records: Map<string, string[]>;
   queries: number;
+  /**
+   * Holds back the answer to the next A query for `name`: made from the records as they are when the
+   * query arrives, sent only on `release()` (queries after it are answered at once).
+   */
+  holdNext(name: string): HeldAnswer;
   close(): Promise<void>;
+}
+
+export interface HeldAnswer {
+  /** Resolves when the held query has arrived. */
+  arrived: Promise<void>;
+  release(): void;
 }
 
 export async function startDnsServer(): Promise<DnsServer> {
   const socket: Socket = createSocket('udp4');
-  const server: DnsServer = { port: 0, records: new Map(), queries: 0, close: () => new Promise((resolve) => socket.close(() => resolve())) };
+  let hold: { name: string; arrived: () => void; released: Promise<void> } | undefined;
+  const server: DnsServer = {
+    port: 0,
+    records: new Map(),
+    queries: 0,
+    holdNext(name) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const answer: HeldAnswer = { arrived: new Promise<void>((resolve) => (arrived = resolve)), release: () => release() };
+      hold = { name, arrived, released: new Promise<void>((resolve) => (release = resolve)) };
+      return answer;
+    },
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
   socket.on('message', (query, peer) => {
     server.queries++;
     const answer = respond(query, server.records);
-    if (answer) socket.send(answer, peer.port, peer.address);
+    if (!answer) return;
+    const send = (): void => socket.send(answer, peer.port, peer.address);
+    const question = questionOf(query);
+    if (hold && question?.type === 1 && question.name === hold.name) {
+      const held = hold;
+      hold = undefined;
+      held.arrived();
+      void held.released.then(send);
+      return;
+    }
+    send();
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   server.port = socket.address().port;
   return server;
 }
 
-function respond(query: Buffer, records: Map<string, string[]>): Buffer | undefined {
+/** The question: labels from offset 12, then QTYPE and QCLASS. */
+function questionOf(query: Buffer): { name: string; type: number; end: number } | undefined {
   if (query.length < 12) return undefined;
-  // The question: labels from offset 12, then QTYPE and QCLASS.
   const labels: string[] = [];
   let offset = 12;
   while (offset < query.length && query[offset] !== 0) {
@@ -36,10 +71,15 @@ function respond(query: Buffer, records: Map<string, string[]>): Buffer | undefi
     labels.push(query.subarray(offset + 1, offset + 1 + length).toString('ascii'));
     offset += length + 1;
   }
-  const questionEnd = offset + 5;
-  if (questionEnd > query.length) return undefined;
-  const qtype = query.readUInt16BE(offset + 1);
-  const name = labels.join('.').toLowerCase();
+  const end = offset + 5;
+  if (end > query.length) return undefined;
+  return { name: labels.join('.').toLowerCase(), type: query.readUInt16BE(offset + 1), end };
+}
+
+function respond(query: Buffer, records: Map<string, string[]>): Buffer | undefined {
+  const question = questionOf(query);
+  if (!question) return undefined;
+  const { name, type: qtype, end: questionEnd } = question;
   const addresses = records.get(name);
   const answers = addresses && qtype === 1 ? addresses : [];
   const header = Buffer.alloc(12);

@@ -24,6 +24,7 @@
  *
  * GET /unhealthy answers 503 and any other GET answers 200, for active health checks.
  * `fail(model, status)` breaks a model from then on: every request for it gets that error status.
+ * `hold(model)` holds every request for it until the returned function is called, then answers as usual.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +45,8 @@ export interface MockUpstream {
   openRequests: () => number;
   /** From now on, every request for `model` is answered with an OpenAI-shaped error of this status. */
   fail(model: string, status: number): void;
+  /** Holds requests for `model` (received, unanswered) until the returned release is called. */
+  hold(model: string): () => void;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];
   const flakyCounts = new Map<string, number>();
   const broken = new Map<string, number>();
+  const held = new Map<string, Promise<void>>();
   let aborted = 0;
   let open = 0;
 
@@ -77,7 +81,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         json(res, status, { error: { message: 'broken on purpose', type: 'server_error', param: null, code: null } });
         return;
       }
-      void respond(req, res, body, flakyCounts);
+      const gate = held.get(String(body.model ?? ''));
+      void (gate ?? Promise.resolve()).then(() => respond(req, res, body, flakyCounts));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -89,6 +94,14 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     abortedRequests: () => aborted,
     openRequests: () => open,
     fail: (model, status) => void broken.set(model, status),
+    hold: (model) => {
+      let release!: () => void;
+      held.set(model, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(model);
+        release();
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -11,7 +11,7 @@ import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeEngine, type FakeEngineKind, type FakeEngineOptions } from '../../../benchmarks/fake-engine.js';
 import type { PoolSnapshot } from '../../src/providers/replica-pool-provider.js';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
@@ -19,7 +19,9 @@ import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.j
 import { metricValue } from '../helpers/metrics.js';
 import { startDnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/free-port.js';
-import { systemResolver } from '../../src/upstream/replica-discovery.js';
+import type { AppDeps } from '../../src/app.js';
+import { discoverySchema } from '../../src/config/pool-schema.js';
+import { DnsDiscovery, serverResolver, systemResolver } from '../../src/upstream/replica-discovery.js';
 
 const engines: FakeEngine[] = [];
 let gateway: RunningGateway | undefined;
@@ -36,13 +38,17 @@ async function fleet(count: number, options: FakeEngineOptions): Promise<FakeEng
   return started;
 }
 
-async function startPool(provider: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<RunningGateway> {
-  gateway = await startGateway({
-    providers: { gpus: { type: 'openai-compatible', ...provider }, ...(extra.providers as object | undefined) },
-    routing: { retry: { maxAttempts: 1 }, ...(extra.routing as object | undefined) },
-    routes: { fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] }, ...(extra.routes as object | undefined) },
-    ...(extra.telemetry ? { telemetry: extra.telemetry } : {}),
-  });
+async function startPool(provider: Record<string, unknown>, extra: Record<string, unknown> = {}, deps: AppDeps = {}): Promise<RunningGateway> {
+  gateway = await startGateway(
+    {
+      providers: { gpus: { type: 'openai-compatible', ...provider }, ...(extra.providers as object | undefined) },
+      routing: { retry: { maxAttempts: 1 }, ...(extra.routing as object | undefined) },
+      routes: { fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] }, ...(extra.routes as object | undefined) },
+      ...(extra.telemetry ? { telemetry: extra.telemetry } : {}),
+      ...(extra.logging ? { logging: extra.logging } : {}),
+    },
+    deps,
+  );
   return gateway;
 }
 
@@ -303,6 +309,30 @@ describe('replica health and breakers', () => {
     expect(app.app.gatewayRouting.breakers.for('gpus/fake-model').current()).toBe('closed');
   });
 
+  it('with every replica breaker open, forced picks still respect maxInFlight: spread over replicas, then queued', async () => {
+    const replicas = await fleet(2, { engine: 'vllm', outputTokens: 30, tokensPerChunk: 1, decodeMsPerToken: 10 });
+    for (const replica of replicas) replica.failStatus = 500;
+    const app = await startPool(
+      { replicas: replicas.map((r) => r.url), scheduling: 'round-robin', admission: { maxInFlight: 1, maxQueueWaitMs: 10_000 } },
+      { routing: { retry: { maxAttempts: 1 }, breaker: { consecutiveFailures: 1, cooldownMs: 600_000 } } },
+    );
+    const client = sdk(app);
+    for (let i = 0; i < 2; i++) await client.chat.completions.create(chat(`fails ${i}`)).catch(() => undefined);
+    expect((await fleetView(app)).replicas.map((r) => r.breaker)).toEqual(['open', 'open']);
+    for (const replica of replicas) replica.failStatus = undefined;
+    const before = replicas.map((r) => r.received.length);
+
+    // Two at once: one on each replica (both forced), not two on the one closest to recovery.
+    const streams = await Promise.all([1, 2].map((i) => client.chat.completions.create({ ...chat(`forced ${i}`), stream: true })));
+    expect(replicas.map((r, i) => r.received.length - before[i]!)).toEqual([1, 1]);
+    // A third waits for a free slot instead of a third request on a replica at its limit.
+    const third = client.chat.completions.create(chat('forced 3'));
+    await waitForFleet(app, (view) => view.queued === 1);
+    expect((await fleetView(app)).replicas.map((r) => r.inFlight)).toEqual([1, 1]);
+    for (const stream of streams) for await (const _ of stream) void _;
+    expect((await third).choices[0]!.message.content).toContain('tok');
+  });
+
   it('a replica failing its health check takes no requests until it passes again', async () => {
     const [sick, well] = await fleet(2, { engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 });
     sick!.healthStatus = 503;
@@ -423,6 +453,95 @@ describe('replicas come and go (DNS discovery)', () => {
       setDefaultCACertificates(trusted);
       await dns.close();
       await new Promise((resolve) => replica.close(resolve));
+    }
+  });
+
+  it('a slow answer that arrives after a newer one does not roll the pool back', async () => {
+    const dns = await startDnsServer();
+    const applied: string[][] = [];
+    const discovery = new DnsDiscovery({
+      config: discoverySchema.parse({ type: 'dns', intervalMs: 3_600_000 }),
+      template: new URL('http://gpus.pool.test:8000/v1'),
+      resolver: serverResolver([`127.0.0.1:${dns.port}`]),
+      onChange: (urls) => applied.push(urls),
+      onError: (error) => {
+        throw error;
+      },
+    });
+    try {
+      dns.records.set('gpus.pool.test', ['127.0.0.1']);
+      const held = dns.holdNext('gpus.pool.test');
+      const slow = discovery.resolveOnce(); // asked while the name pointed at .1; its answer is late
+      await held.arrived;
+      dns.records.set('gpus.pool.test', ['127.0.0.2']);
+      await discovery.resolveOnce(); // asked later, answered at once
+      expect(applied).toEqual([['http://127.0.0.2:8000/v1']]);
+      held.release();
+      await slow;
+      expect(applied).toEqual([['http://127.0.0.2:8000/v1']]);
+    } finally {
+      discovery.stop();
+      await dns.close();
+    }
+  });
+
+  it('lookups never overlap: the next one starts an interval after the last one answered', async () => {
+    vi.useFakeTimers();
+    const answers: ((addresses: string[]) => void)[] = [];
+    const discovery = new DnsDiscovery({
+      config: discoverySchema.parse({ type: 'dns', intervalMs: 100 }),
+      template: new URL('http://gpus.pool.test:8000/v1'),
+      resolver: () => new Promise((resolve) => answers.push(resolve)),
+      onChange: () => undefined,
+      onError: () => undefined,
+    });
+    try {
+      const started = discovery.start();
+      answers[0]!(['127.0.0.1']);
+      await started;
+      await vi.advanceTimersByTimeAsync(100);
+      expect(answers).toHaveLength(2);
+      // The second lookup does not answer: however long it takes, no third one is sent meanwhile.
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(answers).toHaveLength(2);
+      answers[1]!(['127.0.0.2']);
+      await vi.advanceTimersByTimeAsync(99);
+      expect(answers).toHaveLength(2);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(answers).toHaveLength(3);
+    } finally {
+      discovery.stop();
+      vi.useRealTimers();
+    }
+  });
+
+  it('addresses past maxReplicas are left out, and said so: a throttled warning, the fleet API and a metric', async () => {
+    const dns = await startDnsServer();
+    const lines: string[] = [];
+    try {
+      dns.records.set('gpus.pool.test', ['127.0.0.5', '127.0.0.4', '127.0.0.3', '127.0.0.2', '127.0.0.1']);
+      const app = await startPool(
+        { baseUrl: 'http://gpus.pool.test:8000/v1', discovery: { type: 'dns', intervalMs: 20, maxReplicas: 2, servers: [`127.0.0.1:${dns.port}`] } },
+        { logging: { level: 'warn' } },
+        { logStream: { write: (line) => void lines.push(line) } },
+      );
+      await waitForFleet(app, (view) => view.replicas.length === 2);
+      const view = await fleetView(app);
+      expect(view.replicas.map((replica) => replica.address)).toEqual(['127.0.0.1:8000', '127.0.0.2:8000']);
+      expect(view.discovery).toEqual({ name: 'gpus.pool.test', found: 5, dropped: 3 });
+      expect(await metricValue(app.origin, 'gateway_pool_replicas_dropped', { provider: 'gpus' })).toBe(3);
+      // Many more lookups, one warning.
+      const asked = dns.queries;
+      await waitFor(() => dns.queries >= asked + 10);
+      const warnings = lines.filter((line) => line.includes('maxReplicas'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40 });
+
+      dns.records.set('gpus.pool.test', ['127.0.0.1']);
+      await waitForFleet(app, (view) => view.replicas.length === 1);
+      expect((await fleetView(app)).discovery).toEqual({ name: 'gpus.pool.test', found: 1, dropped: 0 });
+    } finally {
+      await dns.close();
     }
   });
 

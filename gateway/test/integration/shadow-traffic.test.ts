@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { recorded } from '../helpers/canary-traffic.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 
@@ -129,8 +130,9 @@ describe('shadow traffic', () => {
 
   it('agreement works as a canary guard: a disagreeing candidate is rolled back', async () => {
     for (let i = 0; i < 30; i++) await ask('judged', `question ${i}`);
-    await waitFor(() => upstream.openRequests() === 0, 3000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Every primary and every shadow answer recorded (the shadows finish after their primaries were answered).
+    await recorded(gateway, 'judged', 30);
+    await waitFor(async () => (await metricValue(gateway.origin, 'gateway_shadow_requests_total', { route: 'judged', result: 'completed' }).catch(() => 0)) === 30, 5000);
     await gateway.app.canaries.tick();
     const [state] = (await gateway.app.canaries.list()).filter((view) => view.id === 'judged');
     expect(state?.state).toMatchObject({ status: 'rolled_back', weight: 0 });

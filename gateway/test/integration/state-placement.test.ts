@@ -179,6 +179,50 @@ describe('when the Redis that holds limits and keys does not answer', () => {
   });
 });
 
+describe('when the Redis that holds Responses API conversations does not answer', () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const memory = Object.fromEntries(STATE_PIECES.map((piece) => [piece, 'memory']));
+    gateway = await startGateway(document({ redis: { url: deadRedis }, state: { ...memory, responses: 'redis' }, responses: { redis: { timeoutMs: 200 } } }));
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  const headers = { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' };
+  const create = (body: Record<string, unknown>) => fetch(`${gateway.baseURL}/responses`, { method: 'POST', headers, body: JSON.stringify({ model: 'chat', input: 'hi', ...body }) });
+  async function expectUnavailable(response: Response): Promise<void> {
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'state_store_unavailable', type: 'server_error' });
+  }
+
+  it('continuing a conversation (previous_response_id) gets 503 state_store_unavailable, not a 500 or a 400 not-found', async () => {
+    await expectUnavailable(await create({ previous_response_id: 'resp_0123456789abcdef' }));
+  });
+
+  it('GET and DELETE /v1/responses/{id} (and its input items) get 503 state_store_unavailable', async () => {
+    for (const [method, path] of [['GET', ''], ['DELETE', ''], ['GET', '/input_items']]) {
+      await expectUnavailable(await fetch(`${gateway.baseURL}/responses/resp_0123456789abcdef${path}`, { method, headers: { authorization: `Bearer ${APP_KEY}` } }));
+    }
+  });
+
+  it('a response that cannot be stored fails with 503 state_store_unavailable (retryable), instead of one its client cannot continue', async () => {
+    await expectUnavailable(await create({}));
+    // Answered again from the response cache: still not stored, still refused, before any byte is sent.
+    await expectUnavailable(await create({ stream: true }));
+    // Streamed from the upstream: the closing events carry the error instead of response.completed.
+    const streamed = await create({ stream: true, input: 'a question not cached yet' });
+    expect(streamed.status).toBe(200);
+    const text = await streamed.text();
+    expect(text).not.toContain('response.completed');
+    const events = text.split('\n\n').filter(Boolean).map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 6)) as { type: string; code?: string });
+    expect(events.slice(-2)).toMatchObject([{ type: 'error', code: 'state_store_unavailable' }, { type: 'response.failed' }]);
+    // Nothing to store: answered as usual.
+    expect((await create({ store: false })).status).toBe(200);
+  });
+});
+
 describe('closing a gateway', () => {
   it('closes every Redis connection it opened (cache, limits, keys, canary state)', async () => {
     const connections = async () => (await inspect.client('LIST') as string).trim().split('\n').length;

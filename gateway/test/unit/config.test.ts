@@ -69,6 +69,17 @@ unknownTopLevel: 1
     expect(problems.length).toBeGreaterThanOrEqual(7);
   });
 
+  it('server.trustProxy: off by default; addresses, CIDR ranges and named ranges are checked at load', () => {
+    const config = (trustProxy?: unknown) => validateConfig({ server: trustProxy === undefined ? {} : { trustProxy } }, {}, 'test');
+    expect(config().server.trustProxy).toBe(false);
+    for (const good of [true, ['10.0.0.1'], ['10.0.0.0/8', 'fd00::/8', '::1', 'loopback', 'uniquelocal'], ['192.168.0.0/255.255.0.0']]) {
+      expect(config(good).server.trustProxy).toEqual(good);
+    }
+    for (const bad of [['proxy.internal'], ['10.0.0.0/33'], ['::/129'], ['10.0.0.1/8/8'], [], 'yes', 2]) {
+      expect(problemsOf(() => config(bad)).some((problem) => problem.startsWith('server.trustProxy'))).toBe(true);
+    }
+  });
+
   it('reports a file that is not YAML/JSON', () => {
     expect(problemsOf(() => parseConfigText('providers: [unclosed', 'x.yaml'))[0]).toMatch(/not valid YAML/);
   });
