@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../gateway/test/helpers/free-port.js';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
+import { measureGuardrailCost } from './guardrail-cost.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
 import { stopChild, waitForHttp } from './processes.js';
@@ -133,7 +134,15 @@ function gatewayConfig(dir: string, name: string, telemetry: Record<string, unkn
         'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
         cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
         fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
+        // Policies on: a conditional route (by tag and prompt size) with input and output guardrails.
+        policy: {
+          strategy: 'conditional',
+          branches: [{ name: 'long', when: { or: [{ 'metadata.tier': 'bulk' }, { prompt_tokens: { gt: 4000 } }] }, target: { provider: 'up', model: 'bench-model' } }],
+          default: { provider: 'up', model: 'bench-model' },
+          guardrails: { input: ['pii', 'secrets'], output: ['pii'] },
+        },
       },
+      guardrails: { pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } },
     }),
   );
   return file;
@@ -242,6 +251,8 @@ async function main(): Promise<void> {
     await saturate('responses stream (translated)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench', true), plain);
     await saturate('responses JSON (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native'), plain);
     await saturate('responses stream (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native', true), plain);
+    await saturate('policies on (JSON)', 'gateway', via('plain'), CHAT_BODY('policy'), plain);
+    await saturate('policies on (stream)', 'gateway', via('plain'), CHAT_BODY('policy', true), plain);
     await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
     await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
     if (portkey) await stop(portkey);
@@ -263,6 +274,9 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- guardrail cost per KB (in process)
+    const guardrailCost = await measureGuardrailCost(QUICK ? 20 : 150);
+
     // ---------------------------------------------------------------- fleet (replica pools)
     const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
     const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
@@ -282,6 +296,7 @@ async function main(): Promise<void> {
       saturation,
       fixedRate,
       fleet,
+      guardrailCost,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

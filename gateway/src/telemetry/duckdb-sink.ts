@@ -10,6 +10,16 @@ import { DUCKDB_DIALECT } from './sql-dialect.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
+/** The policy columns (conditional branch, guardrail verdicts), added after the first release. */
+const POLICY_COLUMNS = [
+  "branch VARCHAR DEFAULT ''",
+  'guardrail_names VARCHAR[] DEFAULT []',
+  'guardrail_stages VARCHAR[] DEFAULT []',
+  'guardrail_verdicts VARCHAR[] DEFAULT []',
+  'guardrail_findings VARCHAR[] DEFAULT []',
+  'guardrail_trips INTEGER DEFAULT 0',
+];
+
 const REQUEST_COLUMNS = `
     trace_id VARCHAR, ts_ms BIGINT, key_id VARCHAR, route VARCHAR, operation VARCHAR, provider VARCHAR,
     model VARCHAR, requested_model VARCHAR, variant VARCHAR, stream INTEGER, status INTEGER, error_code VARCHAR,
@@ -18,7 +28,7 @@ const REQUEST_COLUMNS = `
     metadata_keys VARCHAR[], metadata_values VARCHAR[], request_body VARCHAR, response_body VARCHAR,
     client_request_id VARCHAR DEFAULT '',
     replica VARCHAR DEFAULT '', replica_reason VARCHAR DEFAULT '', replica_score DOUBLE DEFAULT 0,
-    prefix_match_chars BIGINT DEFAULT 0, queue_ms DOUBLE DEFAULT 0`;
+    prefix_match_chars BIGINT DEFAULT 0, queue_ms DOUBLE DEFAULT 0, ${POLICY_COLUMNS.join(', ')}`;
 
 /**
  * Columns added after the first release, in REQUEST_COLUMNS' order: files written before one existed get
@@ -31,6 +41,7 @@ const ADDED_COLUMNS = [
   'replica_score DOUBLE DEFAULT 0',
   'prefix_match_chars BIGINT DEFAULT 0',
   'queue_ms DOUBLE DEFAULT 0',
+  ...POLICY_COLUMNS,
 ];
 
 const SCHEMA = [
@@ -103,6 +114,13 @@ function appendRow(appender: DuckDBAppender, row: TraceRow): void {
   appender.appendDouble(row.replica_score ?? 0);
   appender.appendBigInt(BigInt(Math.trunc(row.prefix_match_chars ?? 0)));
   appender.appendDouble(row.queue_ms ?? 0);
+  // Rows spooled by an older version have no policy columns.
+  appender.appendVarchar(row.branch ?? '');
+  appender.appendList(row.guardrail_names ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_stages ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_verdicts ?? [], STRING_LIST);
+  appender.appendList(row.guardrail_findings ?? [], STRING_LIST);
+  appender.appendInteger(row.guardrail_trips ?? 0);
   appender.endRow();
 }
 

@@ -15,6 +15,7 @@ import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TracePipeline } from './trace-pipeline.js';
+import { policyColumns } from './policy-columns.js';
 import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
@@ -172,6 +173,7 @@ export class RequestRecorder {
       request_body: requestBody,
       response_body: responseBody,
       ...placementColumns(outcome.placement),
+      ...policyColumns(outcome.branch, outcome.guardrails),
     };
   }
 

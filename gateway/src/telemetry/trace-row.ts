@@ -46,6 +46,15 @@ export interface TraceRow {
   replica_score: number;
   prefix_match_chars: number;
   queue_ms: number;
+  /** The conditional branch the answering target was planned through (`premium/long`), '' when none. */
+  branch: string;
+  /** Guardrail verdicts, one per check that ran, as parallel arrays (policy/verdict.ts). */
+  guardrail_names: string[];
+  guardrail_stages: string[];
+  guardrail_verdicts: string[];
+  guardrail_findings: string[];
+  /** Output verdicts other than pass and error: what the answering model tripped. */
+  guardrail_trips: number;
 }
 
 export interface FeedbackRow {
