@@ -35,6 +35,7 @@ beforeAll(async () => {
       guarded: { targets: [{ provider: 'chat', model: 'echo-4~guarded' }], guardrails: { input: ['no-secrets', 'mask-pii'], output: ['mask-pii'] } },
       'deny-out': { targets: [{ provider: 'chat', model: 'echo-3~denyout' }], guardrails: { output: ['deny-email'] } },
       'native-guarded': { targets: [{ provider: 'oai-chat', model: 'echo-4~native' }], guardrails: { input: ['mask-pii'] } },
+      'native-deny': { targets: [{ provider: 'oai-chat', model: 'echo-4~nativedeny' }], guardrails: { input: ['no-secrets'] } },
     },
   });
 }, 30_000);
@@ -82,6 +83,23 @@ describe('guardrails on the Responses API', () => {
     expect(chatOnly.requests.at(-1)!.url).toBe('/v1/chat/completions');
     expect((chatOnly.requests.at(-1)!.body.messages as { content: string }[]).at(-1)!.content).toBe('hi [EMAIL]');
   });
+
+  it('an input deny cannot be passed by in an item the translation leaves out: the route is served translated', async () => {
+    // A custom tool's output has no chat form: checked on the canonical request, it was never seen, and
+    // a native pass-through sent it on.
+    const response = await create(env.client, {
+      model: 'native-deny',
+      input: [
+        { role: 'user', content: 'Look this up.' },
+        { type: 'custom_tool_call', call_id: 'call_7', name: 'lookup', input: 'config' },
+        { type: 'custom_tool_call_output', call_id: 'call_7', output: `found ${TOKEN}` },
+        { role: 'user', content: 'Summarise.' },
+      ] as never,
+    });
+    expect(response.status).toBe('completed');
+    expect(chatOnly.requests.at(-1)!.url).toBe('/v1/chat/completions');
+    expect(JSON.stringify(chatOnly.requests.map((request) => request.body))).not.toContain(TOKEN);
+  });
 });
 
 describe('guardrails on the Anthropic Messages API', () => {
@@ -110,6 +128,7 @@ describe('guardrails on the Anthropic Messages API', () => {
         // Anthropic speaks Messages natively; output checks make the route translated, so they see the answer.
         'claude-guarded': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { output: ['mask-pii'] } },
         'claude-open': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }] },
+        'claude-deny': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { input: ['no-secrets'] } },
       },
     });
     anthropic = new Anthropic({ baseURL: gateway.origin, apiKey: 'unused', maxRetries: 0 });
@@ -127,6 +146,16 @@ describe('guardrails on the Anthropic Messages API', () => {
     expect(body.error.type).toBe('invalid_request_error');
     expect(body.error.message).toContain("guardrail 'no-secrets'");
     expect(body.error.message).not.toContain(TOKEN);
+  });
+
+  it('an input deny cannot be passed by in a block the translation cannot carry: refused, never sent to Anthropic', async () => {
+    const before = natives.requests.length;
+    const searchResult = { type: 'search_result', source: 'https://wiki.internal/deploy', title: 'Deploy', content: [{ type: 'text', text: `token ${TOKEN}` }] };
+    const error = await anthropic.messages
+      .create({ model: 'claude-deny', max_tokens: 64, messages: [{ role: 'user', content: [searchResult as never, { type: 'text', text: 'Summarise.' }] }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(natives.requests.length).toBe(before);
   });
 
   it('redacts the answer a Messages client gets', async () => {
