@@ -1,7 +1,9 @@
 /**
  * The texts guardrails read and rewrite, found in canonical (OpenAI-shaped) bodies: a request's message
- * contents and text parts, prompt or input; an answer's message contents (or completion texts); a
- * streamed answer's deltas, joined per choice. Tool-call arguments, images and audio are not text here.
+ * contents and text parts, the arguments of the tool calls in its conversation (they carry what the
+ * model took from earlier turns: an address, an account number), prompt or input; an answer's message
+ * contents (or completion texts); a streamed answer's deltas, joined per choice. An answer's tool-call
+ * arguments, images and audio are not text here.
  */
 import type { JsonObject } from '../providers/types.js';
 import { redact, redistribute, type Span } from './redaction.js';
@@ -48,7 +50,9 @@ export function requestSegments(body: JsonObject): TextSegment[] {
   const out: TextSegment[] = [];
   if (Array.isArray(body.messages)) {
     body.messages.forEach((message, index) => {
-      if (message !== null && typeof message === 'object') contentSegments(message as JsonObject, `messages[${index}]`, out);
+      if (message === null || typeof message !== 'object') return;
+      contentSegments(message as JsonObject, `messages[${index}]`, out);
+      toolCallSegments(message as JsonObject, `messages[${index}]`, out);
     });
     return out;
   }
@@ -61,6 +65,18 @@ export function requestSegments(body: JsonObject): TextSegment[] {
     });
   }
   return out;
+}
+
+/** An assistant message's tool calls: each call's `function.arguments` (a JSON text). */
+function toolCallSegments(message: JsonObject, path: string, out: TextSegment[]): void {
+  const calls = message.tool_calls;
+  if (!Array.isArray(calls)) return;
+  calls.forEach((call, index) => {
+    const fn = call !== null && typeof call === 'object' ? (call as JsonObject).function : undefined;
+    if (fn !== null && typeof fn === 'object' && typeof (fn as JsonObject).arguments === 'string') {
+      out.push(fieldSegment(fn as JsonObject, 'arguments', `${path}.tool_calls[${index}].function.arguments`));
+    }
+  });
 }
 
 export function answerSegments(answer: JsonObject): TextSegment[] {

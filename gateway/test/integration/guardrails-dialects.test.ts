@@ -84,6 +84,22 @@ describe('guardrails on the Responses API', () => {
     expect((chatOnly.requests.at(-1)!.body.messages as { content: string }[]).at(-1)!.content).toBe('hi [EMAIL]');
   });
 
+  it('an input deny reads the arguments of the function calls in the conversation', async () => {
+    const before = env.chat.requests.length;
+    const error = await env.client.responses
+      .create({
+        model: 'guarded',
+        input: [
+          { role: 'user', content: 'Deploy.' },
+          { type: 'function_call', call_id: 'call_9', name: 'deploy', arguments: JSON.stringify({ token: TOKEN }) },
+          { type: 'function_call_output', call_id: 'call_9', output: 'deployed' },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect([(error as APIError).status, (error as APIError).code]).toEqual([400, 'guardrail_denied:no-secrets']);
+    expect(env.chat.requests.length).toBe(before);
+  });
+
   it('an input deny cannot be passed by in an item the translation leaves out: the route is served translated', async () => {
     // A custom tool's output has no chat form: checked on the canonical request, it was never seen, and
     // a native pass-through sent it on.

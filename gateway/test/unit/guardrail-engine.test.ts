@@ -67,6 +67,24 @@ describe('input checks', () => {
     expect(run.verdicts).toEqual([{ guardrail: 'no-secrets', stage: 'input', verdict: 'deny', findings: 'openai_key:1' }]);
   });
 
+  it('reads the tool calls of the conversation: their arguments are denied and redacted like any text', async () => {
+    const key = `sk-proj-${'a1B2'.repeat(10)}`;
+    const call = (args: string): JsonObject => ({
+      messages: [
+        { role: 'user', content: 'deploy it' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'deploy', arguments: args } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+      ],
+    });
+    const denied = await denial(checkInput(policyOf({ 'no-secrets': { kind: 'secrets', action: 'deny' } }, { input: ['no-secrets'] }), runFor(call(JSON.stringify({ token: key })))));
+    expect([denied.code, denied.param]).toEqual(['guardrail_denied:no-secrets', 'messages[1].tool_calls[0].function.arguments']);
+
+    const body = call(JSON.stringify({ to: EMAIL }));
+    await checkInput(policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, { input: ['pii'] }), runFor(body));
+    const sent = (body.messages as JsonObject[])[1]!.tool_calls as { function: { arguments: string } }[];
+    expect(JSON.parse(sent[0]!.function.arguments)).toEqual({ to: '[EMAIL]' });
+  });
+
   it('size limits: prompt tokens, characters, messages; deny or flag', async () => {
     const policy = policyOf(
       { tokens: { kind: 'size', maxPromptTokens: 50, action: 'flag' }, messages: { kind: 'size', maxMessages: 2, action: 'deny' } },
