@@ -141,6 +141,8 @@ describe('guardrails on the Anthropic Messages API', () => {
       routes: {
         guarded: { targets: [{ provider: 'local', model: 'echo-4~messages' }], guardrails: { input: ['no-secrets'], output: ['mask-pii'] } },
         'deny-out': { targets: [{ provider: 'local', model: 'echo-3~messagesdeny' }], guardrails: { output: ['deny-email'] } },
+        'think-deny': { targets: [{ provider: 'local', model: 'think-5~messages' }], guardrails: { output: ['deny-email'] } },
+        'think-mask': { targets: [{ provider: 'local', model: 'think-5~messagesmask' }], guardrails: { output: ['mask-pii'] } },
         // Anthropic speaks Messages natively; output checks make the route translated, so they see the answer.
         'claude-guarded': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { output: ['mask-pii'] } },
         'claude-open': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }] },
@@ -191,6 +193,18 @@ describe('guardrails on the Anthropic Messages API', () => {
     expect(events.at(-1)!.error!.message).toContain("guardrail 'deny-email'");
     expect(events.map((e) => e.type)).not.toContain('message_stop');
     expect(text).not.toContain(EMAIL);
+  });
+
+  it('output checks read the reasoning a model returned, which reaches a Messages client as a thinking block', async () => {
+    const ask = { max_tokens: 64, messages: [{ role: 'user' as const, content: `Note ${EMAIL} for later.` }] };
+    const denied = await anthropic.messages.create({ model: 'think-deny', ...ask }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.BadRequestError);
+    const masked = await anthropic.messages.create({ model: 'think-mask', ...ask });
+    expect(masked.content[0]).toMatchObject({ type: 'thinking', thinking: 'Note [EMAIL] for later.' });
+    const streamed = await anthropic.messages.stream({ model: 'think-mask', ...ask }).finalMessage();
+    expect(streamed.content.map((block) => block.type)).toEqual(['thinking', 'text']);
+    expect(streamed.content[0]).toMatchObject({ thinking: 'Note [EMAIL] for later.' });
+    expect(JSON.stringify(streamed)).not.toContain(EMAIL);
   });
 
   it('a route with output guardrails is translated even to Anthropic, which speaks Messages natively', async () => {
