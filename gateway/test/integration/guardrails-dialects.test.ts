@@ -176,6 +176,17 @@ describe('guardrails on the Anthropic Messages API', () => {
     expect(natives.requests.length).toBe(before);
   });
 
+  it('count_tokens on a guarded route sends nothing to Anthropic: the gateway estimates', async () => {
+    const before = natives.requests.length;
+    const counted = await anthropic.messages.countTokens({ model: 'claude-deny', messages: [{ role: 'user', content: `key ${TOKEN}` }] }).withResponse();
+    expect(counted.data.input_tokens).toBeGreaterThan(0);
+    expect(counted.response.headers.get('x-gateway-usage-estimated')).toBe('true');
+    expect(natives.requests.length).toBe(before);
+    // Unguarded, Anthropic counts.
+    await anthropic.messages.countTokens({ model: 'claude-open', messages: [{ role: 'user', content: 'hi' }] });
+    expect(natives.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+  });
+
   it('redacts the answer a Messages client gets', async () => {
     const message = await anthropic.messages.create({ model: 'guarded', max_tokens: 64, messages: [{ role: 'user', content: `mail ${EMAIL}` }] });
     expect(message.content).toEqual([{ type: 'text', text: 'mail [EMAIL]', citations: null }].map(({ citations: _c, ...block }) => expect.objectContaining(block)));
