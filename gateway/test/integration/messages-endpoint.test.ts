@@ -190,6 +190,12 @@ describe('other providers: translated', () => {
     expect(message).toMatchObject({ model: 'local/gpt-x', stop_reason: 'end_turn', usage: { input_tokens: 11, output_tokens: 8 } });
   });
 
+  it('structured outputs: output_config.format is the chat response_format on a translated path', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    await client.messages.create(ask('local/gpt-x', { output_config: { format: { type: 'json_schema', schema } } }));
+    expect(openai.requests.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema } });
+  });
+
   it('a tool round trip with images, JSON and stream', async () => {
     const tools = [{ name: 'get_weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
     const json = await client.messages.create(ask('local/tool-call', { tools, tool_choice: { type: 'any', disable_parallel_tool_use: true } }));
