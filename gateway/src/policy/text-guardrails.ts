@@ -1,13 +1,16 @@
 /**
  * The guardrails that find spans of text: operator regexes, word lists, and the built-in personal-data
- * and secret detectors. Compiled once at load.
+ * and secret detectors. Compiled once at load. Each reads the text folded (folded-text.ts: NFKC, invisible
+ * characters removed) and reports spans of the original.
  */
 import type { GuardrailConfig } from '../config/guardrail-schema.js';
 import { anyOfLinearRegexes, compileLinearRegex, type LinearRegex } from './linear-regex.js';
 import { PII_CATALOGUE, SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
+import { foldText } from './folded-text.js';
 import type { StreamMode, TextGuardrail } from './guardrail.js';
 
 type TextConfig = Extract<GuardrailConfig, { kind: 'regex' | 'words' | 'pii' | 'secrets' }>;
+type Scan = TextGuardrail['scan'];
 
 /**
  * Operator patterns run over windows of this many characters (overlapping by `maxMatchChars`). RE2 is
@@ -28,23 +31,24 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
       return {
         ...base,
         holdback: Math.max(...detectors.map((d) => d.holdback)),
-        scan(text, found) {
+        scan: folding((text, found) => {
           for (const detector of detectors) detector.scan(text, (start, end) => found(start, end, detector.name));
-        },
+        }),
       };
     }
     case 'words': {
-      const pattern = wordPattern(config.words, config.caseSensitive);
+      // Written as the text is read: folded.
+      const pattern = wordPattern(config.words.map((word) => foldText(word)?.text ?? word), config.caseSensitive);
       const longest = Math.max(...config.words.map((w) => w.length));
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
         holdback: longest + 1,
-        scan(text, found) {
+        scan: folding((text, found) => {
           pattern.lastIndex = 0;
           let match: RegExpExecArray | null;
           while ((match = pattern.exec(text)) !== null) found(match.index, match.index + match[0].length, 'word');
-        },
+        }),
       };
     }
     case 'regex': {
@@ -55,12 +59,19 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
         holdback: overlap,
-        scan(text, found) {
-          scanWindowed(patterns, any, text, overlap, found);
-        },
+        scan: folding((text, found) => scanWindowed(patterns, any, text, overlap, found)),
       };
     }
   }
+}
+
+/** `scan` run on the folded text, its spans mapped back to the original's. */
+function folding(scan: Scan): Scan {
+  return (text, found) => {
+    const folded = foldText(text);
+    if (!folded) return scan(text, found);
+    scan(folded.text, (start, end, label) => found(folded.originalStart(start), folded.originalEnd(end), label));
+  };
 }
 
 /** Whole words or phrases: not preceded or followed by a letter, digit or underscore (any script). */

@@ -152,6 +152,16 @@ describe('input guardrails', () => {
     expect(JSON.stringify(row)).not.toContain(GITHUB_TOKEN);
   });
 
+  it('deny sees through disguises: a zero-width space inside a token, full-width digits and ＠', async () => {
+    const before = upstream.requests.length;
+    const token = `${GITHUB_TOKEN.slice(0, 12)}\u200b${GITHUB_TOKEN.slice(12)}`;
+    expect((await refusal(chat('in-deny', `my token is ${token}`))).code).toBe('guardrail_denied:no-secrets');
+    const card = '４１１１ １１１１ １１１１ １１１１';
+    expect((await refusal(chat('out-deny', `card ${card}`))).code).toBe('guardrail_denied:deny-pii');
+    expect((await refusal(chat('out-deny', 'mail jane.doe＠example.com'))).code).toBe('guardrail_denied:deny-pii');
+    expect(upstream.requests.length).toBe(before + 2);
+  });
+
   it('flag: the request goes through unchanged, tagged on the trace and in the reply header', async () => {
     const answer = await chat('in-flag', 'I want a Refund, or a chargeback');
     expect(lastUpstreamText()).toBe('I want a Refund, or a chargeback');

@@ -111,6 +111,41 @@ describe('input checks', () => {
   });
 });
 
+describe('disguised text', () => {
+  const ZWSP = '\u200b';
+  const token = `ghp_${'Ab1'.repeat(12)}`;
+  const disguisedToken = `${token.slice(0, 12)}${ZWSP}${token.slice(12, 30)}\u2060${token.slice(30)}`;
+  const fullWidthCard = '４１１１ １１１１ １１１１ １１１１';
+  const fullWidthEmail = 'ｊａｎｅ.doe＠example.com';
+
+  it('invisible characters inside a secret and full-width digits or ＠ do not hide it from deny and flag', async () => {
+    const deny = policyOf({ secrets: { kind: 'secrets', action: 'deny' } }, { input: ['secrets'] });
+    const error = await denial(checkInput(deny, runFor(chat(`token ${disguisedToken} here`))));
+    expect(error.code).toBe('guardrail_denied:secrets');
+    const flag = policyOf({ pii: { kind: 'pii', action: 'flag' }, words: { kind: 'words', words: ['refund'], action: 'flag' } }, { input: ['pii', 'words'] });
+    const run = runFor(chat(`card ${fullWidthCard}, mail ${fullWidthEmail}, a ｒｅｆ${ZWSP}ｕｎｄ please`));
+    await checkInput(flag, run);
+    expect(run.verdicts.map((v) => v.findings)).toEqual(['email:1,payment_card:1', 'word:1']);
+  });
+
+  it('redact replaces the original characters, invisible ones and wide ones included, and leaves the rest as it was', async () => {
+    const policy = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'redact' } }, { input: ['pii', 'secrets'] });
+    const body = chat(`Ｎｏｔｅ: card ${fullWidthCard}; mail ${fullWidthEmail}; key ${disguisedToken}${ZWSP}. ｃａｆé`);
+    await checkInput(policy, runFor(body));
+    expect((body.messages as JsonObject[])[0]!.content).toBe('Ｎｏｔｅ: card [PAYMENT_CARD]; mail [EMAIL]; key [GITHUB_TOKEN]. ｃａｆé');
+  });
+
+  it('an incremental stream check folds too: a disguised secret split across chunks is denied before any of it leaves', async () => {
+    const [secrets] = policyOf({ secrets: { kind: 'secrets', action: 'deny' } }, { output: ['secrets'] }).output as TextGuardrail[];
+    const pieces = ['Here: ', disguisedToken.slice(0, 9), disguisedToken.slice(9, 25), disguisedToken.slice(25), ' and more', ' never sent'];
+    const [first, ...rest] = streamChunks(pieces);
+    const guarded = guardStream([secrets!], runFor(chat('hi')), first, fromArray(rest));
+    const { texts, error } = await drain(guarded.rest, guarded.first);
+    expect(error?.code).toBe('guardrail_denied:secrets');
+    expect(texts.join('')).not.toContain('ghp_');
+  });
+});
+
 describe('output checks on a whole answer', () => {
   it('redacts a JSON answer in place', async () => {
     const policy = policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact', replacement: '<{type} removed>' } }, { output: ['pii'] });
