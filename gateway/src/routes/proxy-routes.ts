@@ -260,10 +260,12 @@ async function consultCache(
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
   // partitions further within a key, and so do the branches a conditional route takes (they may depend
-  // on tags, which the body does not carry).
+  // on tags, which the body does not carry), and so do the route's output checks (an answer stored under
+  // other checks was not checked by these).
   const header = request.headers[CACHE_NAMESPACE_HEADER];
   const branches = facts && route.conditional ? `\u0000${branchDecisions(route.root, facts)}` : '';
-  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}`;
+  const checks = route.policy?.outputFingerprint ? `\u0001${route.policy.outputFingerprint}` : '';
+  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}${checks}`;
   const key = cacheKey(namespace, dialect.label, exchange.cacheBody);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
