@@ -124,7 +124,7 @@ export class NativeResponsesStream implements StreamRenderer {
     if (typeof event.sequence_number === 'number') this.lastSequence = event.sequence_number;
     const response = event.response as JsonObject | undefined;
     if (response && typeof response === 'object') {
-      echoRequest(response, this.request);
+      echoRequest(response, this.request, this.fallbackShell.id as string);
       this.shell ??= response;
     }
     const delta = event.delta;
