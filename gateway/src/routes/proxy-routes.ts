@@ -126,7 +126,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const facts = route.conditional || policy ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
     // Input guardrails run on the canonical request before the cache and the upstream: a redaction is what
     // both see, and what the trace keeps of the request.
-    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation) : undefined;
+    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation, () => clientLeft(reply)) : undefined;
     if (run?.verdicts.some((v) => v.verdict === 'redact' && v.stage === 'input')) outcome.requestBody = body;
     const stream = exchange.stream;
     outcome.route = route.name;
@@ -358,6 +358,19 @@ function refusedTools(tools: readonly string[]): GatewayError {
     `this route does not translate requests with tools of type ${tools.map((t) => `'${t}'`).join(', ')} (hostedTools: reject), and none of its targets serves them natively`,
     { param: 'tools' },
   );
+}
+
+/** A signal that aborts (with client_disconnected) when the client closes the connection before its reply. */
+function clientLeft(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  if (res.destroyed) controller.abort(clientGone);
+  else {
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(clientGone);
+    });
+  }
+  return controller.signal;
 }
 
 /** Takes the socket over for SSE. A hijacked reply skips Fastify's onResponse hook, so streams record their own outcome. */

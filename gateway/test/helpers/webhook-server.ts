@@ -12,7 +12,8 @@
  *   RESET    destroys the connection without answering
  *   anything else: {"verdict": "pass"}
  *
- * It records every request it was sent (body and headers).
+ * It records every request it was sent (body and headers), and the texts of those whose caller closed
+ * the connection before the answer (`abandoned`).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,11 +21,13 @@ import type { AddressInfo } from 'node:net';
 export interface WebhookServer {
   url: string;
   received: { headers: IncomingHttpHeaders; body: { stage: string; texts: string[]; [key: string]: unknown } }[];
+  abandoned: string[];
   close(): Promise<void>;
 }
 
 export async function startWebhookServer(slowMs = 2000): Promise<WebhookServer> {
   const received: WebhookServer['received'] = [];
+  const abandoned: string[] = [];
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.setEncoding('utf8');
@@ -33,6 +36,9 @@ export async function startWebhookServer(slowMs = 2000): Promise<WebhookServer> 
       const body = JSON.parse(raw) as WebhookServer['received'][number]['body'];
       received.push({ headers: req.headers, body });
       const all = body.texts.join('\n');
+      res.once('close', () => {
+        if (!res.writableFinished) abandoned.push(all);
+      });
       const json = (status: number, payload: unknown): void => {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
       };
@@ -52,6 +58,7 @@ export async function startWebhookServer(slowMs = 2000): Promise<WebhookServer> 
   return {
     url: `http://127.0.0.1:${port}/check`,
     received,
+    abandoned,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -54,6 +54,7 @@ beforeAll(async () => {
       'hook-closed': { kind: 'webhook', url: hooks.url, timeoutMs: 300, failMode: 'closed' },
       'hook-down': { kind: 'webhook', url: `http://127.0.0.1:${downPort}/check`, timeoutMs: 300, failMode: 'closed' },
       'hook-down-open': { kind: 'webhook', url: `http://127.0.0.1:${downPort}/check`, timeoutMs: 300, failMode: 'open' },
+      'hook-patient': { kind: 'webhook', url: hooks.url, timeoutMs: 10_000, failMode: 'open' },
     },
     routes: {
       'in-redact': route([echo('in-redact')], { input: ['mask-pii', 'no-codenames'] }),
@@ -74,6 +75,7 @@ beforeAll(async () => {
       'hook-down': route([echo('hook-down')], { input: ['hook-down'] }),
       'hook-down-open': route([echo('hook-down-open')], { input: ['hook-down-open'] }),
       'hook-output': route([echo('hook-output', 3)], { output: ['hook-closed'] }),
+      'hook-patient': route([echo('hook-patient')], { input: ['hook-patient'] }),
     },
   });
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'client', maxRetries: 0 });
@@ -330,6 +332,25 @@ describe('webhook guardrails', () => {
     }
     const down = await refusal(chat('hook-down', 'hello'));
     expect([down.status, down.code]).toEqual([503, 'guardrail_unavailable:hook-down']);
+  });
+
+  it('a client that leaves during the input check cancels the call to the service, and the request ends there', async () => {
+    const text = 'SLOW and then gone';
+    const leaving = new AbortController();
+    const sent = fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hook-patient', messages: [{ role: 'user', content: text }] }),
+      signal: leaving.signal,
+    }).catch(() => undefined);
+    await expect.poll(() => hooks.received.some((r) => r.body.texts.includes(text))).toBe(true);
+    leaving.abort();
+    await sent;
+    // The service's answer would have come (a pass, after its 2 s) and let the request through to the upstream.
+    await expect.poll(() => hooks.abandoned.includes(text)).toBe(true);
+    // A request sent after it went through whole (the one that left would have reached the upstream first).
+    expect((await chat('hook-patient', 'after the one that left')).text).toBe('after the one that left');
+    expect(upstream.requests.some((r) => JSON.stringify(r.body).includes(text))).toBe(false);
   });
 
   it('checks answers too (a stream is read whole for it)', async () => {
