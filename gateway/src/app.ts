@@ -168,7 +168,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     });
   const pools = replicaPools(providers);
   // Compiled once; a gateway without guardrails has none, and its routes no policy step.
-  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
+  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails, (text) => scrubber.text(text)) : undefined;
   const resolver = new ModelResolver(config, providers, guardrails);
   const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;

@@ -11,7 +11,7 @@ import type { Guardrail, SchemaGuardrail, SizeGuardrail } from './guardrail.js';
 import { PII_CATALOGUE, SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import { compileJsonSchema, requestSchemaCheck, type SchemaCheck } from './json-schema.js';
 import { compileTextGuardrail } from './text-guardrails.js';
-import { compileWebhookGuardrail } from './webhook-guardrail.js';
+import { compileWebhookGuardrail, type Scrub } from './webhook-guardrail.js';
 
 /** What one route runs: its input checks, its output checks, and how streams are checked. */
 export interface RoutePolicy {
@@ -38,8 +38,12 @@ export interface RoutePolicy {
 export class GuardrailSet {
   private readonly byName = new Map<string, Guardrail>();
 
-  constructor(private readonly config: Readonly<Record<string, GuardrailConfig>>) {
-    for (const [name, guardrail] of Object.entries(config)) this.byName.set(name, compileGuardrail(name, guardrail));
+  /** `scrub` removes the secrets the gateway holds from text an operator's service wrote (a webhook's reason). */
+  constructor(
+    private readonly config: Readonly<Record<string, GuardrailConfig>>,
+    scrub: Scrub = (text) => text,
+  ) {
+    for (const [name, guardrail] of Object.entries(config)) this.byName.set(name, compileGuardrail(name, guardrail, scrub));
   }
 
   get size(): number {
@@ -90,14 +94,14 @@ export class GuardrailSet {
   }
 }
 
-function compileGuardrail(name: string, config: GuardrailConfig): Guardrail {
+function compileGuardrail(name: string, config: GuardrailConfig, scrub: Scrub): Guardrail {
   switch (config.kind) {
     case 'size':
       return compileSize(name, config);
     case 'json_schema':
       return compileSchema(name, config);
     case 'webhook':
-      return compileWebhookGuardrail(name, config);
+      return compileWebhookGuardrail(name, config, scrub);
     default:
       return compileTextGuardrail(name, config);
   }

@@ -2,6 +2,7 @@
  * An operator's guardrail service on a real socket, for the `webhook` guardrail's tests. It decides by
  * what the texts it is sent contain:
  *
+ *   ECHO     {"verdict": "deny", "reason": a long one quoting the authorization header it was sent and a key}
  *   DENY     {"verdict": "deny", "reason": "…"}
  *   FLAG     {"verdict": "flag", "reason": "…"}
  *   REDACT   {"verdict": "redact", "texts": [each text with REDACT replaced by [X]]}
@@ -47,7 +48,10 @@ export async function startWebhookServer(slowMs = 2000): Promise<WebhookServer> 
       else if (all.includes('GARBAGE')) res.writeHead(200, { 'content-type': 'text/html' }).end('<html>oops</html>');
       else if (all.includes('WRONG')) json(200, { ok: true });
       else if (all.includes('FAIL500')) json(500, { error: 'down for maintenance' });
-      else if (all.includes('DENY')) json(200, { verdict: 'deny', reason: 'policy 7 forbids this' });
+      else if (all.includes('ECHO')) {
+        const reason = `refused (called with ${String(req.headers.authorization)}; found ghp_${'Ab1'.repeat(12)})\n${'and more detail. '.repeat(40)}`;
+        json(200, { verdict: 'deny', reason });
+      } else if (all.includes('DENY')) json(200, { verdict: 'deny', reason: 'policy 7 forbids this' });
       else if (all.includes('FLAG')) json(200, { verdict: 'flag', reason: 'looks odd' });
       else if (all.includes('REDACT')) json(200, { verdict: 'redact', texts: body.texts.map((text) => text.replaceAll('REDACT', '[X]')) });
       else json(200, { verdict: 'pass' });

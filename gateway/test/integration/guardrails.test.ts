@@ -311,6 +311,21 @@ describe('webhook guardrails', () => {
     expect(denied.code).toBe('guardrail_denied:hook-open');
   });
 
+  it("the service's reason reaches the client and the trace bounded, on one line, without secrets or credentials", async () => {
+    const denied = await refusal(chat('hook-open', 'ECHO this'));
+    expect(denied.code).toBe('guardrail_denied:hook-open');
+    expect(denied.message).toContain('refused (called with [redacted]; found [GITHUB_TOKEN]) and more detail.');
+    const row = await storedTrace(gateway.app, denied.headers!.get('x-gateway-trace-id')!);
+    const findings = row.guardrail_findings[0]!;
+    expect(findings).toMatch(/^webhook: refused \(called with \[redacted\]; found \[GITHUB_TOKEN\]\) and more detail\./);
+    expect(findings.length).toBeLessThanOrEqual('webhook: '.length + 200);
+    for (const text of [denied.message, JSON.stringify(row)]) {
+      expect(text).not.toContain('hook-secret-123456');
+      expect(text).not.toContain('ghp_');
+      expect(text).not.toContain('\n');
+    }
+  });
+
   it('fail-open: a slow service (past its timeout), one that answers garbage, a 500, a reset or a port nobody listens on let the request through', async () => {
     for (const text of ['SLOW please', 'GARBAGE please', 'WRONG please', 'FAIL500 please', 'RESET please']) {
       const started = performance.now();
