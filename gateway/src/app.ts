@@ -327,7 +327,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored (larger than responses.maxEntryBytes); continuing it will fail'),
   });
   registerResponsesRoutes(app, conversations);
-  registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
+  registerCountTokensRoute(app, { resolver, runtime, admission, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
     dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect, messagesDialect],
     resolver,
