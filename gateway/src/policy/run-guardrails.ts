@@ -139,8 +139,8 @@ function applyText(guardrail: TextGuardrail, stage: GuardrailStage, segments: re
 }
 
 function applySchema(guardrail: SchemaGuardrail, segments: readonly TextSegment[], run: PolicyRun): AnswerDecision {
-  // The first choice's text is the answer an application parses.
-  const problem = guardrail.check(segments[0]?.text() ?? '', run.facts.body);
+  // The first choice's text is the answer an application parses (not its reasoning or a tool call's arguments).
+  const problem = guardrail.check(segments.find((segment) => segment.kind === 'text')?.text() ?? '', run.facts.body);
   if (problem === undefined) {
     record(run, guardrail, 'output', 'pass');
     return ACCEPT;

@@ -76,6 +76,9 @@ beforeAll(async () => {
       'hook-down-open': route([echo('hook-down-open')], { input: ['hook-down-open'] }),
       'hook-output': route([echo('hook-output', 3)], { output: ['hook-closed'] }),
       'hook-patient': route([echo('hook-patient')], { input: ['hook-patient'] }),
+      'call-redact': route([{ provider: 'up', model: 'call-echo-3~callredact' }], { output: ['mask-pii'] }),
+      'call-deny': route([{ provider: 'up', model: 'call-echo-3~calldeny' }], { output: ['no-secrets'] }),
+      'call-buffer': route([{ provider: 'up', model: 'call-echo-3~callbuffer' }], { output: ['buffer-pii'] }),
     },
   });
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'client', maxRetries: 0 });
@@ -296,6 +299,55 @@ describe('output guardrails on streams', () => {
     for await (const chunk of stream.data) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('{"answer": 5}');
     expect(stream.response.headers.get('x-gateway-attempts')).toBe('2');
+  });
+});
+
+describe("output guardrails on an answer's tool calls", () => {
+  const calls = (events: readonly string[]) => {
+    const byIndex = new Map<number, { id?: string; name?: string; args: string }>();
+    for (const event of events.filter((e) => e !== '[DONE]')) {
+      const parsed = JSON.parse(event) as { choices?: { delta?: { tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] } }[] };
+      for (const call of parsed.choices?.[0]?.delta?.tool_calls ?? []) {
+        const entry = byIndex.get(call.index) ?? { args: '' };
+        entry.id ??= call.id;
+        entry.name ??= call.function?.name;
+        entry.args += call.function?.arguments ?? '';
+        byIndex.set(call.index, entry);
+      }
+    }
+    return [...byIndex.values()];
+  };
+
+  it('JSON: the arguments are redacted (still JSON) or denied like any text', async () => {
+    const { data } = await client.chat.completions.create({ model: 'call-redact', messages: [{ role: 'user', content: `write to ${EMAIL} about PRJ-0042` }] }).withResponse();
+    const call = data.choices[0]!.message.tool_calls![0]! as { function: { name: string; arguments: string } };
+    expect(JSON.parse(call.function.arguments)).toEqual({ note: 'write to [EMAIL] about PRJ-0042' });
+    const denied = await refusal(chat('call-deny', `use ${GITHUB_TOKEN}`));
+    expect(denied.code).toBe('guardrail_denied:no-secrets');
+    expect(denied.message).not.toContain('ghp_');
+  });
+
+  it('incremental stream: the call is named at once, its arguments are held and released redacted; a deny ends the stream before any of the secret', async () => {
+    const { status, events } = await rawStream('call-redact', `write to ${EMAIL} please, then ${'carry on '.repeat(30)}`);
+    expect(status).toBe(200);
+    expect(events.at(-1)).toBe('[DONE]');
+    for (const event of events) expect(event).not.toMatch(/jane|example\.com/);
+    const [call] = calls(events);
+    expect(call).toMatchObject({ id: 'call_note', name: 'send_note' });
+    expect(JSON.parse(call!.args)).toEqual({ note: `write to [EMAIL] please, then ${'carry on '.repeat(30)}` });
+    // Released on the way, not all at the end.
+    expect(events.filter((e) => e.includes('"arguments":"') && !e.includes('"arguments":""')).length).toBeGreaterThan(3);
+
+    const denied = await rawStream('call-deny', `here: ${GITHUB_TOKEN} and more`);
+    expect(denied.events.join('')).not.toContain('ghp_');
+    expect(JSON.parse(denied.events.at(-1)!)).toMatchObject({ error: { code: 'guardrail_denied:no-secrets' } });
+  });
+
+  it('buffered stream: the arguments are checked with the rest of the answer, their chunking kept', async () => {
+    const { events } = await rawStream('call-buffer', `mail ${EMAIL} now`);
+    const [call] = calls(events);
+    expect(JSON.parse(call!.args)).toEqual({ note: 'mail [EMAIL] now' });
+    expect(events.filter((e) => e.includes('tool_calls')).length).toBeGreaterThan(3);
   });
 });
 

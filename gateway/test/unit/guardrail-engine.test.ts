@@ -340,6 +340,39 @@ describe('incremental stream checks', () => {
     expect((await drain(guarded.rest, guarded.first)).texts.join('')).toBe('to [EMAIL]');
   });
 
+  it("checks each tool call's arguments as a text of its own, and releases what is held with the finish, or after the end", async () => {
+    const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const callDelta = (index: number, args: string, named = false) => ({
+      ...base,
+      choices: [{ index: 0, delta: { tool_calls: [{ index, ...(named ? { id: `call_${index}`, type: 'function' } : {}), function: { ...(named ? { name: 'send' } : {}), arguments: args } }] }, finish_reason: null }],
+    });
+    const chunks = (finish: boolean): JsonObject[] => [
+      callDelta(0, '', true),
+      callDelta(0, '{"to":"jane.doe@exa'),
+      callDelta(0, 'mple.com"}'),
+      callDelta(1, '{"cc":"', true),
+      callDelta(1, `${EMAIL}"}`),
+      ...(finish ? [{ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }] : []),
+    ];
+    for (const finish of [true, false]) {
+      const [first, ...rest] = chunks(finish);
+      const guarded = guardStream([pii!], runFor(chat('hi')), first, fromArray(rest));
+      const sent: JsonObject[] = [guarded.first!];
+      for (let next = await guarded.rest.next(); !next.done; next = await guarded.rest.next()) sent.push(next.value);
+      const args = new Map<number, string>();
+      const names: string[] = [];
+      for (const chunk of sent) {
+        for (const call of (((chunk.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.tool_calls as JsonObject[] | undefined) ?? []) {
+          const fn = call.function as JsonObject;
+          if (typeof fn.name === 'string') names.push(`${call.index as number}:${fn.name}`);
+          args.set(call.index as number, (args.get(call.index as number) ?? '') + String(fn.arguments ?? ''));
+        }
+      }
+      expect([finish, names, [...args]]).toEqual([finish, ['0:send', '1:send'], [[0, '{"to":"[EMAIL]"}'], [1, '{"cc":"[EMAIL]"}']]]);
+    }
+  });
+
   it('checks each choice of an n > 1 stream on its own', async () => {
     const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
