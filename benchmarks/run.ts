@@ -162,7 +162,7 @@ async function main(): Promise<void> {
     const ts = (file: string): string[] => ['--import', 'tsx', file];
     const upstream = start(0, process.execPath, [...ts('benchmarks/mock-upstream.ts'), '--port', String(PORTS.upstream), '--chunks', '8']);
     procs.push(upstream);
-    await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`);
+    await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`, undefined, upstream.child);
 
     const gateways: Record<string, Proc> = {};
     const startGateway = async (name: keyof typeof PORTS, telemetry: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<void> => {
@@ -170,12 +170,12 @@ async function main(): Promise<void> {
       const proc = start(1, process.execPath, [...nodeArgs, 'dist/main.js'], { GATEWAY_CONFIG: gatewayConfig(work, name, telemetry), PORT: String(PORTS[name]), ...extraEnv });
       procs.push(proc);
       gateways[name] = proc;
-      await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`);
+      await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`, undefined, proc.child);
     };
     await startGateway('plain', { sink: 'none', logRequests: false });
     const raw = start(1, process.execPath, [...ts('benchmarks/raw-proxy.ts'), '--port', String(PORTS.raw), '--upstream', `http://127.0.0.1:${PORTS.upstream}`]);
     procs.push(raw);
-    await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`);
+    await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`, undefined, raw.child);
 
     let portkey: Proc | undefined;
     if (!args['no-peer'] && existsSync(PORTKEY_ENTRY)) {
