@@ -181,6 +181,13 @@ describe('output checks on a whole answer', () => {
     expect((await checkAnswer(fromRequest, answer('{"answer": []}'), runFor(asked), undefined)).kind).toBe('deny');
     // No schema in the request: nothing to hold the answer to.
     expect((await checkAnswer(fromRequest, answer('prose'), runFor(chat('hi')), undefined)).kind).toBe('accept');
+
+    // The answer is the content: reasoning or a tool call's arguments that happen to fit never stand in for it.
+    const deny = policyOf({ shape: { kind: 'json_schema', schema, action: 'deny' } }, { output: ['shape'] });
+    const withoutContent = (extra: JsonObject): JsonObject => ({ choices: [{ index: 0, message: { role: 'assistant', content: null, ...extra }, finish_reason: 'stop' }] });
+    expect((await checkAnswer(deny, withoutContent({ reasoning_content: '{"answer": 1}' }), runFor(chat('hi')), undefined)).kind).toBe('deny');
+    const call = { tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"answer": 1}' } }] };
+    expect((await checkAnswer(deny, withoutContent(call), runFor(chat('hi')), undefined)).kind).toBe('deny');
   });
 
   it('reads the reasoning beside the answer (reasoning_content, reasoning), after the answer itself', async () => {
