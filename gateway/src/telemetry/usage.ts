@@ -31,11 +31,17 @@ export interface Usage {
   estimated: boolean;
 }
 
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/**
+ * Usage as the upstream reported it, when its counts are counts: a negative or fractional number from a
+ * misbehaving server would be refused by the counters and the stores, so it counts as not reported.
+ */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
   const u = usage as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  if (typeof u.prompt_tokens !== 'number') return undefined;
-  return { inputTokens: u.prompt_tokens, outputTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0, estimated: false };
+  if (!isCount(u.prompt_tokens) || (u.completion_tokens !== undefined && !isCount(u.completion_tokens))) return undefined;
+  return { inputTokens: u.prompt_tokens, outputTokens: u.completion_tokens ?? 0, estimated: false };
 }
 
 /** Per-message framing tokens, as OpenAI's chat format adds them. */

@@ -14,6 +14,7 @@
  *   tool-call              answers with a tool call (JSON and stream)
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
+ *   bad-usage*             reports usage that is not counts (negative, fractional)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
  *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
@@ -225,6 +226,9 @@ async function respond(
 function json(res: ServerResponse, status: number, payload: unknown): void {
   if (payload && typeof payload === 'object' && String((payload as { model?: unknown }).model ?? '').startsWith('no-usage')) {
     delete (payload as { usage?: unknown }).usage;
+  }
+  if (payload && typeof payload === 'object' && String((payload as { model?: unknown }).model ?? '').startsWith('bad-usage')) {
+    (payload as { usage?: unknown }).usage = { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: -2.5 };
   }
   const text = JSON.stringify(payload);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);

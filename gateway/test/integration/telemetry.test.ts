@@ -118,6 +118,12 @@ describe('trace rows', () => {
     expect(await metricValue(gateway.origin, 'gateway_usage_estimated_total', { model: 'no-usage-model' })).toBe(1);
   });
 
+  it('usage that is not counts (negative, fractional) is estimated instead, and the request is still recorded', async () => {
+    const { response } = await client.chat.completions.create({ model: 'up/bad-usage', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
+    expect(row).toMatchObject({ usage_estimated: 1, input_tokens: 3 + 4 + 2, output_tokens: 5, status: 200 });
+  });
+
   it('a cached answer is a HIT row with no tokens and no cost', async () => {
     const body = { model: 'cached', messages: [{ role: 'user' as const, content: 'cache me' }] };
     await client.chat.completions.create(body);

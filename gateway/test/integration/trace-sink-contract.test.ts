@@ -47,6 +47,21 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
     expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
   });
 
+  it('stores any text a client can send, and a batch with one odd value loses no row', async () => {
+    const text = 'quote \' " back \\ newline \n tab \t nul \u0000 ünïcödé 😀';
+    const rows = [
+      traceRow({ trace_id: 'text-1', user: text, metadata_keys: [text], metadata_values: [text], requested_model: text }),
+      // JSON can carry a lone UTF-16 surrogate; stored text is UTF-8, so it becomes U+FFFD.
+      traceRow({ trace_id: 'text-2', user: 'lone \ud800 surrogate', metadata_keys: ['k\udfff'], metadata_values: ['v'] }),
+      // A fractional or negative count never makes the batch unreadable: integer columns keep the whole part, at least 0.
+      traceRow({ trace_id: 'text-3', input_tokens: 10.7, output_tokens: -3, ts_ms: 1_750_000_000_000.9 }),
+    ];
+    await sink.insertTraces(rows);
+    expect(await sink.getTrace('text-1')).toEqual(rows[0]);
+    expect(await sink.getTrace('text-2')).toMatchObject({ user: 'lone \ufffd surrogate', metadata_keys: ['k\ufffd'], metadata_values: ['v'] });
+    expect(await sink.getTrace('text-3')).toMatchObject({ input_tokens: 10, output_tokens: 0, ts_ms: 1_750_000_000_000 });
+  });
+
   it('collapses duplicate trace ids, so a replay never double-counts', async () => {
     const before = await sink.countTraces();
     const rows = Array.from({ length: 50 }, (_, i) => traceRow({ trace_id: `dup-${i}`, ts_ms: 1_700_000_000_000 + i }));
