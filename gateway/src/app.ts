@@ -48,7 +48,8 @@ import { drainUnreadBody } from './http/unread-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
-import { TraceStore, createTraceSink } from './telemetry/trace-store.js';
+import type { TraceStore } from './telemetry/trace-store.js';
+import { createTraceStore } from './telemetry/create-trace-store.js';
 import { loadTracing } from './telemetry/tracing-loader.js';
 import type { TraceSink } from './telemetry/trace-sink.js';
 
@@ -129,15 +130,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
 
   const providers = deps.providers ?? createProviderRegistry(config);
   const resolver = new ModelResolver(config, providers);
-  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
   let metrics: GatewayMetrics | undefined;
-  const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
+  const traces = createTraceStore(config.telemetry, deps.traceSink, () => metrics as GatewayMetrics, app.log);
   metrics = new GatewayMetrics(
     metricLabels(config, resolver.canarySplits.keys()),
     traces && {
-      queueDepth: () => traces.pipeline.queueDepth,
-      spoolBytes: () => traces.pipeline.spool.sizeBytes,
-      sinkUp: () => traces.ready && traces.pipeline.healthy,
+      queueDepth: () => traces.status().queued,
+      spoolBytes: () => traces.status().spooledBytes,
+      sinkUp: () => traces.status().up,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
   );
@@ -148,7 +148,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     scrubber,
     config: config.telemetry,
     log: app.log,
-    pipeline: traces?.pipeline,
+    traces,
   });
 
   const readiness: Readiness = { draining: false };
@@ -274,7 +274,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     random: runtime.random,
     metrics,
     prices,
-    record: traces ? (row) => traces.pipeline.record(row) : undefined,
+    record: traces ? (row) => traces.record(row) : undefined,
   });
   registerProxyRoutes(app, {
     resolver,

@@ -16,7 +16,7 @@ import { redactedJson } from './redact.js';
 import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
-import type { TracePipeline } from './trace-pipeline.js';
+import type { TraceStore } from './trace-store.js';
 import type { TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
@@ -27,7 +27,7 @@ export interface RecorderDeps {
   prices: PriceTable;
   config: TelemetryConfig;
   log: FastifyBaseLogger;
-  pipeline: TracePipeline | undefined;
+  traces: Pick<TraceStore, 'record'> | undefined;
 }
 
 export class RequestRecorder {
@@ -79,7 +79,7 @@ export class RequestRecorder {
   }
 
   private record(outcome: RequestOutcome): void {
-    const { metrics, prices, config, pipeline, log } = this.deps;
+    const { metrics, prices, config, traces, log } = this.deps;
     const tracing = this.tracing;
     const now = outcome.finishedAt ?? performance.now();
     const latencyMs = now - outcome.startedAt;
@@ -98,8 +98,8 @@ export class RequestRecorder {
       costUsd: cost,
     });
 
-    if (pipeline) {
-      pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
+    if (traces) {
+      traces.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
       this.remember(outcome.traceId);
     }
     if (config.logRequests) {

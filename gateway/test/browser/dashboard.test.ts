@@ -61,7 +61,7 @@ beforeAll(async () => {
   await send('assistant', 6);
   await send('broken', 3);
   await send('rollout', 4);
-  await gateway.app.traces!.pipeline.flush();
+  await gateway.app.traces!.flush();
   await gateway.app.canaries.tick(); // too few requests for the step: hold
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',

@@ -59,7 +59,7 @@ afterAll(async () => {
 /** The stored row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
 async function traceOf(id: string): Promise<TraceRow> {
   for (let i = 0; i < 100; i++) {
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     const row = await gateway.app.traces!.sink.getTrace(id);
     if (row) return row;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -189,7 +189,7 @@ describe('metrics after known traffic', () => {
     expect(await metricValue(gateway.origin, 'gateway_overhead_seconds_count', { route: 'sim/mock-1' })).toBe(3);
     expect(await metricValue(gateway.origin, 'gateway_upstream_duration_seconds_count', { route: 'sim/mock-1', provider: 'sim' })).toBe(3);
     expect(await metricValue(gateway.origin, 'gateway_cost_usd_total', { route: 'priced' })).toBeGreaterThan(0);
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     expect(await metricValue(gateway.origin, 'gateway_traces_written_total')).toBeGreaterThanOrEqual(10);
     expect(await metricValue(gateway.origin, 'gateway_trace_queue_depth')).toBe(0);
     expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(1);
@@ -288,7 +288,7 @@ describe('feedback and export', () => {
     const traceId = response.headers.get('x-gateway-trace-id')!;
     const created = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: traceId, score: 1, label: 'great', comment: 'spot on' }) });
     expect(created.status).toBe(201);
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     const detail = (await (await fetch(`${gateway.origin}/api/traces/${traceId}`)).json()) as { trace: TraceRow; feedback: { score: number; label: string }[] };
     expect(detail.trace.trace_id).toBe(traceId);
     expect(detail.feedback).toMatchObject([{ score: 1, label: 'great' }]);
@@ -302,7 +302,7 @@ describe('feedback and export', () => {
   it('exports fine-tuning JSONL filtered by route and minimum score', async () => {
     const good = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'good answer' }] }).withResponse();
     const bad = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'user', content: 'bad answer' }] }).withResponse();
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     for (const [r, score] of [[good, 0.9], [bad, 0.1]] as const) {
       await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: r.response.headers.get('x-gateway-trace-id'), score }) });
     }
