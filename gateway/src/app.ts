@@ -5,14 +5,13 @@
  */
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { asyncStdout } from './logger.js';
 import type { CacheStore } from './cache/cache-store.js';
 import { createResponseCache } from './cache/create-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
-import { createLoggerOptions, loggableError } from './logger.js';
+import { createLoggerOptions, LogOutput, loggableError, logsAt } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
@@ -49,7 +48,7 @@ import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
 import type { TraceStore } from './telemetry/trace-store.js';
-import { createTraceStore } from './telemetry/create-trace-store.js';
+import { createTraceOutput } from './telemetry/trace-output.js';
 import { loadTracing } from './telemetry/tracing-loader.js';
 import type { TraceSink } from './telemetry/trace-sink.js';
 
@@ -110,8 +109,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const scrubber = SecretScrubber.fromConfig(config);
   /** How much of a refused body is read and discarded so its client gets the reply (see http/unread-body.ts). */
   const maxDiscardBytes = 4 * config.server.bodyLimitBytes;
+  const logOutput = new LogOutput(deps.logStream);
   const app = Fastify({
-    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: deps.logStream ?? asyncStdout() },
+    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: logOutput },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
@@ -131,7 +131,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const providers = deps.providers ?? createProviderRegistry(config);
   const resolver = new ModelResolver(config, providers);
   let metrics: GatewayMetrics | undefined;
-  const traces = createTraceStore(config.telemetry, deps.traceSink, () => metrics as GatewayMetrics, app.log);
+  // One log line per request, written by the trace worker; only when the level lets info lines out.
+  const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
+  const traceOutput = createTraceOutput(
+    config.telemetry,
+    { injectedSink: deps.traceSink, requestLines, logOutput, ownLogStream: deps.logStream !== undefined },
+    () => metrics as GatewayMetrics,
+    app.log,
+  );
+  const traces = traceOutput?.store;
   metrics = new GatewayMetrics(
     metricLabels(config, resolver.canarySplits.keys()),
     traces && {
@@ -148,7 +156,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     scrubber,
     config: config.telemetry,
     log: app.log,
-    traces,
+    output: traceOutput,
+    stores: traces !== undefined,
   });
 
   const readiness: Readiness = { draining: false };
@@ -296,7 +305,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);
     keyRefresh.unref();
     recorder.tracing = await loadTracing(deps.env ?? process.env, deps.spanExporter);
-    await traces?.open();
+    await traceOutput?.open();
     canaries.start();
   });
   app.addHook('onClose', async () => {
@@ -308,7 +317,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // now), then flush or spool what is queued.
     await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close()]);
-    await traces?.close();
+    await traceOutput?.close();
     await recorder.tracing?.shutdown();
   });
 

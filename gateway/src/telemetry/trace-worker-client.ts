@@ -1,11 +1,14 @@
 /**
- * The gateway's side of the trace worker (trace-worker.ts). Recording a row is a push onto an array;
- * the rows recorded in one turn of the event loop leave together in one message, so no row object
- * outlives its request for long (which kept the main heap small under load: rows queued here for a
- * whole batch interval were promoted to the old generation). Queries and feedback become calls.
+ * The gateway's side of the trace worker (trace-worker.ts). Recording a request is a push onto an array:
+ * the rows recorded in one turn of the event loop leave together in one message, so the request path
+ * neither formats log lines nor touches the store, and no row object outlives its request for long
+ * (rows queued here for a whole batch interval were promoted to the old generation and grew the heap).
+ * Queries and feedback become calls. While the worker writes request lines to stdout, the gateway's own
+ * log lines go through it too, so one thread writes stdout and lines never interleave.
  *
  * A worker that dies (out of memory, a native crash) is replaced after a pause; the rows it held are
- * counted as dropped, calls in flight fail, and the gateway keeps serving.
+ * counted as dropped, calls in flight fail, and the gateway keeps serving. Rows recorded meanwhile wait
+ * here for the next worker.
  */
 import { Worker } from 'node:worker_threads';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
@@ -29,25 +32,31 @@ const MAX_ROWS_PER_MESSAGE = 256;
 const RESTART_DELAY_MS = 1000;
 
 /**
- * The worker's entry next to this file: the compiled .js in dist/; from the TypeScript sources (tests),
- * the .ts loaded through tsx.
+ * The worker's entry next to this file: the compiled .js in dist/ (inheriting the process's Node
+ * options); from the TypeScript sources (tests), the .ts loaded through tsx.
  */
 function workerEntry(): { url: URL; execArgv: string[] | undefined } {
   const fromSources = import.meta.url.endsWith('.ts');
   return { url: new URL(fromSources ? './trace-worker.ts' : './trace-worker.js', import.meta.url), execArgv: fromSources ? ['--import', 'tsx'] : undefined };
 }
 
-export interface WorkerTraceStoreEvents extends StoreEvents {
+export interface TraceWorkerEvents extends StoreEvents {
   /** The worker failed: it is restarted, and this says why. */
   failed(error: Error): void;
+  /** Request log lines handed back, when the gateway logs to a stream of its own. */
+  lines(text: string): void;
+  /** Whether the gateway's own log lines should go through the worker now (it writes stdout). */
+  routeLogs(through: ((line: string) => void) | undefined): void;
 }
 
-export class WorkerTraceStore implements TraceStore {
-  readonly sink: TraceSink;
+export class TraceWorker {
+  /** The trace store in the worker, when a sink is configured. */
+  readonly store: TraceStore | undefined;
   private worker: Worker | undefined;
   private pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private nextId = 1;
-  private batch: TraceRow[] = [];
+  private logged: TraceRow[] = [];
+  private quiet: TraceRow[] = [];
   private sendScheduled = false;
   private lastStatus: TraceStoreStatus = { ready: false, up: false, queued: 0, spooledBytes: 0 };
   /** The worker's totals as last reported, and rows sent to it since it started. */
@@ -58,34 +67,35 @@ export class WorkerTraceStore implements TraceStore {
   private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly kind: TraceSink['kind'],
-    private readonly config: TelemetryConfig,
-    private readonly events: WorkerTraceStoreEvents,
+    private readonly data: TraceWorkerData,
+    private readonly events: TraceWorkerEvents,
+    kind: TraceSink['kind'] | undefined,
   ) {
-    this.sink = new WorkerSink(kind, (method, args) => this.call(method, args));
+    this.store = kind && data.store ? new WorkerTraceStore(this, kind) : undefined;
+  }
+
+  get thread(): Worker | undefined {
+    return this.worker;
   }
 
   get ready(): boolean {
     return this.lastStatus.ready;
   }
 
-  /** The thread running the store now (tests end it to see the gateway survive its loss). */
-  get thread(): Worker | undefined {
-    return this.worker;
-  }
-
   status(): TraceStoreStatus {
-    return { ...this.lastStatus, queued: this.lastStatus.queued + this.batch.length };
+    return { ...this.lastStatus, queued: this.lastStatus.queued + (this.data.store ? this.logged.length + this.quiet.length : 0) };
   }
 
-  record(row: TraceRow): void {
+  /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
+  record(row: TraceRow, logged = true): void {
+    const held = this.logged.length + this.quiet.length;
     // While a failed worker is being replaced rows wait here, as many as the worker's own queue holds.
-    if (!this.worker && this.batch.length >= this.config.maxQueue) {
-      this.events.dropped(1);
+    if (!this.worker && held >= this.data.config.maxQueue) {
+      if (this.data.store) this.events.dropped(1);
       return;
     }
-    this.batch.push(row);
-    if (this.batch.length >= MAX_ROWS_PER_MESSAGE) this.send();
+    (logged ? this.logged : this.quiet).push(row);
+    if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
     else if (!this.sendScheduled) {
       this.sendScheduled = true;
       setImmediate(() => this.send());
@@ -94,11 +104,12 @@ export class WorkerTraceStore implements TraceStore {
 
   private send(): void {
     this.sendScheduled = false;
-    if (this.batch.length === 0 || !this.worker) return;
-    const rows = this.batch;
-    this.batch = [];
-    this.sentToWorker += rows.length;
-    this.post({ t: 'rows', rows });
+    if (!this.worker || this.logged.length + this.quiet.length === 0) return;
+    const message: ToWorker = { t: 'rows', logged: this.logged, quiet: this.quiet };
+    if (this.data.store) this.sentToWorker += this.logged.length + this.quiet.length;
+    this.logged = [];
+    this.quiet = [];
+    this.worker.postMessage(message);
   }
 
   async flush(): Promise<void> {
@@ -113,14 +124,20 @@ export class WorkerTraceStore implements TraceStore {
 
   private start(): Promise<void> {
     const { url, execArgv } = workerEntry();
-    const worker = new Worker(url, { workerData: { config: this.config } satisfies TraceWorkerData, execArgv, stdout: false, stderr: false });
+    const worker = new Worker(url, { workerData: this.data, execArgv, stdout: false, stderr: false });
     this.worker = worker;
     this.sentToWorker = 0;
     this.counts = { written: 0, spooled: 0, dropped: 0 };
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
-        if (message.t === 'opened') resolve();
-        else this.receive(message);
+        if (message.t !== 'opened') {
+          this.receive(message);
+          return;
+        }
+        if (this.data.requestLines?.to === 'stdout') this.events.routeLogs((line) => worker.postMessage({ t: 'line', line } satisfies ToWorker));
+        // Rows recorded while this worker started (or while none ran) go now.
+        this.send();
+        resolve();
       });
       worker.on('error', (error) => {
         reject(error);
@@ -154,7 +171,10 @@ export class WorkerTraceStore implements TraceStore {
       case 'log': {
         const { level, fields, msg, err } = message.event;
         this.events.log(level, err ? { ...fields, err: deserializeError(err) } : fields, msg);
+        return;
       }
+      case 'lines':
+        this.events.lines(message.text);
     }
   }
 
@@ -162,6 +182,7 @@ export class WorkerTraceStore implements TraceStore {
   private failed(worker: Worker, error: Error): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    this.events.routeLogs(undefined);
     this.lastStatus = { ...this.lastStatus, ready: false, up: false };
     const lost = this.sentToWorker - (this.counts.written + this.counts.spooled + this.counts.dropped);
     if (lost > 0) this.events.dropped(lost);
@@ -177,19 +198,17 @@ export class WorkerTraceStore implements TraceStore {
     this.restartTimer.unref();
   }
 
-  private post(message: ToWorker): void {
-    this.worker?.postMessage(message);
-  }
-
-  private call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
-    if (!this.worker) return Promise.reject(new Error('the trace store is not available'));
+  call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('the trace worker is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.post({ t: 'call', id, method, args });
+      worker.postMessage({ t: 'call', id, method, args } satisfies ToWorker);
     });
   }
 
+  /** Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. */
   async close(): Promise<void> {
     clearTimeout(this.restartTimer);
     const worker = this.worker;
@@ -200,12 +219,54 @@ export class WorkerTraceStore implements TraceStore {
     } finally {
       this.closing = true;
       this.worker = undefined;
+      this.events.routeLogs(undefined);
       await worker.terminate();
     }
   }
 }
 
-/** The sink's methods as calls to the worker. Opening and closing belong to the store. */
+/** The store facet of the worker: what the dashboard, feedback and the canary controller use. */
+export class WorkerTraceStore implements TraceStore {
+  readonly sink: TraceSink;
+
+  constructor(
+    private readonly worker: TraceWorker,
+    readonly kind: TraceSink['kind'],
+  ) {
+    this.sink = new WorkerSink(kind, (method, args) => worker.call(method, args));
+  }
+
+  get ready(): boolean {
+    return this.worker.ready;
+  }
+
+  /** The thread running the store now (tests end it to see the gateway survive its loss). */
+  get thread(): Worker | undefined {
+    return this.worker.thread;
+  }
+
+  status(): TraceStoreStatus {
+    return this.worker.status();
+  }
+
+  record(row: TraceRow): void {
+    this.worker.record(row, false);
+  }
+
+  flush(): Promise<void> {
+    return this.worker.flush();
+  }
+
+  open(): Promise<void> {
+    return this.worker.open();
+  }
+
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}
+
+/** The sink's methods as calls to the worker. Opening, closing and row inserts belong to the store. */
 class WorkerSink implements TraceSink {
   readonly dialect: SqlDialect;
 

@@ -1,7 +1,8 @@
 /**
  * The messages between the gateway's event loop and the trace worker (trace-worker.ts), which owns the
- * trace store: the pipeline, the disk spool, the sink (DuckDB or ClickHouse) and retention. Rows travel
- * one way in small batches; queries and single-row writes are calls with an id and a reply.
+ * trace store (the pipeline, the disk spool, the sink — DuckDB or ClickHouse — and retention) and writes
+ * the log line of each request. Rows travel one way in small batches; queries and single-row writes are
+ * calls with an id and a reply.
  */
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { TraceRow } from './trace-row.js';
@@ -9,6 +10,14 @@ import type { TraceSink } from './trace-sink.js';
 
 export interface TraceWorkerData {
   config: TelemetryConfig;
+  /** Rows are stored in the configured sink. */
+  store: boolean;
+  /**
+   * One log line per request (recorded as such): written to stdout, where the gateway's own lines then
+   * go through the worker too (one writer, so lines never interleave), or handed back to the gateway
+   * when it logs to a stream of its own (tests). `prefix` is pino's base fields (pid, hostname).
+   */
+  requestLines: { to: 'stdout' | 'gateway'; prefix: string } | undefined;
 }
 
 /** What the store reports about itself; read by /readyz and the pipeline gauges. */
@@ -35,7 +44,10 @@ export type SinkMethod = 'insertFeedback' | 'insertCanaryEvent' | 'getTrace' | '
 export type StoreMethod = 'flush' | 'close';
 
 export type ToWorker =
-  | { t: 'rows'; rows: TraceRow[] }
+  /** `logged` rows also get a request log line; `quiet` ones (shadow requests) are only stored. */
+  | { t: 'rows'; logged: TraceRow[]; quiet: TraceRow[] }
+  /** A log line of the gateway's own, for stdout. */
+  | { t: 'line'; line: string }
   | { t: 'call'; id: number; method: SinkMethod | StoreMethod; args: unknown[] };
 
 export interface LogEvent {
@@ -51,7 +63,8 @@ export type FromWorker =
   | { t: 'opened' }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; error: SerializedError }
-  | { t: 'log'; event: LogEvent };
+  | { t: 'log'; event: LogEvent }
+  | { t: 'lines'; text: string };
 
 export interface SerializedError {
   name: string;
