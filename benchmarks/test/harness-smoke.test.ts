@@ -42,8 +42,10 @@ describe('benchmark harness', () => {
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport;
     expect(report.saturation.map((row) => `${row.scenario}/${row.target}`)).toEqual([
       'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway', 'cache hit/gateway',
-      'fallback (500 → ok)/gateway', 'telemetry on/gateway + duckdb',
+      'fallback (500 → ok)/gateway', 'chat JSON/gateway, telemetry off',
     ]);
+    expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, telemetry off']);
+    expect(report.idle?.every((row) => row.rssMb > 0)).toBe(true);
     for (const row of report.saturation) {
       expect(row.requestsPerSec).toBeGreaterThan(0);
       expect(row.errors + row.non2xx).toBe(0);
