@@ -84,8 +84,13 @@ export class TraceWorker {
     return this.lastStatus.ready;
   }
 
+  /** Rows recorded here and not yet handed to the worker. */
+  get held(): number {
+    return this.logged.length + this.quiet.length;
+  }
+
   status(): TraceStoreStatus {
-    return { ...this.lastStatus, queued: this.lastStatus.queued + (this.data.store ? this.logged.length + this.quiet.length : 0) };
+    return { ...this.lastStatus, queued: this.lastStatus.queued + (this.data.store ? this.held : 0) };
   }
 
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
@@ -246,6 +251,11 @@ export class WorkerTraceStore implements TraceStore {
   /** The thread running the store now (tests end it to see the gateway survive its loss). */
   get thread(): Worker | undefined {
     return this.worker.thread;
+  }
+
+  /** Rows not yet handed to that thread. */
+  get held(): number {
+    return this.worker.held;
   }
 
   status(): TraceStoreStatus {

@@ -74,7 +74,7 @@ describe('the trace worker', () => {
     gateway = await startGateway(document({ flushIntervalMs: 3_600_000 }));
     const store = gateway.app.traces as WorkerTraceStore;
     await chat(7);
-    await expect.poll(() => store.status().queued).toBe(7);
+    await expect.poll(() => store.held === 0 && store.status().queued === 7).toBe(true);
     await store.thread!.terminate();
     await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(7);
   });
