@@ -181,13 +181,21 @@ async function main(): Promise<void> {
       return proc;
     };
 
+    const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
+    const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
+
     // ---------------------------------------------------------------- idle
     // A fresh gateway, started and left alone: what it costs before any traffic.
     const idle: BenchReport['idle'] = [];
     for (const [name, overrides] of [['default', {}], ['plain', TELEMETRY_OFF]] as const) {
       const proc = await startGateway(name, overrides);
       await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
-      idle.push({ target: name === 'default' ? 'gateway' : 'gateway, telemetry off', rssMb: statusMb(proc.pid, 'VmRSS') });
+      const target = name === 'default' ? 'gateway' : 'gateway, telemetry off';
+      idle.push({ target, rssMb: statusMb(proc.pid, 'VmRSS') });
+      // The trace worker and its sink start with the first request: what the gateway idles at afterwards.
+      for (let i = 0; i < 100; i++) await (await fetch(via(name), { method: 'POST', headers: { 'content-type': 'application/json' }, body: CHAT_BODY('bench') })).arrayBuffer();
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      idle.push({ target: `${target}, after 100 requests`, rssMb: statusMb(proc.pid, 'VmRSS') });
       await stop(proc);
     }
     process.stdout.write(`idle RSS: ${idle.map((row) => `${row.target} ${row.rssMb} MB`).join(', ')}\n`);
@@ -208,9 +216,6 @@ async function main(): Promise<void> {
       'x-portkey-custom-host': `http://127.0.0.1:${PORTS.upstream}/v1`,
       authorization: 'Bearer bench',
     };
-
-    const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
-    const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
 
     // Fixed-rate phases run first, while no other gateway or trace server is alive.
     // ---------------------------------------------------------------- fixed rate

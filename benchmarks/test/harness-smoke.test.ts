@@ -44,7 +44,7 @@ describe('benchmark harness', () => {
       'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway', 'cache hit/gateway',
       'fallback (500 → ok)/gateway', 'chat JSON/gateway, telemetry off',
     ]);
-    expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, telemetry off']);
+    expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, after 100 requests', 'gateway, telemetry off', 'gateway, telemetry off, after 100 requests']);
     expect(report.idle?.every((row) => row.rssMb > 0)).toBe(true);
     for (const row of report.saturation) {
       expect(row.requestsPerSec).toBeGreaterThan(0);

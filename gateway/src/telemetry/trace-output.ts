@@ -35,7 +35,10 @@ export function createTraceOutput(
     dropped: (count) => metrics().tracesDroppedInc(count),
     log: (level, fields, msg) => log[level](fields, msg),
     failed: (error) => log.error({ err: error }, 'trace worker failed; starting another'),
-    lines: (text) => options.logOutput.direct.write(text),
+    // A stream of the gateway's own gets lines one by one, as pino writes them.
+    lines: (text) => {
+      for (const line of text.split(/(?<=\n)/)) options.logOutput.direct.write(line);
+    },
     routeLogs: (through) => options.logOutput.route(through),
   };
   const prefix = logLinePrefix(process.pid, hostname());

@@ -45,6 +45,11 @@ export interface StoreEvents {
   log(level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void;
 }
 
+/** Where a sink's spool keeps its segment files. */
+export function spoolDirectory(config: TelemetryConfig, kind: TraceSink['kind']): string {
+  return join(resolve(config.dataDir), 'spool', kind);
+}
+
 export function sinkKind(config: TelemetryConfig): 'duckdb' | 'clickhouse' | 'none' {
   return config.sink ?? (config.clickhouse.url ? 'clickhouse' : 'duckdb');
 }
@@ -78,7 +83,7 @@ export class LocalTraceStore implements TraceStore {
     private readonly config: TelemetryConfig,
     private readonly events: StoreEvents,
   ) {
-    const spool = new DiskSpool<TraceRow>(join(resolve(config.dataDir), 'spool', sink.kind), config.spoolMaxBytes);
+    const spool = new DiskSpool<TraceRow>(spoolDirectory(config, sink.kind), config.spoolMaxBytes);
     this.pipeline = new TracePipeline(sink, spool, config, {
       written: (count) => events.written(count),
       spooled: (count) => events.spooled(count),

@@ -8,16 +8,21 @@
  * Queries and feedback become calls. While the worker writes request lines to stdout, the gateway's own
  * log lines go through it too, so one thread writes stdout and lines never interleave.
  *
+ * The thread starts with the first request (or query), not with the gateway: a gateway that has served
+ * nothing has nothing to store or log, and the thread with its sink (DuckDB's library and instance) is
+ * about 50 MB of RSS. It starts at once when the spool holds rows from an earlier run, to replay them.
+ *
  * A worker that dies (out of memory, a native crash) is replaced after a pause; the rows it held are
  * counted as dropped, calls in flight fail, and the gateway keeps serving. Rows recorded meanwhile wait
  * here for the next worker.
  */
+import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
-import type { StoreEvents, TraceStore } from './trace-store.js';
+import { spoolDirectory, type StoreEvents, type TraceStore } from './trace-store.js';
 import {
   deserializeError,
   type FromWorker,
@@ -60,7 +65,8 @@ export class TraceWorker {
   private logged: TraceRow[] = [];
   private quiet: TraceRow[] = [];
   private sendTimer: NodeJS.Timeout | undefined;
-  private lastStatus: TraceStoreStatus = { ready: false, up: false, queued: 0, spooledBytes: 0 };
+  /** Until the thread starts, nothing has failed: the store counts as ready and up. */
+  private lastStatus: TraceStoreStatus = { ready: true, up: true, queued: 0, spooledBytes: 0 };
   /** The worker's totals as last reported, and rows sent to it since it started. */
   private counts: TraceCounts = { written: 0, spooled: 0, dropped: 0 };
   private sentToWorker = 0;
@@ -71,7 +77,7 @@ export class TraceWorker {
   constructor(
     private readonly data: TraceWorkerData,
     private readonly events: TraceWorkerEvents,
-    kind: TraceSink['kind'] | undefined,
+    private readonly kind: TraceSink['kind'] | undefined,
   ) {
     this.store = kind && data.store ? new WorkerTraceStore(this, kind) : undefined;
   }
@@ -102,6 +108,7 @@ export class TraceWorker {
       return;
     }
     (logged ? this.logged : this.quiet).push(row);
+    if (!this.opened) void this.startNow();
     if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
     else if (!this.sendTimer) {
       this.sendTimer = setTimeout(() => this.send(), SEND_INTERVAL_MS);
@@ -121,11 +128,18 @@ export class TraceWorker {
   }
 
   async flush(): Promise<void> {
+    if (!this.opened && this.held === 0) return;
+    await this.startNow();
     this.send();
     await this.call('flush', []);
   }
 
-  open(): Promise<void> {
+  /** At the gateway's start: the thread starts now only if the spool holds rows to replay. */
+  async open(): Promise<void> {
+    if (this.data.store && spoolHoldsRows(this.data.config, this.kind)) await this.startNow();
+  }
+
+  private startNow(): Promise<void> {
     this.opened ??= this.start();
     return this.opened;
   }
@@ -206,7 +220,8 @@ export class TraceWorker {
     this.restartTimer.unref();
   }
 
-  call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
+  async call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
+    await this.startNow();
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('the trace worker is not running'));
     const id = this.nextId++;
@@ -230,6 +245,16 @@ export class TraceWorker {
       this.events.routeLogs(undefined);
       await worker.terminate();
     }
+  }
+}
+
+/** Whether an earlier run left rows in the spool. */
+function spoolHoldsRows(config: TelemetryConfig, kind: TraceSink['kind'] | undefined): boolean {
+  if (!kind) return false;
+  try {
+    return readdirSync(spoolDirectory(config, kind)).some((name) => name.endsWith('.jsonl'));
+  } catch {
+    return false;
   }
 }
 

@@ -170,6 +170,24 @@ routes:
     }
   });
 
+  it('loads the trace store (DuckDB) with the first request, not at start', async () => {
+    const gateway = await startGatewayProcess({});
+    const duckdbMapped = (): boolean => readFileSync(`/proc/${gateway.child.pid}/maps`, 'utf8').includes('libduckdb');
+    try {
+      expect(duckdbMapped()).toBe(false);
+      const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat-default', messages: [{ role: 'user', content: 'Hello!' }] }),
+      });
+      expect(response.status).toBe(200);
+      await expect.poll(duckdbMapped).toBe(true);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+    }
+  });
+
   it('writes one whole JSON line per request to stdout, among its own lines, none torn; all out before exit', async () => {
     // Half the requests fail upstream, so the gateway logs its own warnings while request lines flow.
     const deadPort = (await import('../helpers/free-port.js')).freePort;

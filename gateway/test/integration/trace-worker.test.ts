@@ -47,8 +47,10 @@ describe('the trace worker', () => {
   it('runs the store on its own thread and answers queries from it', async () => {
     gateway = await startGateway(document({}));
     const store = gateway.app.traces as WorkerTraceStore;
-    expect(store.thread?.threadId).toBeGreaterThan(threadId);
+    // Nothing served, nothing to store: the thread starts with the first request.
+    expect(store.thread).toBeUndefined();
     const ids = await chat(5);
+    expect(store.thread?.threadId).toBeGreaterThan(threadId);
     expect(await storedCount()).toBe(5);
     expect((await store.sink.getTrace(ids[2]!))?.trace_id).toBe(ids[2]);
   });
@@ -73,6 +75,9 @@ describe('the trace worker', () => {
     // A long interval: rows sit in the thread's queue until it is gone.
     gateway = await startGateway(document({ flushIntervalMs: 3_600_000 }));
     const store = gateway.app.traces as WorkerTraceStore;
+    // A query starts the thread and waits for the store to be open and idle: a thread ended while DuckDB
+    // is running a statement takes the process down with it (the native binding aborts).
+    await store.sink.countTraces();
     await chat(7);
     await expect.poll(() => store.held === 0 && store.status().queued === 7).toBe(true);
     await store.thread!.terminate();
@@ -86,12 +91,12 @@ describe('the trace worker', () => {
       { ...document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }), logging: { level: 'info' } },
       { logStream: { write: (line) => void lines.push(line) } },
     );
+    await chat(1);
     await expect.poll(() => lines.find((line) => line.includes('trace store unavailable'))).toBeDefined();
     const line = JSON.parse(lines.find((l) => l.includes('trace store unavailable'))!) as { level: number; sink: string; err?: { message?: string } };
     expect(line).toMatchObject({ level: 40, sink: 'clickhouse' });
     expect(line.err?.message).toBeTruthy();
     // The gateway serves anyway; readiness reports the store down.
-    await chat(1);
     expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toMatchObject({ status: 'ready', traceSink: { kind: 'clickhouse', up: false } });
   });
 });
