@@ -2,7 +2,8 @@
  * The benchmark upstream: a separate process speaking the OpenAI API as fast as Node's http allows.
  * Answers are prebuilt buffers. Options: --port, --latency-ms (before answering), --chunks (stream
  * content chunks, a usage chunk follows when asked), --chunk-delay-ms. A `model` of "fail-500" answers
- * 500, for the fallback scenario.
+ * 500, for the fallback scenario. `POST /v1/responses` answers as OpenAI's Responses API does (a response
+ * object, or its typed events with the same text in as many deltas), for native pass-through.
  *
  *   tsx benchmarks/mock-upstream.ts --port 9100 --chunks 8
  */
@@ -37,14 +38,59 @@ function streamEvents(chunks: number): { content: Buffer[]; usage: Buffer; done:
   return { content, usage, done: Buffer.from('data: [DONE]\n\n') };
 }
 
+const RESPONSE = {
+  id: 'resp_bench',
+  object: 'response',
+  created_at: 1,
+  status: 'completed',
+  error: null,
+  incomplete_details: null,
+  instructions: null,
+  model: 'bench-model',
+  output: [{ id: 'msg_bench', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: 'The quick brown fox jumps over the lazy dog. '.repeat(4) }] }],
+  parallel_tool_calls: true,
+  temperature: 1,
+  tool_choice: 'auto',
+  tools: [],
+  top_p: 1,
+  metadata: {},
+  usage: { input_tokens: 250, input_tokens_details: { cached_tokens: 0 }, output_tokens: 40, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 290 },
+};
+const RESPONSE_JSON = Buffer.from(JSON.stringify(RESPONSE));
+
+/** A Responses API stream of RESPONSE with its text in `chunks` deltas, framed as OpenAI frames it. */
+function responseEvents(chunks: number): Buffer {
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: sequence++ })}\n\n`;
+  const shell = { ...RESPONSE, status: 'in_progress', output: [], usage: undefined };
+  const ids = { item_id: 'msg_bench', output_index: 0, content_index: 0 };
+  let text = event('response.created', { response: shell }) + event('response.in_progress', { response: shell });
+  text += event('response.output_item.added', { output_index: 0, item: { id: 'msg_bench', type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
+  text += event('response.content_part.added', { ...ids, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+  for (let i = 0; i < chunks; i++) text += event('response.output_text.delta', { ...ids, delta: 'token ', logprobs: [] });
+  const done = 'token '.repeat(chunks);
+  text += event('response.output_text.done', { ...ids, text: done, logprobs: [] });
+  text += event('response.content_part.done', { ...ids, part: { type: 'output_text', annotations: [], logprobs: [], text: done } });
+  const item = { id: 'msg_bench', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text: done }] };
+  text += event('response.output_item.done', { output_index: 0, item });
+  text += event('response.completed', { response: { ...RESPONSE, output: [item] } });
+  return Buffer.from(text);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function startBenchUpstream(options: UpstreamOptions): Promise<() => Promise<void>> {
   const events = streamEvents(options.chunks);
+  const responseStream = responseEvents(options.chunks);
   const handle = async (req: IncomingMessage, res: ServerResponse, body: string): Promise<void> => {
     if (options.latencyMs > 0) await sleep(options.latencyMs);
     if (body.includes('"fail-500"')) {
       res.writeHead(500, { 'content-type': 'application/json', 'content-length': ERROR.length }).end(ERROR);
+      return;
+    }
+    if (req.url === '/v1/responses') {
+      if (body.includes('"stream":true')) res.writeHead(200, { 'content-type': 'text/event-stream' }).end(responseStream);
+      else res.writeHead(200, { 'content-type': 'application/json', 'content-length': RESPONSE_JSON.length }).end(RESPONSE_JSON);
       return;
     }
     if (!body.includes('"stream":true')) {

@@ -1,6 +1,7 @@
 /** The benchmark report: its JSON shape, the targets it is judged against, and its Markdown form. */
 import type { LatencySummary } from './open-loop.js';
 import type { SaturationResult } from './saturation.js';
+import { fleetTargets, type FleetOptions, type FleetResult } from './fleet.js';
 
 export interface BenchReport {
   date: string;
@@ -11,6 +12,8 @@ export interface BenchReport {
   idle?: { target: string; rssMb: number }[];
   saturation: (SaturationResult & { scenario: string; target: string; peakRssMb: number | undefined })[];
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
+  /** The replica-pool scenario: one simulated GPU fleet, each scheduling strategy in turn. */
+  fleet?: { options: FleetOptions; results: FleetResult[] } | undefined;
 }
 
 export interface TargetCheck {
@@ -90,6 +93,32 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       checks.push({ target: 'cache hit serves ≥ 2× the requests/s of a miss', measured: `${times.toFixed(2)}×`, met: times >= 2 });
     }
   }
+  if (report.fleet && report.fleet.results.length === 4) {
+    const fleet = fleetTargets(report.fleet.results);
+    checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
+    checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
+  }
+  return [...checks, ...responsesChecks(report)];
+}
+
+/**
+ * The Responses API against chat in the same run: what translating (or passing a native body through)
+ * costs, as gateway CPU per request and requests/s. Reported, not judged: the issue sets no target.
+ */
+function responsesChecks(report: BenchReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const [scenario, chat] of [
+    ['responses JSON (translated)', 'chat JSON'],
+    ['responses stream (translated)', 'chat stream'],
+    ['responses JSON (native)', 'chat JSON'],
+    ['responses stream (native)', 'chat stream'],
+  ] as const) {
+    const responses = saturationOf(report, scenario, 'gateway');
+    const base = saturationOf(report, chat, 'gateway');
+    if (!responses || !base) continue;
+    const cpu = responses.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(responses.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
+    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((responses.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
+  }
   return checks;
 }
 
@@ -143,5 +172,21 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`| ${row.scenario} | ${row.rate} | ${row.target} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${over('p50')} | ${over('p90')} | ${over('p99')} | ${row.errors} |`);
   }
   lines.push('');
+  if (report.fleet) {
+    const { options, results } = report.fleet;
+    lines.push('## Fleet: scheduling a simulated GPU fleet');
+    lines.push('');
+    lines.push(
+      `4 fake vLLM replicas (one half as fast), ${options.rate} chat streams/s open-loop (Poisson), ${options.durationMs / 1000} s measured after ${options.warmupMs / 1000} s warm-up, ` +
+        'the same seeded arrivals for every strategy. Latencies from the intended send time; cache hit = cached / all prompt tokens across the fleet.',
+    );
+    lines.push('');
+    lines.push('| strategy | requests | e2e p50 ms | e2e p95 ms | TTFT p50 ms | TTFT p95 ms | prefix-cache hit | peak queue per replica | errors |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    for (const r of results) {
+      lines.push(`| ${r.strategy} | ${r.requests} | ${r.e2eP50.toFixed(0)} | ${r.e2eP95.toFixed(0)} | ${r.ttftP50.toFixed(0)} | ${r.ttftP95.toFixed(0)} | ${(r.cacheHitRatio * 100).toFixed(1)}% | ${r.peakQueues.join(' / ')} | ${r.errors} |`);
+    }
+    lines.push('');
+  }
   return lines.join('\n');
 }

@@ -23,6 +23,8 @@ import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
 import { startArguments } from './start-command.js';
+import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
+import { stopChild, waitForHttp } from './processes.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PORTKEY_ENTRY = join(ROOT, 'benchmarks/node_modules/@portkey-ai/gateway/build/start-server.js');
@@ -59,6 +61,21 @@ const PORTS = {
 /** How long a freshly started gateway idles before its RSS is read. */
 const IDLE_SETTLE_MS = QUICK ? 500 : 3000;
 
+/**
+ * The same ~1 KB request in the Responses API's terms (instructions, input, max_output_tokens), so
+ * translation is measured against chat in the same run. `store: false`: a benchmark keeps no state.
+ */
+const RESPONSES_BODY = (model: string, stream = false): string =>
+  JSON.stringify({
+    model,
+    instructions: 'You are a helpful assistant that answers concisely and accurately. '.repeat(4),
+    input: 'Summarise the following paragraph in one sentence. '.repeat(12),
+    temperature: 0.2,
+    max_output_tokens: 128,
+    store: false,
+    ...(stream ? { stream: true } : {}),
+  });
+
 /** A ~1 KB chat request, as the scenarios ask. */
 const CHAT_BODY = (model: string, stream = false): string =>
   JSON.stringify({
@@ -81,32 +98,14 @@ function pinned(cpu: number, command: string, commandArgs: string[]): [string, s
   return PINNED ? ['taskset', ['-c', String(cpu), command, ...commandArgs]] : [command, commandArgs];
 }
 
-async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 function start(cpu: number, command: string, commandArgs: string[], env: Record<string, string> = {}, cwd = ROOT): Proc {
   const [cmd, argv] = pinned(cpu, command, commandArgs);
   const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   return { child, pid: child.pid! };
 }
 
-async function stop(proc: Proc): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise((r) => proc.child.once('exit', r));
-  proc.child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+function stop(proc: Proc): Promise<void> {
+  return stopChild(proc.child);
 }
 
 /** Resets the peak-RSS mark (Linux clear_refs 5), so each scenario reports its own peak. */
@@ -136,11 +135,16 @@ function gatewayConfig(dir: string, name: string, overrides: { telemetry?: Recor
     file,
     JSON.stringify({
       ...(overrides.logging ? { logging: overrides.logging } : {}),
-      providers: { up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 } },
+      providers: {
+        up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 },
+        // The same upstream serving the Responses API itself: native pass-through.
+        'up-native': { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256, responses: 'native' },
+      },
       routing: { retry: { maxAttempts: 1 } },
       telemetry: { dataDir: join(dir, `data-${name}`), ...overrides.telemetry },
       routes: {
         bench: { targets: [{ provider: 'up', model: 'bench-model' }] },
+        'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
         cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
         fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
       },
@@ -217,6 +221,8 @@ async function main(): Promise<void> {
       authorization: 'Bearer bench',
     };
 
+    const viaResponses = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/responses`;
+
     // Fixed-rate phases run first, while no other gateway or trace server is alive.
     // ---------------------------------------------------------------- fixed rate
     const fixedRate: BenchReport['fixedRate'] = [];
@@ -238,6 +244,9 @@ async function main(): Promise<void> {
       await openLoop('stream first byte', rate, 'gateway', via('default'), CHAT_BODY('bench', true), true);
       await openLoop('stream first byte', rate, 'raw proxy', via('raw'), CHAT_BODY('bench-model', true), true);
     }
+    // The Responses API at the same rate: translated to the chat upstream, and passed through natively.
+    await openLoop('responses JSON (translated)', midRate, 'gateway', viaResponses('default'), RESPONSES_BODY('bench'), false);
+    await openLoop('responses JSON (native)', midRate, 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native'), false);
     if (portkey) {
       await openLoop('chat JSON', midRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
       await openLoop('stream first byte', midRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
@@ -270,6 +279,10 @@ async function main(): Promise<void> {
     await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
     await saturate('chat stream', 'gateway', via('default'), CHAT_BODY('bench', true), main);
     if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
+    await saturate('responses JSON (translated)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench'), main);
+    await saturate('responses stream (translated)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench', true), main);
+    await saturate('responses JSON (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native'), main);
+    await saturate('responses stream (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native', true), main);
     await saturate('cache hit', 'gateway', via('default'), CHAT_BODY('cached'), main);
     await saturate('fallback (500 → ok)', 'gateway', via('default'), CHAT_BODY('fallback'), main);
     if (portkey) await stop(portkey);
@@ -292,6 +305,10 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- fleet (replica pools)
+    const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
+    const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
+
     const report: BenchReport = {
       date: new Date().toISOString(),
       quick: QUICK,
@@ -308,6 +325,7 @@ async function main(): Promise<void> {
       idle,
       saturation,
       fixedRate,
+      fleet,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

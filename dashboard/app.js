@@ -239,6 +239,18 @@ async function openTrace(id) {
       definition('First token', fmt.ms(t.ttft_ms)),
       definition('Attempts', `${t.attempts} (${t.retries} retries, ${t.fallbacks} fallbacks)`),
     ),
+    ...(t.replica
+      ? [
+          el('h2', {}, 'Replica'),
+          el('dl', { 'data-testid': 'trace-replica' },
+            definition('Replica', t.replica),
+            definition('Chosen by', t.replica_reason),
+            definition('Score', String(t.replica_score)),
+            definition('Prefix already cached', `${fmt.int(t.prefix_match_chars)} characters`),
+            definition('Queued', fmt.ms(t.queue_ms)),
+          ),
+        ]
+      : []),
     el('h2', {}, 'Request'),
     el('dl', {},
       definition('Client request id', t.client_request_id || '–'),
@@ -364,8 +376,53 @@ async function loadCanary() {
   );
 }
 
+// ---------------------------------------------------------------- fleet
+// Replica pools as they are now (not over the range): each replica's load as its engine reports it,
+// what this gateway has in flight there, and whether it takes new requests.
+function replicaState(r) {
+  if (!r.healthy) return ['unhealthy', 'status-5'];
+  if (r.breaker === 'open') return ['breaker open', 'status-5'];
+  if (r.saturated) return ['saturated', 'status-4'];
+  return [r.breaker === 'half_open' ? 'probing' : 'ok', ''];
+}
+
+function fleetPanel(pool) {
+  const num = (v, digits = 0) => (v === undefined || v === null ? '–' : Number(v).toFixed(digits));
+  const head = el('thead', {}, el('tr', {}, ['Replica', 'Address', 'State', 'Engine', 'In flight', 'Running', 'Queue', 'KV cache', 'Score', 'Picks', 'Metrics'].map((h, i) => el('th', { class: i >= 4 && i <= 9 ? 'num' : undefined }, h))));
+  const body = el('tbody', {},
+    pool.replicas.length === 0
+      ? el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No replicas (discovery found none yet).'))
+      : pool.replicas.map((r) => {
+          const [label, cls] = replicaState(r);
+          return el('tr', { 'data-replica': r.label },
+            el('td', {}, r.label),
+            el('td', {}, r.address),
+            el('td', { class: cls }, label),
+            el('td', {}, r.engine ?? '–'),
+            el('td', { class: 'num' }, fmt.int(r.inFlight)),
+            el('td', { class: 'num' }, num(r.running)),
+            el('td', { class: 'num' }, num(r.waiting)),
+            el('td', { class: 'num' }, r.kvUsage === undefined || r.kvUsage === null ? '–' : fmt.pct(r.kvUsage)),
+            el('td', { class: 'num' }, num(r.score, 1)),
+            el('td', { class: 'num' }, fmt.int(r.picks)),
+            el('td', { class: r.metricsFresh ? '' : 'muted' }, r.metricsFresh ? 'fresh' : (r.scrapeError ?? 'none')),
+          );
+        }),
+  );
+  return el('div', { class: 'fleet', 'data-testid': `fleet-${pool.provider}` },
+    el('h2', {}, pool.provider),
+    el('div', { class: 'muted' }, `engine ${pool.engine} · ${pool.strategy} · ${pool.queued} queued in the gateway`),
+    el('div', { class: 'table-wrap' }, el('table', {}, head, body)),
+  );
+}
+
+async function loadFleet() {
+  const { data } = await api('/api/fleet');
+  $('#fleet-panels').replaceChildren(...(data.length === 0 ? [el('p', { class: 'empty' }, 'No replica pools are configured.')] : data.map(fleetPanel)));
+}
+
 // ---------------------------------------------------------------- wiring
-const loaders = { overview: loadOverview, routes: loadRoutes, traces: loadTraces, canary: loadCanary };
+const loaders = { overview: loadOverview, routes: loadRoutes, traces: loadTraces, canary: loadCanary, fleet: loadFleet };
 
 async function refresh() {
   try {

@@ -36,12 +36,13 @@ describe('benchmark harness', () => {
 
   it('a quick run produces a report with every scenario and the target checks', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
-    const run = spawnSync('node_modules/.bin/tsx', ['benchmarks/run.ts', '--quick', '--no-peer', '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync('node_modules/.bin/tsx', ['benchmarks/run.ts', '--quick', '--no-peer', '--out', out], { encoding: 'utf8', timeout: 200_000 });
     expect(run.status, run.stderr).toBe(0);
     const file = readdirSync(out).find((name) => name.endsWith('.json'))!;
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport;
     expect(report.saturation.map((row) => `${row.scenario}/${row.target}`)).toEqual([
-      'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway', 'cache hit/gateway',
+      'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway',
+      'responses JSON (translated)/gateway', 'responses stream (translated)/gateway', 'responses JSON (native)/gateway', 'responses stream (native)/gateway', 'cache hit/gateway',
       'fallback (500 → ok)/gateway', 'chat JSON/gateway, telemetry off',
     ]);
     expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, after 100 requests', 'gateway, telemetry off', 'gateway, telemetry off, after 100 requests']);
@@ -51,7 +52,13 @@ describe('benchmark harness', () => {
       expect(row.errors + row.non2xx).toBe(0);
     }
     expect(report.fixedRate.every((row) => row.errors === 0 && row.count > 0)).toBe(true);
-    expect(checkTargets(report).length).toBeGreaterThanOrEqual(5);
+    expect(report.fleet!.results.map((r) => r.strategy)).toEqual(['round-robin', 'least-busy', 'least-loaded', 'prefix-affinity']);
+    for (const row of report.fleet!.results) {
+      expect(row.requests).toBeGreaterThan(0);
+      expect(row.errors).toBe(0);
+      expect(row.peakQueues).toHaveLength(4);
+    }
+    expect(checkTargets(report).length).toBeGreaterThanOrEqual(7);
     expect(readFileSync(join(out, file.replace('.json', '.md')), 'utf8')).toContain('## Targets');
-  }, 150_000);
+  }, 230_000);
 });

@@ -13,7 +13,9 @@ import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
 import { createLoggerOptions, LogOutput, loggableError, logsAt } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
-import { closeProviders, createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
+import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
+import type { AddressResolver } from './upstream/replica-discovery.js';
+import { registerFleetRoute } from './routes/fleet-route.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
@@ -29,6 +31,14 @@ import { registerHealthRoutes, type Readiness } from './routes/health-routes.js'
 import { registerMetricsRoute } from './routes/metrics-route.js';
 import { registerModelsRoute } from './routes/models-route.js';
 import { registerProxyRoutes, type ProxyRouteConfig } from './routes/proxy-routes.js';
+import { registerCountTokensRoute } from './routes/count-tokens-route.js';
+import { chatDialect } from './inbound/chat-dialect.js';
+import { completionsDialect } from './inbound/completions-dialect.js';
+import { embeddingsDialect } from './inbound/embeddings-dialect.js';
+import { messagesDialect } from './inbound/messages-dialect.js';
+import { createResponsesDialect } from './inbound/responses-dialect.js';
+import { registerResponsesRoutes } from './routes/responses-routes.js';
+import { createConversationStore } from './state/create-conversation-store.js';
 import { GatewayMetrics } from './telemetry/metrics.js';
 import { AccessControl, presentedKey, type Access } from './auth/access-control.js';
 import { SecretScrubber } from './auth/secret-scrubber.js';
@@ -68,6 +78,8 @@ export interface AppDeps {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: { write(line: string): void };
+  /** Resolves replica pools' DNS names instead of the system or configured DNS servers. */
+  resolver?: AddressResolver;
 }
 
 export interface GatewayApp extends FastifyInstance {
@@ -119,6 +131,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
+    // Decides request.protocol: https when the socket is TLS, or a trusted proxy says so.
+    trustProxy: config.server.trustProxy,
     requestTimeout: config.server.requestReceiveTimeoutMs,
     http: { maxHeaderSize: config.server.maxHeaderBytes, ...receiveTimeoutOptions(config.server.requestReceiveTimeoutMs) },
     frameworkErrors: frameworkErrorHandler,
@@ -135,9 +149,32 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     forceCloseConnections: 'idle',
   });
 
-  const providers = deps.providers ?? createProviderRegistry(config);
-  const resolver = new ModelResolver(config, providers);
+  for (const { path, scrubbed } of scrubber.shortSecrets) {
+    app.log.warn(
+      { path },
+      scrubbed === 'never'
+        ? 'a secret shorter than 6 characters cannot be removed from upstream text: an upstream that echoes it hands it to clients and logs (use a longer one, or leave it unset if the server needs none)'
+        : 'a secret shorter than 8 characters is removed from upstream text only where it stands alone: an upstream that echoes it inside a longer word hands it to clients and logs (use a longer one)',
+    );
+  }
+
   let metrics: GatewayMetrics | undefined;
+  const providers =
+    deps.providers ??
+    createProviderRegistry(config, {
+      resolver: deps.resolver,
+      // The metrics are built after the providers (their labels come from the routes); pools report to them once they exist.
+      observer: {
+        replicaPicked: (provider, replica, reason) => metrics?.replicaPicked(provider, replica, reason),
+        requestShed: (provider, priority) => metrics?.requestShed(provider, priority),
+        queueWaited: (provider, seconds) => metrics?.queueWaited(provider, seconds),
+      },
+      random: deps.random,
+      now: deps.now,
+      onError: (message, error) => app.log.warn({ err: error }, message),
+    });
+  const pools = replicaPools(providers);
+  const resolver = new ModelResolver(config, providers);
   // One log line per request, written by the trace worker; only when the level lets info lines out.
   const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
   const traceOutput = createTraceOutput(
@@ -155,6 +192,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       sinkUp: () => traces.status().up,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
+    { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
   );
   const prices = new PriceTable(config.telemetry.pricing);
   const recorder = new RequestRecorder({
@@ -251,7 +289,10 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     }
     const { body, headers } = clientError(gatewayError, scrubber, request.headers);
     if (headers) for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    reply.code(gatewayError.status).send(body);
+    // Each proxy endpoint answers errors in its client's dialect.
+    const dialect = (request.routeOptions.config as Partial<ProxyRouteConfig>).dialect;
+    if (!dialect) return reply.code(gatewayError.status).send(body);
+    reply.code(dialect.errorStatus?.(gatewayError) ?? gatewayError.status).send(dialect.errorBody(body, gatewayError, request.id));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -284,6 +325,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     split.targets.canary.filter((target) => isSkipped(target, runtime)).map((target) => target.key),
   );
   registerDashboardApi(app, traces, canaries, resolver.canarySplits);
+  registerFleetRoute(app, pools);
   registerCanaryAdminRoutes(app, canaries);
   registerDashboardRoute(app, access);
   const shadow = new ShadowTraffic({
@@ -292,7 +334,15 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     prices,
     record: traces ? (row) => traces.record(row) : undefined,
   });
+  const conversations = createConversationStore(config);
+  const responsesDialect = createResponsesDialect({
+    store: conversations,
+    onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored (larger than responses.maxEntryBytes); continuing it will fail'),
+  });
+  registerResponsesRoutes(app, conversations);
+  registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
+    dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect, messagesDialect],
     resolver,
     runtime,
     cache,
@@ -302,11 +352,14 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     defaultTimeoutMs: config.routing.timeoutMs,
     logBodies: config.telemetry.logBodies,
     scrubber,
+    priority: config.routing.priority,
   });
 
   let keyRefresh: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     runtime.health.start();
+    // Not awaited: a pool's first DNS answer may take a while, and requests wait for it themselves.
+    void startProviders(providers).catch((error: unknown) => app.log.warn({ err: error }, 'a provider failed to start'));
     // Keys created through another replica's admin API arrive within one refresh.
     await registry.refresh().catch((error: unknown) => app.log.warn({ err: error }, 'could not load API-created keys'));
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);
@@ -323,7 +376,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
     // now), then flush or spool what is queued.
     await shadow.close();
-    await Promise.all([closeProviders(providers), cache?.close()]);
+    await Promise.all([closeProviders(providers), cache?.close(), conversations.close()]);
     await traceOutput?.close();
     await recorder.tracing?.shutdown();
   });

@@ -47,8 +47,20 @@ export const ERROR_CATALOGUE = {
   /** The request's total deadline passed across its attempts and fallbacks. */
   deadline_exceeded: { status: 504, type: 'server_error', retryable: false },
   shutting_down: { status: 503, type: 'server_error', retryable: true },
+  /**
+   * Every replica of a pool stayed saturated for as long as the request could wait in the gateway's
+   * queue (or the queue was full). Retryable: a route moves on to its next target; the client gets
+   * Retry-After.
+   */
+  overloaded: { status: 429, type: 'rate_limit_error', retryable: true },
   trace_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
+  /** `previous_response_id` names no stored response of this key (never stored, deleted, expired, another key's). */
+  previous_response_not_found: { status: 400, type: 'invalid_request_error', retryable: false },
+  /** GET/DELETE /v1/responses/{id}: no stored response of this key by that id. */
+  response_not_found: { status: 404, type: 'invalid_request_error', retryable: false },
   trace_store_unavailable: { status: 503, type: 'server_error', retryable: true },
+  /** Redis, where state.limits / state.keys / state.canary / state.responses put that state, did not answer. */
+  state_store_unavailable: { status: 503, type: 'server_error', retryable: true },
   internal_error: { status: 500, type: 'server_error', retryable: false },
   /** The client went away before the answer (nginx's 499); nobody receives this body, it names the trace row. */
   client_disconnected: { status: 499, type: 'invalid_request_error', retryable: false },

@@ -1,6 +1,7 @@
 /** API-created keys in a Redis hash, so every replica accepts a key created through any of them. */
 import type { Redis } from 'ioredis';
 import { lazyRedis } from '../redis/lazy-redis.js';
+import { orStateUnavailable } from '../redis/state-unavailable.js';
 import type { GatewayKey, KeyStore } from './key-registry.js';
 
 export class RedisKeyStore implements KeyStore {
@@ -16,11 +17,11 @@ export class RedisKeyStore implements KeyStore {
   }
 
   async put(key: GatewayKey): Promise<void> {
-    await (await this.client).hset(this.hashName, key.id, JSON.stringify(key));
+    await orStateUnavailable('the API-created key', (await this.client).hset(this.hashName, key.id, JSON.stringify(key)));
   }
 
   async remove(id: string): Promise<boolean> {
-    return (await (await this.client).hdel(this.hashName, id)) > 0;
+    return (await orStateUnavailable('the API-created key', (await this.client).hdel(this.hashName, id))) > 0;
   }
 
   async close(): Promise<void> {

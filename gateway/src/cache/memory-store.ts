@@ -12,7 +12,7 @@ import type { CacheStore } from './cache-store.js';
  * Per entry, besides the value's bytes and the key: the LRU's slots, the Buffer and ArrayBuffer objects,
  * the native backing-store record and the allocator's header (about 330 bytes measured on Node 20).
  */
-const ENTRY_OVERHEAD_BYTES = 512;
+export const ENTRY_OVERHEAD_BYTES = 512;
 
 export interface MemoryStoreOptions {
   maxBytes: number;

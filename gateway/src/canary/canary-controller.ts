@@ -52,6 +52,11 @@ export interface ControllerDeps {
   history?: (id: string, limit: number) => Promise<CanaryDecision[] | undefined>;
   /** A decision was not written: the lease was lost or the state changed since it was read. */
   onRefused?: (id: string, decision: string) => void;
+  /**
+   * A round failed (the trace store or Redis did not answer): nothing was decided this interval. The
+   * controller carries on at the next one; the operator should hear of it.
+   */
+  onRoundError?: (error: unknown) => void;
   /** The canary's targets this replica skips right now (breaker open, health check failing). */
   unavailable?: (split: CanarySplit) => string[];
   now?: () => number;
@@ -107,6 +112,8 @@ export class CanaryController {
   private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
+  /** Set by stop(): a round still in progress decides nothing more. */
+  private stopped = false;
 
   constructor(private readonly deps: ControllerDeps) {
     this.now = deps.now ?? Date.now;
@@ -133,14 +140,25 @@ export class CanaryController {
     this.timer.unref();
   }
 
-  stop(): Promise<void> {
+  /**
+   * Stops the rounds and closes the state store (its Redis connection). A round in progress is abandoned,
+   * not awaited: it may be waiting on a slow trace query (ClickHouse's request timeout) or on a Redis that
+   * does not answer, and shutdown has a grace period to keep. It decides and writes nothing after this
+   * (`stopped` is checked after every wait), and its late failure — the store closed under it — is not reported.
+   */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
-    return this.running;
+    this.stopped = true;
+    await this.deps.store.close();
   }
 
   /** One round: follow the shared state; if this replica holds the lease, decide. */
   tick(): Promise<void> {
-    this.running = this.running.then(() => this.round()).catch(() => undefined);
+    this.running = this.running
+      .then(() => this.round())
+      .catch((error: unknown) => {
+        if (!this.stopped) this.deps.onRoundError?.(error);
+      });
     return this.running;
   }
 
@@ -149,10 +167,11 @@ export class CanaryController {
   }
 
   private async round(): Promise<void> {
-    if (this.plans.size === 0) return;
+    if (this.plans.size === 0 || this.stopped) return;
     const lease = await this.deps.store.lease(this.holder, this.leaseMs);
     for (const [id, { split, plan }] of this.plans) {
       let state = await this.deps.store.get(id);
+      if (this.stopped) return;
       if (!state && lease) {
         // Created by the leader only; if someone else got there first, theirs is the state.
         const created = { ...this.initialState(id, plan), version: 1 };
@@ -166,6 +185,7 @@ export class CanaryController {
 
   private async evaluate(state: CanaryState, plan: CanaryPlanConfig, split: CanarySplit, lease: Lease): Promise<void> {
     const { baseline, canary } = await this.deps.stats(split, state.stepStartedAt);
+    if (this.stopped) return;
     const step = { weight: state.weight, minDurationMs: plan.minStepDurationMs, minRequests: plan.minStepRequests };
     const unavailable = this.deps.unavailable?.(split) ?? [];
     const evaluation = evaluateCanary(baseline, canary, step, this.now() - state.stepStartedAt, plan.guards, unavailable);
@@ -180,6 +200,7 @@ export class CanaryController {
     if (evaluation.decision === 'hold') {
       // A hold writes nothing, but it is a decision too: only a replica that still holds its lease makes it.
       if ((await this.deps.store.lease(this.holder, this.leaseMs))?.token !== lease.token) return this.refused(split, 'hold');
+      if (this.stopped) return;
       this.evaluations.set(state.id, evaluation);
       this.emit(this.event(state.id, 'hold', state.weight, state.weight, numbers));
       return;
@@ -196,6 +217,7 @@ export class CanaryController {
   private async commit(state: CanaryState, split: CanarySplit, change: Change, details: Record<string, unknown>, lease?: Lease): Promise<CanaryState | undefined> {
     const now = this.now();
     const next: CanaryState = { ...state, ...change.to, stepStartedAt: now, updatedAt: now, version: state.version + 1 };
+    if (this.stopped) return undefined;
     if (!(await this.deps.store.write(next, lease))) {
       await this.refused(split, change.decision);
       return undefined;

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { variantTargetsOf, type CanarySplit } from '../routing/route-tree.js';
 import { DashboardQueries, recentCanaryEvents, type LatencySamples } from '../telemetry/dashboard-queries.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
+import { ThrottledLog } from '../telemetry/throttled-log.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import { NO_STATS, type VariantStats } from './canary-guards.js';
 import { CanaryController, type CanaryStatsSource } from './canary-controller.js';
@@ -60,8 +61,16 @@ export function createCanaryController(
     const canary = { ...pick('canary', canarySamples), agreement: agreement?.rougeL ?? null, agreementStdDev: agreement?.rougeLStdDev ?? 0, agreementCount: agreement?.count ?? 0 };
     return { baseline: pick('baseline', baselineSamples), canary };
   };
-  return new CanaryController({
+  let roundError: unknown;
+  const roundFailed = new ThrottledLog(60_000, (suppressed) =>
+    log.warn({ err: roundError, suppressed }, 'a canary round failed: nothing was decided (is the trace store or Redis down?)'),
+  );
+  const controller = new CanaryController({
     splits,
+    onRoundError: (error) => {
+      roundError = error;
+      roundFailed.hit();
+    },
     store: createCanaryStateStore(config),
     stats,
     unavailable,
@@ -96,4 +105,22 @@ export function createCanaryController(
       }
     },
   });
+  if (controller.size > 0) warnOfBlindSpots(config, traces, [...splits.values()].filter((split) => split.plan).map((split) => split.id), log);
+  return controller;
+}
+
+/**
+ * Setups in which a canary plan runs but cannot see what it judges. Each is valid — one replica with
+ * DuckDB is the default — so it is said at start, not refused.
+ */
+function warnOfBlindSpots(config: GatewayConfig, traces: TraceStore | undefined, canaries: string[], log: FastifyBaseLogger): void {
+  if (!traces) {
+    log.warn({ canaries, traceStore: 'none' }, 'canary plans run with no trace store (telemetry.sink: none): they have no numbers to judge, so they never promote or roll back by themselves');
+  } else if (config.state.canary === 'redis' && traces.sink.kind === 'duckdb') {
+    // Every replica follows the shared weight, but the lease holder reads only its own DuckDB file.
+    log.warn(
+      { canaries, canaryState: 'redis', traceStore: 'duckdb' },
+      "canary state is shared through Redis but traces go to this process's own DuckDB file: the replica that decides judges only its own share of the traffic. A canary across replicas needs a shared trace store (telemetry.sink: clickhouse)",
+    );
+  }
 }

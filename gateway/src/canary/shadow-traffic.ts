@@ -15,7 +15,7 @@ import type { JsonObject, Operation } from '../providers/types.js';
 import type { CompiledRoute } from '../routing/route-tree.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PriceTable } from '../telemetry/pricing.js';
-import type { TraceRow } from '../telemetry/trace-row.js';
+import { placementColumns, type TraceRow } from '../telemetry/trace-row.js';
 import { answerText, reportedUsage } from '../telemetry/usage.js';
 import { bleu, rougeL } from './text-agreement.js';
 
@@ -87,6 +87,9 @@ export class ShadowTraffic {
         stream: false,
         requestId: traceId,
         signal: AbortSignal.any([AbortSignal.timeout(route.shadow!.timeoutMs), this.shutdown.signal]),
+        deadlineAt: Date.now() + route.shadow!.timeoutMs,
+        // Mirrors never matter to a user: in a replica pool's queue they come last and are shed first.
+        priority: Number.MAX_SAFE_INTEGER,
       });
       if (reply.kind === 'json') {
         text = answerText(reply.body);
@@ -140,6 +143,7 @@ export class ShadowTraffic {
       metadata_values: Object.values(tags),
       request_body: '',
       response_body: '',
+      ...placementColumns(undefined),
     });
   }
 }

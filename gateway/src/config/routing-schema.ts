@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
+import { prioritySchema } from './pool-schema.js';
 
 const httpStatus = z.number().int().min(100).max(599);
 
@@ -153,6 +154,12 @@ const routeSettings = {
   /** Response caching for this route (off unless this or the global `cache.enabled` turns it on). */
   cache: routeCacheSchema.optional(),
   shadow: shadowSchema.optional(),
+  /**
+   * Hosted tools (web search, file search, code interpreter…) in a request a translated provider must
+   * serve: `drop` leaves them out (named in x-gateway-dropped-tools and on the trace), `reject` refuses
+   * translated targets (400 naming the tool types when no target serves them natively).
+   */
+  hostedTools: z.enum(['drop', 'reject']).default('drop'),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);
@@ -161,6 +168,8 @@ export const routingDefaultsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(300_000),
   retry: retrySchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  /** Priority classes for requests waiting in a replica pool's queue (interactive before batch). */
+  priority: prioritySchema.prefault({}),
 });
 
 export type RetryConfig = z.infer<typeof retrySchema>;

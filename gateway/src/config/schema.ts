@@ -7,7 +7,10 @@ import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
+import { responsesSchema } from '../state/responses-config.js';
+import { idlePoolSettings, poolFields } from './pool-schema.js';
 import { healthCheckSchema, routeSchema, routingDefaultsSchema } from './routing-schema.js';
+import { trustProxySchema } from '../http/trust-proxy.js';
 
 const MiB = 1024 * 1024;
 
@@ -41,13 +44,29 @@ const openaiProvider = z.strictObject({
   ...httpProviderFields,
 });
 
-const openaiCompatibleProvider = z.strictObject({
-  type: z.literal('openai-compatible'),
-  baseUrl: z.url(),
-  /** Optional: many self-hosted servers need none. An empty key means none. */
-  apiKey: z.string().optional().transform((key) => key || undefined),
-  ...httpProviderFields,
-});
+const openaiCompatibleProvider = z
+  .strictObject({
+    type: z.literal('openai-compatible'),
+    /** One server; with `discovery`, the template for every replica's URL. Omitted when `replicas` are listed. */
+    baseUrl: z.url().optional(),
+    /** Optional: many self-hosted servers need none. An empty key means none. */
+    apiKey: z.string().optional().transform((key) => key || undefined),
+    /**
+     * How `/v1/responses` requests reach this server: `native` when it serves the Responses API itself
+     * (recent vLLM and SGLang do), `translate` to chat completions (what every OpenAI-compatible server has).
+     */
+    responses: z.enum(['native', 'translate']).default('translate'),
+    ...httpProviderFields,
+    ...poolFields,
+  })
+  .superRefine((provider, ctx) => {
+    const issue = (path: string, message: string): void => void ctx.addIssue({ code: 'custom', path: [path], message });
+    if (provider.replicas && provider.discovery) issue('discovery', 'give either replicas or discovery, not both');
+    if (provider.replicas && provider.baseUrl) issue('baseUrl', 'give either baseUrl or replicas, not both');
+    if (!provider.replicas && !provider.baseUrl) issue('baseUrl', 'required (or list replicas)');
+    if (!provider.replicas && !provider.discovery && provider.engine !== 'none') issue('engine', 'engine metrics need a pool: list replicas or set discovery');
+    for (const idle of idlePoolSettings(provider)) issue(idle.path, idle.message);
+  });
 
 const anthropicProvider = z.strictObject({
   type: z.literal('anthropic'),
@@ -64,6 +83,8 @@ const azureProvider = z.strictObject({
   baseUrl: z.url(),
   apiKey: z.string().min(1),
   apiVersion: z.string().min(1).default('2024-10-21'),
+  /** `/v1/responses` through Azure's v1 Responses endpoint (`native`), or translated to chat deployments. */
+  responses: z.enum(['native', 'translate']).default('native'),
   /** Model name (as routes name it) → Azure deployment name; unlisted models use their own name. */
   deployments: z.record(z.string().min(1), z.string().min(1)).default({}),
   ...httpProviderFields,
@@ -112,6 +133,8 @@ const serverSchema = z.strictObject({
   maxHeaderBytes: z.number().int().positive().default(32 * 1024),
   /** Time allowed to receive a whole request (head and body) from a client. */
   requestReceiveTimeoutMs: z.number().int().positive().default(30_000),
+  /** Whose X-Forwarded-* headers to believe (see http/trust-proxy.ts); none by default. */
+  trustProxy: trustProxySchema,
 });
 
 const loggingSchema = z.strictObject({
@@ -127,6 +150,7 @@ export const configSchema = z
     redis: redisSchema.prefault({}),
     state: stateSchema.prefault({}),
     cache: cacheSchema.prefault({}),
+    responses: responsesSchema.prefault({}),
     telemetry: telemetrySchema.prefault({}),
     auth: authSchema.prefault({}),
     routes: z.record(z.string().min(1), routeSchema).default({}),
@@ -142,5 +166,6 @@ export const configSchema = z
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type HttpProviderConfig = Exclude<ProviderConfig, { type: 'mock' }>;
+export type OpenAICompatibleProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' }>;
 export type MockProviderConfig = Extract<ProviderConfig, { type: 'mock' }>;
 export type { RouteConfig, RouteNodeConfig, RetryConfig, BreakerConfig, HealthCheckConfig } from './routing-schema.js';

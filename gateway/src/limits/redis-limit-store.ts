@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { lazyRedis } from '../redis/lazy-redis.js';
+import { orStateUnavailable } from '../redis/state-unavailable.js';
 import type { LimitStore } from './limit-store.js';
 
 const ADD = `
@@ -18,6 +19,8 @@ local v = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, v}`;
 
+const WHAT = 'this key\'s rate-limit and budget usage';
+
 export class RedisLimitStore implements LimitStore {
   readonly kind = 'redis' as const;
   private readonly client: Promise<Redis>;
@@ -28,16 +31,16 @@ export class RedisLimitStore implements LimitStore {
 
   async add(name: string, amount: number, ttlMs: number): Promise<number> {
     const redis = await this.client;
-    return Number(await redis.eval(ADD, 1, this.prefix + name, String(amount), String(Math.ceil(ttlMs))));
+    return Number(await orStateUnavailable(WHAT, redis.eval(ADD, 1, this.prefix + name, String(amount), String(Math.ceil(ttlMs)))));
   }
 
   async get(name: string): Promise<number> {
-    return Number((await (await this.client).get(this.prefix + name)) ?? 0);
+    return Number((await orStateUnavailable(WHAT, (await this.client).get(this.prefix + name))) ?? 0);
   }
 
   async reserve(name: string, amount: number, limit: number, ttlMs: number): Promise<{ ok: boolean; total: number }> {
     const redis = await this.client;
-    const [ok, total] = (await redis.eval(RESERVE, 1, this.prefix + name, String(amount), String(limit), String(Math.ceil(ttlMs)))) as [number, string];
+    const [ok, total] = (await orStateUnavailable(WHAT, redis.eval(RESERVE, 1, this.prefix + name, String(amount), String(limit), String(Math.ceil(ttlMs))))) as [number, string];
     return { ok: ok === 1, total: Number(total) };
   }
 

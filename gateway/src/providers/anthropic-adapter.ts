@@ -4,9 +4,14 @@
  * message_start, content_block_start/delta/stop (text and client tool-input JSON; server tools such as web
  * search stay on Anthropic's side), message_delta (stop reason, usage), message_stop, ping and error events
  * become OpenAI chat.completion.chunk objects as they arrive.
+ *
+ * For clients of the gateway's own /v1/messages it is also a pass-through (operations `messages` and
+ * `count_tokens`): their body goes up as it is (with the target's model) and Anthropic's answer — the
+ * Message, each stream event, the token count — comes back as it is. The client's `anthropic-version`
+ * and `anthropic-beta` headers are sent in place of the adapter's.
  */
 import { GatewayError } from '../errors.js';
-import { ANTHROPIC_VERSION, finishReason, toAnthropicRequest, toGatewayError, toOpenAIResponse, toOpenAIUsage } from './anthropic-mapping.js';
+import { ANTHROPIC_VERSION, ERROR_TYPE_STATUSES, finishReason, toAnthropicRequest, toGatewayError, toOpenAIResponse, toOpenAIUsage } from './anthropic-mapping.js';
 import { chunkEnvelope } from './openai-content.js';
 import { parseEventJson } from './sse.js';
 import type { JsonObject, ProviderAdapter, StreamDecoder } from './types.js';
@@ -29,21 +34,66 @@ export function createAnthropicAdapter(options: AnthropicAdapterOptions): Provid
   const streamHeaders = { ...headers, accept: 'text/event-stream' };
 
   return {
-    supports: (operation) => operation === 'chat',
-    buildRequest: ({ body, model, stream }) => ({
-      path: '/v1/messages',
-      headers: stream ? streamHeaders : headers,
-      body: JSON.stringify(toAnthropicRequest(body, model, options.defaultMaxTokens, stream)),
-    }),
-    parseResponse(_operation, body, model) {
+    supports: (operation) => operation === 'chat' || operation === 'messages' || operation === 'count_tokens',
+    buildRequest: ({ operation, body, model, stream, clientHeaders }) => {
+      const base = stream ? streamHeaders : headers;
+      if (operation === 'chat') {
+        return { path: '/v1/messages', headers: base, body: JSON.stringify(toAnthropicRequest(body, model, options.defaultMaxTokens, stream)) };
+      }
+      return {
+        path: operation === 'count_tokens' ? '/v1/messages/count_tokens' : '/v1/messages',
+        headers: clientHeaders ? { ...base, ...pickVersionHeaders(clientHeaders) } : base,
+        body: JSON.stringify(body),
+      };
+    },
+    parseResponse(operation, body, model) {
+      if (operation === 'count_tokens') {
+        if (typeof (body as { input_tokens?: unknown } | null)?.input_tokens !== 'number') {
+          throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' returned no token count`);
+        }
+        return body as JsonObject;
+      }
       if (!body || typeof body !== 'object' || (body as JsonObject).type !== 'message') {
         throw new GatewayError('upstream_invalid_response', `provider '${options.providerName}' returned something other than a message`);
       }
-      return toOpenAIResponse(body as JsonObject, model);
+      return operation === 'messages' ? (body as JsonObject) : toOpenAIResponse(body as JsonObject, model);
     },
-    createStreamDecoder: ({ model, body }) => createAnthropicStreamDecoder(model, includeUsage(body), options.providerName),
+    createStreamDecoder: ({ operation, model, body }) =>
+      operation === 'messages' ? createMessagesEventDecoder(options.providerName) : createAnthropicStreamDecoder(model, includeUsage(body), options.providerName),
     parseError: (status, body, retryAfterMs) => toGatewayError(status, body, retryAfterMs, options.providerName),
   };
+}
+
+/** The client headers that say which API version and betas it speaks: the only ones a pass-through forwards. */
+export const CLIENT_VERSION_HEADERS = ['anthropic-version', 'anthropic-beta'] as const;
+
+function pickVersionHeaders(clientHeaders: Readonly<Record<string, string>>): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of CLIENT_VERSION_HEADERS) if (clientHeaders[name]) picked[name] = clientHeaders[name];
+  return picked;
+}
+
+/**
+ * A pass-through stream: each event's data as it came (pings included, so the client's keep-alive
+ * works as with Anthropic), complete at message_stop. An `error` event before anything was passed on
+ * fails the attempt, which may then be retried; after that it is the stream breaking.
+ */
+export function createMessagesEventDecoder(providerName: string): StreamDecoder {
+  return {
+    decode(event) {
+      const data = (parseEventJson(event, providerName) ?? {}) as JsonObject;
+      const type = event.event ?? data.type;
+      if (type === 'error') throw streamError(data, providerName);
+      return { chunks: [data], done: type === 'message_stop' };
+    },
+    finishWithoutMarker: () => ({ complete: false, chunks: [] }),
+  };
+}
+
+/** An `error` event mid-stream, with the status Anthropic would have answered its type with. */
+function streamError(data: JsonObject, providerName: string): GatewayError {
+  const type = (data.error as { type?: string } | undefined)?.type;
+  return toGatewayError((type && ERROR_TYPE_STATUSES[type]) || 500, data, undefined, providerName);
 }
 
 function includeUsage(body: JsonObject): boolean {
@@ -109,11 +159,8 @@ export function createAnthropicStreamDecoder(model: string, withUsage: boolean, 
           const chunks = withUsage ? [{ ...envelope, choices: [], usage: toOpenAIUsage(usage) }] : [];
           return { chunks, done: true };
         }
-        case 'error': {
-          const type = (data.error as { type?: string } | undefined)?.type;
-          const status = type === 'overloaded_error' ? 529 : type === 'rate_limit_error' ? 429 : 500;
-          throw toGatewayError(status, data, undefined, providerName);
-        }
+        case 'error':
+          throw streamError(data, providerName);
         default:
           return { chunks: [], done: false }; // ping, and event types added later
       }

@@ -34,6 +34,18 @@ export const FINISH_REASONS: Record<string, string> = {
   refusal: 'content_filter',
 };
 
+/**
+ * The inverse, for OpenAI-shaped answers rendered in Anthropic's shape (the /v1/messages endpoint): one
+ * stop reason per finish reason. `pause_turn` and `model_context_window_exceeded` have no OpenAI source.
+ */
+export const STOP_REASONS: Record<string, string> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  function_call: 'tool_use',
+  content_filter: 'refusal',
+};
+
 export function finishReason(stopReason: unknown): string | null {
   if (typeof stopReason !== 'string') return null;
   return FINISH_REASONS[stopReason] ?? 'stop';
@@ -47,7 +59,12 @@ function imageBlock(part: Extract<ContentPart, { kind: 'image' }>): AnthropicBlo
 }
 
 function userBlocks(content: unknown): AnthropicBlock[] {
-  return contentParts(content).map((part) => (part.kind === 'text' ? { type: 'text', text: part.text } : imageBlock(part)));
+  return contentParts(content).map((part) => {
+    if (part.kind === 'text') return { type: 'text', text: part.text };
+    // Anthropic reads PDFs (and plain text) as document blocks.
+    if (part.kind === 'file') return { type: 'document', source: { type: 'base64', media_type: part.mediaType, data: part.data } };
+    return imageBlock(part);
+  });
 }
 
 function assistantBlocks(message: OpenAIMessage): AnthropicBlock[] {
@@ -105,16 +122,34 @@ export function toAnthropicRequest(body: JsonObject, model: string, defaultMaxTo
   return request;
 }
 
+/** OpenAI's tool_choice strings and the Anthropic tool_choice types they are. */
+const TOOL_CHOICE_TYPES: Record<string, string> = { auto: 'auto', required: 'any', none: 'none' };
+const TOOL_CHOICE_STRINGS: Record<string, string> = Object.fromEntries(Object.entries(TOOL_CHOICE_TYPES).map(([openai, type]) => [type, openai]));
+
 export function toAnthropicToolChoice(choice: unknown, parallel: unknown): JsonObject | undefined {
   let mapped: JsonObject | undefined;
-  if (choice === 'auto') mapped = { type: 'auto' };
-  else if (choice === 'required') mapped = { type: 'any' };
-  else if (choice === 'none') mapped = { type: 'none' };
+  if (typeof choice === 'string' && TOOL_CHOICE_TYPES[choice]) mapped = { type: TOOL_CHOICE_TYPES[choice] };
   else if (choice && typeof choice === 'object') {
     const name = (choice as { function?: { name?: unknown } }).function?.name;
     if (typeof name === 'string') mapped = { type: 'tool', name };
   }
   if (parallel === false) mapped = { ...(mapped ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  return mapped;
+}
+
+/**
+ * The inverse: Anthropic's `tool_choice` as OpenAI's `tool_choice` and `parallel_tool_calls`. Undefined
+ * fields are not set; an unknown type is left to the caller to refuse.
+ */
+export function fromAnthropicToolChoice(choice: { type?: unknown; name?: unknown; disable_parallel_tool_use?: unknown }): {
+  tool_choice?: unknown;
+  parallel_tool_calls?: boolean;
+} {
+  const type = String(choice.type);
+  const mapped: { tool_choice?: unknown; parallel_tool_calls?: boolean } = {};
+  if (TOOL_CHOICE_STRINGS[type]) mapped.tool_choice = TOOL_CHOICE_STRINGS[type];
+  else if (type === 'tool' && typeof choice.name === 'string') mapped.tool_choice = { type: 'function', function: { name: choice.name } };
+  if (choice.disable_parallel_tool_use === true) mapped.parallel_tool_calls = false;
   return mapped;
 }
 
@@ -132,6 +167,30 @@ export function toOpenAIUsage(usage: unknown): JsonObject | undefined {
     prompt_tokens_details: { cached_tokens: cacheRead },
     cache_read_input_tokens: cacheRead,
     cache_creation_input_tokens: cacheWrite,
+  };
+}
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
+/**
+ * The inverse of toOpenAIUsage: OpenAI's prompt tokens include cached ones, Anthropic's input tokens do
+ * not (cache reads and writes are counted apart). Missing counts are zero.
+ */
+export function toAnthropicUsage(usage: unknown): AnthropicUsage {
+  const u = (usage && typeof usage === 'object' ? usage : {}) as Record<string, unknown>;
+  const count = (value: unknown): number => (typeof value === 'number' && value > 0 ? value : 0);
+  const cacheRead = count(u.cache_read_input_tokens ?? (u.prompt_tokens_details as { cached_tokens?: unknown } | undefined)?.cached_tokens);
+  const cacheWrite = count(u.cache_creation_input_tokens);
+  return {
+    input_tokens: Math.max(0, count(u.prompt_tokens) - cacheRead - cacheWrite),
+    output_tokens: count(u.completion_tokens),
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cacheRead,
   };
 }
 
@@ -171,7 +230,8 @@ export const ERROR_TYPES: Record<string, { type: string; retryable: boolean }> =
   timeout_error: { type: 'server_error', retryable: true },
 };
 
-const STATUS_ERROR_TYPES: Record<number, string> = {
+/** Anthropic's error type for each HTTP status it documents (other 4xx are `invalid_request_error`). */
+export const STATUS_ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
   403: 'permission_error',
@@ -182,6 +242,11 @@ const STATUS_ERROR_TYPES: Record<number, string> = {
   504: 'timeout_error',
   529: 'overloaded_error',
 };
+
+/** The status Anthropic answers each of its error types with. */
+export const ERROR_TYPE_STATUSES: Record<string, number> = Object.fromEntries(
+  Object.entries(STATUS_ERROR_TYPES).map(([status, type]) => [type, Number(status)]),
+);
 
 /** An Anthropic error (from a status + body, or a stream `error` event) as a gateway error. */
 export function toGatewayError(status: number, body: unknown, retryAfterMs: number | undefined, providerName: string): GatewayError {

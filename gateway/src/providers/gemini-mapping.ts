@@ -42,6 +42,7 @@ function guessMime(url: string): string {
 function userParts(content: unknown): GeminiPart[] {
   return contentParts(content).map((part) => {
     if (part.kind === 'text') return { text: part.text };
+    if (part.kind === 'file') return { inlineData: { mimeType: part.mediaType, data: part.data } };
     const { image } = part;
     return image.kind === 'base64'
       ? { inlineData: { mimeType: image.mediaType, data: image.data } }

@@ -1,6 +1,7 @@
 /**
  * An HTTP provider: an adapter (pure translation) plus the transport (undici). It owns one undici
- * Agent, so each provider has its own pools, limits and timeouts.
+ * Agent, so each provider has its own pools, limits and timeouts. `exchange` is the transport half on
+ * its own, which replica pools reuse with one undici Pool per replica.
  */
 import type { Dispatcher } from 'undici';
 import type { HttpProviderConfig } from '../config/schema.js';
@@ -15,60 +16,76 @@ import type { JsonObject, Provider, ProviderAdapter, ProviderCall, ProviderReply
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export function createHttpProvider(name: string, config: HttpProviderConfig, adapter: ProviderAdapter): Provider {
-  const base = new URL(config.baseUrl);
-  const origin = base.origin;
-  const basePath = base.pathname.replace(/\/+$/, '');
-  const agent = createUpstreamAgent(config);
-
-  async function send(call: ProviderCall): Promise<ProviderReply> {
-    const spec = adapter.buildRequest(call);
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await agent.request({
-        origin,
-        path: spec.query ? `${basePath}${spec.path}?${spec.query}` : basePath + spec.path,
-        method: 'POST',
-        headers: call.traceHeaders
-          ? { ...spec.headers, 'x-request-id': call.requestId, ...call.traceHeaders }
-          : { ...spec.headers, 'x-request-id': call.requestId },
-        body: spec.body,
-        signal: call.signal,
-        headersTimeout: config.timeoutMs,
-        bodyTimeout: config.idleTimeoutMs,
-      });
-    } catch (error) {
-      throw failure(error, call.signal, name);
-    }
-
-    if (response.statusCode >= 400) {
-      const body = await readErrorBody(response.body);
-      throw adapter.parseError(response.statusCode, body, parseRetryAfterMs(response.headers));
-    }
-    if (!call.stream) {
-      let parsed: unknown;
-      try {
-        parsed = await response.body.json();
-      } catch (error) {
-        if (error instanceof SyntaxError) {
-          throw new GatewayError('upstream_invalid_response', `provider '${name}' returned a body that is not JSON`);
-        }
-        throw failure(error, call.signal, name);
-      }
-      return { kind: 'json', body: adapter.parseResponse(call.operation, parsed, call.model) };
-    }
-    const decoder = adapter.createStreamDecoder(call);
-    return { kind: 'stream', chunks: decodeStream(response.body, decoder, call.signal, name) };
-  }
-
+  const target = httpTarget(config.baseUrl as string, createUpstreamAgent(config));
   return {
     name,
     type: config.type,
     models: config.models,
     baseUrl: config.baseUrl,
     supports: (operation) => adapter.supports(operation),
-    send,
-    close: () => agent.close(),
+    send: (call) => exchange(target, call, adapter, config, name),
+    close: () => target.dispatcher.close(),
   };
+}
+
+/** Where an HTTP exchange goes: a dispatcher (an Agent, or one replica's Pool) and a base URL. */
+export interface HttpTarget {
+  readonly dispatcher: Dispatcher;
+  readonly origin: string;
+  /** The base URL's path without a trailing slash ('' or '/v1'). */
+  readonly basePath: string;
+}
+
+export function httpTarget(baseUrl: string, dispatcher: Dispatcher): HttpTarget {
+  const base = new URL(baseUrl);
+  return { dispatcher, origin: base.origin, basePath: base.pathname.replace(/\/+$/, '') };
+}
+
+/** One upstream call: the adapter's request over the target, its answer (or error) read back through the adapter. */
+export async function exchange(
+  target: HttpTarget,
+  call: ProviderCall,
+  adapter: ProviderAdapter,
+  timeouts: { timeoutMs: number; idleTimeoutMs: number },
+  name: string,
+): Promise<ProviderReply> {
+  const spec = adapter.buildRequest(call);
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await target.dispatcher.request({
+      origin: target.origin,
+      path: spec.query ? `${target.basePath}${spec.path}?${spec.query}` : target.basePath + spec.path,
+      method: 'POST',
+      headers: call.traceHeaders
+        ? { ...spec.headers, 'x-request-id': call.requestId, ...call.traceHeaders }
+        : { ...spec.headers, 'x-request-id': call.requestId },
+      body: spec.body,
+      signal: call.signal,
+      headersTimeout: timeouts.timeoutMs,
+      bodyTimeout: timeouts.idleTimeoutMs,
+    });
+  } catch (error) {
+    throw failure(error, call.signal, name);
+  }
+
+  if (response.statusCode >= 400) {
+    const body = await readErrorBody(response.body);
+    throw adapter.parseError(response.statusCode, body, parseRetryAfterMs(response.headers));
+  }
+  if (!call.stream) {
+    let parsed: unknown;
+    try {
+      parsed = await response.body.json();
+    } catch (error) {
+      if (error instanceof SyntaxError) {
+        throw new GatewayError('upstream_invalid_response', `provider '${name}' returned a body that is not JSON`);
+      }
+      throw failure(error, call.signal, name);
+    }
+    return { kind: 'json', body: adapter.parseResponse(call.operation, parsed, call.model) };
+  }
+  const decoder = adapter.createStreamDecoder(call);
+  return { kind: 'stream', chunks: decodeStream(response.body, decoder, call.signal, name) };
 }
 
 async function* decodeStream(

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MockProviderConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { contentText, countMockTokens, mockEmbedding, mockReplyText, splitIntoParts } from './mock-text.js';
-import type { JsonObject, Provider, ProviderCall, ProviderReply } from './types.js';
+import { isCanonicalOperation, type JsonObject, type Provider, type ProviderCall, type ProviderReply } from './types.js';
 
 export function createMockProvider(name: string, config: MockProviderConfig): Provider {
   async function send(call: ProviderCall): Promise<ProviderReply> {
@@ -37,6 +37,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
         }));
         return { kind: 'stream', chunks: paced(chunks, usageChunk(call, { id, object: 'text_completion', created, model: call.model }, usage), config.chunkDelayMs, call.signal) };
       }
+      case 'responses':
+        throw new GatewayError('operation_not_supported', 'the mock provider serves the Responses API through chat translation');
       case 'chat': {
         const prompt = chatPromptText(call.body.messages);
         const text = mockReplyText(call.model, lastUserText(call.body.messages));
@@ -64,6 +66,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
         }));
         return { kind: 'stream', chunks: paced(chunks, usageChunk(call, base, usage), config.chunkDelayMs, call.signal) };
       }
+      default:
+        throw new GatewayError('operation_not_supported', `the mock provider does not serve '${call.operation}'`);
     }
   }
 
@@ -71,7 +75,8 @@ export function createMockProvider(name: string, config: MockProviderConfig): Pr
     name,
     type: 'mock',
     models: config.models,
-    supports: () => true,
+    // The canonical operations; other dialects (Responses, Messages) are translated to chat for it.
+    supports: isCanonicalOperation,
     send,
     close: async () => {},
   };

@@ -2,11 +2,13 @@
  * Adapter for the OpenAI API and every server that speaks it (vLLM, TGI, SGLang, Ollama, llama.cpp,
  * Groq, Together…). Requests and responses already have the right shape, so this adapter only sets
  * the path and headers, and reads errors. Targets the OpenAI REST API v1 (chat/completions,
- * completions, embeddings).
+ * completions, embeddings), and `responses` for a server that serves the Responses API itself (native
+ * pass-through: its events are read by openai-responses-stream.ts).
  */
 import { GatewayError, upstreamStatusError } from '../errors.js';
+import { createResponsesStreamDecoder } from './openai-responses-stream.js';
 import { parseEventJson } from './sse.js';
-import type { JsonObject, Operation, ProviderAdapter, StreamDecoder, UpstreamRequestSpec } from './types.js';
+import { isCanonicalOperation, type JsonObject, type Operation, type ProviderAdapter, type StreamDecoder, type UpstreamRequestSpec } from './types.js';
 
 export interface OpenAIAdapterOptions {
   providerName: string;
@@ -14,12 +16,15 @@ export interface OpenAIAdapterOptions {
   organization?: string | undefined;
   project?: string | undefined;
   extraHeaders?: Readonly<Record<string, string>>;
+  /** Whether the server speaks the Responses API (`/responses`) itself; otherwise it is translated to chat. */
+  responses?: boolean | undefined;
 }
 
-const PATHS: Record<Operation, string> = {
+const PATHS: Partial<Record<Operation, string>> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
+  responses: '/responses',
 };
 
 export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdapter {
@@ -33,11 +38,11 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
   if (options.project) staticHeaders['openai-project'] = options.project;
 
   return {
-    supports: () => true,
+    supports: (operation) => isCanonicalOperation(operation) || (operation === 'responses' && options.responses === true),
 
     buildRequest({ operation, body, stream }): UpstreamRequestSpec {
       return {
-        path: PATHS[operation],
+        path: PATHS[operation] ?? PATHS.chat!,
         headers: stream ? { ...staticHeaders, accept: 'text/event-stream' } : staticHeaders,
         body: JSON.stringify(body),
       };
@@ -50,7 +55,8 @@ export function createOpenAIAdapter(options: OpenAIAdapterOptions): ProviderAdap
       return body as JsonObject;
     },
 
-    createStreamDecoder(): StreamDecoder {
+    createStreamDecoder({ operation }): StreamDecoder {
+      if (operation === 'responses') return createResponsesStreamDecoder(options.providerName);
       let sawFinishReason = false;
       return {
         decode(event) {

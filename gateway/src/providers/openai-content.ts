@@ -22,7 +22,9 @@ export interface OpenAIMessage {
 
 export type ContentPart =
   | { kind: 'text'; text: string }
-  | { kind: 'image'; image: ImageSource };
+  | { kind: 'image'; image: ImageSource }
+  /** A file sent inline (`{type: "file", file: {file_data: "data:…;base64,…"}}`), e.g. a PDF. */
+  | { kind: 'file'; mediaType: string; data: string; filename: string | undefined };
 
 export type ImageSource = { kind: 'base64'; mediaType: string; data: string } | { kind: 'url'; url: string };
 
@@ -45,6 +47,10 @@ export function contentParts(content: unknown): ContentPart[] {
       const imageUrl = part.image_url as { url?: unknown } | string | undefined;
       const url = typeof imageUrl === 'string' ? imageUrl : imageUrl?.url;
       if (typeof url === 'string') parts.push({ kind: 'image', image: parseImageUrl(url) });
+    } else if (part?.type === 'file') {
+      const file = part.file as { file_data?: unknown; filename?: unknown } | undefined;
+      const inline = typeof file?.file_data === 'string' ? DATA_URL.exec(file.file_data) : null;
+      if (inline) parts.push({ kind: 'file', mediaType: inline[1] as string, data: inline[2] as string, filename: typeof file?.filename === 'string' ? file.filename : undefined });
     }
   }
   return parts;

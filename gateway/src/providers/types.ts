@@ -6,7 +6,20 @@
 import type { GatewayError } from '../errors.js';
 import type { SseEvent } from './sse.js';
 
-export type Operation = 'chat' | 'completions' | 'embeddings';
+/**
+ * What a provider is asked to do. `chat`, `completions` and `embeddings` take and return OpenAI's shapes
+ * (the gateway's canonical form); a dialect's native operation (`responses`: OpenAI's Responses API;
+ * `messages` and its `count_tokens`: Anthropic's Messages API) takes the client's own body and returns
+ * the native answer or native stream events, untranslated.
+ */
+export type Operation = CanonicalOperation | 'responses' | 'messages' | 'count_tokens';
+
+/** The operations whose requests and answers are OpenAI's chat, completions and embeddings shapes. */
+export type CanonicalOperation = 'chat' | 'completions' | 'embeddings';
+
+export function isCanonicalOperation(operation: Operation): operation is CanonicalOperation {
+  return operation === 'chat' || operation === 'completions' || operation === 'embeddings';
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -22,13 +35,35 @@ export interface ProviderCall {
   signal: AbortSignal;
   /** Trace-context headers to send upstream (this attempt's span, or the client's own traceparent). */
   traceHeaders?: Record<string, string> | undefined;
+  /** Client headers a provider honours on a native pass-through (e.g. anthropic-version, anthropic-beta). */
+  clientHeaders?: Readonly<Record<string, string>> | undefined;
+  /** Epoch ms of the request's deadline (a replica pool's queue never holds a request past it). */
+  deadlineAt?: number | undefined;
+  /** Priority class index, 0 the highest (who waits first in a replica pool's queue). */
+  priority?: number | undefined;
+  /** A replica pool reports here which replica it chose for this attempt, and why. */
+  onPlacement?: ((placement: ReplicaPlacement) => void) | undefined;
+}
+
+/** Which replica of a pool served an attempt, and why: kept on the trace row. */
+export interface ReplicaPlacement {
+  /** `host:port` of the replica. */
+  replica: string;
+  /** round-robin, least-busy, least-loaded, prefix, prefix-overloaded or forced. */
+  reason: string;
+  /** The scheduler's score of the replica when it was chosen. */
+  score: number;
+  /** Characters of the prompt prefix the replica already held (prefix-affinity). */
+  prefixMatchChars: number;
+  /** Time the attempt waited in the pool's queue for a replica. */
+  queuedMs: number;
 }
 
 export type ProviderReply =
   | { kind: 'json'; body: JsonObject }
   | {
       kind: 'stream';
-      /** OpenAI-shaped chunks as they arrive; throws a GatewayError if the stream breaks. */
+      /** OpenAI-shaped chunks (or a native operation's events) as they arrive; throws a GatewayError if the stream breaks. */
       chunks: AsyncIterator<JsonObject>;
     };
 
@@ -41,6 +76,8 @@ export interface Provider {
   readonly baseUrl?: string | undefined;
   supports(operation: Operation): boolean;
   send(call: ProviderCall): Promise<ProviderReply>;
+  /** Background work (replica discovery, engine scrapes, health checks), started when the app is ready. */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -4,18 +4,32 @@
  * failures on the same target with backoff, moving on when the failure allows — all within the
  * request's deadline. A stream counts as answered once its first chunk has arrived: before that it can
  * still be retried or fall back; after it, never.
+ *
+ * Each attempt sends the canonical request, or — when the client's dialect is the target provider's own
+ * (`native`) — the client's body passed through with the target's model. That is decided per attempt:
+ * a fallback may cross provider types, and the result says which kind of answer came back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RetryConfig } from '../config/schema.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import type { JsonObject, Operation } from '../providers/types.js';
+import { CANCELLED, settleWhenDone } from '../providers/settle-when-done.js';
+import type { JsonObject, Operation, ReplicaPlacement } from '../providers/types.js';
 import type { BreakerRegistry } from '../routing/circuit-breaker.js';
 import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
-import type { ValidatedBody } from './request-schemas.js';
+
+/** Pass-through for attempts at providers that speak the client's dialect natively. */
+export interface NativePassThrough {
+  /** The provider operation of the client's dialect (e.g. 'responses'). */
+  operation: Operation;
+  /** The client's body for this target's model. */
+  body(model: string): JsonObject;
+  /** Client headers the native provider honours (e.g. anthropic-version, anthropic-beta). */
+  headers?: Readonly<Record<string, string>> | undefined;
+}
 
 export interface RoutingRuntime {
   random: () => number;
@@ -28,8 +42,13 @@ export interface RoutingRuntime {
 export interface DispatchInput {
   route: CompiledRoute;
   operation: Operation;
-  body: ValidatedBody;
+  /** The canonical request (what translated attempts send). */
+  body: JsonObject;
   stream: boolean;
+  /** Set when the client's dialect has a native provider operation. */
+  native?: NativePassThrough | undefined;
+  /** Set when this request must not be translated (a route refusing to drop what translation cannot carry). */
+  translationRefused?: GatewayError | undefined;
   requestId: string;
   /** Aborted by the client leaving or by the deadline (its reason says which). */
   signal: AbortSignal;
@@ -40,6 +59,8 @@ export interface DispatchInput {
   traceparent?: string | undefined;
   /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
   observeAttempt?: ((target: ResolvedTarget, attempt: number) => AttemptSpan) | undefined;
+  /** Priority class index (0 highest) for replica pools' queues. */
+  priority?: number | undefined;
 }
 
 /** How many tries a request took: retries on one target, and moves to the next target. */
@@ -54,6 +75,10 @@ interface Answered {
   /** The variant the request was assigned to (a failing canary may be answered by the baseline). */
   variant: Variant | undefined;
   counts: AttemptCounts;
+  /** The answer is in the client's own dialect (passed through), not the canonical one. */
+  native: boolean;
+  /** The replica that served the last attempt, when its target is a replica pool. */
+  placement: ReplicaPlacement | undefined;
 }
 
 export type DispatchResult =
@@ -66,9 +91,26 @@ export class DispatchError extends Error {
     readonly counts: AttemptCounts,
     readonly target: ResolvedTarget | undefined,
     readonly variant: Variant | undefined,
+    readonly placement: ReplicaPlacement | undefined,
   ) {
     super(error.message);
   }
+}
+
+/** The replica placement of the current attempt, reset before each one. */
+interface PlacementSlot {
+  placement: ReplicaPlacement | undefined;
+  readonly report: (placement: ReplicaPlacement) => void;
+}
+
+function placementSlot(): PlacementSlot {
+  const slot: PlacementSlot = {
+    placement: undefined,
+    report: (placement) => {
+      slot.placement = placement;
+    },
+  };
+  return slot;
 }
 
 type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
@@ -78,6 +120,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   const assigned = plan[0]?.variant;
   const retry = input.route.retry ?? runtime.retryDefaults;
   const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
+  const slot = placementSlot();
   const skipped: PlannedAttempt[] = [];
   let lastError: GatewayError | undefined;
   let lastPlanned: PlannedAttempt | undefined;
@@ -87,12 +130,17 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
       lastError ??= new GatewayError('operation_not_supported', `provider '${planned.target.provider.name}' does not serve this endpoint`);
       continue;
     }
+    // A request that must not be translated skips the targets that would translate it.
+    if (input.translationRefused && !speaksNatively(planned.target, input)) {
+      lastError ??= input.translationRefused;
+      continue;
+    }
     if (!admit(planned.target, runtime)) {
       skipped.push(planned);
       continue;
     }
     if (counter.attempts > 0) counter.fallbacks++;
-    const outcome = await tryTarget(planned, input, runtime, retry, counter);
+    const outcome = await tryTarget(planned, input, runtime, retry, counter, slot);
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = planned;
@@ -103,7 +151,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
   if (counter.attempts === 0 && skipped.length > 0 && !input.signal.aborted) {
     const best = closestToRecovery(skipped, runtime);
     runtime.breakers.for(best.target.key).forceAcquire();
-    const outcome = await tryTarget(best, input, runtime, retry, counter);
+    const outcome = await tryTarget(best, input, runtime, retry, counter, slot);
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = best;
@@ -115,7 +163,12 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     counter,
     lastPlanned?.target,
     assigned,
+    slot.placement,
   );
+}
+
+function speaksNatively(target: ResolvedTarget, input: DispatchInput): boolean {
+  return input.native !== undefined && target.provider.supports(input.native.operation);
 }
 
 /** Whether a request planned to this target would skip it now (health check failing, breaker open). */
@@ -149,6 +202,7 @@ async function tryTarget(
   runtime: RoutingRuntime,
   retry: RetryConfig,
   counter: AttemptCounts,
+  slot: PlacementSlot,
 ): Promise<TargetOutcome> {
   const { target } = planned;
   const breaker = runtime.breakers.for(target.key);
@@ -157,8 +211,9 @@ async function tryTarget(
     if (tryNumber > 1) counter.retries++;
     runtime.inFlight.increment(target.key);
     const span = input.observeAttempt?.(target, counter.attempts);
+    slot.placement = undefined;
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter, span) };
+      return { ok: true, result: await attempt(planned, input, runtime, counter, span, slot) };
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
@@ -191,16 +246,22 @@ async function attempt(
   runtime: RoutingRuntime,
   counts: AttemptCounts,
   span: AttemptSpan | undefined,
+  slot: PlacementSlot,
 ): Promise<DispatchResult> {
   const { target, variant } = planned;
+  const native = speaksNatively(target, input) ? input.native : undefined;
   const reply = await target.provider.send({
-    operation: input.operation,
+    operation: native ? native.operation : input.operation,
     model: target.model,
-    body: upstreamBody(input, target.model),
+    body: native ? native.body(target.model) : upstreamBody(input, target.model),
     stream: input.stream,
     requestId: input.requestId,
     signal: input.signal,
     traceHeaders: span?.headers ?? (input.traceparent ? { traceparent: input.traceparent } : undefined),
+    clientHeaders: native?.headers,
+    deadlineAt: input.deadlineAt,
+    priority: input.priority,
+    onPlacement: slot.report,
   });
   const breaker = runtime.breakers.for(target.key);
   if (reply.kind === 'json') {
@@ -208,21 +269,21 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, body: reply.body };
+    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
   // From here the stream belongs to the client: its end settles the in-flight count and the breaker.
-  const rest = settleWhenDone(reply.chunks, span, (error) => {
+  const rest = settleWhenDone(reply.chunks, (error) => {
     runtime.inFlight.decrement(target.key);
     span?.end(isGatewayError(error) ? error.code : undefined);
     if (error === undefined) breaker.recordSuccess();
     else if (error === CANCELLED) breaker.release();
     else if (input.signal.aborted || !isGatewayError(error) || !isTargetFault(error)) breaker.release();
     else breaker.recordFailure();
-  });
+  }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, first: first.done ? undefined : first.value, rest };
 }
 
 /**
@@ -233,41 +294,4 @@ function upstreamBody(input: DispatchInput, model: string): JsonObject {
   if (!input.stream) return { ...input.body, model };
   const options = input.body.stream_options;
   return { ...input.body, model, stream_options: { ...(options && typeof options === 'object' ? options : {}), include_usage: true } };
-}
-
-/** Passed to `onDone` when the consumer stopped reading early (the client left). */
-const CANCELLED = Symbol('cancelled');
-
-/**
- * Wraps an iterator so `onDone` runs exactly once: on completion, failure (with the error) or cancel.
- * The attempt's span, when tracing is on, sees every chunk.
- */
-function settleWhenDone(
-  iterator: AsyncIterator<JsonObject>,
-  span: AttemptSpan | undefined,
-  onDone: (error: unknown) => void,
-): AsyncIterator<JsonObject> {
-  let settled = false;
-  const settle = (error: unknown): void => {
-    if (settled) return;
-    settled = true;
-    onDone(error);
-  };
-  return {
-    async next() {
-      try {
-        const result = await iterator.next();
-        if (result.done) settle(undefined);
-        else span?.observe(result.value);
-        return result;
-      } catch (error) {
-        settle(error ?? new Error('stream failed'));
-        throw error;
-      }
-    },
-    async return(value?: unknown) {
-      settle(CANCELLED);
-      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
-    },
-  };
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
-import type { JsonObject, Operation } from '../providers/types.js';
+import type { CanonicalOperation, JsonObject } from '../providers/types.js';
 
 /**
  * Longest `model` accepted. Real names (`openai/gpt-4o-mini`, `local-vllm/meta-llama/Llama-3.1-8B-Instruct`)
@@ -31,7 +31,7 @@ const message = z.looseObject({
   role: z.string().min(1),
 });
 
-const schemas: Record<Operation, z.ZodType> = {
+const schemas: Record<CanonicalOperation, z.ZodType> = {
   chat: z.looseObject({
     ...common,
     messages: z.array(message).min(1),
@@ -53,7 +53,7 @@ const schemas: Record<Operation, z.ZodType> = {
 /** A validated body: known fields are typed, the rest is carried along untouched. */
 export type ValidatedBody = JsonObject & { model: string; stream?: boolean | null; user?: string };
 
-export function validateRequestBody(operation: Operation, body: unknown): ValidatedBody {
+export function validateRequestBody(operation: CanonicalOperation, body: unknown): ValidatedBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('invalid_request', 'request body must be a JSON object');
   }

@@ -1,40 +1,42 @@
 /**
- * Writes an OpenAI chunk stream to the client as SSE, chunk by chunk as they arrive, honouring
- * backpressure. If the upstream breaks after bytes went out, the client gets one final event with an
- * OpenAI-shaped error (code `stream_interrupted`) and no `[DONE]`, so a truncated answer is visible.
+ * Writes a streamed answer to the client as SSE, item by item as they arrive, honouring backpressure.
+ * What each item becomes on the wire is the inbound dialect's business (its StreamRenderer); this file
+ * owns the delivery: corked writes per event-loop turn, and the stream-failure contract's timing — if
+ * the upstream breaks after bytes went out, the dialect's failure text closes the stream, so a truncated
+ * answer is visible as one.
  */
 import type { ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError, type OpenAIErrorBody } from '../errors.js';
-import { isUsageOnlyChunk } from '../telemetry/usage.js';
+import type { StreamRenderer } from '../inbound/types.js';
 import type { JsonObject } from '../providers/types.js';
-import { SSE_DONE, sseData } from '../providers/sse.js';
 
 export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone';
 
 export interface SseWriteOptions {
-  /** The gateway asks upstreams for usage on every stream; the usage chunk reaches the client only if it asked. */
-  includeUsage: boolean;
-  /** Receives every chunk (usage included), e.g. to cache the answer once complete. */
-  collect?: JsonObject[] | undefined;
-  /** Sees every chunk (usage included) as it passes, for telemetry. */
-  observe?: ((chunk: JsonObject) => void) | undefined;
-  /** The error event's body as the client may see it (secrets scrubbed): see http/client-error.ts. */
+  /** Called for every upstream item before it is rendered (telemetry timing). */
+  observe?: (() => void) | undefined;
+  /** The error body as the client may see it (secrets scrubbed): see http/client-error.ts. */
   errorBody: (error: GatewayError) => OpenAIErrorBody;
+  /**
+   * Runs once the upstream completed, before the closing event goes out: whatever must hold by the time
+   * the client has the whole answer (e.g. a stored conversation it may continue at once) is done here.
+   * If it throws, the stream closes with the dialect's failure text for that error instead.
+   */
+  beforeEnd?: (() => Promise<void> | void) | undefined;
 }
 
 export async function writeSseStream(
   res: ServerResponse,
   first: JsonObject | undefined,
   rest: AsyncIterator<JsonObject>,
-  clientModel: string,
+  renderer: StreamRenderer,
   options: SseWriteOptions,
 ): Promise<StreamOutcome> {
-  const forward = async (chunk: JsonObject): Promise<boolean> => {
-    if ('model' in chunk) chunk.model = clientModel;
-    options.collect?.push(chunk);
-    options.observe?.(chunk);
-    if (!options.includeUsage && isUsageOnlyChunk(chunk)) return !res.destroyed;
-    return writeChunk(res, chunk);
+  const forward = async (item: JsonObject): Promise<boolean> => {
+    options.observe?.();
+    const text = renderer.next(item);
+    if (text === '') return !res.destroyed;
+    return writeText(res, text);
   };
   try {
     if (first && !(await forward(first))) return closeIterator(rest);
@@ -50,15 +52,26 @@ export async function writeSseStream(
       'stream_interrupted',
       `the upstream stream broke after it had started${cause ? `: ${cause.message}` : ''}`,
     );
-    endStream(res, sseData(JSON.stringify(options.errorBody(interrupted))));
+    endStream(res, renderer.fail(options.errorBody(interrupted), cause));
     return 'interrupted';
   }
   if (res.destroyed) return 'client_gone';
-  endStream(res, SSE_DONE);
+  const last = renderer.end();
+  try {
+    const ready = options.beforeEnd?.();
+    if (ready) await ready;
+  } catch (error) {
+    if (res.destroyed) return 'client_gone';
+    const failure = isGatewayError(error) ? error : new GatewayError('internal_error', 'the answer could not be completed');
+    endStream(res, renderer.fail(options.errorBody(failure), failure));
+    return 'interrupted';
+  }
+  if (res.destroyed) return 'client_gone';
+  endStream(res, last);
   return 'complete';
 }
 
-/** Writes an already-complete SSE body (a cached answer, [DONE] included, in parts) and ends the stream. */
+/** Writes an already-complete SSE body (a cached answer, its closing event included, in parts) and ends the stream. */
 export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer | string)[]): Promise<StreamOutcome> {
   if (res.destroyed) return 'client_gone';
   res.cork();
@@ -75,9 +88,8 @@ export async function writeSseBody(res: ServerResponse, parts: readonly (Buffer 
   return res.writableFinished ? 'complete' : 'client_gone';
 }
 
-
 /**
- * Chunks decoded from one upstream read arrive within one turn of the event loop: corking until the
+ * Events decoded from one upstream read arrive within one turn of the event loop: corking until the
  * turn ends sends them in one socket write instead of one syscall each.
  */
 function corkForThisTurn(res: ServerResponse): void {
@@ -97,11 +109,11 @@ function endStream(res: ServerResponse, last: string): void {
   res.end(last);
 }
 
-/** Writes one chunk; resolves false when the client has gone away. */
-async function writeChunk(res: ServerResponse, chunk: JsonObject): Promise<boolean> {
+/** Writes one rendered event; resolves false when the client has gone away. */
+async function writeText(res: ServerResponse, text: string): Promise<boolean> {
   if (res.destroyed) return false;
   corkForThisTurn(res);
-  if (res.write(sseData(JSON.stringify(chunk)))) return true;
+  if (res.write(text)) return true;
   await drainOrClose(res);
   return !res.destroyed;
 }

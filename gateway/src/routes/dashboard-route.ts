@@ -73,7 +73,9 @@ export function registerDashboardRoute(app: FastifyInstance, access: AccessContr
     const key = (request.body as { key?: unknown } | undefined)?.key;
     const session = typeof key === 'string' && access.isAdminKey(key) ? access.startSession() : undefined;
     if (!session) throw new GatewayError('admin_key_required', 'that is not the admin key');
-    const secure = request.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
+    // Secure only when the browser reached us over https (TLS here, or a proxy `server.trustProxy`
+    // trusts saying so): a browser does not send a Secure cookie back over plain http, so localhost works.
+    const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header('set-cookie', `${SESSION_COOKIE}=${session.value}; Path=/; Max-Age=${session.maxAgeSeconds}; HttpOnly; SameSite=Strict${secure}`);
     reply.code(204);
     return undefined;

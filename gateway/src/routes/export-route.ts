@@ -1,15 +1,23 @@
 /**
  * GET /api/export: the fine-tuning loop. Streams JSONL in OpenAI's chat fine-tuning format — one
  * {"messages": [...]} per line, the request's messages followed by the assistant's answer — from traces
- * whose bodies were logged, filtered by route, time range and minimum feedback score.
+ * whose bodies were logged, filtered by route, time range and minimum feedback score. A Responses API
+ * trace logs its whole conversation (earlier turns included) and becomes the same chat messages the
+ * gateway would send a chat provider, then the response's output as the assistant's turn; an Anthropic
+ * Messages trace is read as the chat request and answer it translates to.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../errors.js';
+import { toChatRequest as messagesToChat, validateMessagesRequest } from '../inbound/messages-request.js';
+import { toOpenAIResponse } from '../providers/anthropic-mapping.js';
 import { formatParam } from '../proxy/request-schemas.js';
 import type { TraceStore } from '../telemetry/trace-store.js';
 import type { ExportCursor, ExportFilter } from '../telemetry/trace-sink.js';
+import { toChatRequest } from '../inbound/responses-to-chat.js';
+import type { ResponsesRequest } from '../inbound/responses-request.js';
+import type { JsonObject } from '../providers/types.js';
 
 const PAGE = 500;
 
@@ -52,19 +60,33 @@ async function* exportLines(traces: TraceStore, filter: ExportFilter): AsyncGene
   }
 }
 
-/** {"messages": [...]} for a chat trace; undefined when a body was truncated or is not a chat. */
+/** {"messages": [...]} for a chat, Responses or Messages trace; undefined when a body was truncated or is none of them. */
 export function toFineTuningExample(requestBody: string, responseBody: string): { messages: unknown[] } | undefined {
-  let request: { messages?: unknown };
-  let response: { choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
+  let request: { messages?: unknown; input?: unknown };
+  let response: { type?: unknown; object?: unknown; output?: unknown; choices?: { message?: { role?: string; content?: unknown; tool_calls?: unknown } }[] };
   try {
     request = JSON.parse(requestBody) as typeof request;
     response = JSON.parse(responseBody) as typeof response;
+    // An Anthropic Message answered /v1/messages: both sides as the OpenAI chat they translate to.
+    if (response.type === 'message') {
+      request = messagesToChat(validateMessagesRequest(request), () => undefined);
+      response = toOpenAIResponse(response as JsonObject, '') as typeof response;
+    }
   } catch {
     return undefined;
   }
+  if (response.object === 'response') return responsesExample(request as ResponsesRequest, response as JsonObject);
   const message = response.choices?.[0]?.message;
   if (!Array.isArray(request.messages) || !message) return undefined;
   const answer: Record<string, unknown> = { role: 'assistant', content: message.content ?? null };
   if (message.tool_calls) answer.tool_calls = message.tool_calls;
   return { messages: [...request.messages, answer] };
+}
+
+/** A Responses conversation and its answer as chat messages (the answer's items become the last turns). */
+function responsesExample(request: ResponsesRequest, response: JsonObject): { messages: unknown[] } | undefined {
+  if (!Array.isArray(response.output)) return undefined;
+  const items = [...(Array.isArray(request.input) ? request.input : []), ...(response.output as JsonObject[])];
+  const messages = toChatRequest({ ...request, tools: [] }, items).body.messages as unknown[];
+  return messages.length > 0 ? { messages } : undefined;
 }

@@ -1,19 +1,20 @@
 /**
- * The OpenAI-compatible endpoints. Each request: validate, resolve the model, answer from the cache
- * when it can, otherwise dispatch through the route within its deadline and reply as JSON or stream
- * SSE as chunks arrive (caching the complete answer). A client that disconnects aborts the upstream
- * request at once.
+ * The proxy endpoints: one handler for every inbound dialect (gateway/src/inbound/). Each request: the
+ * dialect parses the client's body into the canonical request, then the one pipeline runs — resolve the
+ * model, key admission, cache, budget, dispatch through the route within its deadline — and the dialect
+ * renders the answer back, as JSON or as SSE written as upstream items arrive (caching the complete
+ * answer). A client that disconnects aborts the upstream request at once.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cacheKey } from '../cache/cache-key.js';
 import type { Flight, ResponseCache } from '../cache/response-cache.js';
-import { decodeAnswer, encodeJsonAnswer, encodeStreamAnswer, jsonBodyOf, sseBodyOf, type StoredAnswer } from '../cache/stored-answer.js';
+import { decodeAnswer, encodeJsonAnswer, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
+import type { InboundDialect, InboundExchange, StreamAnswer } from '../inbound/types.js';
 import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
-import { validateRequestBody, type ValidatedBody } from '../proxy/request-schemas.js';
 import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
-import type { JsonObject, Operation } from '../providers/types.js';
+import type { JsonObject } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
 import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
@@ -22,10 +23,14 @@ import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.
 import type { ShadowTraffic } from '../canary/shadow-traffic.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import { clientError } from '../http/client-error.js';
-import { answerText } from '../telemetry/usage.js';
-import { chunkText } from '../telemetry/usage.js';
+import { parseMetadata, requestTimeoutMs, stickyKeyOf, withKeyTags } from '../proxy/request-headers.js';
+import { createPriorityOf, type PriorityOf } from '../proxy/priority.js';
+import type { PriorityConfig } from '../config/pool-schema.js';
+import type { ReplicaPlacement } from '../providers/types.js';
 
 export interface ProxyRouteDeps {
+  /** The inbound dialects to serve, each at its own path. */
+  dialects: readonly InboundDialect[];
   resolver: ModelResolver;
   runtime: RoutingRuntime;
   /** Undefined when no route can cache (the cache step is skipped entirely). */
@@ -34,7 +39,7 @@ export interface ProxyRouteDeps {
   defaultTimeoutMs: number;
   /** Records requests the gateway finished itself (streams; JSON replies are recorded on response), and spans. */
   recorder: RequestRecorder;
-  /** Keep streamed chunks so the trace can store the assembled answer. */
+  /** Keep streamed answers so the trace can store them. */
   logBodies: boolean;
   /** Route permissions, rate limits and budgets for keyed requests. */
   admission: AdmissionDeps;
@@ -42,12 +47,15 @@ export interface ProxyRouteDeps {
   shadow: ShadowTraffic;
   /** Removes the gateway's secrets from error text a client gets mid-stream. */
   scrubber: SecretScrubber;
+  /** Priority classes for replica pools' queues. */
+  priority: PriorityConfig;
 }
 
-/** Route config marking the proxy endpoints, so hooks know which requests produce an outcome. */
+/** Route config marking the proxy endpoints, so hooks know which requests produce an outcome and how errors look. */
 export interface ProxyRouteConfig {
-  operation: Operation;
+  operation: string;
   access: 'client';
+  dialect: InboundDialect;
 }
 
 const SSE_HEADERS = {
@@ -56,23 +64,21 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
-/** A request header that shortens (never lengthens) the route's deadline. */
-const TIMEOUT_HEADER = 'x-gateway-timeout-ms';
 /** `no-store` skips the cache both ways; `refresh` skips the lookup but stores the new answer. */
 const CACHE_HEADER = 'x-gateway-cache';
 const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 /** A JSON object of string tags stored on the trace. */
 const METADATA_HEADER = 'x-gateway-metadata';
+/** Tool types a translated attempt could not carry and left out. */
+const DROPPED_TOOLS_HEADER = 'x-gateway-dropped-tools';
 
 const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
 export function registerProxyRoutes(app: FastifyInstance, deps: ProxyRouteDeps): void {
-  const route = (path: string, operation: Operation): void => {
-    app.post(path, { config: { operation, access: 'client' } satisfies ProxyRouteConfig }, createProxyHandler(operation, deps));
-  };
-  route('/v1/chat/completions', 'chat');
-  route('/v1/completions', 'completions');
-  route('/v1/embeddings', 'embeddings');
+  for (const dialect of deps.dialects) {
+    const config: ProxyRouteConfig = { operation: dialect.label, access: 'client', dialect };
+    app.post(dialect.path, { config }, createProxyHandler(dialect, deps));
+  }
 }
 
 /** What the cache decided for one request before the upstream was called. */
@@ -82,44 +88,43 @@ interface CachePlan {
   flight: Flight | undefined;
 }
 
-function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
+function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
   const { resolver, runtime, cache, defaultTimeoutMs, recorder, logBodies, admission, shadow, scrubber } = deps;
-  const recordOutcome = (outcome: RequestOutcome): void => recorder.finish(outcome);
+  const operation = dialect.operation;
+  const priorityOf = createPriorityOf(deps.priority);
 
   return async function proxyHandler(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const outcome = request.outcome as RequestOutcome;
-    const body = validateRequestBody(operation, request.body);
-    outcome.requestedModel = body.model;
-    outcome.requestBody = body;
-    if (typeof body.user === 'string') outcome.user = body.user;
-    outcome.metadata = parseMetadata(request.headers[METADATA_HEADER]);
-    const route = resolver.resolve(body.model);
-    if (!route) {
-      throw new GatewayError('model_not_found', `The model '${body.model}' does not exist on this gateway`, { param: 'model' });
-    }
+    outcome.textOf = dialect.answerText;
     const key = request.gatewayKey;
+    const parsed = dialect.parse(request.body, { keyId: key?.id ?? '', headers: request.headers });
+    const exchange = parsed instanceof Promise ? await parsed : parsed;
+    // The canonical request is final from here, whatever the dialect: the place for input policies.
+    const body = exchange.canonical;
+    outcome.requestedModel = exchange.model;
+    outcome.requestBody = exchange.logBody;
+    outcome.canonicalBody = body;
+    if (exchange.user !== undefined) outcome.user = exchange.user;
+    outcome.metadata = parseMetadata(request.headers[METADATA_HEADER]);
+    const route = resolver.resolve(exchange.model);
+    if (!route) {
+      throw new GatewayError('model_not_found', `The model '${exchange.model}' does not exist on this gateway`, { param: 'model' });
+    }
     if (key) {
       await admitKey(admission, key, route, reply);
       if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
-    const stream = operation !== 'embeddings' && body.stream === true;
-    const includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+    const stream = exchange.stream;
     outcome.route = route.name;
     outcome.stream = stream;
 
     let plan: CachePlan | undefined;
     if (cache && route.cache.enabled) {
-      const looked = await consultCache(cache, request, operation, body, route);
+      const looked = await consultCache(cache, request, dialect, exchange, route);
       if (looked.hit) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
-        if (!stream) {
-          const text = jsonBodyOf(operation, looked.hit);
-          // Parsed only when bodies are logged: a hit otherwise sends the stored text as it is.
-          if (logBodies) outcome.responseBody = JSON.parse(text.toString()) as JsonObject;
-          return reply.type('application/json; charset=utf-8').send(text);
-        }
-        return replayStream(reply, outcome, sseBodyOf(operation, looked.hit, includeUsage), recordOutcome);
+        return answerFromCache(reply, outcome, exchange, looked.hit, recorder, logBodies);
       }
       plan = looked.plan;
     }
@@ -140,32 +145,52 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, operation, body, route, stream, runtime, defaultTimeoutMs, recorder);
+      const result = await dispatchWithDeadline(request, reply, outcome, dialect, exchange, route, runtime, defaultTimeoutMs, recorder, priorityOf);
+      if (!result.native && exchange.droppedTools.length > 0) {
+        const dropped = exchange.droppedTools.join(', ');
+        reply.header(DROPPED_TOOLS_HEADER, dropped);
+        outcome.metadata = { ...outcome.metadata, dropped_tools: dropped };
+      }
       if (result.kind === 'json') {
         outcome.upstreamEndedAt = performance.now();
-        if ('model' in result.body) result.body.model = body.model;
-        outcome.responseBody = result.body;
-        const stored = plan && encodeJsonAnswer(result.body);
+        // The answer as the client will get it (its text: dialect.answerText): the place for output policies.
+        const answer = exchange.renderJson(result.body, result.native);
+        outcome.responseBody = answer;
+        // A JSON answer is cached as the client gets it, serialised once: the stored bytes are also the reply.
+        const stored = plan && encodeJsonAnswer(answer);
         if (plan) settle(cache!, plan, stored);
-        if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, answerText(result.body)));
-        // A cached answer is serialised once: the stored bytes are also the reply.
-        return stored ? reply.type('application/json; charset=utf-8').send(jsonBodyOf(operation, decodeAnswer(stored)!)) : result.body;
+        const kept = exchange.completed?.(answer);
+        if (kept) await kept;
+        if (route.shadow) shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, dialect.answerText(answer)));
+        return stored ? reply.type('application/json; charset=utf-8').send(decodeAnswer(stored)!.body) : answer;
       }
-      const collected: JsonObject[] | undefined = plan ? [] : undefined;
-      if (logBodies) outcome.streamChunks = [];
+      const collect = plan !== undefined || logBodies || exchange.completed !== undefined;
+      const renderer = exchange.streamRenderer(result.native, outcome, collect);
       const res = startStream(reply, outcome);
-      outcome.streamResult = await writeSseStream(res, result.first, result.rest, body.model, {
-        includeUsage,
-        collect: collected,
-        observe: (chunk) => observeChunk(outcome, chunk),
-        errorBody: (error) => clientError(error, scrubber, request.headers).body,
+      let answer: StreamAnswer | undefined;
+      outcome.streamResult = await writeSseStream(res, result.first, result.rest, renderer, {
+        observe: () => {
+          outcome.firstChunkAt ??= performance.now();
+        },
+        errorBody: (error) => {
+          // stream_interrupted, or what kept the answer from completing (its conversation not stored).
+          outcome.errorCode = error.code;
+          return clientError(error, scrubber, request.headers).body;
+        },
+        // A whole streamed answer before its closing event (the text so far is outcome.streamText).
+        beforeEnd: () => {
+          answer = renderer.answer();
+          return answer && exchange.completed?.(answer.json());
+        },
       });
       outcome.upstreamEndedAt = performance.now();
-      if (outcome.streamResult === 'interrupted') outcome.errorCode = 'stream_interrupted';
-      // Only a complete stream is cached; a truncated one never is.
-      if (plan) settle(cache!, plan, outcome.streamResult === 'complete' ? encodeStreamAnswer(collected!) : undefined);
+      if (outcome.streamResult === 'interrupted') outcome.errorCode ??= 'stream_interrupted';
+      // Only a complete stream is cached or kept; a truncated one never is.
+      if (outcome.streamResult !== 'complete') answer = undefined;
+      if (plan) settle(cache!, plan, answer?.stored());
+      if (answer && logBodies) outcome.responseBody = answer.json();
       if (route.shadow && outcome.streamResult === 'complete') shadow.maybeMirror(route, operation, body, primaryAnswer(outcome, outcome.streamText));
-      recordOutcome(outcome);
+      recorder.finish(outcome);
       return undefined;
     } finally {
       // Followers waiting on this request's answer are released whatever happened to it.
@@ -174,11 +199,42 @@ function createProxyHandler(operation: Operation, deps: ProxyRouteDeps) {
   };
 }
 
+async function answerFromCache(
+  reply: FastifyReply,
+  outcome: RequestOutcome,
+  exchange: InboundExchange,
+  hit: StoredAnswer,
+  recorder: RequestRecorder,
+  logBodies: boolean,
+): Promise<unknown> {
+  if (!exchange.stream) {
+    const json = exchange.replayJson(hit);
+    if (typeof json === 'object' && !Buffer.isBuffer(json)) {
+      outcome.responseBody = json;
+      const kept = exchange.completed?.(json);
+      if (kept) await kept;
+      return json;
+    }
+    // Parsed only when bodies are logged: a hit otherwise sends the stored text as it is.
+    if (logBodies) outcome.responseBody = JSON.parse(json.toString()) as JsonObject;
+    return reply.type('application/json; charset=utf-8').send(json);
+  }
+  outcome.firstChunkAt = performance.now();
+  const replay = exchange.replaySse(hit);
+  // Before the stream starts: what must hold once the client has the whole answer (a stored conversation)
+  // is done first, so its failure is an error reply rather than a broken replay.
+  const kept = replay.answer && exchange.completed?.(replay.answer);
+  if (kept) await kept;
+  outcome.streamResult = await writeSseBody(startStream(reply, outcome), replay.parts);
+  recorder.finish(outcome);
+  return undefined;
+}
+
 async function consultCache(
   cache: ResponseCache,
   request: FastifyRequest,
-  operation: Operation,
-  body: ValidatedBody,
+  dialect: InboundDialect,
+  exchange: InboundExchange,
   route: CompiledRoute,
 ): Promise<{ hit?: StoredAnswer; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
@@ -187,7 +243,7 @@ async function consultCache(
   // partitions further within a key.
   const header = request.headers[CACHE_NAMESPACE_HEADER];
   const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}`;
-  const key = cacheKey(namespace, operation, body);
+  const key = cacheKey(namespace, dialect.label, exchange.cacheBody);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
   const found = await cache.lookup(key);
@@ -213,15 +269,15 @@ async function dispatchWithDeadline(
   request: FastifyRequest,
   reply: FastifyReply,
   outcome: RequestOutcome,
-  operation: Operation,
-  body: ValidatedBody,
+  dialect: InboundDialect,
+  exchange: InboundExchange,
   route: CompiledRoute,
-  stream: boolean,
   runtime: RoutingRuntime,
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
+  priorityOf: PriorityOf,
 ): Promise<DispatchResult> {
-  const timeoutMs = requestTimeoutMs(request, route.timeoutMs ?? defaultTimeoutMs);
+  const timeoutMs = requestTimeoutMs(request.headers, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
   const res = reply.raw;
   res.once('close', () => {
@@ -230,33 +286,46 @@ async function dispatchWithDeadline(
   const deadline = setTimeout(() => {
     controller.abort(new GatewayError('deadline_exceeded', `no answer within the request deadline of ${timeoutMs} ms`));
   }, timeoutMs);
+  const body = exchange.canonical;
   try {
     const result = await dispatch(
       {
         route,
-        operation,
+        operation: dialect.operation,
         body,
-        stream,
+        stream: exchange.stream,
+        native: dialect.native && { operation: dialect.native, body: (model) => exchange.nativeBody(model), headers: exchange.nativeHeaders },
+        translationRefused:
+          exchange.untranslatable ?? (route.hostedTools === 'reject' && exchange.droppedTools.length > 0 ? refusedTools(exchange.droppedTools) : undefined),
         // Upstreams see the id the client sees in x-request-id: its own when it sent one.
         requestId: request.clientRequestId ?? request.id,
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
-        stickyKey: (header) => stickyKeyOf(request, body.user, header),
+        stickyKey: (header) => stickyKeyOf(request.headers, exchange.user, header),
         traceparent: outcome.traceparent,
-        observeAttempt: attemptObserver(recorder, outcome, operation, body, stream),
+        observeAttempt: attemptObserver(recorder, outcome, dialect, body, exchange.stream),
+        priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
     clearTimeout(deadline);
   }
+}
+
+function refusedTools(tools: readonly string[]): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    `this route does not translate requests with tools of type ${tools.map((t) => `'${t}'`).join(', ')} (hostedTools: reject), and none of its targets serves them natively`,
+    { param: 'tools' },
+  );
 }
 
 /** Takes the socket over for SSE. A hijacked reply skips Fastify's onResponse hook, so streams record their own outcome. */
@@ -268,30 +337,18 @@ function startStream(reply: FastifyReply, outcome: RequestOutcome): ServerRespon
   return reply.raw;
 }
 
-async function replayStream(
-  reply: FastifyReply,
-  outcome: RequestOutcome,
-  events: (Buffer | string)[],
-  recordOutcome: (outcome: RequestOutcome) => void,
-): Promise<undefined> {
-  outcome.firstChunkAt = performance.now();
-  outcome.streamResult = await writeSseBody(startStream(reply, outcome), events);
-  recordOutcome(outcome);
-  return undefined;
-}
-
 function primaryAnswer(outcome: RequestOutcome, text: string) {
   return { traceId: outcome.traceId, text, variant: outcome.variant, keyId: outcome.keyId, user: outcome.user };
 }
 
 /** Per-attempt spans, when tracing is on (otherwise no span work at all). */
-function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, operation: Operation, body: ValidatedBody, stream: boolean) {
+function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, dialect: InboundDialect, body: JsonObject, stream: boolean) {
   const tracing = recorder.tracing;
   const parent = outcome.span;
   if (!tracing || !parent) return undefined;
   return (target: ResolvedTarget, attempt: number) =>
     tracing.startAttempt(parent, {
-      operation,
+      operation: dialect.label,
       providerType: target.provider.type,
       providerName: target.provider.name,
       baseUrl: target.provider.baseUrl,
@@ -302,67 +359,15 @@ function attemptObserver(recorder: RequestRecorder, outcome: RequestOutcome, ope
     });
 }
 
-/** What telemetry needs from each streamed chunk: usage when it comes, text for estimates, timing. */
-function observeChunk(outcome: RequestOutcome, chunk: JsonObject): void {
-  outcome.firstChunkAt ??= performance.now();
-  if (chunk.usage) outcome.reportedUsage = chunk.usage;
-  else outcome.streamText += chunkText(chunk);
-  outcome.streamChunks?.push(chunk);
-}
-
-function parseMetadata(header: string | string[] | undefined): Record<string, string> | undefined {
-  if (header === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(Array.isArray(header) ? (header[0] ?? '') : header);
-  } catch {
-    value = undefined;
-  }
-  const valid =
-    value !== null &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    Object.keys(value).length <= 32 &&
-    Object.entries(value).every(([k, v]) => k.length <= 64 && typeof v === 'string' && v.length <= 512);
-  if (!valid) {
-    throw new GatewayError('invalid_request', `${METADATA_HEADER} must be a JSON object of at most 32 string tags`, { param: METADATA_HEADER });
-  }
-  return value as Record<string, string>;
-}
-
-/**
- * The key's tags, then the client's tags under names the key does not set: a client may add tags but
- * never overwrite its key's (a tenant must not move its cost to another team).
- */
-function withKeyTags(keyTags: Readonly<Record<string, string>>, clientTags: Record<string, string> | undefined): Record<string, string> {
-  const merged: Record<string, string> = { ...keyTags };
-  if (clientTags) for (const [name, value] of Object.entries(clientTags)) if (!Object.hasOwn(merged, name)) merged[name] = value;
-  return merged;
-}
-
-function requestTimeoutMs(request: FastifyRequest, routeTimeoutMs: number): number {
-  const header = request.headers[TIMEOUT_HEADER];
-  if (typeof header !== 'string') return routeTimeoutMs;
-  const asked = Number(header);
-  return Number.isInteger(asked) && asked > 0 ? Math.min(asked, routeTimeoutMs) : routeTimeoutMs;
-}
-
-function stickyKeyOf(request: FastifyRequest, user: unknown, header: string | undefined): string | undefined {
-  if (typeof user === 'string' && user.length > 0) return user;
-  if (header) {
-    const value = request.headers[header];
-    if (typeof value === 'string' && value.length > 0) return value;
-  }
-  return undefined;
-}
-
 function noteAttempts(
   reply: FastifyReply,
   outcome: RequestOutcome,
   counts: AttemptCounts,
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
+  placement: ReplicaPlacement | undefined,
 ): void {
+  outcome.placement = placement;
   outcome.attempts = counts.attempts;
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;

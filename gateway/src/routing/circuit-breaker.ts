@@ -47,6 +47,12 @@ export class CircuitBreaker {
     return false;
   }
 
+  /** Whether `tryAcquire` would let a request through now (without taking the half-open probe). */
+  admits(): boolean {
+    const state = this.current();
+    return state === 'closed' || (state === 'half_open' && !this.probeInFlight);
+  }
+
   /** Lets a request through whatever the state (used when every target is open). */
   forceAcquire(): void {
     if (this.current() !== 'closed') this.probeInFlight = true;
@@ -117,30 +123,52 @@ export class CircuitBreaker {
   }
 }
 
-/** One breaker per target key (`provider/model`), made on first use. */
+/**
+ * How many breakers are kept for targets the configuration does not name. A client allowed
+ * `<provider>/*` can name any model; each name would otherwise keep a breaker (about 2 KB) for the life
+ * of the process.
+ */
+export const MAX_UNLISTED_BREAKERS = 1024;
+
+/**
+ * One breaker per target key (`provider/model`), made on first use. Breakers of configured targets are
+ * kept for good; those of any other target (a direct request for an unlisted model) are kept in a
+ * bounded set that forgets the oldest first — a forgotten breaker starts closed again if its target
+ * comes back, as a breaker for a new name does.
+ */
 export class BreakerRegistry {
-  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly listed = new Map<string, CircuitBreaker>();
+  private readonly unlisted = new Map<string, CircuitBreaker>();
+  private readonly configured: ReadonlySet<string>;
 
   constructor(
     private readonly config: BreakerConfig,
     private readonly now: () => number,
     private readonly onStateChange: (key: string, state: BreakerState) => void = () => {},
-  ) {}
+    configured: Iterable<string> = [],
+    private readonly maxUnlisted = MAX_UNLISTED_BREAKERS,
+  ) {
+    this.configured = new Set(configured);
+  }
 
   get enabled(): boolean {
     return this.config.enabled;
   }
 
   for(key: string): CircuitBreaker {
-    let breaker = this.breakers.get(key);
-    if (!breaker) {
-      breaker = new CircuitBreaker(this.config, this.now, (state) => this.onStateChange(key, state));
-      this.breakers.set(key, breaker);
+    const found = this.listed.get(key) ?? this.unlisted.get(key);
+    if (found) return found;
+    const breaker = new CircuitBreaker(this.config, this.now, (state) => this.onStateChange(key, state));
+    if (this.configured.has(key)) {
+      this.listed.set(key, breaker);
+    } else {
+      if (this.unlisted.size >= this.maxUnlisted) this.unlisted.delete(this.unlisted.keys().next().value as string);
+      this.unlisted.set(key, breaker);
     }
     return breaker;
   }
 
   states(): Map<string, BreakerState> {
-    return new Map([...this.breakers].map(([key, breaker]) => [key, breaker.current()]));
+    return new Map([...this.listed, ...this.unlisted].map(([key, breaker]) => [key, breaker.current()]));
   }
 }

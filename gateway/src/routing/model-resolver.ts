@@ -37,6 +37,7 @@ export class ModelResolver {
           timeoutMs: route.shadow.timeoutMs,
         },
         stickyHeaders: stickyHeadersOf(root),
+        hostedTools: route.hostedTools,
       }));
     }
   }
@@ -56,6 +57,7 @@ export class ModelResolver {
       cache: this.directCache,
       shadow: undefined,
       stickyHeaders: [],
+      hostedTools: 'drop',
     };
   }
 

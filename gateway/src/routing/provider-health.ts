@@ -3,8 +3,13 @@
  * on an interval; after `unhealthyAfter` failures in a row the provider's targets are skipped while
  * another target is available, and one successful check brings it back.
  */
-import { request } from 'undici';
-import type { GatewayConfig, HealthCheckConfig } from '../config/schema.js';
+import { request, type Dispatcher } from 'undici';
+import type { GatewayConfig, HealthCheckConfig, ProviderConfig } from '../config/schema.js';
+
+/** A provider that stands for several replicas (listed or discovered). */
+export function isPool(provider: ProviderConfig): boolean {
+  return provider.type === 'openai-compatible' && (provider.replicas !== undefined || provider.discovery !== undefined);
+}
 
 interface CheckState {
   readonly url: string;
@@ -19,7 +24,8 @@ export class ProviderHealth {
 
   constructor(config: GatewayConfig) {
     for (const [name, provider] of Object.entries(config.providers)) {
-      if (provider.type === 'mock' || !provider.healthCheck) continue;
+      // A replica pool checks each of its replicas itself.
+      if (provider.type === 'mock' || !provider.healthCheck || provider.baseUrl === undefined || isPool(provider)) continue;
       const url = new URL(provider.healthCheck.path, new URL(provider.baseUrl).origin).toString();
       this.checks.set(name, { url, config: provider.healthCheck, failures: 0, healthy: true });
     }
@@ -47,20 +53,28 @@ export class ProviderHealth {
   }
 
   private async check(state: CheckState): Promise<void> {
-    let ok = false;
-    try {
-      const response = await request(state.url, { method: 'GET', signal: AbortSignal.timeout(state.config.timeoutMs) });
-      await response.body.dump();
-      ok = response.statusCode >= 200 && response.statusCode < 300;
-    } catch {
-      ok = false;
-    }
-    if (ok) {
-      state.failures = 0;
-      state.healthy = true;
-    } else {
-      state.failures++;
-      if (state.failures >= state.config.unhealthyAfter) state.healthy = false;
-    }
+    noteCheck(state, await probeHealth(state.url, state.config.timeoutMs), state.config.unhealthyAfter);
+  }
+}
+
+/** One health check: a GET that must answer 2xx within the timeout. */
+export async function probeHealth(url: string, timeoutMs: number, dispatcher?: Dispatcher): Promise<boolean> {
+  try {
+    const response = await request(url, { method: 'GET', signal: AbortSignal.timeout(timeoutMs), ...(dispatcher ? { dispatcher } : {}) });
+    await response.body.dump();
+    return response.statusCode >= 200 && response.statusCode < 300;
+  } catch {
+    return false;
+  }
+}
+
+/** Healthy again after one good check; unhealthy after `unhealthyAfter` bad ones in a row. */
+export function noteCheck(state: { failures: number; healthy: boolean }, ok: boolean, unhealthyAfter: number): void {
+  if (ok) {
+    state.failures = 0;
+    state.healthy = true;
+  } else {
+    state.failures++;
+    if (state.failures >= unhealthyAfter) state.healthy = false;
   }
 }

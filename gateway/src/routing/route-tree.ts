@@ -70,6 +70,8 @@ export interface CompiledRoute {
   readonly shadow: CompiledShadow | undefined;
   /** Header names that identify a user for canary stickiness (besides the body's `user`). */
   readonly stickyHeaders: readonly string[];
+  /** What happens to hosted tools a translated provider cannot serve (see routing-schema.ts). */
+  readonly hostedTools: 'drop' | 'reject';
 }
 
 export interface CompiledShadow {

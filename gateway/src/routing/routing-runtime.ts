@@ -2,6 +2,7 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { RoutingRuntime } from '../proxy/dispatch.js';
 import { BreakerRegistry, type BreakerState } from './circuit-breaker.js';
+import { configuredTargets, targetKey } from './configured-targets.js';
 import { InFlightTracker } from './in-flight.js';
 import { ProviderHealth } from './provider-health.js';
 
@@ -11,7 +12,7 @@ export function createRoutingRuntime(
 ): RoutingRuntime {
   return {
     random: options.random ?? Math.random,
-    breakers: new BreakerRegistry(config.routing.breaker, options.now ?? Date.now, options.onBreakerChange),
+    breakers: new BreakerRegistry(config.routing.breaker, options.now ?? Date.now, options.onBreakerChange, configuredTargets(config).map(targetKey)),
     inFlight: new InFlightTracker(),
     health: new ProviderHealth(config),
     retryDefaults: config.routing.retry,

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 
 /** Every piece of state that can be shared through Redis. */
-export const STATE_PIECES = ['cache', 'limits', 'keys', 'canary'] as const;
+export const STATE_PIECES = ['cache', 'limits', 'keys', 'canary', 'responses'] as const;
 export type StatePiece = (typeof STATE_PIECES)[number];
 export type StoreKind = 'memory' | 'redis';
 
@@ -26,6 +26,8 @@ export const stateSchema = z.strictObject({
   keys: storeKind,
   /** Canary weights and status, and the lease that lets one replica decide. */
   canary: storeKind,
+  /** The Responses API's stored responses and conversations (previous_response_id, GET /v1/responses/{id}). */
+  responses: storeKind,
 });
 
 export type StateConfig = z.infer<typeof stateSchema>;

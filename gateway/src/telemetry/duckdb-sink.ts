@@ -17,20 +17,29 @@ import { DUCKDB_DIALECT } from './sql-dialect.js';
 import { storableRow, type CanaryEventRow, type FeedbackRow, type TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
-/** The requests table's columns in table order (client_request_id last: older files get it appended). */
-const REQUEST_COLUMNS: readonly (readonly [name: keyof TraceRow, type: string])[] = [
+/**
+ * The requests table's columns in table order. Columns added after the first release come last, with a
+ * default: files written before one existed get it on open (ADD COLUMN appends), and rows spooled by an
+ * older version, which lack it, store the default.
+ */
+const REQUEST_COLUMNS: readonly (readonly [name: keyof TraceRow, type: string, added?: string])[] = [
   ['trace_id', 'VARCHAR'], ['ts_ms', 'BIGINT'], ['key_id', 'VARCHAR'], ['route', 'VARCHAR'], ['operation', 'VARCHAR'],
   ['provider', 'VARCHAR'], ['model', 'VARCHAR'], ['requested_model', 'VARCHAR'], ['variant', 'VARCHAR'],
   ['stream', 'INTEGER'], ['status', 'INTEGER'], ['error_code', 'VARCHAR'], ['latency_ms', 'DOUBLE'],
   ['upstream_ms', 'DOUBLE'], ['ttft_ms', 'DOUBLE'], ['attempts', 'INTEGER'], ['retries', 'INTEGER'],
   ['fallbacks', 'INTEGER'], ['cache', 'VARCHAR'], ['input_tokens', 'BIGINT'], ['output_tokens', 'BIGINT'],
   ['usage_estimated', 'INTEGER'], ['cost_usd', 'DOUBLE'], ['user', 'VARCHAR'], ['metadata_keys', 'VARCHAR[]'],
-  ['metadata_values', 'VARCHAR[]'], ['request_body', 'VARCHAR'], ['response_body', 'VARCHAR'], ['client_request_id', 'VARCHAR'],
+  ['metadata_values', 'VARCHAR[]'], ['request_body', 'VARCHAR'], ['response_body', 'VARCHAR'],
+  ['client_request_id', 'VARCHAR', "''"], ['replica', 'VARCHAR', "''"], ['replica_reason', 'VARCHAR', "''"],
+  ['replica_score', 'DOUBLE', '0'], ['prefix_match_chars', 'BIGINT', '0'], ['queue_ms', 'DOUBLE', '0'],
 ];
 
 const quoted = (name: string): string => `"${name}"`;
-const TABLE_COLUMNS = REQUEST_COLUMNS.map(([name, type]) => `${quoted(name)} ${type}${name === 'client_request_id' ? " DEFAULT ''" : ''}`).join(', ');
+const columnDefinition = ([name, type, added]: (typeof REQUEST_COLUMNS)[number]): string => `${quoted(name)} ${type}${added === undefined ? '' : ` DEFAULT ${added}`}`;
+const TABLE_COLUMNS = REQUEST_COLUMNS.map(columnDefinition).join(', ');
 const COLUMN_LIST = REQUEST_COLUMNS.map(([name]) => quoted(name)).join(', ');
+/** What the JSON reader's rows become: an added column a row lacks is its default. */
+const READER_SELECT = REQUEST_COLUMNS.map(([name, , added]) => (added === undefined ? quoted(name) : `COALESCE(${quoted(name)}, ${added})`)).join(', ');
 /** The columns' types as DuckDB's JSON reader takes them (every value was made storable first). */
 const READER_COLUMNS = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${type}'`).join(', ')}}`;
 
@@ -42,8 +51,7 @@ const SCHEMA = [
   // No primary key: an ART index over every trace id lives in memory and grows without bound. Duplicates
   // (from spool replays) are filtered on insert instead, against rows in the batch's own time range.
   `CREATE TABLE IF NOT EXISTS requests (${TABLE_COLUMNS})`,
-  // Files written before a column existed get it here, at the end, where REQUEST_COLUMNS has it too.
-  "ALTER TABLE requests ADD COLUMN IF NOT EXISTS client_request_id VARCHAR DEFAULT ''",
+  ...REQUEST_COLUMNS.filter(([, , added]) => added !== undefined).map((column) => `ALTER TABLE requests ADD COLUMN IF NOT EXISTS ${columnDefinition(column)}`),
   // Replayed batches land here first, then move over without the trace ids already stored.
   `CREATE TEMP TABLE IF NOT EXISTS requests_staging (${TABLE_COLUMNS})`,
   `CREATE TABLE IF NOT EXISTS feedback (
@@ -111,7 +119,7 @@ export class DuckDbSink implements TraceSink {
         // Live batches go straight in; a replay goes through staging so stored trace ids are skipped.
         await connection.run(
           `INSERT INTO ${mayRepeat ? 'requests_staging' : 'requests'} (${COLUMN_LIST})
-           SELECT ${COLUMN_LIST} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS})`,
+           SELECT ${READER_SELECT} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS})`,
         );
       } finally {
         await unlink(this.batchFile).catch(() => undefined);

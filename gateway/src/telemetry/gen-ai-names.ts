@@ -14,7 +14,8 @@ const PROVIDER_NAME: Record<string, string> = {
   gemini: 'gcp.gemini',
 };
 
-const OPERATION_NAME: Record<string, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' };
+/** The Responses API is chat in the conventions' terms (a conversation in, a model's turn out). */
+const OPERATION_NAME: Record<string, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', responses: 'chat' };
 
 export function genAiProviderName(providerType: string): string {
   return PROVIDER_NAME[providerType] ?? providerType;

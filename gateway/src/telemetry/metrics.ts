@@ -4,6 +4,7 @@
  * limited to what the configuration names (metric-labels.ts).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolObserver, PoolSnapshot } from '../providers/replica-pool-provider.js';
 import type { BreakerState } from '../routing/circuit-breaker.js';
 import type { MetricLabels } from './metric-labels.js';
 import { isFailedRequest } from './request-failure.js';
@@ -36,6 +37,12 @@ export interface CanaryGauges {
   weights(): Iterable<{ route: string; weight: number }>;
 }
 
+/** Replica pools, read on every scrape; priority class names label the shed counter. */
+export interface FleetGauges {
+  pools(): Iterable<PoolSnapshot>;
+  priorityClasses: readonly string[];
+}
+
 /** Read on every scrape (so the hot path never updates them). */
 export interface PipelineGauges {
   queueDepth(): number;
@@ -43,7 +50,7 @@ export interface PipelineGauges {
   sinkUp(): boolean;
 }
 
-export class GatewayMetrics {
+export class GatewayMetrics implements PoolObserver {
   readonly registry = new Registry();
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -77,9 +84,15 @@ export class GatewayMetrics {
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
-  constructor(private readonly labels: MetricLabels, pipeline?: PipelineGauges, canaries?: CanaryGauges) {
+  private readonly replicaPicks = this.counter('gateway_replica_picks_total', 'Attempts sent to each replica of a pool, by the scheduler\'s reason (round-robin, least-busy, least-loaded, prefix, prefix-overloaded, forced).', ['provider', 'replica', 'reason'] as const);
+  private readonly poolShed = this.counter('gateway_pool_shed_total', 'Requests a replica pool answered 429 overloaded (queue full, or no replica freed up in time), by priority class.', ['provider', 'priority'] as const);
+  private readonly poolQueueWait = this.histogram('gateway_pool_queue_wait_seconds', 'Time requests waited in a replica pool\'s queue before a replica took them.', ['provider'] as const, LATENCY_BUCKETS);
+  private priorityNames: readonly string[] = [];
+
+  constructor(private readonly labels: MetricLabels, pipeline?: PipelineGauges, canaries?: CanaryGauges, fleet?: FleetGauges) {
     collectDefaultMetrics({ register: this.registry });
     for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
+    if (fleet) this.registerFleet(fleet);
     if (canaries) {
       new Gauge({
         name: 'gateway_canary_weight',
@@ -96,6 +109,70 @@ export class GatewayMetrics {
       new Gauge({ name: 'gateway_trace_spool_bytes', help: 'Bytes of trace rows waiting on disk for the store to come back.', registers: [this.registry], collect() { this.set(pipeline.spoolBytes()); } });
       new Gauge({ name: 'gateway_trace_sink_up', help: '1 while the trace store accepts writes, 0 while rows are being spooled.', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
     }
+  }
+
+  /**
+   * Per-replica gauges, rebuilt from the pools on each scrape so departed replicas disappear. Label
+   * values come from configuration: provider names, replica addresses as listed, or `#slot` for
+   * discovered replicas (bounded by the discovery's maxReplicas); anything else would be `other`.
+   */
+  private registerFleet(fleet: FleetGauges): void {
+    this.priorityNames = fleet.priorityClasses;
+    const { providers, replicas } = this.labels;
+    const labels = ['provider', 'replica'] as const;
+    const replicaGauge = (name: string, help: string, read: (replica: PoolSnapshot['replicas'][number]) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: labels,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of fleet.pools()) {
+            for (const replica of pool.replicas) {
+              const value = read(replica);
+              if (value !== undefined) this.set({ provider: providers.value(pool.provider), replica: replicas.value(replica.label) }, value);
+            }
+          }
+        },
+      });
+    };
+    replicaGauge('gateway_replica_in_flight', 'Requests this gateway has in flight on each replica.', (r) => r.inFlight);
+    replicaGauge('gateway_replica_queue_depth', 'Requests waiting in each replica\'s engine queue (last fresh scrape, plus what was sent since).', (r) => r.waiting);
+    replicaGauge('gateway_replica_running', 'Requests each replica\'s engine reports running (last fresh scrape).', (r) => r.running);
+    replicaGauge('gateway_replica_kv_cache_usage_ratio', 'KV-cache utilisation each replica\'s engine reports, 0–1 (last fresh scrape).', (r) => r.kvUsage);
+    replicaGauge('gateway_replica_load_score', 'The scheduler\'s least-loaded score of each replica (lower is preferred).', (r) => r.score);
+    replicaGauge('gateway_replica_up', '1 while a replica takes requests (healthy, breaker not open), 0 otherwise.', (r) => (r.healthy && r.breaker !== 'open' ? 1 : 0));
+    replicaGauge('gateway_replica_saturated', '1 while a replica is at its in-flight or engine-queue limit.', (r) => (r.saturated ? 1 : 0));
+    replicaGauge('gateway_replica_metrics_fresh', '1 while the replica\'s engine metrics are fresh enough to schedule on, 0 when scheduling falls back to in-flight counts.', (r) => (r.metricsFresh ? 1 : 0));
+    const poolGauge = (name: string, help: string, read: (pool: PoolSnapshot) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['provider'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of fleet.pools()) this.set({ provider: providers.value(pool.provider) }, read(pool));
+        },
+      });
+    };
+    poolGauge('gateway_pool_replicas', 'Replicas in each pool (listed or discovered).', (pool) => pool.replicas.length);
+    poolGauge('gateway_pool_available_replicas', 'Replicas of each pool taking new requests: healthy, breaker not open, not saturated.', (pool) => pool.replicas.filter((r) => r.healthy && r.breaker !== 'open' && !r.saturated).length);
+    poolGauge('gateway_pool_replicas_dropped', 'Addresses in each discovered pool\'s latest DNS answer beyond discovery.maxReplicas: they get no traffic.', (pool) => pool.discovery?.dropped ?? 0);
+    poolGauge('gateway_pool_queue_depth', 'Requests waiting in each pool\'s gateway queue for a replica.', (pool) => pool.queued);
+  }
+
+  replicaPicked(provider: string, replica: string, reason: string): void {
+    this.replicaPicks.inc({ provider: this.labels.providers.value(provider), replica: this.labels.replicas.value(replica), reason });
+  }
+
+  requestShed(provider: string, priority: number): void {
+    this.poolShed.inc({ provider: this.labels.providers.value(provider), priority: this.priorityNames[priority] ?? 'other' });
+  }
+
+  queueWaited(provider: string, seconds: number): void {
+    this.poolQueueWait.observe({ provider: this.labels.providers.value(provider) }, seconds);
   }
 
   recordRequest(outcome: RequestOutcome, durationSeconds: number, measured: RequestMeasurements): void {

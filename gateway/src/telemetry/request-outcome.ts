@@ -3,7 +3,7 @@
  * ends: metrics, the trace row, the log line and the span are all built from this record.
  */
 import type { CacheResult } from '../cache/response-cache.js';
-import type { JsonObject } from '../providers/types.js';
+import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
 import type { Variant } from '../routing/route-tree.js';
 import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
@@ -31,19 +31,23 @@ export interface RequestOutcome {
   attempts: number;
   retries: number;
   fallbacks: number;
+  /** The replica of a pool that served the last attempt, and why it was chosen. */
+  placement: ReplicaPlacement | undefined;
   streamResult: StreamResult | undefined;
   cache: CacheResult;
   keyId: string;
   user: string;
   metadata: Record<string, string> | undefined;
-  /** The validated request body (serialised only when bodies are logged). */
+  /** The request as its dialect logs it (serialised only when bodies are logged). */
   requestBody: JsonObject | undefined;
-  /** A JSON answer as sent. */
+  /** The canonical request (an OpenAI body): token estimates count its prompt. */
+  canonicalBody: JsonObject | undefined;
+  /** A JSON answer as sent; for a complete stream, when bodies are logged, the assembled answer. */
   responseBody: JsonObject | undefined;
+  /** The text of a JSON answer in the request's dialect (set by the endpoint; token estimates). */
+  textOf: ((answer: JsonObject) => string) | undefined;
   /** Streams: the text streamed so far, for token estimates when the upstream reports no usage. */
   streamText: string;
-  /** Streams, when bodies are logged: every chunk, to store the assembled answer. */
-  streamChunks: JsonObject[] | undefined;
   /** The upstream's usage object, when it sent one. */
   reportedUsage: unknown;
   /** performance.now() marks: first upstream call, upstream answer complete, first chunk to the client. */
@@ -82,15 +86,17 @@ export function newOutcome(traceId: string, operation: string, startedAt: number
     attempts: 0,
     retries: 0,
     fallbacks: 0,
+    placement: undefined,
     streamResult: undefined,
     cache: 'BYPASS',
     keyId: '',
     user: '',
     metadata: undefined,
     requestBody: undefined,
+    canonicalBody: undefined,
     responseBody: undefined,
+    textOf: undefined,
     streamText: '',
-    streamChunks: undefined,
     reportedUsage: undefined,
     upstreamStartedAt: undefined,
     upstreamEndedAt: undefined,

@@ -4,8 +4,6 @@
  * request span. Runs after the reply and never throws into the request path.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { answerFromStream } from '../cache/cached-answer.js';
-import type { Operation } from '../providers/types.js';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { Attributes } from '@opentelemetry/api';
@@ -16,7 +14,7 @@ import { redactedJson } from './redact.js';
 import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
-import type { TraceRow } from './trace-row.js';
+import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
 export interface RecorderDeps {
@@ -74,7 +72,7 @@ export class RequestRecorder {
     return (
       outcome.cache !== 'HIT' &&
       reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage) === undefined &&
-      outcome.requestBody !== undefined &&
+      outcome.canonicalBody !== undefined &&
       outcome.status > 0 &&
       outcome.status < 400
     );
@@ -113,9 +111,9 @@ export class RequestRecorder {
   private usageOf(outcome: RequestOutcome): Usage | undefined {
     const reported = reportedUsage(outcome.reportedUsage ?? outcome.responseBody?.usage);
     if (reported) return reported;
-    if (!this.needsEstimate(outcome) || !outcome.requestBody) return undefined;
-    const text = outcome.stream ? outcome.streamText : outcome.responseBody ? answerText(outcome.responseBody) : '';
-    return { inputTokens: estimateInputTokens(outcome.requestBody), outputTokens: estimateOutputTokens(text), estimated: true };
+    if (!this.needsEstimate(outcome) || !outcome.canonicalBody) return undefined;
+    const text = outcome.stream ? outcome.streamText : outcome.responseBody ? (outcome.textOf ?? answerText)(outcome.responseBody) : '';
+    return { inputTokens: estimateInputTokens(outcome.canonicalBody), outputTokens: estimateOutputTokens(text), estimated: true };
   }
 
   private traceRow(
@@ -132,7 +130,7 @@ export class RequestRecorder {
     let responseBody = '';
     if (config.logBodies) {
       if (outcome.requestBody) requestBody = redactedJson(this.deps.scrubber.value(outcome.requestBody), config.maxBodyBytes);
-      const answer = outcome.responseBody ?? (outcome.streamChunks?.length ? answerFromStream(outcome.operation as Operation, outcome.streamChunks).json : undefined);
+      const answer = outcome.responseBody;
       if (answer && outcome.status < 400 && outcome.streamResult !== 'interrupted') responseBody = redactedJson(this.deps.scrubber.value(answer), config.maxBodyBytes);
     }
     return {
@@ -165,6 +163,7 @@ export class RequestRecorder {
       metadata_values: Object.values(metadata),
       request_body: requestBody,
       response_body: responseBody,
+      ...placementColumns(outcome.placement),
     };
   }
 

@@ -1,3 +1,5 @@
+import type { ReplicaPlacement } from '../providers/types.js';
+
 /**
  * The trace row: one per client request, as stored in DuckDB or ClickHouse. Times are epoch
  * milliseconds (ClickHouse 18.16 has no DateTime64); metadata tags are parallel arrays (no Map type).
@@ -37,6 +39,13 @@ export interface TraceRow {
   /** Only when body logging is on: truncated, secrets redacted. */
   request_body: string;
   response_body: string;
+  /** Replica pools: the replica (`host:port`) that served the last attempt, why, its score then, the
+   * prompt-prefix characters it already held, and the time spent queued for it. */
+  replica: string;
+  replica_reason: string;
+  replica_score: number;
+  prefix_match_chars: number;
+  queue_ms: number;
 }
 
 export interface FeedbackRow {
@@ -60,7 +69,7 @@ export interface CanaryEventRow {
 }
 
 /** Columns both stores keep as (unsigned) integers. */
-const INTEGER_COLUMNS = ['ts_ms', 'stream', 'status', 'attempts', 'retries', 'fallbacks', 'input_tokens', 'output_tokens', 'usage_estimated'] as const;
+const INTEGER_COLUMNS = ['ts_ms', 'stream', 'status', 'attempts', 'retries', 'fallbacks', 'input_tokens', 'output_tokens', 'usage_estimated', 'prefix_match_chars'] as const;
 
 /**
  * The row as both stores can take it. A batch is inserted whole, and a batch a store refuses goes to
@@ -84,4 +93,16 @@ export function storableRow(row: TraceRow): TraceRow {
     if (!Number.isSafeInteger(value) || value < 0) (copy ??= { ...row })[key] = Number.isFinite(value) ? Math.max(0, Math.trunc(value)) : 0;
   }
   return (copy as TraceRow | undefined) ?? row;
+}
+
+/** The replica columns of a trace row (all empty when no replica pool served the request). */
+export function placementColumns(placement: ReplicaPlacement | undefined): Pick<TraceRow, 'replica' | 'replica_reason' | 'replica_score' | 'prefix_match_chars' | 'queue_ms'> {
+  if (!placement) return { replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 };
+  return {
+    replica: placement.replica,
+    replica_reason: placement.reason,
+    replica_score: Math.round(placement.score * 1000) / 1000,
+    prefix_match_chars: placement.prefixMatchChars,
+    queue_ms: Math.round(placement.queuedMs * 1000) / 1000,
+  };
 }

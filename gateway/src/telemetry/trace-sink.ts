@@ -82,6 +82,11 @@ export function toTraceRow(raw: Record<string, unknown>): TraceRow {
     metadata_values: list(raw.metadata_values),
     request_body: str(raw.request_body),
     response_body: str(raw.response_body),
+    replica: str(raw.replica),
+    replica_reason: str(raw.replica_reason),
+    replica_score: num(raw.replica_score),
+    prefix_match_chars: num(raw.prefix_match_chars),
+    queue_ms: num(raw.queue_ms),
   };
 }
 

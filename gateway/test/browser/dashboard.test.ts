@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { FakeEngine } from '../../../benchmarks/fake-engine.js';
 
 const ADMIN_KEY = 'sk-gw-dashboard-admin-0123456789';
 const APP_KEY = 'sk-gw-dashboard-app-0123456789';
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 
 let gateway: RunningGateway;
+let engine: FakeEngine;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
@@ -36,13 +38,16 @@ async function send(model: string, count: number, stream = false): Promise<strin
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
+  engine = await new FakeEngine({ engine: 'vllm', outputTokens: 2, decodeMsPerToken: 0 }).listen();
   gateway = await startGateway({
     providers: {
+      gpus: { type: 'openai-compatible', replicas: [engine.url], engine: 'vllm', engineMetrics: { intervalMs: 100 } },
       sim: { type: 'mock', latencyMs: 5, streamChunks: 6 },
       dead: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1', connectTimeoutMs: 200 },
     },
     routes: {
       chat: { targets: [{ provider: 'sim', model: 'mock-1' }] },
+      fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] },
       assistant: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'sim', model: 'mock-1' }, canary: { provider: 'sim', model: 'mock-2' } },
       broken: { targets: [{ provider: 'dead', model: 'x' }], retry: { maxAttempts: 1 } },
       rollout: {
@@ -77,6 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await gateway?.close();
+  await engine?.close();
 });
 
 const cardValue = (testid: string) => page.locator(`[data-testid=${testid}] .value`);
@@ -181,6 +187,25 @@ describe('dashboard', () => {
     await expect.poll(() => page.locator('[data-testid=canary-log-rollout] li').count()).toBe(2);
     expect(gateway.app.gatewayRouting.canarySplits.get('rollout')!.weight).toBe(0);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-canary.png'), fullPage: true });
+  });
+
+  it('fleet tab shows each replica\'s engine load, and a trace names the replica that served it', async () => {
+    await send('fleet', 2);
+    await gateway.app.traces!.flush();
+    await page.click('button[data-tab=fleet]');
+    const row = page.locator(`[data-testid=fleet-gpus] tr[data-replica="${new URL(engine.url).host}"]`);
+    await expect.poll(() => row.count()).toBe(1);
+    await expect.poll(async () => (await row.locator('td').allTextContents()).join('|')).toMatch(/\|ok\|vllm\|0\|.*\|2\|fresh$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-fleet.png'), fullPage: true });
+
+    await page.click('button[data-tab=traces]');
+    await page.fill('#filters input[name=route]', 'fleet');
+    await page.click('#filters button[type=submit]');
+    await expect.poll(() => page.locator('#traces-table tbody tr[data-trace-id]').count()).toBe(2);
+    await page.locator('#traces-table tbody tr[data-trace-id]').first().click();
+    const replica = page.locator('[data-testid=trace-replica]');
+    await expect.poll(() => replica.count()).toBe(1);
+    expect(await replica.textContent()).toContain(`Replica${new URL(engine.url).host}Chosen byleast-loaded`);
   });
 
   it('switches to dark, with no script or CSP errors along the way', async () => {

@@ -42,10 +42,15 @@ export function usersOf(route: string, side: 'baseline' | 'canary', count: numbe
 }
 
 /** One chat request per user, 20 at a time; what each reply said about who answered. */
-export async function send(gateway: RunningGateway, route: string, users: string[]): Promise<{ status: number; variant: string | null; model: string | null }[]> {
+export async function send(
+  gateway: RunningGateway,
+  route: string,
+  users: string[],
+  concurrency = 20,
+): Promise<{ status: number; variant: string | null; model: string | null }[]> {
   const out: { status: number; variant: string | null; model: string | null }[] = [];
-  for (let i = 0; i < users.length; i += 20) {
-    const batch = users.slice(i, i + 20).map(async (user) => {
+  for (let i = 0; i < users.length; i += concurrency) {
+    const batch = users.slice(i, i + concurrency).map(async (user) => {
       const response = await fetch(`${gateway.baseURL}/chat/completions`, {
         method: 'POST',
         body: JSON.stringify({ model: route, user, messages: [{ role: 'user', content: 'hello' }] }),

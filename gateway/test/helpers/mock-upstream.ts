@@ -12,6 +12,8 @@
  *   slow-<ms>              waits ms before answering
  *   lag-<ms>-<n>-<extra>[~tag]  waits ms, and extra ms more for n of every 100 requests (evenly spread)
  *   tool-call              answers with a tool call (JSON and stream)
+ *   agent*                 a tool-using model: calls the first offered tool (`{"city":"Paris"}`) unless
+ *                          the conversation ends with a tool result, then answers with text
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
  *   bad-usage*             reports usage that is not counts (negative, fractional)
@@ -21,6 +23,7 @@
  *
  * GET /unhealthy answers 503 and any other GET answers 200, for active health checks.
  * `fail(model, status)` breaks a model from then on: every request for it gets that error status.
+ * `hold(model)` holds every request for it until the returned function is called, then answers as usual.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +44,8 @@ export interface MockUpstream {
   openRequests: () => number;
   /** From now on, every request for `model` is answered with an OpenAI-shaped error of this status. */
   fail(model: string, status: number): void;
+  /** Holds requests for `model` (received, unanswered) until the returned release is called. */
+  hold(model: string): () => void;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
   const requests: RecordedRequest[] = [];
   const flakyCounts = new Map<string, number>();
   const broken = new Map<string, number>();
+  const held = new Map<string, Promise<void>>();
   let aborted = 0;
   let open = 0;
 
@@ -74,7 +80,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         json(res, status, { error: { message: 'broken on purpose', type: 'server_error', param: null, code: null } });
         return;
       }
-      void respond(req, res, body, flakyCounts);
+      const gate = held.get(String(body.model ?? ''));
+      void (gate ?? Promise.resolve()).then(() => respond(req, res, body, flakyCounts));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -86,6 +93,14 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     abortedRequests: () => aborted,
     openRequests: () => open,
     fail: (model, status) => void broken.set(model, status),
+    hold: (model) => {
+      let release!: () => void;
+      held.set(model, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(model);
+        release();
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -187,12 +202,16 @@ async function respond(
     });
   }
 
-  const toolCall = model === 'tool-call';
+  const messages = Array.isArray(body.messages) ? (body.messages as { role?: string }[]) : [];
+  const offered = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string } }[]) : [];
+  const agentCalls = model.startsWith('agent') && offered.length > 0 && messages.at(-1)?.role !== 'tool';
+  const toolCall = model === 'tool-call' || agentCalls;
+  const toolName = agentCalls ? String(offered[0]?.function?.name) : 'get_weather';
   if (body.stream === true) {
     const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model, system_fingerprint: 'fp_mock' };
     const chunks = toolCall
       ? [
-          { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, finish_reason: null }] },
+          { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: toolName, arguments: '' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, finish_reason: null }] },
           { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
@@ -213,7 +232,7 @@ async function respond(
       {
         index: 0,
         message: toolCall
-          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }
+          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
           : { role: 'assistant', content: 'Hello from the mock upstream' },
         logprobs: null,
         finish_reason: toolCall ? 'tool_calls' : 'stop',

@@ -1,7 +1,9 @@
 /**
  * Mock servers speaking providers' native protocols: Anthropic Messages, Gemini generateContent /
- * streamGenerateContent (alt=sse) and Azure OpenAI deployment URLs, one server answering all three by
- * path. Successful answers replay the vendors' recorded responses (recorded-responses.ts): a model named
+ * streamGenerateContent (alt=sse), Azure OpenAI deployment URLs, and OpenAI's Responses API
+ * (`/v1/responses`, and Azure's `/openai/v1/responses`), one server answering all of them by path. A
+ * Responses request gets the recorded text response, or — when it offers function tools and its input
+ * does not end with a function call's output — the derived function-call response. Successful answers replay the vendors' recorded responses (recorded-responses.ts): a model named
  * `rec-<recording>` replays that recording, other models a default one ("*-tool" a tool call). Errors
  * follow each API's documented error body: "*-error-<status>" answers that status, "*-midstream-error"
  * sends an error event after the first text, Gemini's "*-cut" drops the connection mid-stream.
@@ -25,6 +27,7 @@ export interface NativeUpstreams {
 export const ANTHROPIC_KEY = 'sk-ant-test-key';
 export const GEMINI_KEY = 'gemini-test-key';
 export const AZURE_KEY = 'azure-test-key';
+export const OPENAI_KEY = 'sk-openai-test-key';
 
 export async function startNativeUpstreams(): Promise<NativeUpstreams> {
   const requests: NativeRequest[] = [];
@@ -35,7 +38,9 @@ export async function startNativeUpstreams(): Promise<NativeUpstreams> {
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       const path = req.url ?? '';
       requests.push({ path, headers: req.headers, body });
-      if (path.startsWith('/v1/messages')) void anthropic(req, res, body);
+      if (path === '/v1/responses') void openaiResponses(req, res, body, req.headers.authorization === `Bearer ${OPENAI_KEY}`);
+      else if (path === '/openai/v1/responses') void openaiResponses(req, res, body, req.headers['api-key'] === AZURE_KEY);
+      else if (path.startsWith('/v1/messages')) void anthropic(req, res, body);
       else if (path.startsWith('/v1beta/models/')) void gemini(req, res, path);
       else if (path.startsWith('/openai/deployments/')) void azure(req, res, body, path);
       else res.writeHead(404).end();
@@ -92,11 +97,27 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
   413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error',
 };
 
+/**
+ * What the mock's /v1/messages/count_tokens answers: a deterministic count (one per four characters of
+ * the JSON of what is counted), so a test can tell it from the gateway's own estimate.
+ */
+export function mockAnthropicTokenCount(body: Record<string, unknown>): number {
+  return 3 + Math.ceil(JSON.stringify([body.system ?? null, body.messages, body.tools ?? null]).length / 4);
+}
+
+/** An API version as Anthropic names them (a date); the official SDK sends its own, newer than the adapter's. */
+const API_VERSION = /^\d{4}-\d{2}-\d{2}$/;
+
 async function anthropic(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || req.headers['anthropic-version'] !== '2023-06-01') {
+  if (req.headers['x-api-key'] !== ANTHROPIC_KEY || !API_VERSION.test(String(req.headers['anthropic-version']))) {
     return send(res, 401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } });
   }
   const model = String(body.model);
+  if (req.url?.startsWith('/v1/messages/count_tokens')) {
+    const status = errorStatus(model);
+    if (status) return send(res, status, { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message: `anthropic says ${status}` } });
+    return send(res, 200, { input_tokens: mockAnthropicTokenCount(body) });
+  }
   const stream = body.stream === true;
   const status = errorStatus(model);
   if (status === 429) {
@@ -160,4 +181,33 @@ async function azure(req: IncomingMessage, res: ServerResponse, body: Record<str
   }
   const stream = body.stream === true;
   await replay(res, 'azure', recordingName(deployment) ?? (stream ? 'tool-calls-stream' : 'chat-completion'), stream);
+}
+
+// ---------------------------------------------------------------- OpenAI Responses API
+
+async function openaiResponses(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, authorized: boolean): Promise<void> {
+  if (!authorized) {
+    return send(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+  }
+  const model = String(body.model);
+  const status = errorStatus(model);
+  if (status) {
+    if (status === 429) res.setHeader('retry-after', '0');
+    return send(res, status, { error: { message: `openai says ${status}`, type: status === 429 ? 'requests' : 'server_error', param: null, code: status === 429 ? 'rate_limit_exceeded' : null } });
+  }
+  const input = Array.isArray(body.input) ? (body.input as { type?: string }[]) : [];
+  const offersFunctions = Array.isArray(body.tools) && (body.tools as { type?: string }[]).some((tool) => tool.type === 'function');
+  const name = offersFunctions && input.at(-1)?.type !== 'function_call_output' ? 'responses-function-call' : 'responses-text';
+  const stream = body.stream === true;
+  if (model.endsWith('-cut')) {
+    await replay(res, 'openai', `${name}-stream`, true, 4);
+    res.socket?.destroy();
+    return;
+  }
+  if (model.endsWith('-midstream-error')) {
+    await replay(res, 'openai', `${name}-stream`, true, 4);
+    res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', code: 'server_error', message: 'The server had an error', param: null, sequence_number: 4 })}\n\n`);
+    return;
+  }
+  await replay(res, 'openai', stream ? `${name}-stream` : name, stream);
 }

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-export type Vendor = 'anthropic' | 'gemini' | 'azure';
+export type Vendor = 'anthropic' | 'gemini' | 'azure' | 'openai';
 
 export type RecordedResponse =
   /** Raw SSE events, each with its own line ends and blank-line terminator as recorded. */
@@ -74,6 +74,69 @@ const DERIVED: Record<string, () => RecordedResponse> = {
     return { kind: 'sse', events: [...events.slice(0, blockEnd), ...block, ...events.slice(blockEnd)] };
   },
 };
+
+/** The recorded Responses API body as served (see the fixtures README): valid against today's schema. */
+function servedResponse(): Record<string, unknown> {
+  const body = structuredClone((load('openai', 'responses-text.json') as { body: Record<string, unknown> }).body);
+  delete body.user;
+  const usage = body.usage as { input_tokens_details: Record<string, unknown> };
+  usage.input_tokens_details.cache_write_tokens = 0;
+  return body;
+}
+
+/** The recorded response with its message replaced by one function call. */
+function functionCallResponse(): Record<string, unknown> {
+  const body = servedResponse();
+  body.output = [
+    {
+      id: 'fc_689a0b2637b08193ac478e568f49e3f900b2e36c65a1fd4c',
+      type: 'function_call',
+      status: 'completed',
+      arguments: '{"city":"San Francisco"}',
+      call_id: 'call_0b2637b08193ac478e568f49',
+      name: 'get_weather',
+    },
+  ];
+  return body;
+}
+
+/** The events the Responses API streams for a finished response, as it frames them. */
+export function responsesEvents(response: Record<string, unknown>): string[] {
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>): string =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: sequence++ })}\n\n`;
+  const shell = { ...response, status: 'in_progress', output: [], completed_at: null };
+  delete (shell as { usage?: unknown }).usage;
+  const events = [event('response.created', { response: shell }), event('response.in_progress', { response: shell })];
+  const output = response.output as Record<string, unknown>[];
+  output.forEach((item, outputIndex) => {
+    if (item.type === 'message') {
+      const part = (item.content as { text: string }[])[0]!;
+      events.push(event('response.output_item.added', { output_index: outputIndex, item: { ...item, status: 'in_progress', content: [] } }));
+      const ids = { item_id: item.id, output_index: outputIndex, content_index: 0 };
+      events.push(event('response.content_part.added', { ...ids, part: { ...part, text: '' } }));
+      for (const piece of part.text.match(/\S+\s*/g) ?? []) events.push(event('response.output_text.delta', { ...ids, delta: piece, logprobs: [] }));
+      events.push(event('response.output_text.done', { ...ids, text: part.text, logprobs: [] }));
+      events.push(event('response.content_part.done', { ...ids, part }));
+    } else {
+      const args = String(item.arguments);
+      events.push(event('response.output_item.added', { output_index: outputIndex, item: { ...item, status: 'in_progress', arguments: '' } }));
+      const ids = { item_id: item.id, output_index: outputIndex };
+      for (const piece of args.match(/.{1,8}/g) ?? []) events.push(event('response.function_call_arguments.delta', { ...ids, delta: piece }));
+      events.push(event('response.function_call_arguments.done', { ...ids, name: item.name, arguments: args }));
+    }
+    events.push(event('response.output_item.done', { output_index: outputIndex, item }));
+  });
+  events.push(event('response.completed', { response }));
+  return events;
+}
+
+Object.assign(DERIVED, {
+  'openai/responses-text': () => ({ kind: 'json', body: servedResponse() }),
+  'openai/responses-function-call': () => ({ kind: 'json', body: functionCallResponse() }),
+  'openai/responses-text-stream': () => ({ kind: 'sse', events: responsesEvents(servedResponse()) }),
+  'openai/responses-function-call-stream': () => ({ kind: 'sse', events: responsesEvents(functionCallResponse()) }),
+});
 
 const cache = new Map<string, RecordedResponse>();
 

@@ -1,5 +1,17 @@
-/** Builds trace rows for sink tests. */
+/** Builds trace rows for sink tests, and reads a gateway's stored rows. */
+import type { GatewayApp } from '../../src/app.js';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
+
+/** The stored row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
+export async function storedTrace(app: GatewayApp, id: string): Promise<TraceRow> {
+  for (let i = 0; i < 100; i++) {
+    await app.traces!.flush();
+    const row = await app.traces!.sink.getTrace(id);
+    if (row) return row;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no trace ${id}`);
+}
 
 export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
   return {
@@ -32,6 +44,11 @@ export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
     metadata_values: ['ml'],
     request_body: '',
     response_body: '',
+    replica: '',
+    replica_reason: '',
+    replica_score: 0,
+    prefix_match_chars: 0,
+    queue_ms: 0,
     ...overrides,
   };
 }

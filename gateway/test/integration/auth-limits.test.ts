@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/key-hash.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
+import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { runGatewayToExit, startGatewayProcess } from '../helpers/gateway-process.js';
@@ -121,10 +122,14 @@ describe('gateway keys', () => {
 
   it('enforces tokens per minute on real usage', async () => {
     // The mock upstream reports 17 tokens per answer: the first two pass (0 and 17 < 20 used), then 34 ≥ 20.
+    // Usage is counted when the request is recorded, after the reply: wait for that before the next one.
+    const recorded = () => metricValue(gateway.origin, 'gateway_requests_total', { route: 'chat' }).catch(() => 0);
     const statuses = [];
     for (let i = 0; i < 3; i++) {
-      statuses.push((await chat(gateway, TOKENS_KEY)).status);
-      await new Promise((resolve) => setTimeout(resolve, 20)); // usage is counted after the reply
+      const before = await recorded();
+      const { status } = await chat(gateway, TOKENS_KEY);
+      statuses.push(status);
+      if (status === 200) await waitFor(async () => (await recorded()) > before);
     }
     expect(statuses).toEqual([200, 200, 429]);
   });
@@ -207,6 +212,34 @@ describe('dashboard sessions', () => {
   });
 });
 
+describe('the dashboard session cookie', () => {
+  async function setCookie(gateway: RunningGateway, headers: Record<string, string> = {}): Promise<string> {
+    const response = await fetch(`${gateway.origin}/dashboard/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ key: ADMIN_KEY }) });
+    expect(response.status).toBe(204);
+    return response.headers.get('set-cookie')!;
+  }
+  const attributes = (cookie: string) => cookie.split(';').slice(1).map((part) => part.trim().split('=')[0]!.toLowerCase());
+
+  it('over plain http it is not Secure, so a browser on http://localhost keeps it; a proxy nobody trusts cannot change that', async () => {
+    const direct = await gatewayWith();
+    expect(attributes(await setCookie(direct))).toEqual(['path', 'max-age', 'httponly', 'samesite']);
+    // Without server.trustProxy, anyone reaching the gateway could send the header.
+    expect(attributes(await setCookie(direct, { 'x-forwarded-proto': 'https' }))).not.toContain('secure');
+    // Trusting some other address: this peer's header is ignored.
+    const elsewhere = await gatewayWith({ server: { trustProxy: ['192.0.2.1'] } });
+    expect(attributes(await setCookie(elsewhere, { 'x-forwarded-proto': 'https' }))).not.toContain('secure');
+  });
+
+  it('is Secure when a trusted proxy says the browser came over https', async () => {
+    for (const trustProxy of [['127.0.0.1'], ['loopback'], ['127.0.0.0/8'], true]) {
+      const proxied = await gatewayWith({ server: { trustProxy } });
+      expect(attributes(await setCookie(proxied, { 'x-forwarded-proto': 'https' }))).toContain('secure');
+      expect(attributes(await setCookie(proxied, { 'x-forwarded-proto': 'http' }))).not.toContain('secure');
+      expect(attributes(await setCookie(proxied))).not.toContain('secure');
+    }
+  });
+});
+
 describe('budgets', () => {
   it('50 concurrent requests never overspend by more than one request’s estimate; cost is reconciled', async () => {
     const gateway = await gatewayWith();
@@ -216,10 +249,12 @@ describe('budgets', () => {
     expect(ok + refused).toBe(50);
     expect(ok).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const usage = (await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } };
-    // Every admitted request really cost 17 (the mock's usage); each reserved 18, so 11 fit at once.
-    expect(usage.spent.dayUsd).toBeCloseTo(ok * 17, 6);
+    const spent = async () =>
+      ((await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } }).spent.dayUsd;
+    // Every admitted request really cost 17 (the mock's usage); each reserved 18, so 11 fit at once. The
+    // reservations are settled when each request is recorded, after its reply: wait until they all are.
+    await waitFor(async () => Math.abs((await spent()) - ok * 17) < 1e-6);
+    const usage = { spent: { dayUsd: await spent() } };
     const estimate = 18;
     expect(usage.spent.dayUsd).toBeLessThanOrEqual(200 + estimate);
     expect(ok).toBeLessThanOrEqual(Math.floor(200 / 17) + 1);

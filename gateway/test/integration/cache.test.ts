@@ -2,10 +2,11 @@
  * The response cache through the gateway: hit/miss/bypass/refresh, stream ⇄ JSON from one entry, what
  * is never cached, TTL, single-flight, and a Redis that dies mid-test.
  */
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCacheStore } from '../../src/cache/redis-store.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { startGateway, waitFor, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -128,10 +129,12 @@ describe('response cache', () => {
 
   it('entries expire after the route TTL', async () => {
     const body = { model: 'cached-short', messages: [{ role: 'user', content: 'ttl' }] };
-    await post(body);
-    expect((await post(body)).cache).toBe('HIT');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    const stored = performance.now();
     expect((await post(body)).cache).toBe('MISS');
+    expect((await post(body)).cache).toBe('HIT');
+    // A hit does not extend the entry: it misses again once its 300 ms are over, and not before.
+    await waitFor(async () => (await post(body)).cache === 'MISS');
+    expect(performance.now() - stored).toBeGreaterThanOrEqual(300);
   });
 
   it('single-flight: 100 concurrent identical misses make one upstream call', async () => {
@@ -176,8 +179,14 @@ describe('response cache on Redis', () => {
 
   it('is shared by replicas', async () => {
     for (let i = 0; i < 50 && (await ask(shared[0]!, 'warmup')).cache === 'BYPASS'; i++) await new Promise((r) => setTimeout(r, 50));
-    expect((await ask(shared[0]!, 'shared')).cache).toBe('MISS');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the write is in the background
+    const inspector = new Redis(redis.url);
+    try {
+      const before = await inspector.dbsize();
+      expect((await ask(shared[0]!, 'shared')).cache).toBe('MISS');
+      await waitFor(async () => (await inspector.dbsize()) > before); // the write is in the background
+    } finally {
+      inspector.disconnect();
+    }
     expect((await ask(shared[1]!, 'shared')).cache).toBe('HIT');
   });
 

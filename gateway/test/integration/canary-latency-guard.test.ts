@@ -16,7 +16,9 @@ beforeAll(async () => {
   upstream = await startMockUpstream();
   gateway = await startCanaryGateway(upstream, {
     // Same model, same fast answers; the canary's 50 requests happen to include more stalls (10 % vs 4 %).
-    noisy: heldCanaryRoute('lag-0-4-800~noisyb', 'lag-0-10-800~noisyc', { maxP95Ratio: 3, minSamples: 50 }),
+    // The stalls are long so that the p95 point estimate stays far over 3 even when a loaded machine
+    // slows every fast answer to hundreds of milliseconds.
+    noisy: heldCanaryRoute('lag-0-4-2000~noisyb', 'lag-0-10-2000~noisyc', { maxP95Ratio: 3, minSamples: 50 }),
     // The canary adds 300 ms to every answer; both sides stall 10 % of the time.
     slower: heldCanaryRoute('lag-0-10-800~slowb', 'lag-300-10-800~slowc', { maxP95Ratio: 1.5, minSamples: 50 }),
   });
@@ -27,7 +29,11 @@ afterAll(async () => {
 });
 
 async function evaluate(name: string) {
-  await send(gateway, name, [...usersOf(name, 'canary', 50), ...usersOf(name, 'baseline', 50)]);
+  // All at once (each batch would wait for its slowest stall), and interleaved, so that neither variant is
+  // systematically served first by a busy event loop — that order alone reads as a latency difference.
+  const canary = usersOf(name, 'canary', 50);
+  const baseline = usersOf(name, 'baseline', 50);
+  await send(gateway, name, canary.flatMap((user, i) => [user, baseline[i] as string]), 100);
   await recorded(gateway, name, 100);
   await gateway.app.canaries.tick();
   const view = (await gateway.app.canaries.list()).find((v) => v.id === name)!;

@@ -2,13 +2,16 @@
  * Two replicas sharing Redis: they serve the same weight, and only the lease holder decides — even when
  * the leader stalls past its lease in the middle of a decision.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
 import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
 import { MemoryCanaryStateStore, RedisCanaryStateStore, type CanaryState, type CanaryStateStore } from '../../src/canary/canary-state.js';
 import type { CanarySplit } from '../../src/routing/route-tree.js';
-import { waitFor } from '../helpers/gateway.js';
+import { startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 let redis: RedisServer;
@@ -58,6 +61,44 @@ describe('canary state on real Redis', () => {
     expect(a.split.weight).toBe(0);
     await a.store.close();
     await b.store.close();
+  });
+});
+
+describe('a canary plan whose deciding replica cannot see every replica’s traffic', () => {
+  /** The warnings about canaries a gateway logs at start, built with this state and trace store. */
+  async function canaryWarnings(state: 'memory' | 'redis', telemetry: Record<string, unknown>, plan = true): Promise<Record<string, unknown>[]> {
+    const lines: string[] = [];
+    const gateway = await startGateway(
+      {
+        providers: { up: { type: 'mock' } },
+        routes: {
+          assistant: { strategy: 'canary', canaryWeight: 10, baseline: { provider: 'up', model: 'a' }, canary: { provider: 'up', model: 'b' }, ...(plan ? { plan: { steps: [10, 100], intervalMs: 3_600_000 } } : {}) },
+        },
+        // A database of its own: the gateway's round takes the decision lease, which other tests here need.
+        redis: { url: `${redis.url}/7` },
+        state: { canary: state },
+        telemetry: { dataDir: mkdtempSync(join(tmpdir(), 'gateway-canary-warning-')), ...telemetry },
+        logging: { level: 'warn' },
+      },
+      { logStream: { write: (line) => void lines.push(line) } },
+    );
+    await gateway.close();
+    return lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.canaries !== undefined);
+  }
+
+  it('shared (Redis) canary state with a per-process DuckDB trace store: a warning at start naming the canary', async () => {
+    const warnings = await canaryWarnings('redis', { sink: 'duckdb' });
+    expect(warnings).toMatchObject([{ level: 40, canaries: ['assistant'], canaryState: 'redis', traceStore: 'duckdb' }]);
+  });
+
+  it('no trace store at all: a warning that the plan can never decide', async () => {
+    expect(await canaryWarnings('memory', { sink: 'none' })).toMatchObject([{ level: 40, canaries: ['assistant'], traceStore: 'none' }]);
+  });
+
+  it('no warning for one process with DuckDB, for ClickHouse, or for a canary without a plan', async () => {
+    expect(await canaryWarnings('memory', { sink: 'duckdb' })).toEqual([]);
+    expect(await canaryWarnings('redis', { sink: 'clickhouse', clickhouse: { url: 'http://127.0.0.1:1' } })).toEqual([]);
+    expect(await canaryWarnings('redis', { sink: 'duckdb' }, false)).toEqual([]);
   });
 });
 

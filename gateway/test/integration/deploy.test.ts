@@ -15,6 +15,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { parseConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
 import { restrictedViolations } from '../helpers/pod-security.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { freePort } from '../helpers/free-port.js';
@@ -57,7 +58,7 @@ describe('prometheus files', () => {
     expect(checkConfig.status, checkConfig.output).toBe(0);
     const checkRules = promtool('check', 'rules', 'alerts.yml');
     expect(checkRules.status, checkRules.output).toBe(0);
-    expect(checkRules.output).toContain('6 rules found');
+    expect(checkRules.output).toContain('9 rules found');
     const tests = promtool('test', 'rules', 'tests/alerts.test.yml');
     expect(tests.status, tests.output).toBe(0);
   });
@@ -208,6 +209,19 @@ describe('compose and Kubernetes agree with the gateway', () => {
     // Every variable the config files interpolate is provided: by compose, or by the Secret.
     for (const name of [...read('deploy/gateway.yaml').matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!)) expect(gatewayService.environment).toHaveProperty(name);
     for (const name of [...byKind('ConfigMap').data['gateway.yaml'].matchAll(/\$\{([A-Z_]+)/g)].map((m: RegExpMatchArray) => m[1]!)) expect(byKind('Secret').stringData).toHaveProperty(name);
+  });
+
+  it('the example Secret applied as it is starts no gateway: its placeholders are not usable keys', () => {
+    // `kubectl apply -f deploy/kubernetes/` applies the example too; published placeholder keys must not work.
+    const placeholders = byKind('Secret').stringData as Record<string, string>;
+    let problems: string[] = [];
+    try {
+      parseConfigText(byKind('ConfigMap').data['gateway.yaml'], 'configmap', placeholders);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = (error as ConfigError).problems.map((problem) => problem.path.map(String).join('.'));
+    }
+    expect(problems).toEqual(expect.arrayContaining(['auth.adminKey', 'auth.sessionSecret', 'auth.keys.0.key']));
   });
 
   it('probes hit real endpoints, and the pod outlives the drain', async () => {

@@ -104,7 +104,7 @@ function randomBody(): string | Buffer | undefined {
   }
 }
 
-const PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models', '/v1/feedback', '/admin/keys', '/admin/keys/x', '/api/export', '/api/traces/abc', '/healthz', '/readyz', '/metrics'];
+const PATHS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages', '/v1/messages/count_tokens?beta=true', '/v1/responses', '/v1/responses/resp_x', '/v1/responses/resp_x/input_items', '/v1/models', '/v1/feedback', '/admin/keys', '/admin/keys/x', '/api/export', '/api/traces/abc', '/healthz', '/readyz', '/metrics'];
 
 /** Raw paths may hold any printable ASCII; everything else is percent-encoded (Node refuses it otherwise). */
 function randomPath(): string {

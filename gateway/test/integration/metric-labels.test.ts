@@ -1,8 +1,10 @@
 /**
  * Metric label values come from the configuration: a client allowed `<provider>/*` that invents model
- * names adds no time series — its requests are counted under `other`.
+ * names adds no time series — its requests are counted under `other` — and no lasting state: circuit
+ * breakers are kept by name only for configured targets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_UNLISTED_BREAKERS } from '../../src/routing/circuit-breaker.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
 
@@ -63,5 +65,20 @@ describe('metric labels', () => {
     for (let i = 10; i < 40; i++) await ask(`up/invented-${i}`);
     const after = await gatewaySeries();
     expect(after.filter((s) => !before.includes(s))).toEqual([]);
+  });
+});
+
+describe('circuit breakers', () => {
+  it('invented model names do not pile up breakers; a configured target keeps its breaker through the flood', async () => {
+    upstream.fail('listed-model', 500);
+    for (let i = 0; i < 2; i++) await ask('up/listed-model');
+    const breakers = gateway.app.gatewayRouting.breakers;
+    expect(breakers.for('up/listed-model').current()).toBe('open');
+
+    const flood = Array.from({ length: MAX_UNLISTED_BREAKERS + 200 }, (_, i) => `up/flood-${i}`);
+    for (let i = 0; i < flood.length; i += 50) await Promise.all(flood.slice(i, i + 50).map(ask));
+    // The configured targets (up/answer, up/listed-model) plus at most the bound of unlisted ones.
+    expect(breakers.states().size).toBeLessThanOrEqual(2 + MAX_UNLISTED_BREAKERS);
+    expect(breakers.for('up/listed-model').current()).toBe('open');
   });
 });

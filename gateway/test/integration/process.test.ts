@@ -226,49 +226,65 @@ routes:
   });
 
   it('on SIGTERM finishes in-flight requests, refuses new ones, and exits 0', async () => {
-    const path = writeConfig('slow.yaml', `
+    const upstream = await startMockUpstream();
+    const release = upstream.hold('held');
+    try {
+      const path = writeConfig('slow.yaml', `
 providers:
-  slow: { type: mock, latencyMs: 700 }
+  up: { type: openai-compatible, baseUrl: "${upstream.url}" }
 routes:
-  chat: { targets: [{ provider: slow, model: m }] }
+  chat: { targets: [{ provider: up, model: held }] }
 `);
-    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
-    const inFlight = fetch(`${gateway.origin}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', connection: 'close' },
-      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'wait for me' }] }),
-    });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    gateway.child.kill('SIGTERM');
-    const response = await inFlight;
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as { model: string }).model).toBe('chat');
-    expect(await gateway.exited).toBe(0);
-    await expect(fetch(`${gateway.origin}/healthz`)).rejects.toThrow();
-    // The trace of the drained request was flushed to the embedded store before exit.
-    const sink = new DuckDbSink(join(gateway.cwd, 'data', 'traces.duckdb'));
-    await sink.init();
-    expect((await sink.getTrace(response.headers.get('x-request-id')!))?.status).toBe(200);
-    await sink.close();
+      const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+      const inFlight = fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'wait for me' }] }),
+      });
+      await waitFor(() => upstream.openRequests() === 1, 10_000);
+      gateway.child.kill('SIGTERM');
+      // Draining: a new request is refused (503 on an open connection, or no connection at all)…
+      await waitFor(() => fetch(`${gateway.origin}/readyz`).then((r) => r.status === 503, () => true), 10_000);
+      // …while the one in flight is answered once its upstream is.
+      release();
+      const response = await inFlight;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+      expect(await gateway.exited).toBe(0);
+      await expect(fetch(`${gateway.origin}/healthz`)).rejects.toThrow();
+      // The trace of the drained request was flushed to the embedded store before exit.
+      const sink = new DuckDbSink(join(gateway.cwd, 'data', 'traces.duckdb'));
+      await sink.init();
+      expect((await sink.getTrace(response.headers.get('x-request-id')!))?.status).toBe(200);
+      await sink.close();
+    } finally {
+      release();
+      await upstream.close();
+    }
   });
 
   it('a stuck request does not hold shutdown past the grace period', async () => {
-    const path = writeConfig('stuck.yaml', `
+    const upstream = await startMockUpstream();
+    try {
+      const path = writeConfig('stuck.yaml', `
 server: { shutdownGraceMs: 300 }
 providers:
-  stuck: { type: mock, latencyMs: 60000 }
+  up: { type: openai-compatible, baseUrl: "${upstream.url}" }
 `);
-    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
-    const inFlight = fetch(`${gateway.origin}/v1/chat/completions`, {
-      method: 'POST',
-      body: JSON.stringify({ model: 'stuck/m', messages: [{ role: 'user', content: 'x' }] }),
-    }).catch((error: unknown) => error);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const started = Date.now();
-    gateway.child.kill('SIGTERM');
-    expect(await gateway.exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(3000);
-    expect(await inFlight).toBeInstanceOf(Error);
+      const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+      const inFlight = fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'up/stall', messages: [{ role: 'user', content: 'x' }] }),
+      }).catch((error: unknown) => error);
+      await waitFor(() => upstream.openRequests() === 1, 10_000);
+      const started = Date.now();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await inFlight).toBeInstanceOf(Error);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('a shadow call that never answers is abandoned on SIGTERM: exit within the grace period, traces flushed', async () => {

@@ -15,6 +15,8 @@ const PROVIDER_KEYS = {
   vllm: 'vllm_8f3Kq29xLmPz0aQwZZ',
   claude: 'sk-ant-api03-echo-test-key-00112233',
   gemini: 'gemini.key+with/odd=chars-12345',
+  // Shorter than 8: removed only where it stands alone as a token (an upstream echoes a key whole).
+  short: 'k3y_s6',
 };
 const PLAIN_CLIENT_KEY = 'client-plain-key-0123456789';
 const HASHED_CLIENT_KEY = 'client-hashed-key-0123456789';
@@ -33,6 +35,8 @@ beforeAll(async () => {
         vllm: { type: 'openai-compatible', baseUrl: `${upstream.url}/v1`, apiKey: PROVIDER_KEYS.vllm },
         claude: { type: 'anthropic', baseUrl: upstream.url, apiKey: PROVIDER_KEYS.claude },
         gemini: { type: 'gemini', baseUrl: upstream.url, apiKey: PROVIDER_KEYS.gemini },
+        short: { type: 'openai-compatible', baseUrl: `${upstream.url}/v1`, apiKey: PROVIDER_KEYS.short },
+        placeholder: { type: 'openai-compatible', baseUrl: `${upstream.url}/v1`, apiKey: 'none' },
       },
       routing: { retry: { maxAttempts: 1 } },
       auth: {
@@ -72,7 +76,7 @@ async function post(model: string, init: { stream?: boolean; content?: string; k
 }
 
 const providers = Object.entries(PROVIDER_KEYS) as [keyof typeof PROVIDER_KEYS, string][];
-const UPSTREAM_CODES = { openai: 'invalid_api_key', vllm: 'invalid_api_key', claude: 'authentication_error', gemini: 'unauthenticated' };
+const UPSTREAM_CODES = { openai: 'invalid_api_key', vllm: 'invalid_api_key', claude: 'authentication_error', gemini: 'unauthenticated', short: 'invalid_api_key' };
 
 describe.each(providers)('an upstream that echoes the %s key', (provider, secret) => {
   it('a 401 echoing it: the JSON error keeps the status and code, the key is gone from body and headers', async () => {
@@ -89,7 +93,7 @@ describe.each(providers)('an upstream that echoes the %s key', (provider, secret
     const { status, text } = await post(`${provider}/echo-400`);
     expect(status).toBe(400);
     expectNoSecret(text, secret);
-    if (provider === 'openai' || provider === 'vllm') expect((JSON.parse(text) as { error: { param: string } }).error.param).toBe('[redacted]');
+    if (provider === 'openai' || provider === 'vllm' || provider === 'short') expect((JSON.parse(text) as { error: { param: string } }).error.param).toBe('[redacted]');
   });
 
   it('the official SDK’s error message does not carry it', async () => {
@@ -145,6 +149,16 @@ describe('keys a client sent, quoted back by an upstream', () => {
       expect(text).toContain('my key is [redacted], thanks');
       expectNoSecret(text, quoted!);
     }
+  });
+});
+
+describe('secrets too short to remove wherever they appear', () => {
+  it('are named at start by their config path, never by their value', () => {
+    const warnings = logLines.map((line) => JSON.parse(line) as { level: number; msg: string; path?: string }).filter((line) => line.level === 40 && line.path);
+    expect(warnings.map((line) => line.path).sort()).toEqual(['providers.placeholder.apiKey', 'providers.short.apiKey']);
+    const startLog = warnings.map((line) => JSON.stringify(line)).join('\n');
+    expect(startLog).not.toContain(PROVIDER_KEYS.short);
+    expect(startLog).not.toContain('"none"');
   });
 });
 

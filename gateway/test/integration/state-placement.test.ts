@@ -1,5 +1,6 @@
 /**
- * Where state lives: each piece (cache, limits and budgets, API-created keys, canary state) goes to the
+ * Where state lives: each piece (cache, limits and budgets, API-created keys, canary state, stored
+ * Responses API conversations) goes to the
  * store `state.<piece>` names — checked by looking into a real Redis — and a setting for one piece never
  * moves another.
  */
@@ -19,6 +20,7 @@ const PREFIX: Record<StatePiece, string> = {
   limits: 'gateway:limits:',
   keys: 'gateway:keys',
   canary: 'gateway:canary:',
+  responses: 'gateway:responses:',
 };
 
 let redis: RedisServer;
@@ -86,6 +88,12 @@ async function exercise(gateway: RunningGateway): Promise<void> {
   });
   expect(created.status).toBe(201);
   await gateway.app.canaries.tick();
+  const stored = await fetch(`${gateway.baseURL}/responses`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'sim/mock-1', input: 'keep this conversation' }),
+  });
+  expect(stored.status).toBe(200);
 }
 
 async function piecesInRedis(): Promise<StatePiece[]> {
@@ -107,11 +115,11 @@ describe('where state lives', () => {
     }
   });
 
-  it('the cache kept in memory moves nothing else: limits, keys and canary stay in Redis', async () => {
+  it('the cache kept in memory moves nothing else: limits, keys, canary and responses stay in Redis', async () => {
     const gateway = await startGateway(document({ redis: { url: redis.url }, state: { cache: 'memory' } }));
     try {
       await exercise(gateway);
-      expect(await piecesInRedis()).toEqual(['limits', 'keys', 'canary']);
+      expect(await piecesInRedis()).toEqual(['limits', 'keys', 'canary', 'responses']);
     } finally {
       await gateway.close();
     }
@@ -143,5 +151,89 @@ describe('where state lives', () => {
     } finally {
       await gateway.close();
     }
+  });
+});
+
+describe('when the Redis that holds limits and keys does not answer', () => {
+  it('a keyed request and an admin change get 503 state_store_unavailable, not a 500', async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const gateway = await startGateway(document({ redis: { url: deadRedis }, state: { ...Object.fromEntries(STATE_PIECES.map((piece) => [piece, 'redis'])), cache: 'memory' } }));
+    try {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+      const created = await fetch(`${gateway.origin}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'made-while-down' }),
+      });
+      expect(created.status).toBe(503);
+      expect(((await created.json()) as { error: { code: string } }).error.code).toBe('state_store_unavailable');
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('when the Redis that holds Responses API conversations does not answer', () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const memory = Object.fromEntries(STATE_PIECES.map((piece) => [piece, 'memory']));
+    gateway = await startGateway(document({ redis: { url: deadRedis }, state: { ...memory, responses: 'redis' }, responses: { redis: { timeoutMs: 200 } } }));
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  const headers = { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' };
+  const create = (body: Record<string, unknown>) => fetch(`${gateway.baseURL}/responses`, { method: 'POST', headers, body: JSON.stringify({ model: 'chat', input: 'hi', ...body }) });
+  async function expectUnavailable(response: Response): Promise<void> {
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: 'state_store_unavailable', type: 'server_error' });
+  }
+
+  it('continuing a conversation (previous_response_id) gets 503 state_store_unavailable, not a 500 or a 400 not-found', async () => {
+    await expectUnavailable(await create({ previous_response_id: 'resp_0123456789abcdef' }));
+  });
+
+  it('GET and DELETE /v1/responses/{id} (and its input items) get 503 state_store_unavailable', async () => {
+    for (const [method, path] of [['GET', ''], ['DELETE', ''], ['GET', '/input_items']]) {
+      await expectUnavailable(await fetch(`${gateway.baseURL}/responses/resp_0123456789abcdef${path}`, { method, headers: { authorization: `Bearer ${APP_KEY}` } }));
+    }
+  });
+
+  it('a response that cannot be stored fails with 503 state_store_unavailable (retryable), instead of one its client cannot continue', async () => {
+    await expectUnavailable(await create({}));
+    // Answered again from the response cache: still not stored, still refused, before any byte is sent.
+    await expectUnavailable(await create({ stream: true }));
+    // Streamed from the upstream: the closing events carry the error instead of response.completed.
+    const streamed = await create({ stream: true, input: 'a question not cached yet' });
+    expect(streamed.status).toBe(200);
+    const text = await streamed.text();
+    expect(text).not.toContain('response.completed');
+    const events = text.split('\n\n').filter(Boolean).map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 6)) as { type: string; code?: string });
+    expect(events.slice(-2)).toMatchObject([{ type: 'error', code: 'state_store_unavailable' }, { type: 'response.failed' }]);
+    // Nothing to store: answered as usual.
+    expect((await create({ store: false })).status).toBe(200);
+  });
+});
+
+describe('closing a gateway', () => {
+  it('closes every Redis connection it opened (cache, limits, keys, canary state)', async () => {
+    const connections = async () => (await inspect.client('LIST') as string).trim().split('\n').length;
+    const before = await connections();
+    const gateway = await startGateway(document({ redis: { url: redis.url } }));
+    await exercise(gateway);
+    expect(await connections()).toBeGreaterThan(before);
+    await gateway.close();
+    // Disconnects reach the server asynchronously: wait for the count to come back, or time out.
+    const deadline = Date.now() + 5000;
+    while ((await connections()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await connections()).toBe(before);
   });
 });

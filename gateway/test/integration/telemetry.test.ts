@@ -14,6 +14,7 @@ import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
+import { storedTrace } from '../helpers/trace-rows.js';
 
 const UPSTREAM_SECRET = 'sk-upstream-supersecret-1234567890';
 let upstream: MockUpstream;
@@ -56,16 +57,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** The stored row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
-async function traceOf(id: string): Promise<TraceRow> {
-  for (let i = 0; i < 100; i++) {
-    await gateway.app.traces!.flush();
-    const row = await gateway.app.traces!.sink.getTrace(id);
-    if (row) return row;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`no trace ${id}`);
-}
+const traceOf = (id: string): Promise<TraceRow> => storedTrace(gateway.app, id);
 
 describe('trace rows', () => {
   it('a JSON request: route, target, status, usage, cost, metadata, bodies', async () => {

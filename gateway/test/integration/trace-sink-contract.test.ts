@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/telemetry/clickhouse-migrations.js';
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { MIGRATE_JS, runGatewayToExit } from '../helpers/gateway-process.js';
@@ -115,7 +116,7 @@ describe('npm run migrate', () => {
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
     const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
     const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
     await sink.close();
@@ -141,22 +142,20 @@ describe('schema upgrades keep old rows and add new columns', () => {
       await sink.insertTraces([row, traceRow({ trace_id: 'new-2', client_request_id: 'mine' })], true);
       expect(await sink.getTrace('new-1')).toEqual(row);
       expect((await sink.getTrace('new-2'))?.client_request_id).toBe('mine');
+      // A row an older version spooled, without the columns added since, is stored with their defaults.
+      await sink.insertTraces([{ ...traceRow({ trace_id: 'spooled-old' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS } as unknown as TraceRow], true);
+      expect(await sink.getTrace('spooled-old')).toMatchObject({ client_request_id: '', replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 });
+      expect(Number((await sink.select("SELECT count(*) AS n FROM requests WHERE trace_id = 'spooled-old' AND replica = '' AND client_request_id = ''"))[0]?.n)).toBe(1);
     } finally {
       await sink.close();
     }
   });
 
   it('ClickHouse: migration 0004 on a database at version 3, and again when its record is lost', async () => {
-    const database = `upgrade_${Date.now()}`;
-    const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
-    const client = createClient({ url: clickhouse.url, database });
+    const { sink, client, all, applied } = await databaseAt(3, 'upgrade');
     try {
-      const admin = createClient({ url: clickhouse.url });
-      await admin.command({ query: `CREATE DATABASE ${database}` });
-      await admin.close();
-      const all = loadMigrations();
-      expect(await migrate(client, all.filter((m) => m.version <= 3))).toEqual([1, 2, 3]);
-      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined }], format: 'JSONEachRow' });
+      expect(applied).toEqual([1, 2, 3]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
@@ -167,6 +166,43 @@ describe('schema upgrades keep old rows and add new columns', () => {
       // Idempotent: the statement runs cleanly even when schema_migrations does not know it ran.
       const again = all.filter((m) => m.version === 4).map((m) => ({ ...m, version: 1004 }));
       expect(await migrate(client, again)).toEqual([1004]);
+    } finally {
+      await client.close();
+      await sink.close();
+    }
+  });
+});
+
+/** A fresh ClickHouse database migrated up to `version`, a client on it, and a sink not opened yet. */
+async function databaseAt(version: number, prefix: string) {
+  const database = `${prefix}_${Date.now()}`;
+  const admin = createClient({ url: clickhouse.url });
+  await admin.command({ query: `CREATE DATABASE ${database}` });
+  await admin.close();
+  const client = createClient({ url: clickhouse.url, database });
+  const sink = new ClickHouseSink({ url: clickhouse.url, database, requestTimeoutMs: 5000 });
+  const all = loadMigrations();
+  return { sink, client, all, applied: await migrate(client, all.filter((m) => m.version <= version)) };
+}
+
+/** A row as written before migration 0005: JSONEachRow leaves out undefined fields. */
+const NO_REPLICA_COLUMNS = { replica: undefined, replica_reason: undefined, replica_score: undefined, prefix_match_chars: undefined, queue_ms: undefined };
+
+describe('migration 0005 (replica columns) on ClickHouse 18.16', () => {
+  it('adds the replica columns to a database at version 4, keeps old rows readable, and runs again cleanly', async () => {
+    const { sink, client, all, applied } = await databaseAt(4, 'replicas');
+    try {
+      expect(applied).toEqual([1, 2, 3, 4]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'before-pools' }), ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
+
+      await sink.init();
+      expect(await sink.getTrace('before-pools')).toMatchObject({ replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 });
+      const row = traceRow({ trace_id: 'pooled', replica: '10.0.0.7:8000', replica_reason: 'prefix', replica_score: 2.5, prefix_match_chars: 4096, queue_ms: 12.5 });
+      await sink.insertTraces([row]);
+      expect(await sink.getTrace('pooled')).toEqual(row);
+
+      const again = all.filter((m) => m.version === 5).map((m) => ({ ...m, version: 1005 }));
+      expect(await migrate(client, again)).toEqual([1005]);
     } finally {
       await client.close();
       await sink.close();

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { canaryPlanSchema } from '../../src/config/routing-schema.js';
 import { NO_STATS, type VariantStats } from '../../src/canary/canary-guards.js';
 import { CanaryController, type CanaryEvent } from '../../src/canary/canary-controller.js';
@@ -115,5 +115,88 @@ describe('canary controller', () => {
       ['promote', 1, 5],
       ['pause', 1, 1],
     ]);
+  });
+
+  it('a round whose numbers cannot be read is reported, decides nothing, and the next round carries on', async () => {
+    const clock = { now: 1_000_000 };
+    const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 1, plan, targets: { baseline: [], canary: [] } };
+    const failures: unknown[] = [];
+    let storeDown = true;
+    const controller = new CanaryController({
+      splits: new Map([[split.id, split]]),
+      store: new MemoryCanaryStateStore(() => clock.now),
+      stats: async () => {
+        if (storeDown) throw new Error('trace store unreachable');
+        return { baseline: variant(5000, 50), canary: variant(500, 5) };
+      },
+      onEvent: () => undefined,
+      onRoundError: (error) => failures.push(error),
+      now: () => clock.now,
+    });
+    clock.now += 61_000;
+    await controller.tick();
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as Error).message).toBe('trace store unreachable');
+    expect(split.weight).toBe(1);
+    storeDown = false;
+    clock.now += 61_000;
+    await controller.tick();
+    expect(failures).toHaveLength(1);
+    expect(split.weight).toBe(5);
+  });
+
+  /** A controller whose next round waits on a trace query that answers (or fails) only when the test says so. */
+  async function stuckRound() {
+    const clock = { now: 1_000_000 };
+    const split: CanarySplit = { id: 'assistant', route: 'assistant', weight: 1, plan, targets: { baseline: [], canary: [] } };
+    const events: CanaryEvent[] = [];
+    const failures: unknown[] = [];
+    const store = new MemoryCanaryStateStore(() => clock.now);
+    let closed = false;
+    store.close = async () => void (closed = true);
+    const promoting = { baseline: variant(5000, 50), canary: variant(500, 5) };
+    let stall = false;
+    let query: { answer(): void; fail(error: Error): void } | undefined;
+    const controller = new CanaryController({
+      splits: new Map([[split.id, split]]),
+      store,
+      stats: async () => {
+        if (!stall) return promoting;
+        return new Promise((resolve, reject) => {
+          query = { answer: () => resolve(promoting), fail: reject };
+        });
+      },
+      onEvent: (event) => events.push(event),
+      onRoundError: (error) => failures.push(error),
+      now: () => clock.now,
+    });
+    await controller.tick();
+    expect(split.weight).toBe(1);
+    stall = true;
+    clock.now += 61_000;
+    const round = controller.tick();
+    await vi.waitFor(() => expect(query).toBeDefined());
+    return { controller, split, store, events, failures, round, query: query!, closed: () => closed };
+  }
+
+  it('stopping abandons a round stuck on its numbers: stop() does not wait for it, and the round decides nothing after', async () => {
+    const { controller, split, store, events, failures, round, query, closed } = await stuckRound();
+    await controller.stop();
+    expect(closed()).toBe(true);
+    // The numbers arrive after shutdown began, and would promote: nothing is decided or written.
+    query.answer();
+    await round;
+    expect(split.weight).toBe(1);
+    expect(events.filter((e) => e.decision !== 'hold')).toEqual([]);
+    expect((await store.get('assistant'))?.stepIndex).toBe(0);
+    expect(failures).toEqual([]);
+  });
+
+  it('a stuck round that fails once shutdown closed its stores is not reported as a failed round', async () => {
+    const { controller, failures, round, query } = await stuckRound();
+    await controller.stop();
+    query.fail(new Error('the trace store was closed'));
+    await round;
+    expect(failures).toEqual([]);
   });
 });

