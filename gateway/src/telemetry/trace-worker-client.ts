@@ -36,7 +36,9 @@ import {
 
 const SEND_INTERVAL_MS = 100;
 const MAX_ROWS_PER_MESSAGE = 256;
+/** A failed thread is replaced after this long, doubling while replacements fail too. */
 const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 60_000;
 
 /**
  * The worker's entry next to this file: the compiled .js in dist/ (inheriting the process's Node
@@ -73,6 +75,7 @@ export class TraceWorker {
   private opened: Promise<void> | undefined;
   private closing = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs = RESTART_DELAY_MS;
 
   constructor(
     private readonly data: TraceWorkerData,
@@ -140,7 +143,12 @@ export class TraceWorker {
   }
 
   private startNow(): Promise<void> {
-    this.opened ??= this.start();
+    if (!this.opened) {
+      this.opened = this.start();
+      // A thread that fails to start is reported through `failed` (and replaced); a recording request
+      // does not wait for it, so its rejection must not go unhandled.
+      this.opened.catch(() => undefined);
+    }
     return this.opened;
   }
 
@@ -156,6 +164,7 @@ export class TraceWorker {
           this.receive(message);
           return;
         }
+        this.restartDelayMs = RESTART_DELAY_MS;
         if (this.data.requestLines?.to === 'stdout') this.events.routeLogs((line) => worker.postMessage({ t: 'line', line } satisfies ToWorker));
         // Rows recorded while this worker started (or while none ran) go now.
         this.send();
@@ -214,9 +223,10 @@ export class TraceWorker {
     if (this.closing) return;
     this.events.failed(error);
     this.restartTimer = setTimeout(() => {
-      this.opened = this.start();
-      this.opened.catch(() => undefined);
-    }, RESTART_DELAY_MS);
+      this.opened = undefined;
+      void this.startNow();
+    }, this.restartDelayMs);
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     this.restartTimer.unref();
   }
 

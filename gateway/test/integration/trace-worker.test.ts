@@ -84,6 +84,19 @@ describe('the trace worker', () => {
     await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(7);
   });
 
+  it('keeps serving when the thread cannot start at all, and says why', async () => {
+    const lines: string[] = [];
+    // A data directory that cannot exist: the spool cannot be opened, so the thread fails as it starts.
+    gateway = await startGateway(
+      { ...document({ dataDir: '/dev/null/traces' }), logging: { level: 'info' } },
+      { logStream: { write: (line) => void lines.push(line) } },
+    );
+    await chat(3);
+    await expect.poll(() => lines.some((line) => line.includes('"msg":"trace worker failed; starting another"'))).toBe(true);
+    await chat(3);
+    expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+  });
+
   it("passes the store's log lines to the gateway's logger", async () => {
     const lines: string[] = [];
     const port = await freePort(); // nothing listens here
