@@ -2,6 +2,7 @@
 import type { LatencySummary } from './open-loop.js';
 import type { SaturationResult } from './saturation.js';
 import { fleetTargets, type FleetOptions, type FleetResult } from './fleet.js';
+import type { GuardrailCostRow } from './guardrail-cost.js';
 
 export interface BenchReport {
   date: string;
@@ -14,6 +15,8 @@ export interface BenchReport {
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
   /** The replica-pool scenario: one simulated GPU fleet, each scheduling strategy in turn. */
   fleet?: { options: FleetOptions; results: FleetResult[] } | undefined;
+  /** CPU per KB of each detector and guardrail kind (benchmarks/guardrail-cost.ts). */
+  guardrailCost?: GuardrailCostRow[] | undefined;
 }
 
 export interface TargetCheck {
@@ -98,26 +101,32 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
     checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
-  return [...checks, ...responsesChecks(report)];
+  return [...checks, ...costAgainstChat(report)];
 }
 
 /**
- * The Responses API against chat in the same run: what translating (or passing a native body through)
- * costs, as gateway CPU per request and requests/s. Reported, not judged: the issue sets no target.
+ * Scenarios against chat in the same run, as gateway CPU per request and requests/s. Reported, not
+ * judged: the issues set no target. The Responses API: what translating (or passing a native body
+ * through) costs. Policies: conditional routing with input and output guardrails against the same
+ * requests without them.
  */
-function responsesChecks(report: BenchReport): TargetCheck[] {
+const AGAINST_CHAT: readonly (readonly [string, string])[] = [
+  ['responses JSON (translated)', 'chat JSON'],
+  ['responses stream (translated)', 'chat stream'],
+  ['responses JSON (native)', 'chat JSON'],
+  ['responses stream (native)', 'chat stream'],
+  ['policies on (JSON)', 'chat JSON'],
+  ['policies on (stream)', 'chat stream'],
+];
+
+function costAgainstChat(report: BenchReport): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const [scenario, chat] of [
-    ['responses JSON (translated)', 'chat JSON'],
-    ['responses stream (translated)', 'chat stream'],
-    ['responses JSON (native)', 'chat JSON'],
-    ['responses stream (native)', 'chat stream'],
-  ] as const) {
-    const responses = saturationOf(report, scenario, 'gateway');
+  for (const [scenario, chat] of AGAINST_CHAT) {
+    const row = saturationOf(report, scenario, 'gateway');
     const base = saturationOf(report, chat, 'gateway');
-    if (!responses || !base) continue;
-    const cpu = responses.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(responses.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
-    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((responses.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
+    if (!row || !base) continue;
+    const cpu = row.cpuMsPerRequest !== undefined && base.cpuMsPerRequest !== undefined ? `, CPU ${ms(row.cpuMsPerRequest)} vs ${ms(base.cpuMsPerRequest)} ms/req` : '';
+    checks.push({ target: `${scenario}: cost against ${chat} (same run)`, measured: `${((row.requestsPerSec / base.requestsPerSec) * 100).toFixed(0)}% of its req/s${cpu}`, met: undefined });
   }
   return checks;
 }
@@ -172,6 +181,16 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(`| ${row.scenario} | ${row.rate} | ${row.target} | ${ms(row.p50)} | ${ms(row.p90)} | ${ms(row.p99)} | ${over('p50')} | ${over('p90')} | ${over('p99')} | ${row.errors} |`);
   }
   lines.push('');
+  if (report.guardrailCost) {
+    lines.push('## Guardrails: CPU per KB of text');
+    lines.push('');
+    lines.push('Measured in process (CPU time, median of five rounds). "realistic": prompts, code, logs and numbers with an e-mail, a card, an IBAN and a key per 3 KB; "adversarial": 64 KB of near-matches that complete none.');
+    lines.push('');
+    lines.push('| check | text | µs per KB |');
+    lines.push('| --- | --- | ---: |');
+    for (const row of report.guardrailCost) lines.push(`| ${row.check} | ${row.text} | ${row.usPerKb.toFixed(2)} |`);
+    lines.push('');
+  }
   if (report.fleet) {
     const { options, results } = report.fleet;
     lines.push('## Fleet: scheduling a simulated GPU fleet');

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../gateway/test/helpers/free-port.js';
 import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
+import { measureGuardrailCost } from './guardrail-cost.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
 import { startArguments } from './start-command.js';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
@@ -147,7 +148,15 @@ function gatewayConfig(dir: string, name: string, overrides: { telemetry?: Recor
         'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
         cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
         fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
+        // Policies on: a conditional route (by tag and prompt size) with input and output guardrails.
+        policy: {
+          strategy: 'conditional',
+          branches: [{ name: 'long', when: { or: [{ 'metadata.tier': 'bulk' }, { prompt_tokens: { gt: 4000 } }] }, target: { provider: 'up', model: 'bench-model' } }],
+          default: { provider: 'up', model: 'bench-model' },
+          guardrails: { input: ['pii', 'secrets'], output: ['pii'] },
+        },
       },
+      guardrails: { pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } },
     }),
   );
   return file;
@@ -283,6 +292,8 @@ async function main(): Promise<void> {
     await saturate('responses stream (translated)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench', true), main);
     await saturate('responses JSON (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native'), main);
     await saturate('responses stream (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native', true), main);
+    await saturate('policies on (JSON)', 'gateway', via('default'), CHAT_BODY('policy'), main);
+    await saturate('policies on (stream)', 'gateway', via('default'), CHAT_BODY('policy', true), main);
     await saturate('cache hit', 'gateway', via('default'), CHAT_BODY('cached'), main);
     await saturate('fallback (500 → ok)', 'gateway', via('default'), CHAT_BODY('fallback'), main);
     if (portkey) await stop(portkey);
@@ -305,6 +316,9 @@ async function main(): Promise<void> {
 
     await cleanup();
 
+    // ---------------------------------------------------------------- guardrail cost per KB (in process)
+    const guardrailCost = await measureGuardrailCost(QUICK ? 20 : 150);
+
     // ---------------------------------------------------------------- fleet (replica pools)
     const fleetOptions: FleetOptions = QUICK ? { ...FLEET_DEFAULTS, durationMs: 2000, warmupMs: 500 } : FLEET_DEFAULTS;
     const fleet = { options: fleetOptions, results: await runFleet(fleetOptions) };
@@ -326,6 +340,7 @@ async function main(): Promise<void> {
       saturation,
       fixedRate,
       fleet,
+      guardrailCost,
     };
     const stamp = report.date.slice(0, 10);
     const name = QUICK ? `smoke-${stamp}` : stamp;

@@ -157,12 +157,12 @@ async function loadTraces() {
   const params = new URLSearchParams({ range: state.range, limit: String(state.limit), offset: String(state.offset) });
   for (const [name, value] of Object.entries(state.filters)) if (value) params.set(name, value);
   const data = await api(`/api/traces?${params}`);
-  const head = el('thead', {}, el('tr', {}, ['Time', 'Route', 'Target', 'Status', 'Latency', 'TTFT', 'Tokens', 'Cost', 'Cache', 'Variant', 'Attempts'].map((h, i) => el('th', { class: i >= 4 && i <= 7 ? 'num' : undefined }, h))));
+  const head = el('thead', {}, el('tr', {}, ['Time', 'Route', 'Target', 'Status', 'Latency', 'TTFT', 'Tokens', 'Cost', 'Cache', 'Variant', 'Attempts', 'Guardrails'].map((h, i) => el('th', { class: i >= 4 && i <= 7 ? 'num' : undefined }, h))));
   const body = el(
     'tbody',
     {},
     data.rows.length === 0
-      ? el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No traces match.'))
+      ? el('tr', {}, el('td', { colspan: 12, class: 'empty' }, 'No traces match.'))
       : data.rows.map((r) =>
           el('tr', { 'data-trace-id': r.trace_id, class: r.trace_id === state.selected ? 'selected' : undefined, onclick: () => openTrace(r.trace_id) },
             el('td', {}, fmt.time(r.ts_ms)),
@@ -176,6 +176,7 @@ async function loadTraces() {
             el('td', {}, r.cache),
             el('td', {}, r.variant || '–'),
             el('td', {}, r.attempts),
+            el('td', {}, guardrailSummary(r) || '–'),
           ),
         ),
   );
@@ -184,6 +185,11 @@ async function loadTraces() {
   $('#page-info').textContent = data.total ? `${state.offset + 1}–${last} of ${fmt.int(data.total)}` : '0 traces';
   $('#prev').disabled = state.offset === 0;
   $('#next').disabled = last >= data.total;
+}
+
+/** What the guardrails did besides pass (`pii redact · schema retry`). */
+function guardrailSummary(t) {
+  return (t.guardrail_verdicts ?? []).map((verdict, i) => (verdict === 'pass' ? '' : `${t.guardrail_names[i]} ${verdict}`)).filter(Boolean).join(' · ');
 }
 
 function definition(label, value) {
@@ -259,6 +265,7 @@ async function openTrace(id) {
       definition('Target', t.provider ? `${t.provider}/${t.model}` : '–'),
       definition('Status', t.error_code ? `${t.status} ${t.error_code}` : t.status),
       definition('Variant', t.variant || '–'),
+      definition('Branch', t.branch || '–'),
       definition('Cache', t.cache),
       definition('Tokens', `${fmt.int(t.input_tokens)} in · ${fmt.int(t.output_tokens)} out${t.usage_estimated ? ' (estimated)' : ''}`),
       definition('Cost', fmt.usd(t.cost_usd)),
@@ -266,6 +273,21 @@ async function openTrace(id) {
       definition('User', t.user || '–'),
       definition('Metadata', metadata || '–'),
     ),
+    ...(t.guardrail_names.length > 0
+      ? [
+          el('h2', {}, 'Guardrails'),
+          el('table', { class: 'guardrail-verdicts', 'data-testid': 'trace-guardrails' },
+            el('thead', {}, el('tr', {}, el('th', {}, 'Guardrail'), el('th', {}, 'On'), el('th', {}, 'Verdict'), el('th', {}, 'Found'))),
+            el('tbody', {}, t.guardrail_names.map((name, i) =>
+              el('tr', {},
+                el('td', {}, name),
+                el('td', {}, t.guardrail_stages[i]),
+                el('td', { class: t.guardrail_verdicts[i] === 'pass' ? 'status-2' : t.guardrail_verdicts[i] === 'deny' || t.guardrail_verdicts[i] === 'error' ? 'status-5' : 'status-4' }, t.guardrail_verdicts[i]),
+                el('td', {}, t.guardrail_findings[i] || '–'),
+              ))),
+          ),
+        ]
+      : []),
     ...(t.request_body ? [el('h2', {}, 'Request body'), el('pre', {}, pretty(t.request_body))] : []),
     ...(t.response_body ? [el('h2', {}, 'Response body'), el('pre', {}, pretty(t.response_body))] : []),
     el('h2', {}, `Feedback (${feedback.length})`),
@@ -277,6 +299,7 @@ async function openTrace(id) {
 // ---------------------------------------------------------------- canary
 const GUARD_LABELS = {
   errorRateIncrease: 'Error-rate increase',
+  guardrailRateIncrease: 'Guardrail-trip rate increase',
   p95Ratio: 'p95 latency ratio',
   ttftRatio: 'TTFT ratio',
   costRatio: 'Cost ratio',
@@ -288,7 +311,7 @@ const GUARD_LABELS = {
 function guardNumber(check, value) {
   if (value === null || value === undefined) return '–';
   if (check.guard === 'canaryReachable') return String(value);
-  return check.guard === 'errorRateIncrease' || check.guard === 'feedbackDrop' ? value.toFixed(3) : value.toFixed(2);
+  return check.guard === 'errorRateIncrease' || check.guard === 'guardrailRateIncrease' || check.guard === 'feedbackDrop' ? value.toFixed(3) : value.toFixed(2);
 }
 
 function controlledCanary(view) {

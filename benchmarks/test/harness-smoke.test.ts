@@ -42,7 +42,8 @@ describe('benchmark harness', () => {
     const report = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport;
     expect(report.saturation.map((row) => `${row.scenario}/${row.target}`)).toEqual([
       'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway',
-      'responses JSON (translated)/gateway', 'responses stream (translated)/gateway', 'responses JSON (native)/gateway', 'responses stream (native)/gateway', 'cache hit/gateway',
+      'responses JSON (translated)/gateway', 'responses stream (translated)/gateway', 'responses JSON (native)/gateway', 'responses stream (native)/gateway',
+      'policies on (JSON)/gateway', 'policies on (stream)/gateway', 'cache hit/gateway',
       'fallback (500 → ok)/gateway', 'chat JSON/gateway, telemetry off',
     ]);
     expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, after 100 requests', 'gateway, telemetry off', 'gateway, telemetry off, after 100 requests']);
@@ -59,6 +60,8 @@ describe('benchmark harness', () => {
       expect(row.peakQueues).toHaveLength(4);
     }
     expect(checkTargets(report).length).toBeGreaterThanOrEqual(7);
+    expect(report.guardrailCost!.map((row) => row.check)).toEqual(expect.arrayContaining(['email', 'payment_card', 'pii (all 15 detectors)', 'secrets (all 14 detectors)', 'stream check (incremental pii redact)']));
+    expect(report.guardrailCost!.every((row) => row.usPerKb > 0)).toBe(true);
     expect(readFileSync(join(out, file.replace('.json', '.md')), 'utf8')).toContain('## Targets');
   }, 230_000);
 });

@@ -17,6 +17,7 @@ import { closeProviders, createProviderRegistry, replicaPools, startProviders, t
 import type { AddressResolver } from './upstream/replica-discovery.js';
 import { registerFleetRoute } from './routes/fleet-route.js';
 import { clientRequestIdOf, newTraceId } from './request-id.js';
+import { GuardrailSet } from './policy/compile-guardrails.js';
 import { ModelResolver } from './routing/model-resolver.js';
 import { createRoutingRuntime } from './routing/routing-runtime.js';
 import { registerExportRoute } from './routes/export-route.js';
@@ -174,7 +175,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
       onError: (message, error) => app.log.warn({ err: error }, message),
     });
   const pools = replicaPools(providers);
-  const resolver = new ModelResolver(config, providers);
+  // Compiled once; a gateway without guardrails has none, and its routes no policy step.
+  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
+  const resolver = new ModelResolver(config, providers, guardrails);
   // One log line per request, written by the trace worker; only when the level lets info lines out.
   const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
   const traceOutput = createTraceOutput(
@@ -376,7 +379,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // Shadow calls are abandoned, not awaited; then providers (in-flight upstream calls are done by
     // now), then flush or spool what is queued.
     await shadow.close();
-    await Promise.all([closeProviders(providers), cache?.close(), conversations.close()]);
+    await Promise.all([closeProviders(providers), cache?.close(), conversations.close(), guardrails?.close()]);
     await traceOutput?.close();
     await recorder.tracing?.shutdown();
   });

@@ -64,6 +64,10 @@ export const ERROR_CATALOGUE = {
   internal_error: { status: 500, type: 'server_error', retryable: false },
   /** The client went away before the answer (nginx's 499); nobody receives this body, it names the trace row. */
   client_disconnected: { status: 499, type: 'invalid_request_error', retryable: false },
+  /** A guardrail with action deny refused the request or its answer; the code names it (`guardrail_denied:<name>`). */
+  guardrail_denied: { status: 400, type: 'invalid_request_error', retryable: false },
+  /** A fail-closed guardrail's service did not answer usably (`guardrail_unavailable:<name>`). */
+  guardrail_unavailable: { status: 503, type: 'server_error', retryable: true },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -77,7 +81,10 @@ const RETRYABLE_UPSTREAM_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504, 
 
 export class GatewayError extends Error {
   readonly status: number;
+  /** The catalogue code, with its detail after a colon when it has one (`guardrail_denied:pii`). */
   readonly code: string;
+  /** The catalogue entry the error comes from (`code` without its detail). */
+  readonly catalogueCode: ErrorCode;
   readonly type: string;
   readonly param: string | null;
   readonly retryable: boolean;
@@ -87,6 +94,11 @@ export class GatewayError extends Error {
   readonly retryAfterMs: number | undefined;
   /** Extra reply headers (e.g. x-ratelimit-*). */
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /**
+   * Raised to end a stream that already started (a guardrail's deny): the client gets this error as the
+   * stream's last event, as it is, instead of `stream_interrupted`.
+   */
+  readonly endsStream: boolean;
 
   constructor(
     code: ErrorCode,
@@ -99,12 +111,17 @@ export class GatewayError extends Error {
       retryAfterMs?: number;
       headers?: Record<string, string>;
       cause?: unknown;
+      /** Appended to the code after a colon, for codes that name what raised them (`guardrail_denied:pii`). */
+      detail?: string;
+      endsStream?: boolean;
     } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     const entry: CatalogueEntry = ERROR_CATALOGUE[code];
     this.name = 'GatewayError';
-    this.code = code;
+    this.code = options.detail === undefined ? code : `${code}:${options.detail}`;
+    this.catalogueCode = code;
+    this.endsStream = options.endsStream ?? false;
     this.status = options.status ?? entry.status;
     this.type = entry.type;
     this.param = options.param ?? null;

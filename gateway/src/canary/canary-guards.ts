@@ -8,7 +8,8 @@
  * canary is beyond the threshold; a point value beyond it without that evidence holds the step.
  *
  * - error rate: Newcombe's hybrid score bound on "canary error rate minus baseline's" — defined even
- *   when one side has no errors and the other nothing but errors;
+ *   when one side has no errors and the other nothing but errors; the same for the share of answers
+ *   that trip an output guardrail (a candidate that leaks more personal data or breaks the schema);
  * - latency and TTFT: a lower bound on how many times slower the canary is, from order statistics at
  *   the p95 and from a Mann–Whitney rank test across the whole distribution (Bonferroni-combined);
  * - cost: Fieller's bound on the ratio of mean costs per request;
@@ -41,6 +42,8 @@ export interface VariantStats {
   agreement?: number | null;
   agreementStdDev?: number;
   agreementCount?: number;
+  /** Requests whose answer (from the variant itself) tripped an output guardrail. */
+  guardrailTrips?: number;
   /** Latencies and TTFTs (ms) of the variant's latest requests, for the ratio tests. */
   latencyMs: readonly number[];
   ttftMs: readonly number[];
@@ -64,6 +67,8 @@ export const NO_STATS: VariantStats = Object.freeze({
 export interface CanaryGuards {
   /** Allowed absolute error-rate increase (0.01 = one percentage point). */
   maxErrorRateIncrease?: number;
+  /** Allowed absolute increase of the share of answers that trip an output guardrail. */
+  maxGuardrailRateIncrease?: number;
   maxP95Ratio?: number;
   maxTtftRatio?: number;
   maxCostRatio?: number;
@@ -122,6 +127,16 @@ function latencyCheck(guard: string, p95: [number | null, number | null], sample
   return ratioCheck(guard, ratio(p95[0], p95[1]), bound, threshold);
 }
 
+/**
+ * A guard on "the canary's share of X minus the baseline's" (errors, guardrail trips), breached when
+ * Newcombe's lower bound on that difference is above `threshold`. Sides are [count, requests].
+ */
+function proportionCheck(guard: string, canary: [number, number], baseline: [number, number], threshold: number, z: number): GuardCheck {
+  const increase = baseline[1] && canary[1] ? canary[0] / canary[1] - baseline[0] / baseline[1] : null;
+  const bound = proportionDifferenceLowerBound(canary[0], canary[1], baseline[0], baseline[1], z);
+  return { guard, value: increase, bound, threshold, passing: increase === null || increase <= threshold, breached: bound !== null && bound > threshold };
+}
+
 export function evaluateCanary(
   baseline: VariantStats,
   canary: VariantStats,
@@ -137,17 +152,10 @@ export function evaluateCanary(
   const z = normalQuantile(guards.confidence);
 
   if (guards.maxErrorRateIncrease !== undefined) {
-    const delta = guards.maxErrorRateIncrease;
-    const increase = baseline.requests && canary.requests ? canary.errors / canary.requests - baseline.errors / baseline.requests : null;
-    const bound = proportionDifferenceLowerBound(canary.errors, canary.requests, baseline.errors, baseline.requests, z);
-    checks.push({
-      guard: 'errorRateIncrease',
-      value: increase,
-      bound,
-      threshold: delta,
-      passing: increase === null || increase <= delta,
-      breached: bound !== null && bound > delta,
-    });
+    checks.push(proportionCheck('errorRateIncrease', [canary.errors, canary.requests], [baseline.errors, baseline.requests], guards.maxErrorRateIncrease, z));
+  }
+  if (guards.maxGuardrailRateIncrease !== undefined) {
+    checks.push(proportionCheck('guardrailRateIncrease', [canary.guardrailTrips ?? 0, canary.requests], [baseline.guardrailTrips ?? 0, baseline.requests], guards.maxGuardrailRateIncrease, z));
   }
   if (guards.maxP95Ratio !== undefined) {
     checks.push(latencyCheck('p95Ratio', [canary.p95Ms, baseline.p95Ms], [canary.latencyMs, baseline.latencyMs], guards.maxP95Ratio, guards));

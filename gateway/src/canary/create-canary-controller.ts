@@ -53,6 +53,7 @@ export function createCanaryController(
         feedback: v.feedback,
         feedbackStdDev: v.feedbackStdDev,
         feedbackCount: v.feedbackCount,
+        guardrailTrips: v.guardrailTrips,
         ...samples,
       };
     };

@@ -15,6 +15,7 @@ import type { JsonObject, Operation } from '../providers/types.js';
 import type { CompiledRoute } from '../routing/route-tree.js';
 import type { GatewayMetrics } from '../telemetry/metrics.js';
 import type { PriceTable } from '../telemetry/pricing.js';
+import { policyColumns } from '../telemetry/policy-columns.js';
 import { placementColumns, type TraceRow } from '../telemetry/trace-row.js';
 import { answerText, reportedUsage } from '../telemetry/usage.js';
 import { bleu, rougeL } from './text-agreement.js';
@@ -143,6 +144,7 @@ export class ShadowTraffic {
       metadata_values: Object.values(tags),
       request_body: '',
       response_body: '',
+      ...policyColumns(undefined, undefined),
       ...placementColumns(undefined),
     });
   }

@@ -12,6 +12,7 @@ import { defaultConfigDocument } from './defaults.js';
 import { explainOmissions, interpolateEnv, type Interpolation } from './interpolate.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { deepFreeze } from './deep-freeze.js';
+import { guardrailReferenceProblems } from './guardrail-schema.js';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, notices?: ConfigProblem[]): GatewayConfig {
   const file = env.GATEWAY_CONFIG;
@@ -57,6 +58,7 @@ export function validateConfig(document: unknown, env: NodeJS.ProcessEnv, source
     }
   }
   problems.push(...checkReferences(interpolated));
+  if (isRecord(interpolated)) problems.push(...guardrailReferenceProblems(interpolated));
   if (parsed.success) problems.push(...checkExposure(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   for (const field of interpolation.omitted) {
@@ -147,6 +149,8 @@ function checkReferences(document: unknown): ConfigProblem[] {
     if (Array.isArray(node.targets)) node.targets.forEach((child, index) => visit(child, [...path, 'targets', index]));
     if (isRecord(node.baseline)) visit(node.baseline, [...path, 'baseline']);
     if (isRecord(node.canary)) visit(node.canary, [...path, 'canary']);
+    if (Array.isArray(node.branches)) node.branches.forEach((branch, index) => isRecord(branch) && visit(branch.target, [...path, 'branches', index, 'target']));
+    if (isRecord(node.default)) visit(node.default, [...path, 'default']);
   };
   for (const [routeName, route] of Object.entries(document.routes)) {
     visit(route, ['routes', routeName]);

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { routeCacheSchema } from '../cache/cache-config.js';
+import { conditionProblems } from '../routing/conditions.js';
+import { guardrailAttachmentSchema } from './guardrail-schema.js';
 import { prioritySchema } from './pool-schema.js';
 
 const httpStatus = z.number().int().min(100).max(599);
@@ -55,6 +57,8 @@ export const canaryPlanSchema = z.strictObject({
   guards: z
     .strictObject({
       maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+      /** Allowed increase of the share of answers that trip an output guardrail (flag, redact, deny, retry, fallback). */
+      maxGuardrailRateIncrease: z.number().min(0).max(1).optional(),
       maxP95Ratio: z.number().gt(0).optional(),
       maxTtftRatio: z.number().gt(0).optional(),
       maxCostRatio: z.number().gt(0).optional(),
@@ -90,7 +94,18 @@ export interface CanaryNodeConfig {
   weight?: number | undefined;
   plan?: CanaryPlanConfig | undefined;
 }
-export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig;
+export interface ConditionalBranchConfig {
+  name?: string | undefined;
+  when: Record<string, unknown>;
+  target: RouteNodeConfig;
+}
+export interface ConditionalNodeConfig {
+  strategy: 'conditional';
+  branches: ConditionalBranchConfig[];
+  default: RouteNodeConfig;
+  weight?: number | undefined;
+}
+export type RouteNodeConfig = TargetNodeConfig | GroupNodeConfig | CanaryNodeConfig | ConditionalNodeConfig;
 
 /** Weight of a node inside a `loadbalance` parent; 0 drains it. */
 const weight = z.number().nonnegative().optional();
@@ -101,6 +116,37 @@ const targetNode = z.strictObject({
   model: z.string().min(1),
   weight,
 });
+
+/** A routing condition (routing/conditions.ts), checked whole so every problem in it is reported. */
+const conditionSchema = z.unknown().superRefine((value, ctx) => {
+  for (const problem of conditionProblems(value)) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+}) as unknown as z.ZodType<Record<string, unknown>>;
+
+/** Branch names appear in a reply header and on the trace: short and header-safe. */
+const BRANCH_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The label a branch gets when it has no name: its position. */
+export function branchName(branch: { name?: string | undefined }, index: number): string {
+  return branch.name ?? String(index);
+}
+
+function conditionalVariant<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<RouteNodeConfig>, extra: Extra) {
+  const branch = z.strictObject({
+    name: z.string().regex(BRANCH_NAME, 'branch names use letters, digits, _ . - (at most 64)').optional(),
+    when: conditionSchema,
+    target: node,
+  });
+  return z
+    .strictObject({ strategy: z.literal('conditional'), branches: z.array(branch).min(1), default: node, weight, ...extra })
+    .superRefine((value, ctx) => {
+      const seen = new Set<string>(['default']);
+      (value as { branches: ConditionalBranchConfig[] }).branches.forEach((b, index) => {
+        const name = branchName(b, index);
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `branch name '${name}' is used twice (or is 'default')`, path: ['branches', index, 'name'] });
+        seen.add(name);
+      });
+    });
+}
 
 /** Fields a group has; `extra` adds the route-level settings when the group is a route's root. */
 function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<RouteNodeConfig>, extra: Extra, strategyOptional: boolean) {
@@ -124,6 +170,7 @@ function groupVariants<Extra extends z.core.$ZodLooseShape>(node: z.ZodType<Rout
       weight,
       ...extra,
     }),
+    conditionalVariant(node, extra),
   ] as const;
 }
 
@@ -160,6 +207,8 @@ const routeSettings = {
    * translated targets (400 naming the tool types when no target serves them natively).
    */
   hostedTools: z.enum(['drop', 'reject']).default('drop'),
+  /** Guardrails for this route, run after the global ones (`routing.guardrails`). */
+  guardrails: guardrailAttachmentSchema.optional(),
 };
 
 export const routeSchema = z.discriminatedUnion('strategy', [...groupVariants(routeNodeSchema, routeSettings, true)]);
@@ -168,6 +217,8 @@ export const routingDefaultsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().default(300_000),
   retry: retrySchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  /** Guardrails for every request, `<provider>/<model>` ones included. */
+  guardrails: guardrailAttachmentSchema.optional(),
   /** Priority classes for requests waiting in a replica pool's queue (interactive before batch). */
   priority: prioritySchema.prefault({}),
 });

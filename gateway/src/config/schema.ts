@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { authSchema } from '../auth/auth-config.js';
 import { cacheSchema } from '../cache/cache-config.js';
 import { telemetrySchema } from '../telemetry/telemetry-config.js';
+import { guardrailsSchema } from './guardrail-schema.js';
 import { piecesMissingRedis, placeState, redisSchema, stateSchema } from '../state/state-config.js';
 import { responsesSchema } from '../state/responses-config.js';
 import { idlePoolSettings, poolFields } from './pool-schema.js';
@@ -154,6 +155,8 @@ export const configSchema = z
     telemetry: telemetrySchema.prefault({}),
     auth: authSchema.prefault({}),
     routes: z.record(z.string().min(1), routeSchema).default({}),
+    /** Named checks on requests and answers, attached in `routing.guardrails` and per route. */
+    guardrails: guardrailsSchema,
   })
   .superRefine((config, context) => {
     for (const piece of piecesMissingRedis(config.state, config.redis.url)) {

@@ -10,7 +10,7 @@ export function installCors(app: FastifyInstance, origins: readonly string[]): v
     const origin = allow(request.headers.origin);
     if (!origin) return;
     reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-    reply.header('access-control-expose-headers', 'x-request-id, x-gateway-trace-id, x-gateway-provider, x-gateway-model, x-gateway-attempts, x-gateway-cache, x-gateway-variant');
+    reply.header('access-control-expose-headers', 'x-request-id, x-gateway-trace-id, x-gateway-provider, x-gateway-model, x-gateway-attempts, x-gateway-cache, x-gateway-variant, x-gateway-branch, x-gateway-guardrails');
   });
   app.options('*', async (request, reply) => {
     if (!allow(request.headers.origin)) return reply.code(404).send();

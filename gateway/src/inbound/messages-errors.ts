@@ -63,6 +63,9 @@ export const MESSAGES_ERROR_TYPES: Readonly<Record<ErrorCode, AnthropicErrorType
   internal_error: 'api_error',
   shutting_down: 'overloaded_error',
   overloaded: 'overloaded_error',
+  // The guardrail's name is in the message: Anthropic's error shape has no code.
+  guardrail_denied: 'invalid_request_error',
+  guardrail_unavailable: 'api_error',
   // By the upstream's status (below); this entry is the fallback.
   upstream_error: 'api_error',
 };
@@ -72,7 +75,7 @@ const KNOWN_TYPES = new Set<string>(Object.values(MESSAGES_ERROR_TYPES));
 /** Anthropic's status and type for a gateway error. */
 export function anthropicErrorOf(error: GatewayError): { status: number; type: string } {
   if (error.code === 'upstream_error') return upstreamErrorOf(error);
-  const type = MESSAGES_ERROR_TYPES[error.code as ErrorCode] ?? 'api_error';
+  const type = MESSAGES_ERROR_TYPES[error.catalogueCode] ?? 'api_error';
   if (type === 'invalid_request_error') return { status: error.status, type };
   return { status: ERROR_TYPE_STATUSES[type] ?? 500, type };
 }

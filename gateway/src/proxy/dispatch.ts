@@ -17,6 +17,8 @@ import type { JsonObject, Operation, ReplicaPlacement } from '../providers/types
 import type { BreakerRegistry } from '../routing/circuit-breaker.js';
 import type { InFlightTracker } from '../routing/in-flight.js';
 import type { ProviderHealth } from '../routing/provider-health.js';
+import type { RequestFacts } from '../routing/request-facts.js';
+import type { AnswerDecision } from '../policy/run-guardrails.js';
 import { planAttempts, type CompiledRoute, type PlannedAttempt, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import { isTargetFault, retryDelayMs, shouldMoveToNextTarget, shouldRetrySameTarget } from '../upstream/retry-policy.js';
 import type { AttemptSpan } from '../telemetry/otel.js';
@@ -55,12 +57,27 @@ export interface DispatchInput {
   /** Epoch ms after which no new attempt or backoff starts. */
   deadlineAt: number;
   stickyKey: (header: string | undefined) => string | undefined;
+  /** What the route's conditional nodes test (set when the route has any). */
+  facts?: RequestFacts | undefined;
+  /** Output guardrails that judge each answer before it is returned (set when the route has any). */
+  checkAnswer?: AnswerCheck | undefined;
   /** The client's traceparent, passed upstream when no attempt span replaces it. */
   traceparent?: string | undefined;
   /** Called per attempt when tracing is on; the returned span is ended when the attempt settles. */
   observeAttempt?: ((target: ResolvedTarget, attempt: number) => AttemptSpan) | undefined;
   /** Priority class index (0 highest) for replica pools' queues. */
   priority?: number | undefined;
+}
+
+/**
+ * Judges an answer before it counts as the request's: accept it, ask the same target again (retry), move
+ * on to the next target (fallback), or refuse the request (deny). With `bufferStreams`, a stream is read
+ * whole first, so a refused stream is one the client never saw a byte of.
+ */
+export interface AnswerCheck {
+  readonly bufferStreams: boolean;
+  json(body: JsonObject, signal: AbortSignal): Promise<AnswerDecision>;
+  stream(chunks: JsonObject[], signal: AbortSignal): Promise<AnswerDecision>;
 }
 
 /** How many tries a request took: retries on one target, and moves to the next target. */
@@ -79,6 +96,8 @@ interface Answered {
   native: boolean;
   /** The replica that served the last attempt, when its target is a replica pool. */
   placement: ReplicaPlacement | undefined;
+  /** The conditional branch the answering target was planned through. */
+  branch: string | undefined;
 }
 
 export type DispatchResult =
@@ -92,6 +111,8 @@ export class DispatchError extends Error {
     readonly target: ResolvedTarget | undefined,
     readonly variant: Variant | undefined,
     readonly placement: ReplicaPlacement | undefined,
+    /** The conditional branch of the last target tried. */
+    readonly branch: string | undefined = undefined,
   ) {
     super(error.message);
   }
@@ -113,10 +134,13 @@ function placementSlot(): PlacementSlot {
   return slot;
 }
 
-type TargetOutcome = { ok: true; result: DispatchResult } | { ok: false; error: GatewayError };
+type TargetOutcome =
+  | { ok: true; result: DispatchResult }
+  /** `refused`: the target answered and the answer check refused the answer (and said what next). */
+  | { ok: false; error: GatewayError; refused?: 'fallback' | 'deny' };
 
 export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): Promise<DispatchResult> {
-  const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey });
+  const plan = planAttempts(input.route.root, { random: runtime.random, inFlight: runtime.inFlight, stickyKey: input.stickyKey, facts: input.facts });
   const assigned = plan[0]?.variant;
   const retry = input.route.retry ?? runtime.retryDefaults;
   const counter: AttemptCounts = { attempts: 0, retries: 0, fallbacks: 0 };
@@ -144,7 +168,8 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     if (outcome.ok) return { ...outcome.result, variant: assigned };
     lastError = outcome.error;
     lastPlanned = planned;
-    if (input.signal.aborted || !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
+    if (input.signal.aborted || outcome.refused === 'deny') break;
+    if (outcome.refused !== 'fallback' && !shouldMoveToNextTarget(outcome.error, planned.fallbackOnStatus)) break;
   }
 
   // Every usable target was open or unhealthy: try the one closest to recovering rather than fail untried.
@@ -164,6 +189,7 @@ export async function dispatch(input: DispatchInput, runtime: RoutingRuntime): P
     lastPlanned?.target,
     assigned,
     slot.placement,
+    (lastPlanned ?? plan[0])?.branch,
   );
 }
 
@@ -212,8 +238,9 @@ async function tryTarget(
     runtime.inFlight.increment(target.key);
     const span = input.observeAttempt?.(target, counter.attempts);
     slot.placement = undefined;
+    let result: DispatchResult;
     try {
-      return { ok: true, result: await attempt(planned, input, runtime, counter, span, slot) };
+      result = await attempt(planned, input, runtime, counter, span, slot);
     } catch (thrown) {
       runtime.inFlight.decrement(target.key);
       const error = isGatewayError(thrown)
@@ -236,8 +263,44 @@ async function tryTarget(
         return { ok: false, error: isGatewayError(input.signal.reason) ? input.signal.reason : error };
       }
       if (runtime.breakers.enabled && !breaker.tryAcquire()) return { ok: false, error };
+      continue;
     }
+    if (!input.checkAnswer) return { ok: true, result };
+    let checked: { result: DispatchResult; decision: AnswerDecision };
+    try {
+      checked = await judge(result, input.checkAnswer, input.signal);
+    } catch (thrown) {
+      // A stream that broke while it was read whole: its own end already settled the breaker and the count.
+      const error = isGatewayError(thrown) ? thrown : new GatewayError('stream_interrupted', 'the upstream stream broke while it was read', { cause: thrown });
+      return { ok: false, error: input.signal.aborted && isGatewayError(input.signal.reason) ? input.signal.reason : error };
+    }
+    const { decision } = checked;
+    if (decision.kind === 'accept') return { ok: true, result: checked.result };
+    if (decision.kind !== 'retry' || input.signal.aborted || Date.now() >= input.deadlineAt) {
+      return { ok: false, error: decision.error, refused: decision.kind === 'fallback' ? 'fallback' : 'deny' };
+    }
+    // Asked again at once: the target answered, its answer was refused.
+    if (runtime.breakers.enabled && !breaker.tryAcquire()) return { ok: false, error: decision.error, refused: 'deny' };
   }
+}
+
+/** Runs the answer check; a stream to be judged whole is read first and replayed from memory. */
+async function judge(result: DispatchResult, check: AnswerCheck, signal: AbortSignal): Promise<{ result: DispatchResult; decision: AnswerDecision }> {
+  if (result.kind === 'json') return { result, decision: await check.json(result.body, signal) };
+  if (!check.bufferStreams) return { result, decision: { kind: 'accept' } };
+  const chunks: JsonObject[] = result.first ? [result.first] : [];
+  for (let next = await result.rest.next(); !next.done; next = await result.rest.next()) chunks.push(next.value);
+  const decision = await check.stream(chunks, signal);
+  return { result: { ...result, first: chunks[0], rest: replay(chunks) }, decision };
+}
+
+/** The chunks after the first, from memory. */
+function replay(chunks: readonly JsonObject[]): AsyncIterator<JsonObject> {
+  let index = 1;
+  return {
+    next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }),
+    return: async () => ({ done: true, value: undefined }),
+  };
 }
 
 async function attempt(
@@ -269,7 +332,7 @@ async function attempt(
     breaker.recordSuccess();
     span?.observe(reply.body);
     span?.end();
-    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, body: reply.body };
+    return { kind: 'json', target, variant, counts, native: native !== undefined, placement: slot.placement, branch: planned.branch, body: reply.body };
   }
   const first = await reply.chunks.next();
   if (span && !first.done) span.observe(first.value);
@@ -283,7 +346,7 @@ async function attempt(
     else breaker.recordFailure();
   }, span && ((chunk) => span.observe(chunk)));
   if (first.done) await rest.next(); // an empty but complete stream: settle it now
-  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, first: first.done ? undefined : first.value, rest };
+  return { kind: 'stream', target, variant, counts, native: native !== undefined, placement: slot.placement, branch: planned.branch, first: first.done ? undefined : first.value, rest };
 }
 
 /**

@@ -10,7 +10,8 @@ import { GatewayError, isGatewayError, type OpenAIErrorBody } from '../errors.js
 import type { StreamRenderer } from '../inbound/types.js';
 import type { JsonObject } from '../providers/types.js';
 
-export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone';
+/** `denied`: a guardrail ended the stream (its error was the last event). */
+export type StreamOutcome = 'complete' | 'interrupted' | 'client_gone' | 'denied';
 
 export interface SseWriteOptions {
   /** Called for every upstream item before it is rendered (telemetry timing). */
@@ -47,6 +48,11 @@ export async function writeSseStream(
     }
   } catch (error) {
     if (res.destroyed || res.writableEnded) return 'client_gone';
+    // A guardrail's deny ends the stream as itself, in the dialect's stream-failure form.
+    if (isGatewayError(error) && error.endsStream) {
+      endStream(res, renderer.fail(options.errorBody(error), error));
+      return 'denied';
+    }
     const cause = isGatewayError(error) ? error : undefined;
     const interrupted = new GatewayError(
       'stream_interrupted',

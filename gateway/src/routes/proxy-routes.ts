@@ -12,11 +12,14 @@ import type { Flight, ResponseCache } from '../cache/response-cache.js';
 import { decodeAnswer, encodeJsonAnswer, type StoredAnswer } from '../cache/stored-answer.js';
 import { GatewayError } from '../errors.js';
 import type { InboundDialect, InboundExchange, StreamAnswer } from '../inbound/types.js';
-import { dispatch, DispatchError, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
+import { dispatch, DispatchError, type AnswerCheck, type AttemptCounts, type DispatchResult, type RoutingRuntime } from '../proxy/dispatch.js';
+import { answerCheck, checkedStream, startPolicy } from '../proxy/request-policy.js';
+import { verdictHeader, type PolicyRun } from '../policy/run-guardrails.js';
 import { writeSseBody, writeSseStream } from '../proxy/write-sse.js';
 import type { JsonObject } from '../providers/types.js';
 import type { ModelResolver } from '../routing/model-resolver.js';
-import type { CompiledRoute, ResolvedTarget, Variant } from '../routing/route-tree.js';
+import { requestFacts, type RequestFacts } from '../routing/request-facts.js';
+import { branchDecisions, type CompiledRoute, type ResolvedTarget, type Variant } from '../routing/route-tree.js';
 import type { RequestOutcome } from '../telemetry/request-outcome.js';
 import type { RequestRecorder } from '../telemetry/request-recorder.js';
 import { admitKey, reserveBudget, type AdmissionDeps } from '../proxy/admission.js';
@@ -71,6 +74,10 @@ const CACHE_NAMESPACE_HEADER = 'x-gateway-cache-namespace';
 const METADATA_HEADER = 'x-gateway-metadata';
 /** Tool types a translated attempt could not carry and left out. */
 const DROPPED_TOOLS_HEADER = 'x-gateway-dropped-tools';
+/** The conditional branch the answer came through (`premium/long`). */
+const BRANCH_HEADER = 'x-gateway-branch';
+/** The guardrails that flagged, redacted or retried on this request, and what they did. */
+const GUARDRAILS_HEADER = 'x-gateway-guardrails';
 
 const clientGone = new GatewayError('client_disconnected', 'the client closed the connection before the answer');
 
@@ -114,13 +121,20 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       await admitKey(admission, key, route, reply);
       if (Object.keys(key.metadata).length > 0) outcome.metadata = withKeyTags(key.metadata, outcome.metadata);
     }
+    // Conditions and guardrails read what the request is: its facts are built once, only for routes that have them.
+    const policy = route.policy;
+    const facts = route.conditional || policy ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
+    // Input guardrails run on the canonical request before the cache and the upstream: a redaction is what
+    // both see, and what the trace keeps of the request.
+    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation) : undefined;
+    if (run?.verdicts.some((v) => v.verdict === 'redact' && v.stage === 'input')) outcome.requestBody = body;
     const stream = exchange.stream;
     outcome.route = route.name;
     outcome.stream = stream;
 
     let plan: CachePlan | undefined;
     if (cache && route.cache.enabled) {
-      const looked = await consultCache(cache, request, dialect, exchange, route);
+      const looked = await consultCache(cache, request, dialect, exchange, route, facts);
       // A hit from the memory store is a view of the store's own bytes, lent until the reply is done.
       if (looked.release) reply.raw.once('close', looked.release);
       if (looked.hit) {
@@ -147,7 +161,9 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
 
     try {
       outcome.upstreamStartedAt = performance.now();
-      const result = await dispatchWithDeadline(request, reply, outcome, dialect, exchange, route, runtime, defaultTimeoutMs, recorder, priorityOf);
+      const check = policy && run ? answerCheck(policy, run) : undefined;
+      const result = await dispatchWithDeadline(request, reply, outcome, dialect, exchange, route, runtime, defaultTimeoutMs, recorder, priorityOf, facts, check);
+      if (run) noteVerdicts(reply, run);
       if (!result.native && exchange.droppedTools.length > 0) {
         const dropped = exchange.droppedTools.join(', ');
         reply.header(DROPPED_TOOLS_HEADER, dropped);
@@ -168,9 +184,11 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
       }
       const collect = plan !== undefined || logBodies || exchange.completed !== undefined;
       const renderer = exchange.streamRenderer(result.native, outcome, collect);
+      // Before the stream starts: a deny in the first chunk is still an ordinary error reply.
+      const checked = run ? checkedStream(policy, run, result.first, result.rest) : result;
       const res = startStream(reply, outcome);
       let answer: StreamAnswer | undefined;
-      outcome.streamResult = await writeSseStream(res, result.first, result.rest, renderer, {
+      outcome.streamResult = await writeSseStream(res, checked.first, checked.rest, renderer, {
         observe: () => {
           outcome.firstChunkAt ??= performance.now();
         },
@@ -238,13 +256,16 @@ async function consultCache(
   dialect: InboundDialect,
   exchange: InboundExchange,
   route: CompiledRoute,
+  facts: RequestFacts | undefined,
 ): Promise<{ hit?: StoredAnswer; release?: () => void; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
-  // partitions further within a key.
+  // partitions further within a key, and so do the branches a conditional route takes (they may depend
+  // on tags, which the body does not carry).
   const header = request.headers[CACHE_NAMESPACE_HEADER];
-  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}`;
+  const branches = facts && route.conditional ? `\u0000${branchDecisions(route.root, facts)}` : '';
+  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}`;
   const key = cacheKey(namespace, dialect.label, exchange.cacheBody);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
@@ -278,6 +299,8 @@ async function dispatchWithDeadline(
   defaultTimeoutMs: number,
   recorder: RequestRecorder,
   priorityOf: PriorityOf,
+  facts: RequestFacts | undefined,
+  checkAnswer: AnswerCheck | undefined,
 ): Promise<DispatchResult> {
   const timeoutMs = requestTimeoutMs(request.headers, route.timeoutMs ?? defaultTimeoutMs);
   const controller = new AbortController();
@@ -296,7 +319,12 @@ async function dispatchWithDeadline(
         operation: dialect.operation,
         body,
         stream: exchange.stream,
-        native: dialect.native && { operation: dialect.native, body: (model) => exchange.nativeBody(model), headers: exchange.nativeHeaders },
+        // A route whose guardrails rewrite requests or read answers is served translated: every check sees
+        // the canonical request and answers, and the dialect renders what they let through.
+        native:
+          dialect.native && !route.policy?.canonicalOnly
+            ? { operation: dialect.native, body: (model) => exchange.nativeBody(model), headers: exchange.nativeHeaders }
+            : undefined,
         translationRefused:
           exchange.untranslatable ?? (route.hostedTools === 'reject' && exchange.droppedTools.length > 0 ? refusedTools(exchange.droppedTools) : undefined),
         // Upstreams see the id the client sees in x-request-id: its own when it sent one.
@@ -304,17 +332,19 @@ async function dispatchWithDeadline(
         signal: controller.signal,
         deadlineAt: Date.now() + timeoutMs,
         stickyKey: (header) => stickyKeyOf(request.headers, exchange.user, header),
+        facts,
+        checkAnswer,
         traceparent: outcome.traceparent,
         observeAttempt: attemptObserver(recorder, outcome, dialect, body, exchange.stream),
         priority: priorityOf(request.gatewayKey?.id, request.headers),
       },
       runtime,
     );
-    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement);
+    noteAttempts(reply, outcome, result.counts, result.target, result.variant, result.placement, result.branch);
     return result;
   } catch (error) {
     if (!(error instanceof DispatchError)) throw error;
-    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement);
+    noteAttempts(reply, outcome, error.counts, error.target, error.variant, error.placement, error.branch);
     throw error.error;
   } finally {
     // For a stream the deadline covers the wait for its first chunk; the idle timeout guards the rest.
@@ -368,9 +398,12 @@ function noteAttempts(
   target: ResolvedTarget | undefined,
   variant: Variant | undefined,
   placement: ReplicaPlacement | undefined,
+  branch: string | undefined,
 ): void {
   outcome.placement = placement;
   outcome.attempts = counts.attempts;
+  outcome.branch = branch;
+  if (branch !== undefined) reply.header(BRANCH_HEADER, branch);
   outcome.retries = counts.retries;
   outcome.fallbacks = counts.fallbacks;
   outcome.provider = target?.provider.name;
@@ -383,6 +416,12 @@ function noteAttempts(
     reply.header('x-gateway-model', headerText(target.model));
   }
   if (variant) reply.header('x-gateway-variant', variant);
+}
+
+/** What the guardrails did (`pii:redact, secrets:flag`), when any did more than pass. */
+function noteVerdicts(reply: FastifyReply, run: PolicyRun): void {
+  const summary = verdictHeader(run.verdicts);
+  if (summary) reply.header(GUARDRAILS_HEADER, summary);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

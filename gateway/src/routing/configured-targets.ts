@@ -1,5 +1,6 @@
 /**
- * Every `<provider>/<model>` pair the configuration names: route targets (canary sides included), shadow
+ * Every `<provider>/<model>` pair the configuration names: route targets (canary sides and conditional
+ * branches included), shadow
  * targets and the models providers list. What a client may address beyond these (a key allowed
  * `openai/*` can name any model) is unbounded, so whatever is kept per target — metric labels, circuit
  * breakers — is kept by name only for these.
@@ -16,7 +17,10 @@ export function configuredTargets(config: GatewayConfig): TargetPair[] {
   const visit = (node: RouteNodeConfig): void => {
     if ('provider' in node) pairs.push({ provider: node.provider, model: node.model });
     else if ('targets' in node) node.targets.forEach(visit);
-    else {
+    else if (node.strategy === 'conditional') {
+      node.branches.forEach((branch) => visit(branch.target));
+      visit(node.default);
+    } else {
       visit(node.baseline);
       visit(node.canary);
     }

@@ -4,9 +4,10 @@
  */
 import { cachePolicy, type CachePolicy } from '../cache/cache-config.js';
 import type { GatewayConfig } from '../config/schema.js';
+import type { GuardrailSet, RoutePolicy } from '../policy/compile-guardrails.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { Provider } from '../providers/types.js';
-import { compileNode, stickyHeadersOf, targetOf, type CanarySplit, type CompiledRoute } from './route-tree.js';
+import { compileNode, hasConditions, stickyHeadersOf, targetOf, type CanarySplit, type CompiledRoute } from './route-tree.js';
 
 export class ModelResolver {
   private readonly routes = new Map<string, CompiledRoute>();
@@ -14,14 +15,17 @@ export class ModelResolver {
   readonly canarySplits = new Map<string, CanarySplit>();
   /** Cache policy for `<provider>/<model>` requests: the global default. */
   private readonly directCache: CachePolicy;
+  /** Guardrails for `<provider>/<model>` requests: the global ones. */
+  private readonly directPolicy: RoutePolicy | undefined;
 
-  constructor(config: GatewayConfig, private readonly providers: ProviderRegistry) {
+  constructor(config: GatewayConfig, private readonly providers: ProviderRegistry, guardrails?: GuardrailSet) {
     const lookup = (name: string): Provider => {
       const provider = providers.get(name);
       if (!provider) throw new Error(`unknown provider '${name}'`);
       return provider;
     };
     this.directCache = cachePolicy(config.cache, undefined);
+    this.directPolicy = guardrails?.policyFor(config.routing.guardrails, undefined);
     for (const [name, route] of Object.entries(config.routes)) {
       const root = compileNode(route, lookup, this.canarySplits, name);
       this.routes.set(name, Object.freeze({
@@ -38,6 +42,8 @@ export class ModelResolver {
         },
         stickyHeaders: stickyHeadersOf(root),
         hostedTools: route.hostedTools,
+        conditional: hasConditions(root),
+        policy: guardrails?.policyFor(config.routing.guardrails, route.guardrails),
       }));
     }
   }
@@ -58,6 +64,7 @@ export class ModelResolver {
       shadow: undefined,
       stickyHeaders: [],
       hostedTools: 'drop',
+      policy: this.directPolicy,
     };
   }
 

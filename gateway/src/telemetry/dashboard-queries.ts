@@ -117,6 +117,8 @@ export interface CanaryVariant {
   feedback: number | null;
   feedbackStdDev: number;
   feedbackCount: number;
+  /** Requests the variant answered itself whose answer tripped an output guardrail (flag, redact, deny, retry, fallback). */
+  guardrailTrips: number;
 }
 
 /** The most recent latencies of one variant, for the canary's ratio tests. */
@@ -251,7 +253,7 @@ export class DashboardQueries {
     }
     const columns = `trace_id, client_request_id, ts_ms, key_id, route, operation, provider, model, requested_model, variant, stream, status, error_code,
       latency_ms, upstream_ms, ttft_ms, attempts, retries, fallbacks, cache, input_tokens, output_tokens, usage_estimated, cost_usd,
-      ${this.d.userColumn}, metadata_keys, metadata_values`;
+      ${this.d.userColumn}, metadata_keys, metadata_values, branch, guardrail_names, guardrail_stages, guardrail_verdicts, guardrail_findings, guardrail_trips`;
     const [totalRow] = await this.sink.select(`SELECT count(*) AS n FROM ${this.d.requests} WHERE ${where.join(' AND ')}`);
     const rows = await this.sink.select(
       `SELECT ${columns} FROM ${this.d.requests} WHERE ${where.join(' AND ')} ORDER BY ts_ms DESC, trace_id DESC LIMIT ${num(limit)} OFFSET ${num(offset)}`,
@@ -291,7 +293,8 @@ export class DashboardQueries {
     const rows = await this.sink.select(
       `SELECT route, variant, count(*) AS requests, sum(CASE WHEN ${ERROR} OR ${this.unanswered(targets)} THEN 1 ELSE 0 END) AS errors,
         ${q('latency_ms', 0.95)} AS p95, ${q('ttft_ms', 0.95)} AS ttft_p95, sum(coalesce(cost_usd, 0)) AS cost,
-        sum(coalesce(cost_usd, 0) * coalesce(cost_usd, 0)) AS cost_sq
+        sum(coalesce(cost_usd, 0) * coalesce(cost_usd, 0)) AS cost_sq,
+        sum(CASE WHEN guardrail_trips > 0 AND NOT (${this.unanswered(targets)}) THEN 1 ELSE 0 END) AS trips
        FROM ${this.d.requests} WHERE ${this.within(window)} AND variant != '' GROUP BY route, variant ORDER BY route, variant`,
     );
     const byRoute = new Map<string, CanaryComparison>();
@@ -317,6 +320,7 @@ export class DashboardQueries {
         feedback: scores > 0 ? count(feedback?.score_sum) / scores : null,
         feedbackStdDev: stdDev(scores, count(feedback?.score_sum), count(feedback?.score_sq)),
         feedbackCount: scores,
+        guardrailTrips: count(row.trips),
       });
       byRoute.set(route, comparison);
     }

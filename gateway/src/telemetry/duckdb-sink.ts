@@ -32,6 +32,9 @@ const REQUEST_COLUMNS: readonly (readonly [name: keyof TraceRow, type: string, a
   ['metadata_values', 'VARCHAR[]'], ['request_body', 'VARCHAR'], ['response_body', 'VARCHAR'],
   ['client_request_id', 'VARCHAR', "''"], ['replica', 'VARCHAR', "''"], ['replica_reason', 'VARCHAR', "''"],
   ['replica_score', 'DOUBLE', '0'], ['prefix_match_chars', 'BIGINT', '0'], ['queue_ms', 'DOUBLE', '0'],
+  // The policy columns: the conditional branch taken and the guardrails' verdicts.
+  ['branch', 'VARCHAR', "''"], ['guardrail_names', 'VARCHAR[]', '[]::VARCHAR[]'], ['guardrail_stages', 'VARCHAR[]', '[]::VARCHAR[]'],
+  ['guardrail_verdicts', 'VARCHAR[]', '[]::VARCHAR[]'], ['guardrail_findings', 'VARCHAR[]', '[]::VARCHAR[]'], ['guardrail_trips', 'INTEGER', '0'],
 ];
 
 const quoted = (name: string): string => `"${name}"`;

@@ -82,6 +82,7 @@ export class GatewayMetrics implements PoolObserver {
 
   private readonly shadowRequests = this.counter('gateway_shadow_requests_total', 'Shadow (mirrored) requests by result: completed, failed, dropped because the concurrency bound was reached, or abandoned at shutdown.', ['route', 'result'] as const);
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
+  private readonly guardrailVerdicts = this.counter('gateway_guardrail_verdicts_total', 'Guardrail verdicts: pass, flag, redact, deny, retry, fallback, or error (the check itself failed and its fail mode applied).', ['guardrail', 'verdict'] as const);
   private readonly canaryDecisions = this.counter('gateway_canary_decisions_total', 'Canary controller and operator decisions, by kind (promote, rollback, hold, pause, resume).', ['route', 'decision'] as const);
 
   private readonly replicaPicks = this.counter('gateway_replica_picks_total', 'Attempts sent to each replica of a pool, by the scheduler\'s reason (round-robin, least-busy, least-loaded, prefix, prefix-overloaded, forced).', ['provider', 'replica', 'reason'] as const);
@@ -203,6 +204,7 @@ export class GatewayMetrics implements PoolObserver {
     if (outcome.retries > 0) this.retries.inc({ route }, outcome.retries);
     if (outcome.fallbacks > 0) this.fallbacks.inc({ route }, outcome.fallbacks);
     if (outcome.streamResult === 'interrupted') this.streamInterruptions.inc({ route, provider });
+    if (outcome.guardrails) for (const v of outcome.guardrails) this.guardrailVerdicts.inc({ guardrail: v.guardrail, verdict: v.verdict });
   }
 
   countShadow(route: string, result: 'completed' | 'failed' | 'dropped' | 'abandoned'): void {

@@ -4,11 +4,12 @@
  */
 import type { CacheResult } from '../cache/response-cache.js';
 import type { JsonObject, ReplicaPlacement } from '../providers/types.js';
+import type { GuardrailVerdict } from '../policy/verdict.js';
 import type { Variant } from '../routing/route-tree.js';
 import type { RequestSpan } from './otel.js';
 import type { Usage } from './usage.js';
 
-export type StreamResult = 'complete' | 'interrupted' | 'client_gone';
+export type StreamResult = 'complete' | 'interrupted' | 'client_gone' | 'denied';
 
 export interface RequestOutcome {
   /** Made by the gateway, unique per request. */
@@ -65,6 +66,10 @@ export interface RequestOutcome {
   onRecorded: ((usage: Usage | undefined, costUsd: number | null) => void) | undefined;
   /** Set once recorded, so no path can record a request twice. */
   recorded: boolean;
+  /** The conditional branch the answering target was planned through. */
+  branch: string | undefined;
+  /** Every guardrail verdict, in the order the checks ran (undefined when the route has none). */
+  guardrails: GuardrailVerdict[] | undefined;
 }
 
 export function newOutcome(traceId: string, operation: string, startedAt: number, startedAtMs: number): RequestOutcome {
@@ -107,5 +112,7 @@ export function newOutcome(traceId: string, operation: string, startedAt: number
     hijacked: false,
     onRecorded: undefined,
     recorded: false,
+    branch: undefined,
+    guardrails: undefined,
   };
 }

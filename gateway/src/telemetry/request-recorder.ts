@@ -14,6 +14,7 @@ import { redactedJson } from './redact.js';
 import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
+import { policyColumns } from './policy-columns.js';
 import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
 
@@ -164,6 +165,7 @@ export class RequestRecorder {
       request_body: requestBody,
       response_body: responseBody,
       ...placementColumns(outcome.placement),
+      ...policyColumns(outcome.branch, outcome.guardrails),
     };
   }
 

@@ -46,6 +46,15 @@ export interface TraceRow {
   replica_score: number;
   prefix_match_chars: number;
   queue_ms: number;
+  /** The conditional branch the answering target was planned through (`premium/long`), '' when none. */
+  branch: string;
+  /** Guardrail verdicts, one per check that ran, as parallel arrays (policy/verdict.ts). */
+  guardrail_names: string[];
+  guardrail_stages: string[];
+  guardrail_verdicts: string[];
+  guardrail_findings: string[];
+  /** Output verdicts other than pass and error: what the answering model tripped. */
+  guardrail_trips: number;
 }
 
 export interface FeedbackRow {
@@ -69,7 +78,7 @@ export interface CanaryEventRow {
 }
 
 /** Columns both stores keep as (unsigned) integers. */
-const INTEGER_COLUMNS = ['ts_ms', 'stream', 'status', 'attempts', 'retries', 'fallbacks', 'input_tokens', 'output_tokens', 'usage_estimated', 'prefix_match_chars'] as const;
+const INTEGER_COLUMNS = ['ts_ms', 'stream', 'status', 'attempts', 'retries', 'fallbacks', 'input_tokens', 'output_tokens', 'usage_estimated', 'prefix_match_chars', 'guardrail_trips'] as const;
 
 /**
  * The row as both stores can take it. A batch is inserted whole, and a batch a store refuses goes to

@@ -87,6 +87,12 @@ export function toTraceRow(raw: Record<string, unknown>): TraceRow {
     replica_score: num(raw.replica_score),
     prefix_match_chars: num(raw.prefix_match_chars),
     queue_ms: num(raw.queue_ms),
+    branch: str(raw.branch),
+    guardrail_names: list(raw.guardrail_names),
+    guardrail_stages: list(raw.guardrail_stages),
+    guardrail_verdicts: list(raw.guardrail_verdicts),
+    guardrail_findings: list(raw.guardrail_findings),
+    guardrail_trips: num(raw.guardrail_trips),
   };
 }
 

@@ -13,7 +13,7 @@ const TIMEOUT_CODES = new Set([
 
 export function mapTransportError(error: unknown, providerName: string): GatewayError {
   if (isGatewayError(error)) return error;
-  const code = errorCode(error);
+  const code = transportErrorCode(error);
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
     const phase =
       code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connecting' : code === 'UND_ERR_BODY_TIMEOUT' ? 'waiting for more of the body' : 'waiting for a response';
@@ -26,7 +26,8 @@ export function mapTransportError(error: unknown, providerName: string): Gateway
   );
 }
 
-function errorCode(error: unknown): string | undefined {
+/** The error's code (`ECONNREFUSED`, `UND_ERR_…`), looked for on it and on its causes. */
+export function transportErrorCode(error: unknown): string | undefined {
   let current: unknown = error;
   // undici wraps socket errors; the interesting code may sit on the cause.
   for (let depth = 0; depth < 3 && current && typeof current === 'object'; depth++) {

@@ -50,6 +50,12 @@ beforeAll(async () => {
       fleet: { targets: [{ provider: 'gpus', model: 'fake-model' }] },
       assistant: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'sim', model: 'mock-1' }, canary: { provider: 'sim', model: 'mock-2' } },
       broken: { targets: [{ provider: 'dead', model: 'x' }], retry: { maxAttempts: 1 } },
+      guarded: {
+        strategy: 'conditional',
+        branches: [{ name: 'with-tools', when: { tools: true }, target: { provider: 'sim', model: 'mock-2' } }],
+        default: { provider: 'sim', model: 'mock-1' },
+        guardrails: { input: ['mask-pii', 'flag-words'] },
+      },
       rollout: {
         strategy: 'canary',
         canaryWeight: 10,
@@ -57,6 +63,10 @@ beforeAll(async () => {
         baseline: { provider: 'sim', model: 'mock-1' },
         canary: { provider: 'sim', model: 'mock-2' },
       },
+    },
+    guardrails: {
+      'mask-pii': { kind: 'pii', action: 'redact' },
+      'flag-words': { kind: 'words', words: ['refund'], action: 'flag' },
     },
     auth: { adminKey: ADMIN_KEY, keys: [{ id: 'app', key: APP_KEY }] },
     telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-browser-')), logBodies: true, flushIntervalMs: 50 },
@@ -206,6 +216,33 @@ describe('dashboard', () => {
     const replica = page.locator('[data-testid=trace-replica]');
     await expect.poll(() => replica.count()).toBe(1);
     expect(await replica.textContent()).toContain(`Replica${new URL(engine.url).host}Chosen byleast-loaded`);
+  });
+
+  it('a trace shows the conditional branch and every guardrail verdict, never the text a guardrail found', async () => {
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${APP_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'guarded', messages: [{ role: 'user', content: 'refund to jane.doe@example.com' }] }),
+    });
+    await response.text();
+    await gateway.app.traces!.flush();
+    await page.click('button[data-tab=traces]');
+    await page.fill('#filters input[name=route]', 'guarded');
+    await page.click('#filters button[type=submit]');
+    const row = page.locator('#traces-table tbody tr[data-trace-id]');
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator('td').last().textContent()).toBe('mask-pii redact · flag-words flag');
+    await row.click();
+    const verdicts = page.locator('[data-testid=trace-guardrails] tbody tr');
+    await expect.poll(() => verdicts.count()).toBe(2);
+    expect(await verdicts.first().locator('td').allTextContents()).toEqual(['mask-pii', 'input', 'redact', 'email:1']);
+    expect(await verdicts.nth(1).locator('td').allTextContents()).toEqual(['flag-words', 'input', 'flag', 'word:1']);
+    const detail = await page.locator('[data-testid=trace-detail]').textContent();
+    expect(detail).toContain('Branchdefault');
+    expect(detail).toContain('[EMAIL]');
+    expect(detail).not.toContain('jane.doe@example.com');
+    await page.locator('[data-testid=trace-guardrails]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-trace-guardrails.png') });
   });
 
   it('switches to dark, with no script or CSP errors along the way', async () => {

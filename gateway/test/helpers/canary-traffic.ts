@@ -10,9 +10,10 @@ import { startGateway, type RunningGateway } from './gateway.js';
 import { metricValue } from './metrics.js';
 import type { MockUpstream } from './mock-upstream.js';
 
-/** A gateway with `upstream` as provider `up`, serving `routes`, tracing to a fresh DuckDB file. */
-export function startCanaryGateway(upstream: MockUpstream, routes: Record<string, unknown>, routing: Record<string, unknown> = {}): Promise<RunningGateway> {
+/** A gateway with `upstream` as provider `up`, serving `routes`, tracing to a fresh DuckDB file; `extra` adds top-level settings. */
+export function startCanaryGateway(upstream: MockUpstream, routes: Record<string, unknown>, routing: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<RunningGateway> {
   return startGateway({
+    ...extra,
     providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
     routing,
     routes,
@@ -41,19 +42,20 @@ export function usersOf(route: string, side: 'baseline' | 'canary', count: numbe
   return users.slice(from);
 }
 
-/** One chat request per user, 20 at a time; what each reply said about who answered. */
+/** One chat request per user (saying `content`), `concurrency` at a time; what each reply said about who answered. */
 export async function send(
   gateway: RunningGateway,
   route: string,
   users: string[],
   concurrency = 20,
+  content = 'hello',
 ): Promise<{ status: number; variant: string | null; model: string | null }[]> {
   const out: { status: number; variant: string | null; model: string | null }[] = [];
   for (let i = 0; i < users.length; i += concurrency) {
     const batch = users.slice(i, i + concurrency).map(async (user) => {
       const response = await fetch(`${gateway.baseURL}/chat/completions`, {
         method: 'POST',
-        body: JSON.stringify({ model: route, user, messages: [{ role: 'user', content: 'hello' }] }),
+        body: JSON.stringify({ model: route, user, messages: [{ role: 'user', content }] }),
       });
       await response.arrayBuffer();
       return { status: response.status, variant: response.headers.get('x-gateway-variant'), model: response.headers.get('x-gateway-model') };

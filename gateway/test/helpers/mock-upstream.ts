@@ -18,6 +18,8 @@
  *   no-usage*              never reports usage (like many self-hosted servers)
  *   bad-usage*             reports usage that is not counts (negative, fractional)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
+ *   echo-<n>[~tag]         answers with the last message's text (streams: in chunks of n characters)
+ *   turns[~tag]            the k-th request for that model answers with the k-th message's text (cycling)
  *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
  *
@@ -202,6 +204,9 @@ async function respond(
     });
   }
 
+  const scripted = scriptedAnswer(model, body, flakyCounts);
+  if (scripted) return scriptedChat(res, model, body, scripted.text, scripted.chunkSize);
+
   const messages = Array.isArray(body.messages) ? (body.messages as { role?: string }[]) : [];
   const offered = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string } }[]) : [];
   const agentCalls = model.startsWith('agent') && offered.length > 0 && messages.at(-1)?.role !== 'tool';
@@ -222,24 +227,52 @@ async function respond(
         }));
     return stream(res, model, body, chunks);
   }
-  return json(res, 200, {
+  const message = toolCall
+    ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
+    : { role: 'assistant', content: 'Hello from the mock upstream' };
+  return json(res, 200, chatCompletion(model, message, toolCall ? 'tool_calls' : 'stop'));
+}
+
+/** A whole chat completion with one choice. */
+function chatCompletion(model: string, message: Record<string, unknown>, finishReason: string): Record<string, unknown> {
+  return {
     id: 'chatcmpl-1',
     object: 'chat.completion',
     created: 1,
     model,
     system_fingerprint: 'fp_mock',
-    choices: [
-      {
-        index: 0,
-        message: toolCall
-          ? { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: toolName, arguments: '{"city":"Paris"}' } }] }
-          : { role: 'assistant', content: 'Hello from the mock upstream' },
-        logprobs: null,
-        finish_reason: toolCall ? 'tool_calls' : 'stop',
-      },
-    ],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
     usage: { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 },
-  });
+  };
+}
+
+/** The text an `echo-<n>` or `turns` model answers with, and the stream's chunk size. */
+function scriptedAnswer(model: string, body: Record<string, unknown>, counts: Map<string, number>): { text: string; chunkSize: number } | undefined {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  const textOf = (message: { content?: unknown } | undefined): string => (typeof message?.content === 'string' ? message.content : '');
+  const echo = /^echo-(\d+)(?:~\w+)?$/.exec(model);
+  if (echo) return { text: textOf(messages.at(-1)), chunkSize: Number(echo[1]) };
+  if (/^turns(?:~\w+)?$/.test(model) && messages.length > 0) {
+    const seen = counts.get(model) ?? 0;
+    counts.set(model, seen + 1);
+    return { text: textOf(messages[seen % messages.length]), chunkSize: 4 };
+  }
+  return undefined;
+}
+
+function scriptedChat(res: ServerResponse, model: string, body: Record<string, unknown>, text: string, chunkSize: number): Promise<void> | void {
+  if (body.stream === true) {
+    const base = { id: 'chatcmpl-echo', object: 'chat.completion.chunk', created: 1, model };
+    const pieces: string[] = [];
+    for (let i = 0; i < text.length; i += chunkSize) pieces.push(text.slice(i, i + chunkSize));
+    const chunks = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+      ...pieces.map((content) => ({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] })),
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+    ];
+    return stream(res, model, body, chunks);
+  }
+  return json(res, 200, chatCompletion(model, { role: 'assistant', content: text }, 'stop'));
 }
 
 function json(res: ServerResponse, status: number, payload: unknown): void {

@@ -8,6 +8,7 @@
 import OpenAI from 'openai';
 import type { Response, ResponseCreateParamsNonStreaming, ResponseCreateParamsStreaming, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { expect } from 'vitest';
+import { SseParser } from '../../src/providers/sse.js';
 import { startGateway, type RunningGateway } from './gateway.js';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
 import { ANTHROPIC_KEY, AZURE_KEY, GEMINI_KEY, OPENAI_KEY, startNativeUpstreams, type NativeUpstreams } from './native-upstreams.js';
@@ -102,4 +103,20 @@ function strip<T>(value: T): T {
   delete copy.output_text;
   if (copy.response && typeof copy.response === 'object') delete (copy.response as Record<string, unknown>).output_text;
   return copy as T;
+}
+
+/** The events of a streamed request as they are on the wire (the SDK stops reading at an error event), each validated. */
+export async function wireEvents(gateway: RunningGateway, body: Record<string, unknown>): Promise<ResponseStreamEvent[]> {
+  const response = await fetch(`${gateway.baseURL}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(response.headers.get('content-type')).toContain('text/event-stream');
+  const parser = new SseParser();
+  const events: ResponseStreamEvent[] = [];
+  const text = await response.text();
+  for (const sse of [...parser.push(text), ...parser.end()]) {
+    const event = JSON.parse(sse.data) as ResponseStreamEvent;
+    expect(sse.event).toBe(event.type);
+    assertResponseStreamEvent(event);
+    events.push(event);
+  }
+  return events;
 }

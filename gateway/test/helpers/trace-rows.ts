@@ -49,6 +49,12 @@ export function traceRow(overrides: Partial<TraceRow> = {}): TraceRow {
     replica_score: 0,
     prefix_match_chars: 0,
     queue_ms: 0,
+    branch: '',
+    guardrail_names: [],
+    guardrail_stages: [],
+    guardrail_verdicts: [],
+    guardrail_findings: [],
+    guardrail_trips: 0,
     ...overrides,
   };
 }

@@ -8,10 +8,8 @@
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseParser } from '../../src/providers/sse.js';
 import { waitFor } from '../helpers/gateway.js';
-import { assertResponseStreamEvent } from '../helpers/openai-schemas.js';
-import { create, rawEvents, startResponsesGateway, stream, type ResponsesGateway } from '../helpers/responses-client.js';
+import { create, rawEvents, startResponsesGateway, stream, wireEvents, type ResponsesGateway } from '../helpers/responses-client.js';
 
 let env: ResponsesGateway;
 
@@ -55,7 +53,7 @@ describe('Responses API faults', () => {
   });
 
   it.each(['cut-translated', 'cut-native', 'error-event-native'])('a stream broken after its first event (%s) ends with error, then response.failed', async (model) => {
-    const events = await wireEvents({ model, input: 'Tell me a long story.', stream: true });
+    const events = await wireEvents(env.gateway, { model, input: 'Tell me a long story.', stream: true });
     expectFailureContract(events);
     // The SDK surfaces the error event as an APIError carrying its code: the client knows the answer is cut.
     const sdk = await rawEvents(env.client, { model, input: 'Tell me a long story.' });
@@ -107,18 +105,3 @@ describe('Responses API faults', () => {
   });
 });
 
-/** The events as they are on the wire (the SDK stops reading at an error event), each validated. */
-async function wireEvents(body: Record<string, unknown>): Promise<ResponseStreamEvent[]> {
-  const response = await fetch(`${env.gateway.baseURL}/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  expect(response.headers.get('content-type')).toContain('text/event-stream');
-  const parser = new SseParser();
-  const events: ResponseStreamEvent[] = [];
-  const text = await response.text();
-  for (const sse of [...parser.push(text), ...parser.end()]) {
-    const event = JSON.parse(sse.data) as ResponseStreamEvent;
-    expect(sse.event).toBe(event.type);
-    assertResponseStreamEvent(event);
-    events.push(event);
-  }
-  return events;
-}

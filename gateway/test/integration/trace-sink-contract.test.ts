@@ -42,7 +42,23 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
   });
 
   it('stores rows with every field intact', async () => {
-    const row = traceRow({ trace_id: 'full-1', client_request_id: 'client-req-1', stream: 1, ttft_ms: 3.25, cost_usd: null, variant: 'canary', metadata_keys: ['a', 'b'], metadata_values: ['1', "it's"], user: 'ü' });
+    const row = traceRow({
+      trace_id: 'full-1',
+      client_request_id: 'client-req-1',
+      stream: 1,
+      ttft_ms: 3.25,
+      cost_usd: null,
+      variant: 'canary',
+      metadata_keys: ['a', 'b'],
+      metadata_values: ['1', "it's"],
+      user: 'ü',
+      branch: 'premium/long',
+      guardrail_names: ['pii', 'answer-json'],
+      guardrail_stages: ['input', 'output'],
+      guardrail_verdicts: ['redact', 'retry'],
+      guardrail_findings: ['email×2', "schema: /answer must be number"],
+      guardrail_trips: 1,
+    });
     await sink.insertTraces([row]);
     expect(await sink.getTrace('full-1')).toEqual(row);
     expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
@@ -116,7 +132,7 @@ describe('npm run migrate', () => {
     }
     const sink = new ClickHouseSink({ url: clickhouse.url, database: 'gateway', requestTimeoutMs: 5000 });
     const versions = await sink.select('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5]);
+    expect(versions.map((v) => Number(v.version))).toEqual([1, 2, 3, 4, 5, 6]);
     const tables = await sink.select("SELECT name FROM system.tables WHERE database = 'gateway' ORDER BY name");
     expect(tables.map((t) => t.name)).toEqual(['canary_events', 'feedback', 'requests', 'schema_migrations']);
     await sink.close();
@@ -155,7 +171,7 @@ describe('schema upgrades keep old rows and add new columns', () => {
     const { sink, client, all, applied } = await databaseAt(3, 'upgrade');
     try {
       expect(applied).toEqual([1, 2, 3]);
-      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS, ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', client_request_id: '' });
@@ -166,6 +182,26 @@ describe('schema upgrades keep old rows and add new columns', () => {
       // Idempotent: the statement runs cleanly even when schema_migrations does not know it ran.
       const again = all.filter((m) => m.version === 4).map((m) => ({ ...m, version: 1004 }));
       expect(await migrate(client, again)).toEqual([1004]);
+    } finally {
+      await client.close();
+      await sink.close();
+    }
+  });
+
+  it('ClickHouse: migration 0006 (policy columns) on a database at version 5, and again when its record is lost', async () => {
+    const { sink, client, all, applied } = await databaseAt(5, 'upgrade_policy');
+    try {
+      expect(applied).toEqual([1, 2, 3, 4, 5]);
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'old-1' }), ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
+
+      await sink.init();
+      expect(await sink.getTrace('old-1')).toMatchObject({ trace_id: 'old-1', branch: '', guardrail_names: [], guardrail_verdicts: [], guardrail_trips: 0 });
+      const row = traceRow({ trace_id: 'new-1', branch: 'b', guardrail_names: ['g'], guardrail_stages: ['output'], guardrail_verdicts: ['deny'], guardrail_findings: ['email:1'], guardrail_trips: 1 });
+      await sink.insertTraces([row]);
+      expect(await sink.getTrace('new-1')).toEqual(row);
+
+      const again = all.filter((m) => m.version === 6).map((m) => ({ ...m, version: 1006 }));
+      expect(await migrate(client, again)).toEqual([1006]);
     } finally {
       await client.close();
       await sink.close();
@@ -187,13 +223,15 @@ async function databaseAt(version: number, prefix: string) {
 
 /** A row as written before migration 0005: JSONEachRow leaves out undefined fields. */
 const NO_REPLICA_COLUMNS = { replica: undefined, replica_reason: undefined, replica_score: undefined, prefix_match_chars: undefined, queue_ms: undefined };
+/** A row as written before migration 0006. */
+const NO_POLICY_COLUMNS = { branch: undefined, guardrail_names: undefined, guardrail_stages: undefined, guardrail_verdicts: undefined, guardrail_findings: undefined, guardrail_trips: undefined };
 
 describe('migration 0005 (replica columns) on ClickHouse 18.16', () => {
   it('adds the replica columns to a database at version 4, keeps old rows readable, and runs again cleanly', async () => {
     const { sink, client, all, applied } = await databaseAt(4, 'replicas');
     try {
       expect(applied).toEqual([1, 2, 3, 4]);
-      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'before-pools' }), ...NO_REPLICA_COLUMNS }], format: 'JSONEachRow' });
+      await client.insert({ table: 'requests', values: [{ ...traceRow({ trace_id: 'before-pools' }), ...NO_REPLICA_COLUMNS, ...NO_POLICY_COLUMNS }], format: 'JSONEachRow' });
 
       await sink.init();
       expect(await sink.getTrace('before-pools')).toMatchObject({ replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 });

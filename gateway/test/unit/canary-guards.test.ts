@@ -61,6 +61,18 @@ describe('canary guards', () => {
     expect(check(big, 'errorRateIncrease').bound).toBeGreaterThan(0.01);
   });
 
+  it('rolls back on a guardrail-trip rate increase only once it is significant; no guard without the setting', () => {
+    const withGuard = { ...guards, maxGuardrailRateIncrease: 0.02 };
+    const few = evaluateCanary(stats({ guardrailTrips: 5 }), stats({ requests: 40, guardrailTrips: 3 }, 2), step, 120_000, withGuard);
+    expect(check(few, 'guardrailRateIncrease')).toMatchObject({ passing: false, breached: false });
+    const many = evaluateCanary(stats({ guardrailTrips: 5 }), stats({ requests: 400, guardrailTrips: 60 }, 2), step, 120_000, withGuard);
+    expect(many.decision).toBe('rollback');
+    expect(many.reason).toContain('guardrailRateIncrease');
+    const same = evaluateCanary(stats({ guardrailTrips: 50 }), stats({ guardrailTrips: 52 }, 2), step, 120_000, withGuard);
+    expect(check(same, 'guardrailRateIncrease').breached).toBe(false);
+    expect(check(evaluateCanary(stats(), stats({ guardrailTrips: 900 }, 2), step, 120_000, guards), 'guardrailRateIncrease')).toBeUndefined();
+  });
+
   it('a canary failing every request against a baseline failing none is rolled back (the z-test had no standard error here)', () => {
     const result = evaluateCanary(stats({ requests: 450, errors: 0 }), stats({ requests: 450, errors: 450 }, 2), step, 30_000, guards);
     expect(result.decision).toBe('rollback');

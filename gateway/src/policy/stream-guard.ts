@@ -1,0 +1,224 @@
+/**
+ * Output checks on a stream as it passes (`stream: incremental`). Each choice's text is held back by a
+ * few characters — the longest any of the route's text guardrails needs to recognise a match — so a
+ * match is found before any of it reaches the client: a match still growing at the end of what arrived
+ * is held whole. What is released is rewritten into the chunk that carried it:
+ *
+ * - redact: the match is replaced in the released text;
+ * - flag: counted, the text passes unchanged;
+ * - deny: the stream ends there with the deny as its last event (no `[DONE]`); the matched text was
+ *   never sent, the text before it was.
+ *
+ * Cost: the client sees each choice's text up to `holdback` + 32 characters later than it arrives (all of
+ * it at the end), and each release scans the held text once. Tool-call arguments pass unchecked.
+ */
+import type { JsonObject } from '../providers/types.js';
+import type { TextGuardrail } from './guardrail.js';
+import { disjoint, summarise, type Span } from './redaction.js';
+import { deniedError, record, type PolicyRun } from './run-guardrails.js';
+import { chunkTextHolder } from './text-segments.js';
+
+/** Released text kept before the held text, so look-behinds and naming words still see their context. */
+const CONTEXT_CHARS = 64;
+/**
+ * Text is released (and scanned) in batches of at least this many characters past the holdback: a scan
+ * costs about the same for a few characters as for a batch (measured in benchmarks/guardrail-cost.ts).
+ */
+const RELEASE_BATCH = 32;
+
+interface ChoiceState {
+  /** Arrived, not yet released. */
+  pending: string;
+  /** The end of what was released. */
+  context: string;
+  /** The choice has finished (its finish_reason came): everything was released. */
+  done: boolean;
+}
+
+interface Found extends Span {
+  guardrail: number;
+  /** The match cannot grow any more: text that does not continue it follows, or the choice ended. */
+  complete: boolean;
+}
+
+class IncrementalGuard {
+  private readonly states = new Map<number, ChoiceState>();
+  private readonly counts: Map<string, number>[];
+  private readonly holdback: number;
+  private last: JsonObject | undefined;
+  private finalized = false;
+
+  constructor(
+    private readonly guardrails: readonly TextGuardrail[],
+    private readonly run: PolicyRun,
+  ) {
+    this.counts = guardrails.map(() => new Map());
+    this.holdback = Math.max(0, ...guardrails.map((g) => g.holdback));
+  }
+
+  /** Rewrites the chunk's texts to what may be sent now. Throws the deny. */
+  push(chunk: JsonObject): void {
+    this.last = chunk;
+    const choices = chunk.choices;
+    if (!Array.isArray(choices)) return;
+    for (const choice of choices as JsonObject[]) {
+      if (choice === null || typeof choice !== 'object') continue;
+      const where = chunkTextHolder(choice);
+      const index = typeof choice.index === 'number' ? choice.index : 0;
+      const final = choice.finish_reason !== null && choice.finish_reason !== undefined;
+      const incoming = where && typeof where.holder[where.key] === 'string' ? (where.holder[where.key] as string) : undefined;
+      const state = this.state(index);
+      if (incoming === undefined && !(final && state.pending)) {
+        if (final) state.done = true;
+        continue;
+      }
+      state.pending += incoming ?? '';
+      const released = this.release(state, final);
+      if (where && (incoming !== undefined || released !== '')) where.holder[where.key] = released;
+      else if (!where && released !== '') choice.delta = { content: released };
+      if (final) state.done = true;
+    }
+  }
+
+  /** After the upstream ended: what is still held, as one more chunk (undefined when nothing is). Throws the deny. */
+  finish(): JsonObject | undefined {
+    const extra: JsonObject[] = [];
+    for (const [index, state] of this.states) {
+      if (state.done || state.pending === '') continue;
+      const text = this.release(state, true);
+      state.done = true;
+      const completion = this.last?.object === 'text_completion';
+      extra.push(completion ? { index, text, logprobs: null, finish_reason: null } : { index, delta: { content: text }, finish_reason: null });
+    }
+    if (extra.length === 0) return undefined;
+    const { choices: _choices, usage: _usage, ...base } = this.last ?? {};
+    return { ...base, choices: extra };
+  }
+
+  /** Records each guardrail's verdict, once (at the end, at the deny, or when the client left). */
+  finalize(denied?: number): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    this.guardrails.forEach((guardrail, i) => {
+      const counts = this.counts[i] as Map<string, number>;
+      const verdict = i === denied ? 'deny' : counts.size === 0 ? 'pass' : guardrail.action;
+      record(this.run, guardrail, 'output', verdict, summarise(counts));
+    });
+  }
+
+  private state(index: number): ChoiceState {
+    let state = this.states.get(index);
+    if (!state) {
+      state = { pending: '', context: '', done: false };
+      this.states.set(index, state);
+    }
+    return state;
+  }
+
+  /** Scans what is held, acts on complete matches, and returns the text that may go out now. */
+  private release(state: ChoiceState, final: boolean): string {
+    // Scanning costs the same for a few characters as for a batch: wait until a batch can be released.
+    if (!final && state.pending.length < this.holdback + RELEASE_BATCH) return '';
+    const text = state.context + state.pending;
+    const offset = state.context.length;
+    const found: Found[] = [];
+    this.guardrails.forEach((guardrail, g) =>
+      guardrail.scan(text, (start, end, label) => {
+        if (end > offset) found.push({ start: Math.max(start, offset), end, label, guardrail: g, complete: final || end < text.length });
+      }),
+    );
+    for (const match of found) {
+      if (match.complete && (this.guardrails[match.guardrail] as TextGuardrail).action === 'deny') this.deny(match);
+    }
+    // Up to the holdback, but never into a match that may still grow; through a complete one.
+    let incomplete = Infinity;
+    for (const match of found) if (!match.complete) incomplete = Math.min(incomplete, match.start);
+    let safe = Math.min(final ? text.length : text.length - this.holdback, incomplete);
+    for (const match of found) if (match.complete && match.start < safe && match.end > safe && match.end <= incomplete) safe = match.end;
+    safe = Math.max(safe, offset);
+
+    const redacted: Found[] = [];
+    for (const match of found) {
+      if (!match.complete || match.start >= safe || match.end > safe) continue;
+      const counts = this.counts[match.guardrail] as Map<string, number>;
+      counts.set(match.label, (counts.get(match.label) ?? 0) + 1);
+      if ((this.guardrails[match.guardrail] as TextGuardrail).action === 'redact') redacted.push(match);
+    }
+    let out = '';
+    let at = offset;
+    for (const span of disjoint(redacted) as Found[]) {
+      out += text.slice(at, span.start) + (this.guardrails[span.guardrail] as TextGuardrail).replacement(span.label);
+      at = span.end;
+    }
+    out += text.slice(at, safe);
+    state.pending = text.slice(safe);
+    state.context = (state.context + out).slice(-CONTEXT_CHARS);
+    return out;
+  }
+
+  private deny(match: Found): never {
+    const counts = this.counts[match.guardrail] as Map<string, number>;
+    counts.set(match.label, (counts.get(match.label) ?? 0) + 1);
+    this.finalize(match.guardrail);
+    const guardrail = this.guardrails[match.guardrail] as TextGuardrail;
+    throw deniedError(guardrail.name, 'output', summarise(counts), null, true);
+  }
+}
+
+/**
+ * The stream with its text checked as it passes. A deny in the first chunk throws at once (nothing was
+ * sent: the client gets an ordinary error reply); later, `next()` throws it and the upstream is closed.
+ */
+export function guardStream(
+  guardrails: readonly TextGuardrail[],
+  run: PolicyRun,
+  first: JsonObject | undefined,
+  rest: AsyncIterator<JsonObject>,
+): { first: JsonObject | undefined; rest: AsyncIterator<JsonObject> } {
+  const guard = new IncrementalGuard(guardrails, run);
+  const stop = async (error: unknown): Promise<never> => {
+    guard.finalize();
+    await rest.return?.().catch(() => undefined);
+    throw error;
+  };
+  if (first) {
+    try {
+      guard.push(first);
+    } catch (error) {
+      void stop(error).catch(() => undefined);
+      throw error;
+    }
+  }
+  let ended = false;
+  return {
+    first,
+    rest: {
+      async next() {
+        if (ended) return { done: true, value: undefined };
+        let next: IteratorResult<JsonObject>;
+        try {
+          next = await rest.next();
+        } catch (error) {
+          guard.finalize();
+          throw error;
+        }
+        try {
+          if (next.done) {
+            ended = true;
+            const held = guard.finish();
+            guard.finalize();
+            return held ? { done: false, value: held } : next;
+          }
+          guard.push(next.value);
+          return next;
+        } catch (error) {
+          return stop(error);
+        }
+      },
+      async return(value?: unknown) {
+        guard.finalize();
+        return (await rest.return?.(value)) ?? { done: true, value: undefined };
+      },
+    },
+  };
+}
