@@ -15,6 +15,7 @@ import { messageToEvents, sseEvent } from './messages-events.js';
 import { toChatRequest, validateMessagesRequest, type MessagesRequest } from './messages-request.js';
 import { toAnthropicMessage, type AnthropicMessage } from './messages-response.js';
 import { NativeEventRenderer, TranslatedEventRenderer } from './messages-renderers.js';
+import { estimatePromptTokens } from '../routing/request-facts.js';
 import type { InboundContext, InboundDialect, InboundExchange, StreamRenderer, StreamTelemetry } from './types.js';
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -71,7 +72,7 @@ export class MessagesExchange implements InboundExchange {
   streamRenderer(native: boolean, telemetry: StreamTelemetry, collect: boolean): StreamRenderer {
     return native
       ? new NativeEventRenderer(this.model, telemetry, collect)
-      : new TranslatedEventRenderer({ model: this.model, stopSequences: this.request.stop_sequences }, telemetry, collect);
+      : new TranslatedEventRenderer({ model: this.model, stopSequences: this.request.stop_sequences, inputTokens: estimatePromptTokens(this.canonical) }, telemetry, collect);
   }
 
   /** Every Messages answer is stored as its Message (streams too: see messages-renderers.ts): sent as stored. */

@@ -8,7 +8,8 @@
  * in OpenAI's terms (server tools, Files API sources, block types it does not know). Its rule for the
  * rest — documented in the README — is:
  *   - top-level fields other than those read below are dropped (newer API features the target cannot
- *     honour: context management, output config, container, service tier, …);
+ *     honour: context management, output config but its JSON-schema format, container, service tier, …);
+ *   - `output_config.format` (structured outputs: a JSON schema) becomes `response_format: json_schema`;
  *   - fields of known blocks with no OpenAI equivalent are dropped (`cache_control`, `citations`, …);
  *   - `thinking` and `redacted_thinking` blocks in the conversation are dropped (their signatures only
  *     verify at Anthropic), and so are the `thinking` and `top_k` request settings;
@@ -123,6 +124,8 @@ export function toChatRequest(request: MessagesRequest, untranslatable?: Untrans
   if (request.stop_sequences && request.stop_sequences.length > 0) chat.stop = request.stop_sequences;
   const user = request.metadata?.user_id;
   if (typeof user === 'string' && user.length > 0) chat.user = user;
+  const schema = outputSchemaOf(request.output_config);
+  if (schema) chat.response_format = { type: 'json_schema', json_schema: { name: 'output', schema } };
   const tools: JsonObject[] = [];
   each(request.tools ?? [], (tool, i) => tools.push(toFunctionTool(tool, `tools[${i}]`)));
   if (tools.length > 0) {
@@ -131,6 +134,14 @@ export function toChatRequest(request: MessagesRequest, untranslatable?: Untrans
     if (request.tool_choice) Object.assign(chat, fromAnthropicToolChoice(request.tool_choice));
   }
   return chat;
+}
+
+/** The JSON schema of Anthropic's structured outputs (`output_config.format`), when the request has one. */
+function outputSchemaOf(config: unknown): JsonObject | undefined {
+  const format = config !== null && typeof config === 'object' ? (config as JsonObject).format : undefined;
+  if (format === null || typeof format !== 'object' || (format as JsonObject).type !== 'json_schema') return undefined;
+  const schema = (format as JsonObject).schema;
+  return schema !== null && typeof schema === 'object' && !Array.isArray(schema) ? (schema as JsonObject) : undefined;
 }
 
 /** Translates each item; with an Untranslatable callback, an item that cannot be is reported and skipped. */

@@ -17,8 +17,11 @@ export interface RoutePolicy {
   /** Some output check needs the whole answer: streams are read whole before any of them is sent. */
   readonly bufferStreams: boolean;
   /**
-   * The checks rewrite requests or read answers, so requests are served translated (never passed through
-   * in a provider's native dialect): every check then sees the one canonical request and answer.
+   * The checks read the request's text, rewrite it or read answers, so requests are served translated
+   * (never passed through in a provider's native dialect): every check then sees the one canonical
+   * request and answer, and what goes upstream is exactly what was checked. A native body carries what
+   * the translation leaves out (an Anthropic `search_result` block, a Responses `custom_tool_call_output`
+   * item…), so passing it through would send text no check has seen.
    */
   readonly canonicalOnly: boolean;
 }
@@ -48,8 +51,9 @@ export class GuardrailSet {
     const input = pick('input');
     const output = pick('output');
     if (input.length === 0 && output.length === 0) return undefined;
-    const rewritesInput = input.some((guardrail) => guardrail.kind === 'webhook' || (guardrail.kind === 'text' && guardrail.action === 'redact'));
-    return { input, output, bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer'), canonicalOnly: output.length > 0 || rewritesInput };
+    // Only a size limit can judge a native body by its canonical form (it reads how much, not what).
+    const readsInput = input.some((guardrail) => guardrail.kind !== 'size');
+    return { input, output, bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer'), canonicalOnly: output.length > 0 || readsInput };
   }
 
   async close(): Promise<void> {

@@ -120,7 +120,9 @@ function applyText(guardrail: TextGuardrail, stage: GuardrailStage, segments: re
     if (spans.length === 0) continue;
     firstPath ??= segment.path;
     for (const span of spans) counts.set(span.label, (counts.get(span.label) ?? 0) + 1);
-    if (guardrail.action === 'redact') segment.redact(disjoint(spans), guardrail.replacement);
+    // A denied request is never sent: its matches are replaced too, so a trace that logs bodies keeps
+    // what was refused without the text it was refused for.
+    if (guardrail.action === 'redact' || (guardrail.action === 'deny' && stage === 'input')) segment.redact(disjoint(spans), guardrail.replacement);
   }
   if (counts.size === 0) {
     record(run, guardrail, stage, 'pass');

@@ -9,6 +9,10 @@
  * - deny: the stream ends there with the deny as its last event (no `[DONE]`); the matched text was
  *   never sent, the text before it was.
  *
+ * A choice's reasoning (`reasoning_content`, `reasoning`) is checked the same way as a text of its own,
+ * and what is held of it is released whole once the answer's text, a tool call or the end follows —
+ * reasoning comes before the answer, and every dialect renders it so.
+ *
  * Cost: the client sees each choice's text up to `holdback` + 32 characters later than it arrives (all of
  * it at the end), and each release scans the held text once. Tool-call arguments pass unchecked.
  */
@@ -16,7 +20,7 @@ import type { JsonObject } from '../providers/types.js';
 import type { TextGuardrail } from './guardrail.js';
 import { disjoint, summarise, type Span } from './redaction.js';
 import { deniedError, record, type PolicyRun } from './run-guardrails.js';
-import { chunkTextHolder } from './text-segments.js';
+import { chunkTextHolder, REASONING_KEYS, type ReasoningKey } from './text-segments.js';
 
 /** Released text kept before the held text, so look-behinds and naming words still see their context. */
 const CONTEXT_CHARS = 64;
@@ -25,8 +29,13 @@ const CONTEXT_CHARS = 64;
  * costs about the same for a few characters as for a batch (measured in benchmarks/guardrail-cost.ts).
  */
 const RELEASE_BATCH = 32;
+/** The texts a choice can stream: its answer, and each reasoning field. */
+const STATES_PER_CHOICE = 1 + REASONING_KEYS.length;
 
 interface ChoiceState {
+  /** The choice it belongs to, and which of its texts it is: the answer, or a reasoning field. */
+  readonly index: number;
+  readonly key: 'answer' | ReasoningKey;
   /** Arrived, not yet released. */
   pending: string;
   /** The end of what was released. */
@@ -42,6 +51,7 @@ interface Found extends Span {
 }
 
 class IncrementalGuard {
+  /** By `index * STATES_PER_CHOICE + slot` (slot 0: the answer; then each reasoning field). */
   private readonly states = new Map<number, ChoiceState>();
   private readonly counts: Map<string, number>[];
   private readonly holdback: number;
@@ -67,32 +77,58 @@ class IncrementalGuard {
       const index = typeof choice.index === 'number' ? choice.index : 0;
       const final = choice.finish_reason !== null && choice.finish_reason !== undefined;
       const incoming = where && typeof where.holder[where.key] === 'string' ? (where.holder[where.key] as string) : undefined;
-      const state = this.state(index);
-      if (incoming === undefined && !(final && state.pending)) {
-        if (final) state.done = true;
-        continue;
-      }
-      state.pending += incoming ?? '';
-      const released = this.release(state, final);
-      if (where && (incoming !== undefined || released !== '')) where.holder[where.key] = released;
-      else if (!where && released !== '') choice.delta = { content: released };
-      if (final) state.done = true;
+      const delta = choice.delta !== null && typeof choice.delta === 'object' ? (choice.delta as JsonObject) : undefined;
+      // The answer (text or a tool call) has begun, or the choice ends: its reasoning is complete.
+      const reasoningEnds = final || (incoming !== undefined && incoming !== '') || delta?.tool_calls !== undefined;
+      REASONING_KEYS.forEach((key, slot) => {
+        if (delta) this.pushText(index, slot + 1, key, delta, key, reasoningEnds);
+      });
+      this.pushText(index, 0, 'answer', where?.holder, where?.key, final, choice);
     }
+  }
+
+  /** One text of a choice: holds what arrived, writes what may go out now into the chunk. */
+  private pushText(index: number, slot: number, key: ChoiceState['key'], holder: JsonObject | undefined, field: string | undefined, final: boolean, choice?: JsonObject): void {
+    const incoming = holder && field && typeof holder[field] === 'string' ? (holder[field] as string) : undefined;
+    const id = index * STATES_PER_CHOICE + slot;
+    let state = this.states.get(id);
+    if (incoming === undefined && !(final && state?.pending)) {
+      if (final && state) state.done = true;
+      return;
+    }
+    if (!state) {
+      state = { index, key, pending: '', context: '', done: false };
+      this.states.set(id, state);
+    }
+    state.pending += incoming ?? '';
+    const released = this.release(state, final);
+    if (holder && field && (incoming !== undefined || released !== '')) holder[field] = released;
+    else if (!holder && choice && released !== '') choice.delta = { content: released };
+    if (final) state.done = true;
   }
 
   /** After the upstream ended: what is still held, as one more chunk (undefined when nothing is). Throws the deny. */
   finish(): JsonObject | undefined {
-    const extra: JsonObject[] = [];
-    for (const [index, state] of this.states) {
+    const extra = new Map<number, JsonObject>();
+    const completion = this.last?.object === 'text_completion';
+    // Reasoning before the answer, as it streamed.
+    const held = [...this.states.values()].sort((a, b) => Number(a.key === 'answer') - Number(b.key === 'answer'));
+    for (const state of held) {
       if (state.done || state.pending === '') continue;
       const text = this.release(state, true);
       state.done = true;
-      const completion = this.last?.object === 'text_completion';
-      extra.push(completion ? { index, text, logprobs: null, finish_reason: null } : { index, delta: { content: text }, finish_reason: null });
+      const { index } = state;
+      if (completion) {
+        extra.set(index, { index, text, logprobs: null, finish_reason: null });
+        continue;
+      }
+      const choice = extra.get(index) ?? { index, delta: {}, finish_reason: null };
+      (choice.delta as JsonObject)[state.key === 'answer' ? 'content' : state.key] = text;
+      extra.set(index, choice);
     }
-    if (extra.length === 0) return undefined;
+    if (extra.size === 0) return undefined;
     const { choices: _choices, usage: _usage, ...base } = this.last ?? {};
-    return { ...base, choices: extra };
+    return { ...base, choices: [...extra.values()] };
   }
 
   /** Records each guardrail's verdict, once (at the end, at the deny, or when the client left). */
@@ -104,15 +140,6 @@ class IncrementalGuard {
       const verdict = i === denied ? 'deny' : counts.size === 0 ? 'pass' : guardrail.action;
       record(this.run, guardrail, 'output', verdict, summarise(counts));
     });
-  }
-
-  private state(index: number): ChoiceState {
-    let state = this.states.get(index);
-    if (!state) {
-      state = { pending: '', context: '', done: false };
-      this.states.set(index, state);
-    }
-    return state;
   }
 
   /** Scans what is held, acts on complete matches, and returns the text that may go out now. */

@@ -1,7 +1,10 @@
 /**
  * The texts guardrails read and rewrite, found in canonical (OpenAI-shaped) bodies: a request's message
- * contents and text parts, prompt or input; an answer's message contents (or completion texts); a
- * streamed answer's deltas, joined per choice. Tool-call arguments, images and audio are not text here.
+ * contents and text parts, the arguments of the tool calls in its conversation (they carry what the
+ * model took from earlier turns: an address, an account number), prompt or input; an answer's message
+ * contents (or completion texts) and the reasoning text beside them (which every dialect shows its
+ * client: `reasoning_content`, a thinking block, a reasoning item); a streamed answer's deltas, joined
+ * per choice and field. An answer's tool-call arguments, images and audio are not text here.
  */
 import type { JsonObject } from '../providers/types.js';
 import { redact, redistribute, type Span } from './redaction.js';
@@ -48,7 +51,9 @@ export function requestSegments(body: JsonObject): TextSegment[] {
   const out: TextSegment[] = [];
   if (Array.isArray(body.messages)) {
     body.messages.forEach((message, index) => {
-      if (message !== null && typeof message === 'object') contentSegments(message as JsonObject, `messages[${index}]`, out);
+      if (message === null || typeof message !== 'object') return;
+      contentSegments(message as JsonObject, `messages[${index}]`, out);
+      toolCallSegments(message as JsonObject, `messages[${index}]`, out);
     });
     return out;
   }
@@ -63,18 +68,50 @@ export function requestSegments(body: JsonObject): TextSegment[] {
   return out;
 }
 
+/** An assistant message's tool calls: each call's `function.arguments` (a JSON text). */
+function toolCallSegments(message: JsonObject, path: string, out: TextSegment[]): void {
+  const calls = message.tool_calls;
+  if (!Array.isArray(calls)) return;
+  calls.forEach((call, index) => {
+    const fn = call !== null && typeof call === 'object' ? (call as JsonObject).function : undefined;
+    if (fn !== null && typeof fn === 'object' && typeof (fn as JsonObject).arguments === 'string') {
+      out.push(fieldSegment(fn as JsonObject, 'arguments', `${path}.tool_calls[${index}].function.arguments`));
+    }
+  });
+}
+
+/**
+ * Where OpenAI-compatible servers put a model's reasoning beside its answer (vLLM, SGLang, DeepSeek:
+ * `reasoning_content`; newer vLLM, OpenRouter: `reasoning`), in a message or a stream delta.
+ */
+export const REASONING_KEYS = ['reasoning_content', 'reasoning'] as const;
+export type ReasoningKey = (typeof REASONING_KEYS)[number];
+
+/**
+ * An answer's texts: each choice's content first (a schema check reads the first), then the reasoning
+ * the choices carried.
+ */
 export function answerSegments(answer: JsonObject): TextSegment[] {
   const out: TextSegment[] = [];
   const choices = answer.choices;
   if (!Array.isArray(choices)) return out;
+  const reasoning: TextSegment[] = [];
   choices.forEach((choice, index) => {
     if (choice === null || typeof choice !== 'object') return;
     const c = choice as JsonObject;
     if (typeof c.text === 'string') out.push(fieldSegment(c, 'text', `choices[${index}].text`));
-    else if (c.message !== null && typeof c.message === 'object') contentSegments(c.message as JsonObject, `choices[${index}].message`, out);
+    else if (c.message !== null && typeof c.message === 'object') {
+      const message = c.message as JsonObject;
+      contentSegments(message, `choices[${index}].message`, out);
+      for (const key of REASONING_KEYS) {
+        if (typeof message[key] === 'string') reasoning.push(fieldSegment(message, key, `choices[${index}].message.${key}`));
+      }
+    }
   });
-  return out;
+  return [...out, ...reasoning];
 }
+
+type TextKey = 'content' | 'text' | ReasoningKey;
 
 /** Where a stream chunk's choice carries text: the delta's `content` (chat) or the choice's `text` (completions). */
 export function chunkTextHolder(choice: JsonObject): { holder: JsonObject; key: 'content' | 'text' } | undefined {
@@ -85,28 +122,41 @@ export function chunkTextHolder(choice: JsonObject): { holder: JsonObject; key: 
 }
 
 /**
- * One segment per choice of a whole (buffered) stream: the choice's deltas joined. Redaction keeps the
- * chunking (each delta keeps its own part); a whole replacement goes to the first delta with text.
+ * One segment per choice and field of a whole (buffered) stream: the answer's deltas joined, then the
+ * reasoning deltas joined. Redaction keeps the chunking (each delta keeps its own part); a whole
+ * replacement goes to the first delta with text.
  */
 export function streamSegments(chunks: readonly JsonObject[]): TextSegment[] {
-  const pieces = new Map<number, { holder: JsonObject; key: 'content' | 'text' }[]>();
+  const pieces = new Map<string, { holder: JsonObject; key: TextKey }[]>();
+  const add = (path: string, holder: JsonObject, key: TextKey): void => {
+    const list = pieces.get(path) ?? [];
+    list.push({ holder, key });
+    pieces.set(path, list);
+  };
+  const reasoningPaths = new Set<string>();
   for (const chunk of chunks) {
     const choices = chunk.choices;
     if (!Array.isArray(choices)) continue;
     for (const choice of choices) {
       if (choice === null || typeof choice !== 'object') continue;
-      const where = chunkTextHolder(choice as JsonObject);
-      if (!where || typeof where.holder[where.key] !== 'string') continue;
       const index = typeof (choice as JsonObject).index === 'number' ? ((choice as JsonObject).index as number) : 0;
-      const list = pieces.get(index) ?? [];
-      list.push(where);
-      pieces.set(index, list);
+      const where = chunkTextHolder(choice as JsonObject);
+      if (where && typeof where.holder[where.key] === 'string') add(`choices[${index}]`, where.holder, where.key);
+      const delta = (choice as JsonObject).delta;
+      if (delta === null || typeof delta !== 'object') continue;
+      for (const key of REASONING_KEYS) {
+        if (typeof (delta as JsonObject)[key] !== 'string') continue;
+        const path = `choices[${index}].${key}`;
+        reasoningPaths.add(path);
+        add(path, delta as JsonObject, key);
+      }
     }
   }
-  return [...pieces].map(([index, list]) => {
+  const ordered = [...pieces].sort(([a], [b]) => Number(reasoningPaths.has(a)) - Number(reasoningPaths.has(b)));
+  return ordered.map(([path, list]) => {
     const texts = (): string[] => list.map((p) => p.holder[p.key] as string);
     return {
-      path: `choices[${index}]`,
+      path,
       text: () => texts().join(''),
       replace: (text) => list.forEach((p, i) => (p.holder[p.key] = i === 0 ? text : '')),
       redact: (spans, replacement) => {

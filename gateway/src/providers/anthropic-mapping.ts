@@ -119,7 +119,17 @@ export function toAnthropicRequest(body: JsonObject, model: string, defaultMaxTo
   }
   const toolChoice = toAnthropicToolChoice(body.tool_choice, body.parallel_tool_calls);
   if (toolChoice) request.tool_choice = toolChoice;
+  const schema = jsonSchemaOf(body.response_format);
+  // Anthropic's structured outputs (`output_config.format`); `json_object` has no Anthropic form.
+  if (schema) request.output_config = { format: { type: 'json_schema', schema } };
   return request;
+}
+
+/** The schema of OpenAI's `response_format: {type: "json_schema", json_schema: {schema}}`, if that is what it is. */
+function jsonSchemaOf(format: unknown): JsonObject | undefined {
+  if (format === null || typeof format !== 'object' || (format as JsonObject).type !== 'json_schema') return undefined;
+  const schema = ((format as JsonObject).json_schema as JsonObject | undefined)?.schema;
+  return schema !== null && typeof schema === 'object' && !Array.isArray(schema) ? (schema as JsonObject) : undefined;
 }
 
 /** OpenAI's tool_choice strings and the Anthropic tool_choice types they are. */

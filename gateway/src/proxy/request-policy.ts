@@ -19,7 +19,14 @@ import type { AnswerCheck } from './dispatch.js';
 export async function startPolicy(policy: RoutePolicy, facts: RequestFacts, route: string, outcome: RequestOutcome, clientShaped: boolean): Promise<PolicyRun> {
   outcome.guardrails = [];
   const run = startPolicyRun(facts, route, outcome.guardrails, clientShaped);
-  if (policy.input.length > 0) await checkInput(policy, run);
+  if (policy.input.length === 0) return run;
+  try {
+    await checkInput(policy, run);
+  } catch (error) {
+    // The trace logs the request as denied: with what the deny found replaced (see checkInput).
+    if (run.verdicts.at(-1)?.verdict === 'deny') outcome.requestBody = facts.body;
+    throw error;
+  }
   return run;
 }
 

@@ -3,7 +3,8 @@
  * would answer it. An `anthropic` target counts exactly (its own endpoint, the client's body passed
  * through); for any other target — or when Anthropic's counter is unreachable — the gateway's tokenizer
  * estimates, and says so in `x-gateway-usage-estimated: true`. Errors are Anthropic-shaped, as on
- * /v1/messages. Counting is no generation: it is not traced, cached or charged to budgets.
+ * /v1/messages. Counting is no generation: it is not traced, cached or charged to budgets. A route whose
+ * guardrails read the request's text sends nothing unchecked to a provider, so it is counted here too.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { keyAllows } from '../auth/key-registry.js';
@@ -46,7 +47,7 @@ async function countTokens(request: FastifyRequest, reply: FastifyReply, deps: C
   });
   // The target that would answer: the first one not skipped (breaker open, health check failing).
   const target = (plan.find((planned) => !isSkipped(planned.target, deps.runtime)) ?? plan[0])?.target;
-  if (target?.provider.supports('count_tokens')) {
+  if (target?.provider.supports('count_tokens') && !route.policy?.canonicalOnly) {
     const counted = await countAt(target, body, request, route.timeoutMs ?? deps.defaultTimeoutMs);
     if (counted) {
       reply.header('x-gateway-provider', target.provider.name);

@@ -19,6 +19,8 @@
  *   bad-usage*             reports usage that is not counts (negative, fractional)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
  *   echo-<n>[~tag]         answers with the last message's text (streams: in chunks of n characters)
+ *   think-<n>[~tag]        a reasoning model (vLLM's reasoning_content): reasons with the last message's
+ *                          text (streams: in chunks of n characters), then answers "Done."
  *   turns[~tag]            the k-th request for that model answers with the k-th message's text (cycling)
  *   flaky-<n>[~tag]        fails with 500 for the first n requests of that model, then answers
  *   limited-<n>-<s>[~tag]  429 with `Retry-After: <s>` for the first n requests of that model, then answers
@@ -206,6 +208,8 @@ async function respond(
 
   const scripted = scriptedAnswer(model, body, flakyCounts);
   if (scripted) return scriptedChat(res, model, body, scripted.text, scripted.chunkSize);
+  const think = /^think-(\d+)(?:~\w+)?$/.exec(model);
+  if (think) return thinkingChat(res, model, body, lastText(body), Number(think[1]));
 
   const messages = Array.isArray(body.messages) ? (body.messages as { role?: string }[]) : [];
   const offered = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string } }[]) : [];
@@ -258,6 +262,27 @@ function scriptedAnswer(model: string, body: Record<string, unknown>, counts: Ma
     return { text: textOf(messages[seen % messages.length]), chunkSize: 4 };
   }
   return undefined;
+}
+
+function lastText(body: Record<string, unknown>): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as { content?: unknown }[]) : [];
+  const content = messages.at(-1)?.content;
+  return typeof content === 'string' ? content : '';
+}
+
+/** Reasoning in `reasoning_content` (as vLLM, SGLang and DeepSeek send it), then the answer. */
+function thinkingChat(res: ServerResponse, model: string, body: Record<string, unknown>, reasoning: string, chunkSize: number): Promise<void> | void {
+  if (body.stream === true) {
+    const base = { id: 'chatcmpl-think', object: 'chat.completion.chunk', created: 1, model };
+    const chunks = [{ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }];
+    for (let i = 0; i < reasoning.length; i += chunkSize) {
+      chunks.push({ ...base, choices: [{ index: 0, delta: { reasoning_content: reasoning.slice(i, i + chunkSize) } as never, finish_reason: null }] });
+    }
+    chunks.push({ ...base, choices: [{ index: 0, delta: { content: 'Done.' } as never, finish_reason: null }] });
+    chunks.push({ ...base, choices: [{ index: 0, delta: {} as never, finish_reason: 'stop' as never }] });
+    return stream(res, model, body, chunks);
+  }
+  return json(res, 200, chatCompletion(model, { role: 'assistant', content: 'Done.', reasoning_content: reasoning }, 'stop'));
 }
 
 function scriptedChat(res: ServerResponse, model: string, body: Record<string, unknown>, text: string, chunkSize: number): Promise<void> | void {

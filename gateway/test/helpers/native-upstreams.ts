@@ -6,7 +6,9 @@
  * does not end with a function call's output — the derived function-call response. Successful answers replay the vendors' recorded responses (recorded-responses.ts): a model named
  * `rec-<recording>` replays that recording, other models a default one ("*-tool" a tool call). Errors
  * follow each API's documented error body: "*-error-<status>" answers that status, "*-midstream-error"
- * sends an error event after the first text, Gemini's "*-cut" drops the connection mid-stream.
+ * sends an error event after the first text, Gemini's "*-cut" drops the connection mid-stream. An
+ * Anthropic or Gemini "*-agent" model is a tool-using one: it answers with the recorded tool call unless
+ * the conversation ends with a tool's result, then with the recorded text.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,7 +43,7 @@ export async function startNativeUpstreams(): Promise<NativeUpstreams> {
       if (path === '/v1/responses') void openaiResponses(req, res, body, req.headers.authorization === `Bearer ${OPENAI_KEY}`);
       else if (path === '/openai/v1/responses') void openaiResponses(req, res, body, req.headers['api-key'] === AZURE_KEY);
       else if (path.startsWith('/v1/messages')) void anthropic(req, res, body);
-      else if (path.startsWith('/v1beta/models/')) void gemini(req, res, path);
+      else if (path.startsWith('/v1beta/models/')) void gemini(req, res, path, body);
       else if (path.startsWith('/openai/deployments/')) void azure(req, res, body, path);
       else res.writeHead(404).end();
     });
@@ -133,16 +135,24 @@ async function anthropic(req: IncomingMessage, res: ServerResponse, body: Record
     res.end(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`);
     return;
   }
-  const tool = model.endsWith('-tool');
+  const tool = model.endsWith('-tool') || (model.endsWith('-agent') && !endsWithToolResult(body));
   const name = recordingName(model) ?? (tool ? (stream ? 'tool-use-stream' : 'text-and-tool-use-message') : stream ? 'text-stream' : 'text-message');
   await replay(res, 'anthropic', name, stream);
+}
+
+/** The conversation's last turn carries a tool's result (Anthropic's tool_result, Gemini's functionResponse). */
+function endsWithToolResult(body: Record<string, unknown>): boolean {
+  const turns = (body.messages ?? body.contents) as { content?: unknown; parts?: unknown }[] | undefined;
+  const last = turns?.at(-1);
+  const blocks = (Array.isArray(last?.content) ? last.content : Array.isArray(last?.parts) ? last.parts : []) as Record<string, unknown>[];
+  return blocks.some((block) => block.type === 'tool_result' || block.functionResponse !== undefined);
 }
 
 // ---------------------------------------------------------------- Gemini
 
 const GOOGLE_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
 
-async function gemini(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+async function gemini(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>): Promise<void> {
   if (req.headers['x-goog-api-key'] !== GEMINI_KEY) {
     return send(res, 403, { error: { code: 403, message: 'API key not valid.', status: 'PERMISSION_DENIED' } });
   }
@@ -159,7 +169,7 @@ async function gemini(req: IncomingMessage, res: ServerResponse, path: string): 
     res.socket?.destroy();
     return;
   }
-  const tool = model.endsWith('-tool');
+  const tool = model.endsWith('-tool') || (model.endsWith('-agent') && !endsWithToolResult(body));
   const name = recordingName(model) ?? (tool ? (stream ? 'js-genai-function-calling-stream' : 'js-genai-parameters-json-schema') : basic);
   await replay(res, 'gemini', name, stream);
 }

@@ -261,6 +261,64 @@ describe('budgets', () => {
   });
 });
 
+describe('limits and budgets on the Responses and Messages endpoints', () => {
+  it('both spend from the key’s budget, reconciled to their reported usage, and are refused in their own shape', async () => {
+    const gateway = await gatewayWith();
+    const responses = () =>
+      fetch(`${gateway.baseURL}/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${BUDGET_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'pricey', input: 'hi', max_output_tokens: 10 }),
+      });
+    const messages = () =>
+      fetch(`${gateway.origin}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': BUDGET_KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'pricey', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const refusals: Record<string, unknown>[] = [];
+    let ok = 0;
+    // Each answer really costs 17 (the mock's usage at $1 a token) against a budget of 200.
+    for (let i = 0; i < 14; i++) {
+      const response = await (i % 2 === 0 ? responses() : messages());
+      if (response.status === 200) ok++;
+      else refusals.push({ status: response.status, ...((await response.json()) as Record<string, unknown>) });
+      await response.text().catch(() => undefined);
+    }
+    expect(ok).toBe(11);
+    // The twelfth request (Messages) is the first refused, then one of each.
+    expect(refusals).toEqual([
+      expect.objectContaining({ status: 429, type: 'error', error: expect.objectContaining({ type: 'rate_limit_error' }) }),
+      expect.objectContaining({ status: 429, error: expect.objectContaining({ code: 'budget_exceeded' }) }),
+      expect.objectContaining({ status: 429, type: 'error' }),
+    ]);
+    const spent = async () =>
+      ((await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } }).spent.dayUsd;
+    await waitFor(async () => Math.abs((await spent()) - ok * 17) < 1e-6);
+  });
+
+  it('requests per minute count Responses and Messages requests, with Retry-After on each', async () => {
+    const gateway = await gatewayWith();
+    const statuses: number[] = [];
+    let messagesLimited: Response | undefined;
+    for (let i = 0; i < 4; i++) {
+      const response =
+        i < 2
+          ? await fetch(`${gateway.baseURL}/responses`, { method: 'POST', headers: { authorization: `Bearer ${LIMITED_KEY}` }, body: JSON.stringify({ model: 'chat', input: 'hi' }) })
+          : await fetch(`${gateway.origin}/v1/messages`, {
+              method: 'POST',
+              headers: { 'x-api-key': LIMITED_KEY, 'anthropic-version': '2023-06-01' },
+              body: JSON.stringify({ model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+            });
+      statuses.push(response.status);
+      if (response.status === 429) messagesLimited = response;
+      await response.text();
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(Number(messagesLimited!.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
 describe('limits on real Redis, shared by two gateway instances', () => {
   let redis: RedisServer;
   beforeAll(async () => {

@@ -35,6 +35,7 @@ beforeAll(async () => {
       guarded: { targets: [{ provider: 'chat', model: 'echo-4~guarded' }], guardrails: { input: ['no-secrets', 'mask-pii'], output: ['mask-pii'] } },
       'deny-out': { targets: [{ provider: 'chat', model: 'echo-3~denyout' }], guardrails: { output: ['deny-email'] } },
       'native-guarded': { targets: [{ provider: 'oai-chat', model: 'echo-4~native' }], guardrails: { input: ['mask-pii'] } },
+      'native-deny': { targets: [{ provider: 'oai-chat', model: 'echo-4~nativedeny' }], guardrails: { input: ['no-secrets'] } },
     },
   });
 }, 30_000);
@@ -82,6 +83,39 @@ describe('guardrails on the Responses API', () => {
     expect(chatOnly.requests.at(-1)!.url).toBe('/v1/chat/completions');
     expect((chatOnly.requests.at(-1)!.body.messages as { content: string }[]).at(-1)!.content).toBe('hi [EMAIL]');
   });
+
+  it('an input deny reads the arguments of the function calls in the conversation', async () => {
+    const before = env.chat.requests.length;
+    const error = await env.client.responses
+      .create({
+        model: 'guarded',
+        input: [
+          { role: 'user', content: 'Deploy.' },
+          { type: 'function_call', call_id: 'call_9', name: 'deploy', arguments: JSON.stringify({ token: TOKEN }) },
+          { type: 'function_call_output', call_id: 'call_9', output: 'deployed' },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect([(error as APIError).status, (error as APIError).code]).toEqual([400, 'guardrail_denied:no-secrets']);
+    expect(env.chat.requests.length).toBe(before);
+  });
+
+  it('an input deny cannot be passed by in an item the translation leaves out: the route is served translated', async () => {
+    // A custom tool's output has no chat form: checked on the canonical request, it was never seen, and
+    // a native pass-through sent it on.
+    const response = await create(env.client, {
+      model: 'native-deny',
+      input: [
+        { role: 'user', content: 'Look this up.' },
+        { type: 'custom_tool_call', call_id: 'call_7', name: 'lookup', input: 'config' },
+        { type: 'custom_tool_call_output', call_id: 'call_7', output: `found ${TOKEN}` },
+        { role: 'user', content: 'Summarise.' },
+      ] as never,
+    });
+    expect(response.status).toBe('completed');
+    expect(chatOnly.requests.at(-1)!.url).toBe('/v1/chat/completions');
+    expect(JSON.stringify(chatOnly.requests.map((request) => request.body))).not.toContain(TOKEN);
+  });
 });
 
 describe('guardrails on the Anthropic Messages API', () => {
@@ -107,9 +141,12 @@ describe('guardrails on the Anthropic Messages API', () => {
       routes: {
         guarded: { targets: [{ provider: 'local', model: 'echo-4~messages' }], guardrails: { input: ['no-secrets'], output: ['mask-pii'] } },
         'deny-out': { targets: [{ provider: 'local', model: 'echo-3~messagesdeny' }], guardrails: { output: ['deny-email'] } },
+        'think-deny': { targets: [{ provider: 'local', model: 'think-5~messages' }], guardrails: { output: ['deny-email'] } },
+        'think-mask': { targets: [{ provider: 'local', model: 'think-5~messagesmask' }], guardrails: { output: ['mask-pii'] } },
         // Anthropic speaks Messages natively; output checks make the route translated, so they see the answer.
         'claude-guarded': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { output: ['mask-pii'] } },
         'claude-open': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }] },
+        'claude-deny': { targets: [{ provider: 'claude', model: 'claude-haiku-4-5' }], guardrails: { input: ['no-secrets'] } },
       },
     });
     anthropic = new Anthropic({ baseURL: gateway.origin, apiKey: 'unused', maxRetries: 0 });
@@ -129,6 +166,27 @@ describe('guardrails on the Anthropic Messages API', () => {
     expect(body.error.message).not.toContain(TOKEN);
   });
 
+  it('an input deny cannot be passed by in a block the translation cannot carry: refused, never sent to Anthropic', async () => {
+    const before = natives.requests.length;
+    const searchResult = { type: 'search_result', source: 'https://wiki.internal/deploy', title: 'Deploy', content: [{ type: 'text', text: `token ${TOKEN}` }] };
+    const error = await anthropic.messages
+      .create({ model: 'claude-deny', max_tokens: 64, messages: [{ role: 'user', content: [searchResult as never, { type: 'text', text: 'Summarise.' }] }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(natives.requests.length).toBe(before);
+  });
+
+  it('count_tokens on a guarded route sends nothing to Anthropic: the gateway estimates', async () => {
+    const before = natives.requests.length;
+    const counted = await anthropic.messages.countTokens({ model: 'claude-deny', messages: [{ role: 'user', content: `key ${TOKEN}` }] }).withResponse();
+    expect(counted.data.input_tokens).toBeGreaterThan(0);
+    expect(counted.response.headers.get('x-gateway-usage-estimated')).toBe('true');
+    expect(natives.requests.length).toBe(before);
+    // Unguarded, Anthropic counts.
+    await anthropic.messages.countTokens({ model: 'claude-open', messages: [{ role: 'user', content: 'hi' }] });
+    expect(natives.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+  });
+
   it('redacts the answer a Messages client gets', async () => {
     const message = await anthropic.messages.create({ model: 'guarded', max_tokens: 64, messages: [{ role: 'user', content: `mail ${EMAIL}` }] });
     expect(message.content).toEqual([{ type: 'text', text: 'mail [EMAIL]', citations: null }].map(({ citations: _c, ...block }) => expect.objectContaining(block)));
@@ -146,6 +204,18 @@ describe('guardrails on the Anthropic Messages API', () => {
     expect(events.at(-1)!.error!.message).toContain("guardrail 'deny-email'");
     expect(events.map((e) => e.type)).not.toContain('message_stop');
     expect(text).not.toContain(EMAIL);
+  });
+
+  it('output checks read the reasoning a model returned, which reaches a Messages client as a thinking block', async () => {
+    const ask = { max_tokens: 64, messages: [{ role: 'user' as const, content: `Note ${EMAIL} for later.` }] };
+    const denied = await anthropic.messages.create({ model: 'think-deny', ...ask }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.BadRequestError);
+    const masked = await anthropic.messages.create({ model: 'think-mask', ...ask });
+    expect(masked.content[0]).toMatchObject({ type: 'thinking', thinking: 'Note [EMAIL] for later.' });
+    const streamed = await anthropic.messages.stream({ model: 'think-mask', ...ask }).finalMessage();
+    expect(streamed.content.map((block) => block.type)).toEqual(['thinking', 'text']);
+    expect(streamed.content[0]).toMatchObject({ thinking: 'Note [EMAIL] for later.' });
+    expect(JSON.stringify(streamed)).not.toContain(EMAIL);
   });
 
   it('a route with output guardrails is translated even to Anthropic, which speaks Messages natively', async () => {

@@ -145,6 +145,11 @@ describe('input guardrails', () => {
     expect([error.status, error.code, error.param, error.type]).toEqual([400, 'guardrail_denied:no-secrets', 'messages[1].content', 'invalid_request_error']);
     expect(error.message).not.toContain(GITHUB_TOKEN);
     expect(upstream.requests.length).toBe(before);
+    // Bodies are logged: the trace keeps the refused request, not the secret it was refused for.
+    const row = await storedTrace(gateway.app, error.headers!.get('x-gateway-trace-id')!);
+    expect(row.guardrail_verdicts).toEqual(['deny']);
+    expect(row.request_body).toContain('my token is [GITHUB_TOKEN]');
+    expect(JSON.stringify(row)).not.toContain(GITHUB_TOKEN);
   });
 
   it('flag: the request goes through unchanged, tagged on the trace and in the reply header', async () => {

@@ -177,11 +177,23 @@ describe('other providers: translated', () => {
   it('messages.stream on an OpenAI-compatible upstream: text events, finalMessage with the reported usage', async () => {
     const stream = client.messages.stream(ask('local/gpt-x'));
     let text = '';
+    let started: Message | undefined;
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'message_start') started = structuredClone(event.message);
+    });
     stream.on('text', (delta) => (text += delta));
     const message = await stream.finalMessage();
+    // As Anthropic does, message_start says how large the prompt is (an estimate until the upstream reports it).
+    expect(started!.usage.input_tokens).toBeGreaterThan(0);
     expect(text).toBe((message.content[0] as { text: string }).text);
     expect(text.length).toBeGreaterThan(0);
     expect(message).toMatchObject({ model: 'local/gpt-x', stop_reason: 'end_turn', usage: { input_tokens: 11, output_tokens: 8 } });
+  });
+
+  it('structured outputs: output_config.format is the chat response_format on a translated path', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    await client.messages.create(ask('local/gpt-x', { output_config: { format: { type: 'json_schema', schema } } }));
+    expect(openai.requests.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema } });
   });
 
   it('a tool round trip with images, JSON and stream', async () => {

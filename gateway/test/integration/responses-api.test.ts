@@ -223,6 +223,9 @@ describe('Responses API state and request handling', () => {
     const translated = await create(env.client, { model: 'chat/small-model', input: 'A city.', text: { format } });
     expect(translated.text?.format).toMatchObject({ type: 'json_schema', name: 'city' });
     expect(env.chat.requests.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'city', schema: format.schema, strict: true } });
+    // Anthropic's structured outputs (its SDK's `output_config.format`).
+    await create(env.client, { model: 'claude/claude-haiku-4-5', input: 'A city.', text: { format } });
+    expect(env.native.requests.at(-1)!.body.output_config).toEqual({ format: { type: 'json_schema', schema: format.schema } });
     await create(env.client, { model: 'gem/gemini-2.0-flash', input: 'A city.', text: { format } });
     expect((env.native.requests.at(-1)!.body.generationConfig as Record<string, unknown>).responseJsonSchema).toEqual(format.schema);
     await create(env.client, { model: 'oai/gpt-4o-mini', input: 'A city.', text: { format } });

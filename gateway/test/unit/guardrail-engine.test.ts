@@ -67,6 +67,24 @@ describe('input checks', () => {
     expect(run.verdicts).toEqual([{ guardrail: 'no-secrets', stage: 'input', verdict: 'deny', findings: 'openai_key:1' }]);
   });
 
+  it('reads the tool calls of the conversation: their arguments are denied and redacted like any text', async () => {
+    const key = `sk-proj-${'a1B2'.repeat(10)}`;
+    const call = (args: string): JsonObject => ({
+      messages: [
+        { role: 'user', content: 'deploy it' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'deploy', arguments: args } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+      ],
+    });
+    const denied = await denial(checkInput(policyOf({ 'no-secrets': { kind: 'secrets', action: 'deny' } }, { input: ['no-secrets'] }), runFor(call(JSON.stringify({ token: key })))));
+    expect([denied.code, denied.param]).toEqual(['guardrail_denied:no-secrets', 'messages[1].tool_calls[0].function.arguments']);
+
+    const body = call(JSON.stringify({ to: EMAIL }));
+    await checkInput(policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, { input: ['pii'] }), runFor(body));
+    const sent = (body.messages as JsonObject[])[1]!.tool_calls as { function: { arguments: string } }[];
+    expect(JSON.parse(sent[0]!.function.arguments)).toEqual({ to: '[EMAIL]' });
+  });
+
   it('size limits: prompt tokens, characters, messages; deny or flag', async () => {
     const policy = policyOf(
       { tokens: { kind: 'size', maxPromptTokens: 50, action: 'flag' }, messages: { kind: 'size', maxMessages: 2, action: 'deny' } },
@@ -128,6 +146,22 @@ describe('output checks on a whole answer', () => {
     expect((await checkAnswer(fromRequest, answer('{"answer": []}'), runFor(asked), undefined)).kind).toBe('deny');
     // No schema in the request: nothing to hold the answer to.
     expect((await checkAnswer(fromRequest, answer('prose'), runFor(chat('hi')), undefined)).kind).toBe('accept');
+  });
+
+  it('reads the reasoning beside the answer (reasoning_content, reasoning), after the answer itself', async () => {
+    const deny = policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'deny' } }, { output: ['pii'] });
+    const thought = (key: string): JsonObject => ({ choices: [{ index: 0, message: { role: 'assistant', content: 'Done.', [key]: `The user is ${EMAIL}.` }, finish_reason: 'stop' }] });
+    for (const key of ['reasoning_content', 'reasoning']) expect((await checkAnswer(deny, thought(key), runFor(chat('hi')), undefined)).kind).toBe('deny');
+
+    const redact = policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, { output: ['pii'] });
+    const body = thought('reasoning_content');
+    await checkAnswer(redact, body, runFor(chat('hi')), undefined);
+    expect((body.choices as JsonObject[])[0]!.message).toMatchObject({ content: 'Done.', reasoning_content: 'The user is [EMAIL].' });
+
+    const buffered = policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact', stream: 'buffer' } }, { output: ['pii'] });
+    const chunks = [{ choices: [{ index: 0, delta: { reasoning_content: 'Mail jane.' }, finish_reason: null }] }, { choices: [{ index: 0, delta: { reasoning_content: 'doe@example.com' }, finish_reason: null }] }, ...streamChunks(['Done.'])];
+    await checkStream(buffered, chunks, runFor(chat('hi')), undefined);
+    expect(chunks.slice(0, 2).map((c) => ((c.choices as JsonObject[])[0]!.delta as JsonObject).reasoning_content)).toEqual(['Mail [EMAIL]', '']);
   });
 
   it('a buffered stream: redaction keeps each chunk its own text', async () => {
@@ -240,6 +274,28 @@ describe('incremental stream checks', () => {
     const guarded = guardStream([words!], run, first, fromArray(rest));
     expect((await drain(guarded.rest, guarded.first)).texts.join('')).toBe(pieces.join(''));
     expect(run.verdicts).toEqual([{ guardrail: 'words', stage: 'output', verdict: 'flag', findings: 'word:2' }]);
+  });
+
+  it('checks a stream’s reasoning as a text of its own, released whole before the answer starts', async () => {
+    const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const chunk = (delta: JsonObject, finish: string | null = null): JsonObject => ({ ...base, choices: [{ index: 0, delta, finish_reason: finish }] });
+    const chunks = [chunk({ role: 'assistant', reasoning_content: 'Write to jane.' }), chunk({ reasoning_content: 'doe@example.com now.' }), chunk({ content: 'Done' }), chunk({}, 'stop')];
+    const [first, ...rest] = chunks;
+    const guarded = guardStream([pii!], runFor(chat('hi')), first, fromArray(rest));
+    const sent: JsonObject[] = [first!];
+    for (let next = await guarded.rest.next(); !next.done; next = await guarded.rest.next()) sent.push(next.value);
+    const field = (key: string) => sent.map((c) => String(((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.[key] ?? '')).join('');
+    expect(field('reasoning_content')).toBe('Write to [EMAIL] now.');
+    expect(field('content')).toBe('Done');
+    // The reasoning is whole in the chunk that starts the answer, ahead of it.
+    expect((sent[2]!.choices as JsonObject[])[0]!.delta).toEqual({ reasoning_content: 'Write to [EMAIL] now.', content: '' });
+
+    const [deny] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'deny' } }, ['pii']);
+    const again = [chunk({ role: 'assistant', reasoning_content: `The user is ${EMAIL} and ` }), chunk({ reasoning_content: 'x'.repeat(200) }), chunk({ content: 'Done' }), chunk({}, 'stop')];
+    const denied = guardStream([deny!], runFor(chat('hi')), again[0], fromArray(again.slice(1)));
+    const { error } = await drain(denied.rest, denied.first);
+    expect(error?.code).toBe('guardrail_denied:pii');
   });
 
   it('a stream that ends without a finish_reason gets its held text as one more chunk', async () => {
