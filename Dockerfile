@@ -29,7 +29,9 @@ FROM node:24.21.0-trixie-slim
 # MALLOC_ARENA_MAX=2 did not lower the gateway's memory: after 30 s of 64-connection streaming load
 # (default config, DuckDB traces, Node 24.21, 2 cores) RSS was 342-355 MB with glibc's default arenas
 # and 378-410 MB with two, two runs each (the process has 11 threads; V8's heap is not malloc's).
-# Node sizes its heap from the container's cgroup memory limit by itself.
+# What did lower it is how V8 grows its heap under load (benchmarks/README.md, "Memory"): CMD runs
+# Node with the same heap options as `npm start` (package.json), which caps no heap — an application
+# whose live data grows still gets the memory it needs, only garbage is collected sooner.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8787
@@ -49,4 +51,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8787)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM drains in-flight requests (server.shutdownGraceMs) and flushes traces before exiting.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--initial-old-space-size=32", "--heap-growing-percent=50", "dist/main.js"]

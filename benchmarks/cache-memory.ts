@@ -1,5 +1,5 @@
 /**
- * What the memory cache really costs: peak RSS of the gateway (dist/, as `npm start` runs it) serving
+ * What the memory cache really costs: peak RSS of the gateway (dist/, with `npm start`'s Node options) serving
  * large answers with the cache off, then with the memory cache on and `maxBytes` set, same workload. The
  * difference is what the cache costs the process; the goal is at most about 2× `maxBytes`.
  *
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startArguments } from './start-command.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     prompts: { type: 'string', default: '120' },
     chunks: { type: 'string', default: '64' },
     runs: { type: 'string', default: '3' },
+    /** Run `node dist/main.js` without the start script's Node options. */
+    bare: { type: 'boolean', default: false },
   },
 });
 const ANSWER_BYTES = Number(values['answer-kb']) * 1000;
@@ -84,7 +87,7 @@ async function startGateway(upstreamUrl: string, cacheOn: boolean): Promise<{ ch
       telemetry: { sink: 'none', logRequests: false },
     }),
   );
-  const child = spawn(process.execPath, ['dist/main.js'], { env: { ...process.env, GATEWAY_CONFIG: config, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, values.bare ? ['dist/main.js'] : startArguments(process.cwd()), { env: { ...process.env, GATEWAY_CONFIG: config, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const origin = await new Promise<string>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (data: Buffer) => {
@@ -169,7 +172,7 @@ const upstream = await startUpstream();
 const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
 const fmt = (n: number): string => n.toFixed(1);
 process.stdout.write(
-  `answers ${ANSWER_BYTES / 1000} KB, cache.maxBytes ${MAX_BYTES / MiB} MiB, ${PROMPTS} distinct prompts, 4 × as many requests, ${CONCURRENCY} at a time, median of ${RUNS} runs, Node ${process.version}\n\n` +
+  `answers ${ANSWER_BYTES / 1000} KB, cache.maxBytes ${MAX_BYTES / MiB} MiB, ${PROMPTS} distinct prompts, 4 × as many requests, ${CONCURRENCY} at a time, median of ${RUNS} runs, Node ${process.version}${values.bare ? ', without the start script\'s Node options' : ''}\n\n` +
     '| answers | cache | idle RSS MiB | peak RSS MiB | growth MiB | cache cost (growth − off) | × maxBytes |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |\n',
 );
 for (const stream of [false, true]) {

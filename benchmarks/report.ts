@@ -7,8 +7,10 @@ import type { GuardrailCostRow } from './guardrail-cost.js';
 export interface BenchReport {
   date: string;
   quick: boolean;
-  machine: { cpu: string; cores: number; memoryGb: number; node: string; pinned: boolean; commit: string };
+  machine: { cpu: string; cores: number; memoryGb: number; node: string; pinned: boolean; commit: string; load?: { start: number[]; end: number[] } };
   settings: { connections: number; saturationSec: number; saturationRuns: number; openLoopMs: number; upstreamChunks: number; peer: string };
+  /** RSS of a freshly started gateway before any traffic. */
+  idle?: { target: string; rssMb: number }[];
   saturation: (SaturationResult & { scenario: string; target: string; peakRssMb: number | undefined })[];
   fixedRate: (LatencySummary & { scenario: string; rate: number; target: string })[];
   /** The replica-pool scenario: one simulated GPU fleet, each scheduling strategy in turn. */
@@ -33,44 +35,60 @@ function fixedOf(report: BenchReport, scenario: string, rate: number, target: st
   return report.fixedRate.find((row) => row.scenario === scenario && row.rate === rate && row.target === target);
 }
 
-/** The issue's targets, each computed from rows of the same run. */
+/**
+ * The targets (issue 20), each computed from rows of the same run. "gateway" is the default
+ * configuration as `npm start` runs it: DuckDB traces and a log line per request.
+ */
 export function checkTargets(report: BenchReport): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  const idle = report.idle?.find((row) => row.target === 'gateway');
+  if (idle) checks.push({ target: 'idle RSS after start ≤ 80 MB', measured: `${idle.rssMb} MB`, met: idle.rssMb <= 80 });
+  const rss = report.saturation.filter((r) => r.target === 'gateway' && r.peakRssMb !== undefined).map((r) => r.peakRssMb as number);
+  if (rss.length > 0) {
+    const peak = Math.max(...rss);
+    checks.push({ target: 'peak RSS at saturation ≤ 150 MB', measured: `${peak} MB`, met: peak <= 150 });
+  }
   const direct500 = fixedOf(report, 'chat JSON', 500, 'direct');
   const gateway500 = fixedOf(report, 'chat JSON', 500, 'gateway');
   const raw500 = fixedOf(report, 'chat JSON', 500, 'raw proxy');
   if (direct500 && gateway500) {
-    const p50 = gateway500.p50 - direct500.p50;
     const p99 = gateway500.p99 - direct500.p99;
-    const floor = raw500 ? ` (a bare Node proxy: ${ms(raw500.p50 - direct500.p50)} ms)` : '';
-    checks.push({ target: 'fixed 500/s chat JSON: overhead p50 ≤ 0.3 ms', measured: `${ms(p50)} ms${floor}`, met: p50 <= 0.3 });
     checks.push({ target: 'fixed 500/s chat JSON: overhead p99 ≤ 2 ms', measured: `${ms(p99)} ms`, met: p99 <= 2 });
+    if (raw500) {
+      const beyond = gateway500.p50 - raw500.p50;
+      checks.push({
+        target: 'fixed 500/s chat JSON: overhead p50 within 0.1 ms of a bare Node proxy',
+        measured: `${ms(gateway500.p50 - direct500.p50)} ms vs ${ms(raw500.p50 - direct500.p50)} ms (${beyond >= 0 ? '+' : ''}${ms(beyond)})`,
+        met: beyond <= 0.1,
+      });
+    }
   }
-  const streamDirect = report.fixedRate.find((r) => r.scenario === 'stream first byte' && r.target === 'direct');
-  const streamGateway = report.fixedRate.find((r) => r.scenario === 'stream first byte' && r.target === 'gateway');
-  const streamRaw = report.fixedRate.find((r) => r.scenario === 'stream first byte' && r.target === 'raw proxy');
-  if (streamDirect && streamGateway) {
-    const p50 = streamGateway.p50 - streamDirect.p50;
-    const floor = streamRaw ? ` (a bare Node proxy: ${ms(streamRaw.p50 - streamDirect.p50)} ms)` : '';
-    checks.push({ target: `streams (${streamGateway.rate}/s): first-byte overhead p50 ≤ 0.5 ms`, measured: `${ms(p50)} ms${floor}`, met: p50 <= 0.5 });
+  for (const row of report.fixedRate.filter((r) => r.scenario === 'stream first byte' && r.target === 'gateway')) {
+    const base = fixedOf(report, 'stream first byte', row.rate, 'direct');
+    if (!base) continue;
+    const p99 = row.p99 - base.p99;
+    checks.push({ target: `streams (${row.rate}/s): first-byte overhead p99 ≤ 5 ms`, measured: `${ms(p99)} ms`, met: p99 <= 5 });
   }
-  const direct = saturationOf(report, 'chat JSON', 'direct');
   const gateway = saturationOf(report, 'chat JSON', 'gateway');
-  const peer = saturationOf(report, 'chat JSON', 'portkey');
   const rawProxy = saturationOf(report, 'chat JSON', 'raw proxy');
-  if (direct && gateway) {
-    const share = gateway.requestsPerSec / direct.requestsPerSec;
-    const floor = rawProxy ? ` (a bare Node proxy: ${((rawProxy.requestsPerSec / direct.requestsPerSec) * 100).toFixed(0)}%)` : '';
-    checks.push({ target: 'saturation: ≥ 30% of direct requests/s', measured: `${(share * 100).toFixed(0)}%${floor}`, met: share >= 0.3 });
+  const peer = saturationOf(report, 'chat JSON', 'portkey');
+  if (gateway && rawProxy) {
+    const share = gateway.requestsPerSec / rawProxy.requestsPerSec;
+    checks.push({ target: 'saturation: ≥ 60% of a bare Node proxy\'s requests/s', measured: `${(share * 100).toFixed(0)}%`, met: share >= 0.6 });
+  }
+  if (gateway?.cpuMsPerRequest !== undefined) {
+    const floor = rawProxy?.cpuMsPerRequest !== undefined ? ` (a bare Node proxy: ${rawProxy.cpuMsPerRequest.toFixed(3)} ms)` : '';
+    checks.push({ target: 'saturation: CPU per request ≤ 0.15 ms', measured: `${gateway.cpuMsPerRequest.toFixed(3)} ms${floor}`, met: gateway.cpuMsPerRequest <= 0.15 });
   }
   if (gateway && peer) {
     const times = gateway.requestsPerSec / peer.requestsPerSec;
-    checks.push({ target: 'saturation: ≥ 5× the peer (Portkey) requests/s', measured: `${times.toFixed(1)}×`, met: times >= 5 });
+    checks.push({ target: 'saturation: ≥ 10× the peer (Portkey) requests/s', measured: `${times.toFixed(1)}×`, met: times >= 10 });
   }
   if (gateway) {
-    for (const row of report.saturation.filter((r) => r.scenario === 'telemetry on')) {
-      const cost = 1 - row.requestsPerSec / gateway.requestsPerSec;
-      checks.push({ target: `telemetry on (${row.target.replace('gateway + ', '')}) costs ≤ 15% of throughput`, measured: `${(cost * 100).toFixed(0)}%`, met: cost <= 0.15 });
+    const off = saturationOf(report, 'chat JSON', 'gateway, telemetry off');
+    if (off) {
+      const cost = 1 - gateway.requestsPerSec / off.requestsPerSec;
+      checks.push({ target: 'telemetry (DuckDB traces, log lines) costs ≤ 15% of throughput', measured: `${(cost * 100).toFixed(0)}%`, met: cost <= 0.15 });
     }
     const hit = saturationOf(report, 'cache hit', 'gateway');
     if (hit) {
@@ -83,7 +101,7 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
     checks.push({ target: 'fleet: prefix-affinity cuts p95 TTFT ≥ 30% against least-busy', measured: `${(fleet.ttftCut * 100).toFixed(0)}%`, met: fleet.ttftMet });
     checks.push({ target: "fleet: …without any replica's peak queue above round-robin's", measured: `${fleet.peakQueue} (round-robin: ${fleet.roundRobinPeakQueue})`, met: fleet.queueMet });
   }
-  return [...checks, ...costAgainstChat(report), ...rssCheck(report)];
+  return [...checks, ...costAgainstChat(report)];
 }
 
 /**
@@ -113,22 +131,16 @@ function costAgainstChat(report: BenchReport): TargetCheck[] {
   return checks;
 }
 
-function rssCheck(report: BenchReport): TargetCheck[] {
-  const checks: TargetCheck[] = [];
-  const rss = report.saturation.filter((r) => r.target.startsWith('gateway') && r.peakRssMb !== undefined).map((r) => r.peakRssMb as number);
-  if (rss.length > 0) {
-    const peak = Math.max(...rss);
-    checks.push({ target: 'peak RSS ≤ 150 MB at saturation', measured: `${peak} MB`, met: peak <= 150 });
-  }
-  return checks;
-}
-
 export function renderMarkdown(report: BenchReport): string {
   const lines: string[] = [];
   const { machine, settings } = report;
   lines.push(`# Benchmark ${report.date.slice(0, 10)}${report.quick ? ' (smoke run: numbers are not meaningful)' : ''}`);
   lines.push('');
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Node ${machine.node}, commit ${machine.commit}.`);
+  if (machine.load) {
+    lines.push(`Load average (1, 5, 15 min) from other work on this shared machine: ${machine.load.start.join(', ')} at the start, ${machine.load.end.join(', ')} at the end.`);
+  }
+  lines.push('"gateway" is the default configuration as `npm start` runs it (DuckDB traces, a log line per request, the start script\'s Node options).');
   lines.push(
     `Settings: ${settings.connections} connections for saturation (median of ${settings.saturationRuns} runs of ${settings.saturationSec} s, after a warm-up), ` +
       `open-loop phases of ${settings.openLoopMs / 1000} s, upstream streams ${settings.upstreamChunks} chunks + usage, peer ${settings.peer}. ` +
@@ -141,6 +153,14 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('| --- | --- | --- |');
   for (const check of checkTargets(report)) lines.push(`| ${check.target} | ${check.measured} | ${check.met === undefined ? '–' : check.met ? 'yes' : '**no**'} |`);
   lines.push('');
+  if (report.idle?.length) {
+    lines.push('## Idle (a fresh process, before any traffic)');
+    lines.push('');
+    lines.push('| target | RSS MB |');
+    lines.push('| --- | ---: |');
+    for (const row of report.idle) lines.push(`| ${row.target} | ${row.rssMb} |`);
+    lines.push('');
+  }
   lines.push('## Saturation (closed loop)');
   lines.push('');
   lines.push('| scenario | target | req/s | p50 ms | p90 ms | p99 ms | CPU ms/req | peak RSS MB | errors |');

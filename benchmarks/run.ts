@@ -1,6 +1,10 @@
 /**
- * `npm run bench`: the gateway against a direct baseline and a peer gateway (Portkey's, from npm), in
- * one run, on this machine. Writes benchmarks/results/<date>.json and .md.
+ * `npm run bench`: the gateway against a direct baseline, a bare Node proxy and a peer gateway (Portkey's,
+ * from npm), in one run, on this machine. Writes benchmarks/results/<date>.json and .md.
+ *
+ * The gateway's main row is its default configuration as `npm start` runs it — DuckDB traces and one
+ * log line per request, with the Node options of package.json's start script — beside the same gateway
+ * with telemetry off and with ClickHouse traces.
  *
  * Processes are not pinned by default: on this VM, pinning the gateway to its own core made every
  * loopback write wake the other core (an inter-processor interrupt, which traps to the hypervisor) and
@@ -10,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +23,7 @@ import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { measureGuardrailCost } from './guardrail-cost.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
+import { startArguments } from './start-command.js';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
 import { stopChild, waitForHttp } from './processes.js';
 
@@ -40,18 +45,22 @@ const SATURATION_SEC = QUICK ? 1 : 5;
 const SATURATION_RUNS = QUICK ? 1 : 3;
 const OPEN_LOOP_MS = QUICK ? 1000 : 8000;
 const RATES = QUICK ? [100] : [200, 500, 1000];
+const STREAM_RATES = QUICK ? [100] : [200, 500];
 const CONNECTIONS = 32;
 const PINNED = args.pin && cpus().length >= 2 && existsSync('/usr/bin/taskset');
 
 /** Free loopback ports, picked at start: fixed ones collide with anything else running on the machine. */
 const PORTS = {
   upstream: await freePort(),
+  default: await freePort(),
   plain: await freePort(),
-  duckdb: await freePort(),
   clickhouse: await freePort(),
   portkey: await freePort(),
   raw: await freePort(),
 };
+
+/** How long a freshly started gateway idles before its RSS is read. */
+const IDLE_SETTLE_MS = QUICK ? 500 : 3000;
 
 /**
  * The same ~1 KB request in the Responses API's terms (instructions, input, max_output_tokens), so
@@ -109,26 +118,31 @@ function resetPeakRss(pid: number): void {
   }
 }
 
-function peakRssMb(pid: number): number {
+function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return Math.round((kb / 1024) * 10) / 10;
 }
 
-/** The pid doing the work (taskset execs the command, so it is the same pid). */
-function gatewayConfig(dir: string, name: string, telemetry: Record<string, unknown>): string {
+const peakRssMb = (pid: number): number => statusMb(pid, 'VmHWM');
+
+/**
+ * A gateway config file: the bench upstream and routes, plus `overrides` of the defaults (none for the
+ * default configuration: DuckDB traces under `dataDir`, request log lines at the default info level).
+ */
+function gatewayConfig(dir: string, name: string, overrides: { telemetry?: Record<string, unknown>; logging?: Record<string, unknown> }): string {
   const file = join(dir, `${name}.json`);
   writeFileSync(
     file,
     JSON.stringify({
-      logging: { level: 'warn' },
+      ...(overrides.logging ? { logging: overrides.logging } : {}),
       providers: {
         up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 },
         // The same upstream serving the Responses API itself: native pass-through.
         'up-native': { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256, responses: 'native' },
       },
       routing: { retry: { maxAttempts: 1 } },
-      telemetry: { dataDir: join(dir, `data-${name}`), ...telemetry },
+      telemetry: { dataDir: join(dir, `data-${name}`), ...overrides.telemetry },
       routes: {
         bench: { targets: [{ provider: 'up', model: 'bench-model' }] },
         'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
@@ -148,7 +162,12 @@ function gatewayConfig(dir: string, name: string, telemetry: Record<string, unkn
   return file;
 }
 
+/** Telemetry off: no trace store, no request log lines. */
+const TELEMETRY_OFF = { telemetry: { sink: 'none', logRequests: false } };
+
 async function main(): Promise<void> {
+  // The machine is shared: its load at the start and end of the run goes into the report.
+  const loadStart = loadavg().map((value) => Math.round(value * 100) / 100);
   mkdirSync(args.out, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const procs: Proc[] = [];
@@ -165,14 +184,36 @@ async function main(): Promise<void> {
     await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`, undefined, upstream.child);
 
     const gateways: Record<string, Proc> = {};
-    const startGateway = async (name: keyof typeof PORTS, telemetry: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<void> => {
-      const nodeArgs = args['cpu-prof'] && name === 'plain' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
-      const proc = start(1, process.execPath, [...nodeArgs, 'dist/main.js'], { GATEWAY_CONFIG: gatewayConfig(work, name, telemetry), PORT: String(PORTS[name]), ...extraEnv });
+    type GatewayName = 'default' | 'plain' | 'clickhouse';
+    const startGateway = async (name: GatewayName, overrides: Parameters<typeof gatewayConfig>[2], extraEnv: Record<string, string> = {}): Promise<Proc> => {
+      const profile = args['cpu-prof'] && name === 'default' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
+      const proc = start(1, process.execPath, [...profile, ...startArguments(ROOT)], { GATEWAY_CONFIG: gatewayConfig(work, name, overrides), PORT: String(PORTS[name]), ...extraEnv });
       procs.push(proc);
       gateways[name] = proc;
       await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`, undefined, proc.child);
+      return proc;
     };
-    await startGateway('plain', { sink: 'none', logRequests: false });
+
+    const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
+    const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
+
+    // ---------------------------------------------------------------- idle
+    // A fresh gateway, started and left alone: what it costs before any traffic.
+    const idle: BenchReport['idle'] = [];
+    for (const [name, overrides] of [['default', {}], ['plain', TELEMETRY_OFF]] as const) {
+      const proc = await startGateway(name, overrides);
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      const target = name === 'default' ? 'gateway' : 'gateway, telemetry off';
+      idle.push({ target, rssMb: statusMb(proc.pid, 'VmRSS') });
+      // The trace worker and its sink start with the first request: what the gateway idles at afterwards.
+      for (let i = 0; i < 100; i++) await (await fetch(via(name), { method: 'POST', headers: { 'content-type': 'application/json' }, body: CHAT_BODY('bench') })).arrayBuffer();
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      idle.push({ target: `${target}, after 100 requests`, rssMb: statusMb(proc.pid, 'VmRSS') });
+      await stop(proc);
+    }
+    process.stdout.write(`idle RSS: ${idle.map((row) => `${row.target} ${row.rssMb} MB`).join(', ')}\n`);
+
+    await startGateway('default', {});
     const raw = start(1, process.execPath, [...ts('benchmarks/raw-proxy.ts'), '--port', String(PORTS.raw), '--upstream', `http://127.0.0.1:${PORTS.upstream}`]);
     procs.push(raw);
     await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`, undefined, raw.child);
@@ -189,11 +230,9 @@ async function main(): Promise<void> {
       authorization: 'Bearer bench',
     };
 
-    const direct = `http://127.0.0.1:${PORTS.upstream}/v1/chat/completions`;
-    const via = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/chat/completions`;
     const viaResponses = (name: keyof typeof PORTS): string => `http://127.0.0.1:${PORTS[name]}/v1/responses`;
 
-    // Fixed-rate phases run first, while nothing else (telemetry stores, their gateways) is alive.
+    // Fixed-rate phases run first, while no other gateway or trace server is alive.
     // ---------------------------------------------------------------- fixed rate
     const fixedRate: BenchReport['fixedRate'] = [];
     const openLoop = async (scenario: string, rate: number, target: string, url: string, body: string, firstByte: boolean, headers?: Record<string, string>): Promise<LatencySummary> => {
@@ -205,25 +244,27 @@ async function main(): Promise<void> {
     };
     for (const rate of RATES) {
       await openLoop('chat JSON', rate, 'direct', direct, CHAT_BODY('bench-model'), false);
-      await openLoop('chat JSON', rate, 'gateway', via('plain'), CHAT_BODY('bench'), false);
+      await openLoop('chat JSON', rate, 'gateway', via('default'), CHAT_BODY('bench'), false);
     }
-    const streamRate = QUICK ? 100 : 500;
-    await openLoop('chat JSON', streamRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model'), false);
-    await openLoop('stream first byte', streamRate, 'direct', direct, CHAT_BODY('bench-model', true), true);
-    await openLoop('stream first byte', streamRate, 'gateway', via('plain'), CHAT_BODY('bench', true), true);
-    await openLoop('stream first byte', streamRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model', true), true);
+    const midRate = QUICK ? 100 : 500;
+    await openLoop('chat JSON', midRate, 'raw proxy', via('raw'), CHAT_BODY('bench-model'), false);
+    for (const rate of STREAM_RATES) {
+      await openLoop('stream first byte', rate, 'direct', direct, CHAT_BODY('bench-model', true), true);
+      await openLoop('stream first byte', rate, 'gateway', via('default'), CHAT_BODY('bench', true), true);
+      await openLoop('stream first byte', rate, 'raw proxy', via('raw'), CHAT_BODY('bench-model', true), true);
+    }
     // The Responses API at the same rate: translated to the chat upstream, and passed through natively.
-    await openLoop('responses JSON (translated)', streamRate, 'gateway', viaResponses('plain'), RESPONSES_BODY('bench'), false);
-    await openLoop('responses JSON (native)', streamRate, 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native'), false);
+    await openLoop('responses JSON (translated)', midRate, 'gateway', viaResponses('default'), RESPONSES_BODY('bench'), false);
+    await openLoop('responses JSON (native)', midRate, 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native'), false);
     if (portkey) {
-      await openLoop('chat JSON', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
-      await openLoop('stream first byte', streamRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
+      await openLoop('chat JSON', midRate, 'portkey', via('portkey'), CHAT_BODY('bench-model'), false, portkeyHeaders);
+      await openLoop('stream first byte', midRate, 'portkey', via('portkey'), CHAT_BODY('bench-model', true), true, portkeyHeaders);
     }
 
     // A fresh gateway for the saturation phases: the one that just served 1,000 req/s open-loop carries
-    // that phase's sockets and heap, which made later comparisons (telemetry on vs off) unfair.
-    await stop(gateways.plain!);
-    await startGateway('plain', { sink: 'none', logRequests: false });
+    // that phase's sockets and heap, which would skew the comparisons.
+    await stop(gateways.default!);
+    await startGateway('default', {});
 
     // ---------------------------------------------------------------- saturation
     const saturation: BenchReport['saturation'] = [];
@@ -237,35 +278,36 @@ async function main(): Promise<void> {
       }
       const result = runs.sort((a, b) => a.requestsPerSec - b.requestsPerSec)[Math.floor(runs.length / 2)]!;
       saturation.push({ scenario, target, ...result, peakRssMb: proc ? peakRssMb(proc.pid) : undefined });
-      process.stdout.write(`saturation ${scenario.padEnd(22)} ${target.padEnd(22)} ${result.requestsPerSec.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms\n`);
+      process.stdout.write(`saturation ${scenario.padEnd(22)} ${target.padEnd(24)} ${result.requestsPerSec.toFixed(0).padStart(7)} req/s  p99 ${result.p99} ms\n`);
     };
-    const plain = gateways.plain!;
+    const main = gateways.default!;
     await saturate('chat JSON', 'direct', direct, CHAT_BODY('bench-model'));
-    await saturate('chat JSON', 'gateway', via('plain'), CHAT_BODY('bench'), plain);
+    await saturate('chat JSON', 'gateway', via('default'), CHAT_BODY('bench'), main);
     await saturate('chat JSON', 'raw proxy', via('raw'), CHAT_BODY('bench-model'), raw);
     if (portkey) await saturate('chat JSON', 'portkey', via('portkey'), CHAT_BODY('bench-model'), portkey, portkeyHeaders);
     await saturate('chat stream', 'direct', direct, CHAT_BODY('bench-model', true));
-    await saturate('chat stream', 'gateway', via('plain'), CHAT_BODY('bench', true), plain);
+    await saturate('chat stream', 'gateway', via('default'), CHAT_BODY('bench', true), main);
     if (portkey) await saturate('chat stream', 'portkey', via('portkey'), CHAT_BODY('bench-model', true), portkey, portkeyHeaders);
-    await saturate('responses JSON (translated)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench'), plain);
-    await saturate('responses stream (translated)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench', true), plain);
-    await saturate('responses JSON (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native'), plain);
-    await saturate('responses stream (native)', 'gateway', viaResponses('plain'), RESPONSES_BODY('bench-native', true), plain);
-    await saturate('policies on (JSON)', 'gateway', via('plain'), CHAT_BODY('policy'), plain);
-    await saturate('policies on (stream)', 'gateway', via('plain'), CHAT_BODY('policy', true), plain);
-    await saturate('cache hit', 'gateway', via('plain'), CHAT_BODY('cached'), plain);
-    await saturate('fallback (500 → ok)', 'gateway', via('plain'), CHAT_BODY('fallback'), plain);
+    await saturate('responses JSON (translated)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench'), main);
+    await saturate('responses stream (translated)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench', true), main);
+    await saturate('responses JSON (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native'), main);
+    await saturate('responses stream (native)', 'gateway', viaResponses('default'), RESPONSES_BODY('bench-native', true), main);
+    await saturate('policies on (JSON)', 'gateway', via('default'), CHAT_BODY('policy'), main);
+    await saturate('policies on (stream)', 'gateway', via('default'), CHAT_BODY('policy', true), main);
+    await saturate('cache hit', 'gateway', via('default'), CHAT_BODY('cached'), main);
+    await saturate('fallback (500 → ok)', 'gateway', via('default'), CHAT_BODY('fallback'), main);
     if (portkey) await stop(portkey);
+    await stop(main);
 
-    await startGateway('duckdb', { sink: 'duckdb', logRequests: true });
-    await saturate('telemetry on', 'gateway + duckdb', via('duckdb'), CHAT_BODY('bench'), gateways.duckdb);
-    await stop(gateways.duckdb!);
+    await startGateway('plain', TELEMETRY_OFF);
+    await saturate('chat JSON', 'gateway, telemetry off', via('plain'), CHAT_BODY('bench'), gateways.plain);
+    await stop(gateways.plain!);
     if (!QUICK && existsSync('/usr/sbin/clickhouse-server')) {
       const { startClickHouseServer } = await import('../gateway/test/helpers/clickhouse-server.js');
       const clickhouse = await startClickHouseServer();
       try {
-        await startGateway('clickhouse', { sink: 'clickhouse', logRequests: true, clickhouse: { url: clickhouse.url, database: 'bench' } });
-        await saturate('telemetry on', 'gateway + clickhouse', via('clickhouse'), CHAT_BODY('bench'), gateways.clickhouse);
+        await startGateway('clickhouse', { telemetry: { sink: 'clickhouse', clickhouse: { url: clickhouse.url, database: 'bench' } } });
+        await saturate('chat JSON', 'gateway, ClickHouse traces', via('clickhouse'), CHAT_BODY('bench'), gateways.clickhouse);
         await stop(gateways.clickhouse!);
       } finally {
         await clickhouse.stop();
@@ -286,6 +328,7 @@ async function main(): Promise<void> {
       quick: QUICK,
       machine: {
         cpu: cpus()[0]?.model ?? 'unknown',
+        load: { start: loadStart, end: loadavg().map((value) => Math.round(value * 100) / 100) },
         cores: cpus().length,
         memoryGb: Math.round(totalmem() / 1024 ** 3),
         node: process.version,
@@ -293,6 +336,7 @@ async function main(): Promise<void> {
         commit: gitCommit(),
       },
       settings: { connections: CONNECTIONS, saturationSec: SATURATION_SEC, saturationRuns: SATURATION_RUNS, openLoopMs: OPEN_LOOP_MS, upstreamChunks: 8, peer: portkey ? '@portkey-ai/gateway ' + portkeyVersion() : 'not run' },
+      idle,
       saturation,
       fixedRate,
       fleet,

@@ -44,8 +44,10 @@ describe('benchmark harness', () => {
       'chat JSON/direct', 'chat JSON/gateway', 'chat JSON/raw proxy', 'chat stream/direct', 'chat stream/gateway',
       'responses JSON (translated)/gateway', 'responses stream (translated)/gateway', 'responses JSON (native)/gateway', 'responses stream (native)/gateway',
       'policies on (JSON)/gateway', 'policies on (stream)/gateway', 'cache hit/gateway',
-      'fallback (500 → ok)/gateway', 'telemetry on/gateway + duckdb',
+      'fallback (500 → ok)/gateway', 'chat JSON/gateway, telemetry off',
     ]);
+    expect(report.idle?.map((row) => row.target)).toEqual(['gateway', 'gateway, after 100 requests', 'gateway, telemetry off', 'gateway, telemetry off, after 100 requests']);
+    expect(report.idle?.every((row) => row.rssMb > 0)).toBe(true);
     for (const row of report.saturation) {
       expect(row.requestsPerSec).toBeGreaterThan(0);
       expect(row.errors + row.non2xx).toBe(0);

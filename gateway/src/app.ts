@@ -5,14 +5,13 @@
  */
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { asyncStdout } from './logger.js';
 import type { CacheStore } from './cache/cache-store.js';
 import { createResponseCache } from './cache/create-cache.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { toGatewayError } from './http-errors.js';
-import { createLoggerOptions, loggableError } from './logger.js';
+import { createLoggerOptions, LogOutput, loggableError, logsAt } from './logger.js';
 import { isSkipped, type RoutingRuntime } from './proxy/dispatch.js';
 import { closeProviders, createProviderRegistry, replicaPools, startProviders, type ProviderRegistry } from './providers/registry.js';
 import type { AddressResolver } from './upstream/replica-discovery.js';
@@ -59,7 +58,8 @@ import { drainUnreadBody } from './http/unread-body.js';
 import { PriceTable } from './telemetry/pricing.js';
 import { RequestRecorder } from './telemetry/request-recorder.js';
 import { newOutcome, type RequestOutcome } from './telemetry/request-outcome.js';
-import { TraceStore, createTraceSink } from './telemetry/trace-store.js';
+import type { TraceStore } from './telemetry/trace-store.js';
+import { createTraceOutput } from './telemetry/trace-output.js';
 import { loadTracing } from './telemetry/tracing-loader.js';
 import type { TraceSink } from './telemetry/trace-sink.js';
 
@@ -114,6 +114,10 @@ const ADMIN_HEADERS = {
   'cache-control': 'no-store',
 };
 
+function noRouteSchemas(): never {
+  throw new Error('routes are validated with zod; Fastify route schemas are not used');
+}
+
 /**
  * Synchronous on purpose: a Fastify instance is thenable, so returning it from an async function would
  * start it. Anything that needs async setup hooks into `onReady`/`onClose` instead.
@@ -122,8 +126,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const scrubber = SecretScrubber.fromConfig(config);
   /** How much of a refused body is read and discarded so its client gets the reply (see http/unread-body.ts). */
   const maxDiscardBytes = 4 * config.server.bodyLimitBytes;
+  const logOutput = new LogOutput(deps.logStream);
   const app = Fastify({
-    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: deps.logStream ?? asyncStdout() },
+    logger: { ...createLoggerOptions(config.logging.level, scrubber), stream: logOutput },
     // Per-request log lines are written by the gateway itself (one line, redacted), not by Fastify.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.server.bodyLimitBytes,
@@ -139,6 +144,9 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     childLoggerFactory: (logger) => logger,
     // The onRequest hook answers requests that arrive while draining, in the catalogue's shape.
     return503OnClosing: false,
+    // Bodies are validated with zod, and no route has a JSON schema: Fastify's default compilers (ajv and
+    // fast-json-stringify, ~3.5 MB of RSS at start) are never loaded.
+    schemaController: { compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas } },
     forceCloseConnections: 'idle',
   });
 
@@ -170,14 +178,21 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   // Compiled once; a gateway without guardrails has none, and its routes no policy step.
   const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails, (text) => scrubber.text(text)) : undefined;
   const resolver = new ModelResolver(config, providers, guardrails);
-  const sink = deps.traceSink ?? createTraceSink(config.telemetry);
-  const traces = sink ? new TraceStore(sink, config.telemetry, () => metrics as GatewayMetrics, app.log) : undefined;
+  // One log line per request, written by the trace worker; only when the level lets info lines out.
+  const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
+  const traceOutput = createTraceOutput(
+    config.telemetry,
+    { injectedSink: deps.traceSink, requestLines, logOutput, ownLogStream: deps.logStream !== undefined },
+    () => metrics as GatewayMetrics,
+    app.log,
+  );
+  const traces = traceOutput?.store;
   metrics = new GatewayMetrics(
     metricLabels(config, resolver.canarySplits.keys()),
     traces && {
-      queueDepth: () => traces.pipeline.queueDepth,
-      spoolBytes: () => traces.pipeline.spool.sizeBytes,
-      sinkUp: () => traces.ready && traces.pipeline.healthy,
+      queueDepth: () => traces.status().queued,
+      spoolBytes: () => traces.status().spooledBytes,
+      sinkUp: () => traces.status().up,
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
     { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
@@ -189,7 +204,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     scrubber,
     config: config.telemetry,
     log: app.log,
-    pipeline: traces?.pipeline,
+    output: traceOutput,
+    stores: traces !== undefined,
   });
 
   const readiness: Readiness = { draining: false };
@@ -319,7 +335,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     random: runtime.random,
     metrics,
     prices,
-    record: traces ? (row) => traces.pipeline.record(row) : undefined,
+    record: traces ? (row) => traces.record(row) : undefined,
   });
   const conversations = createConversationStore(config);
   const responsesDialect = createResponsesDialect({
@@ -352,7 +368,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     keyRefresh = setInterval(() => void registry.refresh().catch(() => undefined), 5000);
     keyRefresh.unref();
     recorder.tracing = await loadTracing(deps.env ?? process.env, deps.spanExporter);
-    await traces?.open();
+    await traceOutput?.open();
     canaries.start();
   });
   app.addHook('onClose', async () => {
@@ -364,7 +380,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // now), then flush or spool what is queued.
     await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close(), conversations.close(), guardrails?.close()]);
-    await traces?.close();
+    await traceOutput?.close();
     await recorder.tracing?.shutdown();
   });
 

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { lazyRedis } from '../redis/lazy-redis.js';
-import type { CacheStore } from './cache-store.js';
+import type { CacheLease, CacheStore } from './cache-store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -32,8 +32,10 @@ export class RedisCacheStore implements CacheStore {
     });
   }
 
-  async get(key: string): Promise<Buffer | undefined> {
-    return (await (await this.client).getBuffer(key)) ?? undefined;
+  /** Each get is a fresh buffer of the caller's: nothing to give back. */
+  async get(key: string): Promise<CacheLease | undefined> {
+    const bytes = await (await this.client).getBuffer(key);
+    return bytes ? { bytes, release: () => {} } : undefined;
   }
 
   async set(key: string, value: Buffer, ttlMs: number): Promise<void> {

@@ -6,7 +6,7 @@
  * Answers pass through in their stored form (stored-answer.ts) and nothing here keeps a decoded
  * copy: the store's own bound is then the cache's whole cost.
  */
-import type { CacheStore } from './cache-store.js';
+import type { CacheLease, CacheStore } from './cache-store.js';
 import { decodeAnswer, type StoredAnswer } from './stored-answer.js';
 
 export type CacheResult = 'HIT' | 'MISS' | 'BYPASS';
@@ -16,7 +16,8 @@ export interface CacheEvents {
   error(op: 'get' | 'set', error: unknown): void;
 }
 
-export type Lookup = { status: 'hit'; answer: StoredAnswer } | { status: 'miss' } | { status: 'failed' };
+/** A hit's answer is a view of the store's bytes: `release` once it has been sent (or dropped). */
+export type Lookup = { status: 'hit'; answer: StoredAnswer; release(): void } | { status: 'miss' } | { status: 'failed' };
 
 /** Joining an in-flight miss: the leader calls the upstream and settles with the stored bytes; followers wait for it. */
 export type Flight =
@@ -29,15 +30,18 @@ export class ResponseCache {
   constructor(readonly store: CacheStore, private readonly events: CacheEvents) {}
 
   async lookup(key: string): Promise<Lookup> {
-    let stored: Buffer | undefined;
+    let lease: CacheLease | undefined;
     try {
-      stored = await this.store.get(key);
+      lease = await this.store.get(key);
     } catch (error) {
       this.events.error('get', error);
       return { status: 'failed' };
     }
-    const answer = stored === undefined ? undefined : decodeAnswer(stored);
-    return answer ? { status: 'hit', answer } : { status: 'miss' };
+    if (!lease) return { status: 'miss' };
+    const answer = decodeAnswer(lease.bytes);
+    if (answer) return { status: 'hit', answer, release: () => lease.release() };
+    lease.release();
+    return { status: 'miss' };
   }
 
   /** Stores in the background: the reply never waits for the cache. */

@@ -31,7 +31,7 @@ export function createCanaryController(
   const stats: CanaryStatsSource = async (split, sinceMs) => {
     if (!traces?.ready) return { baseline: NO_STATS, canary: NO_STATS };
     // Rows still queued in this replica would be missed; flush them first.
-    await traces.pipeline.flush();
+    await traces.flush();
     const queries = new DashboardQueries(traces.sink);
     const window = { fromMs: sinceMs, toMs: Date.now() + 1, bucketMs: 1 };
     const [comparisons, baselineSamples, canarySamples] = await Promise.all([

@@ -5,7 +5,7 @@
  * because their variable is unset) are handed back for the log.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { defaultConfigDocument } from './defaults.js';
@@ -26,11 +26,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, notices?: Confi
   return parseConfigText(text, file, env, notices);
 }
 
+/** The YAML parser, loaded by the first config file (the default configuration has none). */
+const loadYaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
 /** Parses YAML (a superset of JSON, so JSON files work too) and validates. */
 export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = {}, notices?: ConfigProblem[]): GatewayConfig {
   let document: unknown;
   try {
-    document = parseYaml(text, { prettyErrors: true });
+    document = loadYaml().parse(text, { prettyErrors: true });
   } catch (error) {
     throw new ConfigError(source, [{ path: [], message: `not valid YAML/JSON: ${(error as Error).message}` }]);
   }

@@ -14,7 +14,7 @@ export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness,
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const traceSink = traces
-      ? { kind: traces.sink.kind, up: traces.ready && traces.pipeline.healthy, spooledBytes: traces.pipeline.spool.sizeBytes, queued: traces.pipeline.queueDepth }
+      ? { kind: traces.kind, up: traces.status().up, spooledBytes: traces.status().spooledBytes, queued: traces.status().queued }
       : { kind: 'none' };
     if (readiness.draining) {
       reply.code(503);

@@ -135,6 +135,8 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     let plan: CachePlan | undefined;
     if (cache && route.cache.enabled) {
       const looked = await consultCache(cache, request, dialect, exchange, route, facts);
+      // A hit from the memory store is a view of the store's own bytes, lent until the reply is done.
+      if (looked.release) reply.raw.once('close', looked.release);
       if (looked.hit) {
         outcome.cache = 'HIT';
         reply.header(CACHE_HEADER, 'HIT').header('x-gateway-attempts', '0');
@@ -255,7 +257,7 @@ async function consultCache(
   exchange: InboundExchange,
   route: CompiledRoute,
   facts: RequestFacts | undefined,
-): Promise<{ hit?: StoredAnswer; plan?: CachePlan }> {
+): Promise<{ hit?: StoredAnswer; release?: () => void; plan?: CachePlan }> {
   const directive = request.headers[CACHE_HEADER];
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
@@ -271,7 +273,7 @@ async function consultCache(
 
   const found = await cache.lookup(key);
   if (found.status === 'failed') return {};
-  if (found.status === 'hit') return { hit: found.answer };
+  if (found.status === 'hit') return { hit: found.answer, release: found.release };
   const flight = cache.join(key);
   if (!flight.leader) {
     const stored = await flight.wait;

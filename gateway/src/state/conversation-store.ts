@@ -44,13 +44,15 @@ export class ConversationStore {
 
   /** The record, when it exists and belongs to `keyId`. */
   async get(id: string, keyId: string): Promise<StoredResponse | undefined> {
-    const raw = await orStateUnavailable(WHAT, this.store.get(id));
-    if (raw === undefined) return undefined;
+    const lease = await orStateUnavailable(WHAT, this.store.get(id));
+    if (lease === undefined) return undefined;
     let record: StoredResponse;
     try {
-      record = JSON.parse(raw.toString()) as StoredResponse;
+      record = JSON.parse(lease.bytes.toString()) as StoredResponse;
     } catch {
       return undefined;
+    } finally {
+      lease.release();
     }
     return record.keyId === keyId ? record : undefined;
   }

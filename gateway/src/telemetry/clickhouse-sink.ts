@@ -7,7 +7,7 @@
 import { createClient, ClickHouseLogLevel, type ClickHouseClient } from '@clickhouse/client';
 import { migrate } from './clickhouse-migrations.js';
 import { CLICKHOUSE_DIALECT } from './sql-dialect.js';
-import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
+import { storableRow, type CanaryEventRow, type FeedbackRow, type TraceRow } from './trace-row.js';
 import { toFeedbackRow, toTraceRow, type ExportCursor, type ExportFilter, type ExportRow, type TraceSink } from './trace-sink.js';
 
 export interface ClickHouseSinkOptions {
@@ -62,7 +62,7 @@ export class ClickHouseSink implements TraceSink {
 
   async insertTraces(rows: readonly TraceRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: 'requests', values: rows as TraceRow[], format: 'JSONEachRow' });
+    await this.client.insert({ table: 'requests', values: rows.map(storableRow), format: 'JSONEachRow' });
   }
 
   async insertFeedback(row: FeedbackRow): Promise<void> {

@@ -67,11 +67,6 @@ export class DeferredSink implements TraceSink {
     return this.loaded.select(sql);
   }
 
-  /** The loaded implementation (for engine-specific queries). */
-  get implementation(): TraceSink | undefined {
-    return this.sink;
-  }
-
   async close(): Promise<void> {
     await this.sink?.close();
   }

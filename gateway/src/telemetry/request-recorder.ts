@@ -1,7 +1,7 @@
 /**
  * Turns a finished request's outcome into everything that observes it: Prometheus metrics, the trace
- * row (queued, never awaited), one log line, and the request span. Runs after the reply and never
- * throws into the request path.
+ * row — handed to the trace worker, which stores it and writes the request's log line — and the
+ * request span. Runs after the reply and never throws into the request path.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { SecretScrubber } from '../auth/secret-scrubber.js';
@@ -14,7 +14,6 @@ import { redactedJson } from './redact.js';
 import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
-import type { TracePipeline } from './trace-pipeline.js';
 import { policyColumns } from './policy-columns.js';
 import { placementColumns, type TraceRow } from './trace-row.js';
 import { answerText, estimateInputTokens, estimateOutputTokens, loadTokenizer, reportedUsage, tokenizerLoaded, type Usage } from './usage.js';
@@ -26,7 +25,10 @@ export interface RecorderDeps {
   prices: PriceTable;
   config: TelemetryConfig;
   log: FastifyBaseLogger;
-  pipeline: TracePipeline | undefined;
+  /** Where the row (and with it the request's log line) goes; undefined when neither is kept. */
+  output: { record(row: TraceRow): void } | undefined;
+  /** Rows reach a trace store (feedback can then name them). */
+  stores: boolean;
 }
 
 export class RequestRecorder {
@@ -78,7 +80,7 @@ export class RequestRecorder {
   }
 
   private record(outcome: RequestOutcome): void {
-    const { metrics, prices, config, pipeline, log } = this.deps;
+    const { metrics, prices, config, output } = this.deps;
     const tracing = this.tracing;
     const now = outcome.finishedAt ?? performance.now();
     const latencyMs = now - outcome.startedAt;
@@ -97,19 +99,9 @@ export class RequestRecorder {
       costUsd: cost,
     });
 
-    if (pipeline) {
-      pipeline.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
-      this.remember(outcome.traceId);
-    }
-    if (config.logRequests) {
-      log.info(
-        {
-          reqId: outcome.traceId, clientRequestId: outcome.clientRequestId || undefined, route: outcome.route, provider: outcome.provider, model: outcome.model, status: outcome.status,
-          code: outcome.errorCode, latencyMs: round(latencyMs), upstreamMs: round(upstreamMs), ttftMs: ttftMs === null ? undefined : round(ttftMs),
-          attempts: outcome.attempts, cache: outcome.cache, stream: outcome.stream, inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens,
-        },
-        'request',
-      );
+    if (output) {
+      output.record(this.traceRow(outcome, latencyMs, upstreamMs, ttftMs, usage, cost, config));
+      if (this.deps.stores) this.remember(outcome.traceId);
     }
     if (tracing && outcome.span) {
       tracing.endRequest(outcome.span, spanAttributes(outcome, usage, ttftMs), isFailedRequest(outcome.status, outcome.errorCode), outcome.startedAtMs + latencyMs);

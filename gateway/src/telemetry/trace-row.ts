@@ -77,6 +77,33 @@ export interface CanaryEventRow {
   details: string;
 }
 
+/** Columns both stores keep as (unsigned) integers. */
+const INTEGER_COLUMNS = ['ts_ms', 'stream', 'status', 'attempts', 'retries', 'fallbacks', 'input_tokens', 'output_tokens', 'usage_estimated', 'prefix_match_chars', 'guardrail_trips'] as const;
+
+/**
+ * The row as both stores can take it. A batch is inserted whole, and a batch a store refuses goes to
+ * the spool and would sit at its head forever, so no value may be refusable:
+ * - strings are well-formed UTF-16: JSON can carry a lone surrogate (`"\ud800"` in a client's `user`
+ *   or tags), which UTF-8 stores refuse; it is stored as U+FFFD;
+ * - integer columns hold non-negative integers.
+ * Returns the same row when nothing needs changing (the common case: one scan per string).
+ */
+export function storableRow(row: TraceRow): TraceRow {
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) (copy ??= { ...row })[key] = value.toWellFormed();
+    } else if (Array.isArray(value) && !value.every((item: string) => item.isWellFormed())) {
+      (copy ??= { ...row })[key] = value.map((item: string) => item.toWellFormed());
+    }
+  }
+  for (const key of INTEGER_COLUMNS) {
+    const value = row[key];
+    if (!Number.isSafeInteger(value) || value < 0) (copy ??= { ...row })[key] = Number.isFinite(value) ? Math.max(0, Math.trunc(value)) : 0;
+  }
+  return (copy as TraceRow | undefined) ?? row;
+}
+
 /** The replica columns of a trace row (all empty when no replica pool served the request). */
 export function placementColumns(placement: ReplicaPlacement | undefined): Pick<TraceRow, 'replica' | 'replica_reason' | 'replica_score' | 'prefix_match_chars' | 'queue_ms'> {
   if (!placement) return { replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 };

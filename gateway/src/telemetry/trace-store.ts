@@ -1,19 +1,54 @@
 /**
- * Builds the trace pipeline from config: the sink (DuckDB file by default, ClickHouse when configured),
- * the disk spool under the data directory, and retention. Opening the sink may fail (ClickHouse down at
- * start): the gateway starts anyway, rows spool, and the pipeline keeps retrying.
+ * The trace store: where trace rows go (the pipeline, the disk spool under the data directory, the sink
+ * — DuckDB file by default, ClickHouse when configured — and retention), and where the dashboard, the
+ * canary controller and feedback read them. Opening the sink may fail (ClickHouse down at start): the
+ * gateway starts anyway, rows spool, and the pipeline keeps retrying.
+ *
+ * In a running gateway the store lives on its own thread (trace-worker.ts), so batch inserts, spool
+ * writes, DuckDB's work and retention never run on the event loop that serves requests; the gateway
+ * holds a WorkerTraceStore. LocalTraceStore is the store itself, run by that thread (or in process when
+ * a test injects a sink).
  */
 import { join, resolve } from 'node:path';
-import type { FastifyBaseLogger } from 'fastify';
 import { DeferredSink } from './deferred-sink.js';
 import { DiskSpool } from './disk-spool.js';
-import type { GatewayMetrics } from './metrics.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import { TracePipeline } from './trace-pipeline.js';
 import type { TraceRow } from './trace-row.js';
 import type { TraceSink } from './trace-sink.js';
+import type { TraceStoreStatus } from './trace-worker-protocol.js';
+
+export type { TraceStoreStatus } from './trace-worker-protocol.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface TraceStore {
+  readonly kind: TraceSink['kind'];
+  /** Queries, feedback and canary events. */
+  readonly sink: TraceSink;
+  /** The sink opened: queries and feedback can be served. */
+  readonly ready: boolean;
+  status(): TraceStoreStatus;
+  /** Never throws, never waits. */
+  record(row: TraceRow): void;
+  /** Resolves once every row recorded before the call is stored (or spooled, if the sink is failing). */
+  flush(): Promise<void>;
+  open(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the store tells about itself: counts for the metrics, and problems for the log. */
+export interface StoreEvents {
+  written(count: number): void;
+  spooled(count: number): void;
+  dropped(count: number): void;
+  log(level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void;
+}
+
+/** Where a sink's spool keeps its segment files. */
+export function spoolDirectory(config: TelemetryConfig, kind: TraceSink['kind']): string {
+  return join(resolve(config.dataDir), 'spool', kind);
+}
 
 export function sinkKind(config: TelemetryConfig): 'duckdb' | 'clickhouse' | 'none' {
   return config.sink ?? (config.clickhouse.url ? 'clickhouse' : 'duckdb');
@@ -37,7 +72,7 @@ export function createTraceSink(config: TelemetryConfig): TraceSink | undefined 
   });
 }
 
-export class TraceStore {
+export class LocalTraceStore implements TraceStore {
   readonly pipeline: TracePipeline;
   private initialised = false;
   private initTimer: NodeJS.Timeout | undefined;
@@ -46,17 +81,36 @@ export class TraceStore {
   constructor(
     readonly sink: TraceSink,
     private readonly config: TelemetryConfig,
-    metrics: () => GatewayMetrics,
-    private readonly log: FastifyBaseLogger,
+    private readonly events: StoreEvents,
   ) {
-    const spool = new DiskSpool<TraceRow>(join(resolve(config.dataDir), 'spool', sink.kind), config.spoolMaxBytes);
+    const spool = new DiskSpool<TraceRow>(spoolDirectory(config, sink.kind), config.spoolMaxBytes);
     this.pipeline = new TracePipeline(sink, spool, config, {
-      written: (count) => metrics().tracesWrittenInc(count),
-      spooled: (count) => metrics().tracesSpooledInc(count),
-      dropped: (count) => metrics().tracesDroppedInc(count),
-      sinkError: (error) => log.warn({ err: error, sink: sink.kind }, 'trace store failing; spooling rows to disk'),
-      sinkRecovered: () => log.info({ sink: sink.kind }, 'trace store recovered; spool replayed'),
+      written: (count) => events.written(count),
+      spooled: (count) => events.spooled(count),
+      dropped: (count) => events.dropped(count),
+      sinkError: (error) => events.log('warn', { err: error, sink: sink.kind }, 'trace store failing; spooling rows to disk'),
+      sinkRecovered: () => events.log('info', { sink: sink.kind }, 'trace store recovered; spool replayed'),
     });
+  }
+
+  get kind(): TraceSink['kind'] {
+    return this.sink.kind;
+  }
+
+  get ready(): boolean {
+    return this.initialised;
+  }
+
+  status(): TraceStoreStatus {
+    return { ready: this.initialised, up: this.initialised && this.pipeline.healthy, queued: this.pipeline.queueDepth, spooledBytes: this.pipeline.spool.sizeBytes };
+  }
+
+  record(row: TraceRow): void {
+    this.pipeline.record(row);
+  }
+
+  flush(): Promise<void> {
+    return this.pipeline.flush();
   }
 
   /** Opens the spool and the sink; a sink that is down is retried in the background. */
@@ -68,10 +122,6 @@ export class TraceStore {
     this.retentionTimer.unref();
   }
 
-  get ready(): boolean {
-    return this.initialised;
-  }
-
   private async tryInit(): Promise<void> {
     try {
       await this.sink.init();
@@ -79,7 +129,7 @@ export class TraceStore {
       this.pipeline.resume();
       void this.applyRetention();
     } catch (error) {
-      if (this.pipeline.healthy) this.log.warn({ err: error, sink: this.sink.kind }, 'trace store unavailable; rows will spool until it answers');
+      if (this.pipeline.healthy) this.events.log('warn', { err: error, sink: this.sink.kind }, 'trace store unavailable; rows will spool until it answers');
       this.pipeline.healthy = false;
       this.initTimer = setTimeout(() => void this.tryInit(), 2000);
       this.initTimer.unref();
@@ -91,7 +141,7 @@ export class TraceStore {
     try {
       await this.sink.dropOlderThan(Date.now() - this.config.retentionDays * DAY_MS);
     } catch (error) {
-      this.log.warn({ err: error }, 'trace retention failed; will try again');
+      this.events.log('warn', { err: error }, 'trace retention failed; will try again');
     }
   }
 

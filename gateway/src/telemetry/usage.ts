@@ -31,18 +31,28 @@ export interface Usage {
   estimated: boolean;
 }
 
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
 /**
  * Usage as an answer reported it: OpenAI chat's prompt_tokens/completion_tokens, or the
  * input_tokens/output_tokens of OpenAI's Responses API and Anthropic's Messages API. Anthropic's input
  * tokens leave out cache reads and writes (its own fields, which the Responses API does not have): they
  * are counted in, as OpenAI counts cached tokens in.
+ *
+ * Only counts are counts: a negative or fractional number from a misbehaving server would be refused by
+ * the counters and the stores, so usage with one counts as not reported (and is estimated).
  */
 export function reportedUsage(usage: unknown): Usage | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
   const u = usage as Record<string, unknown>;
-  const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
-  if (typeof u.prompt_tokens === 'number') return { inputTokens: u.prompt_tokens, outputTokens: count(u.completion_tokens), estimated: false };
-  if (typeof u.input_tokens !== 'number') return undefined;
+  // Optional counts may be absent or null (Anthropic sends null cache fields).
+  const counts = (...values: unknown[]): boolean => values.every((value) => value === undefined || value === null || isCount(value));
+  const count = (value: unknown): number => (isCount(value) ? value : 0);
+  if (typeof u.prompt_tokens === 'number') {
+    if (!isCount(u.prompt_tokens) || !counts(u.completion_tokens)) return undefined;
+    return { inputTokens: u.prompt_tokens, outputTokens: count(u.completion_tokens), estimated: false };
+  }
+  if (!isCount(u.input_tokens) || !counts(u.output_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)) return undefined;
   const input = u.input_tokens + count(u.cache_read_input_tokens) + count(u.cache_creation_input_tokens);
   return { inputTokens: input, outputTokens: count(u.output_tokens), estimated: false };
 }

@@ -76,7 +76,7 @@ beforeAll(async () => {
   await send('assistant', 6);
   await send('broken', 3);
   await send('rollout', 4);
-  await gateway.app.traces!.pipeline.flush();
+  await gateway.app.traces!.flush();
   await gateway.app.canaries.tick(); // too few requests for the step: hold
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -201,7 +201,7 @@ describe('dashboard', () => {
 
   it('fleet tab shows each replica\'s engine load, and a trace names the replica that served it', async () => {
     await send('fleet', 2);
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     await page.click('button[data-tab=fleet]');
     const row = page.locator(`[data-testid=fleet-gpus] tr[data-replica="${new URL(engine.url).host}"]`);
     await expect.poll(() => row.count()).toBe(1);
@@ -225,7 +225,7 @@ describe('dashboard', () => {
       body: JSON.stringify({ model: 'guarded', messages: [{ role: 'user', content: 'refund to jane.doe@example.com' }] }),
     });
     await response.text();
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     await page.click('button[data-tab=traces]');
     await page.fill('#filters input[name=route]', 'guarded');
     await page.click('#filters button[type=submit]');

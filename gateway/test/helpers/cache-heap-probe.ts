@@ -72,6 +72,7 @@ process.stdout.write(
     heapGrowth: after.heap - before.heap,
     externalGrowth: after.external - before.external,
     counted: store.calculatedSize,
+    departed: store.departedBytes,
     hits,
   })}\n`,
 );

@@ -72,5 +72,5 @@ export async function recorded(gateway: RunningGateway, route: string, total: nu
     if (Date.now() > deadline) throw new Error(`fewer than ${total} requests recorded on ${route}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  await gateway.app.traces!.pipeline.flush();
+  await gateway.app.traces!.flush();
 }

@@ -16,6 +16,7 @@
  *                          the conversation ends with a tool result, then answers with text
  *   reset                  destroys the socket without answering
  *   no-usage*              never reports usage (like many self-hosted servers)
+ *   bad-usage*             reports usage that is not counts (negative, fractional)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
  *   echo-<n>[~tag]         answers with the last message's text (streams: in chunks of n characters)
  *   call-echo-<n>[~tag]    calls `send_note` with `{"note": <the last message's text>}` (streams: the
@@ -322,6 +323,9 @@ function scriptedChat(res: ServerResponse, model: string, body: Record<string, u
 function json(res: ServerResponse, status: number, payload: unknown): void {
   if (payload && typeof payload === 'object' && String((payload as { model?: unknown }).model ?? '').startsWith('no-usage')) {
     delete (payload as { usage?: unknown }).usage;
+  }
+  if (payload && typeof payload === 'object' && String((payload as { model?: unknown }).model ?? '').startsWith('bad-usage')) {
+    (payload as { usage?: unknown }).usage = { prompt_tokens: -5, completion_tokens: 2.5, total_tokens: -2.5 };
   }
   const text = JSON.stringify(payload);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);

@@ -5,7 +5,7 @@ import type { TraceRow } from '../../src/telemetry/trace-row.js';
 /** The stored row (recording can lag the reply, e.g. while the tokenizer loads for a first estimate). */
 export async function storedTrace(app: GatewayApp, id: string): Promise<TraceRow> {
   for (let i = 0; i < 100; i++) {
-    await app.traces!.pipeline.flush();
+    await app.traces!.flush();
     const row = await app.traces!.sink.getTrace(id);
     if (row) return row;
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -418,7 +418,7 @@ describe('metadata and CORS', () => {
       headers: { authorization: `Bearer ${SEARCH_KEY}`, 'x-gateway-metadata': '{"feature":"autocomplete","team":"billing"}' },
       body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
     });
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     const row = await gateway.app.traces!.sink.getTrace(response.headers.get('x-gateway-trace-id')!);
     expect(row).toMatchObject({ key_id: 'search', metadata_keys: ['team', 'feature'], metadata_values: ['search', 'autocomplete'] });
   });

@@ -20,7 +20,7 @@ describe('memory cache accounting', () => {
       { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
     );
     expect(run.status, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout) as { heapGrowth: number; externalGrowth: number; counted: number; hits: { json: number; stream: number } };
+    const result = JSON.parse(run.stdout) as { heapGrowth: number; externalGrowth: number; counted: number; departed: number; hits: { json: number; stream: number } };
     // Every answer was hit twice (same form, other form), so decoded or re-serialised copies would show.
     expect(result.hits.json).toBeGreaterThanOrEqual(48);
     expect(result.hits.stream).toBeGreaterThanOrEqual(48);
@@ -29,5 +29,7 @@ describe('memory cache accounting', () => {
     expect(result.counted).toBeGreaterThan(0.75 * maxBytes);
     // …and that is what the process retains.
     expect(result.heapGrowth + result.externalGrowth).toBeLessThan(1.25 * maxBytes);
+    // Every hit gave its lease back once sent: nothing evicted is still held.
+    expect(result.departed).toBe(0);
   }, 60_000);
 });

@@ -240,6 +240,13 @@ describe('compose and Kubernetes agree with the gateway', () => {
     expect(compose.services.gateway!.healthcheck!.test.join(' ')).toContain('/readyz');
     expect(read('Dockerfile')).toContain('/healthz');
   });
+
+  it('the image runs the gateway with the Node options `npm start` uses', () => {
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(read('Dockerfile'))![1]!) as string[];
+    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+    expect(cmd).toEqual(start);
+    expect(start).toContain('--max-semi-space-size=4');
+  });
 });
 
 describe('Kubernetes manifests', () => {

@@ -170,6 +170,61 @@ routes:
     }
   });
 
+  it('loads the trace store (DuckDB) with the first request, not at start', async () => {
+    const gateway = await startGatewayProcess({});
+    const duckdbMapped = (): boolean => readFileSync(`/proc/${gateway.child.pid}/maps`, 'utf8').includes('libduckdb');
+    try {
+      expect(duckdbMapped()).toBe(false);
+      const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat-default', messages: [{ role: 'user', content: 'Hello!' }] }),
+      });
+      expect(response.status).toBe(200);
+      await expect.poll(duckdbMapped).toBe(true);
+    } finally {
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+    }
+  });
+
+  it('writes one whole JSON line per request to stdout, among its own lines, none torn; all out before exit', async () => {
+    // Half the requests fail upstream, so the gateway logs its own warnings while request lines flow.
+    const deadPort = (await import('../helpers/free-port.js')).freePort;
+    const path = writeConfig('lines.yaml', `
+providers:
+  sim: { type: mock }
+  dead: { type: openai-compatible, baseUrl: "http://127.0.0.1:${await deadPort()}/v1" }
+routing: { retry: { maxAttempts: 1 }, breaker: { enabled: false } }
+routes:
+  ok: { targets: [{ provider: sim, model: m }] }
+  down: { targets: [{ provider: dead, model: m }] }
+`);
+    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: path });
+    const requests = 400;
+    const statuses = await Promise.all(
+      Array.from({ length: requests }, async (_, i) => {
+        const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': `line-${i}` },
+          body: JSON.stringify({ model: i % 2 ? 'down' : 'ok', messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }),
+        });
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    expect(statuses.filter((status) => status === 200)).toHaveLength(requests / 2);
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    const lines = gateway.output().trimEnd().split('\n');
+    const parsed = lines.map((line) => JSON.parse(line) as { msg: string; clientRequestId?: string; status?: number });
+    const requestLines = parsed.filter((line) => line.msg === 'request');
+    expect(new Set(requestLines.map((line) => line.clientRequestId))).toEqual(new Set(Array.from({ length: requests }, (_, i) => `line-${i}`)));
+    expect(requestLines).toHaveLength(requests);
+    expect(parsed.filter((line) => line.msg === 'request failed')).toHaveLength(requests / 2);
+    expect(parsed.at(-1)?.msg).toBe('stopped');
+  });
+
   it('on SIGTERM finishes in-flight requests, refuses new ones, and exits 0', async () => {
     const upstream = await startMockUpstream();
     const release = upstream.hold('held');

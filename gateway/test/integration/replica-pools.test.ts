@@ -188,7 +188,7 @@ describe('prefix affinity', () => {
     const rows: TraceRow[] = [];
     for (const id of ids) {
       for (let i = 0; i < 100; i++) {
-        await app.app.traces!.pipeline.flush();
+        await app.app.traces!.flush();
         const row = await app.app.traces!.sink.getTrace(id);
         if (row) {
           rows.push(row);

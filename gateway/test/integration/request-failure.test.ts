@@ -71,7 +71,7 @@ describe('a failed request', () => {
     const traces = gateway.app.traces!;
     let totals = { requests: 0, errors: 0 };
     for (let i = 0; i < 100 && totals.requests < all; i++) {
-      await traces.pipeline.flush();
+      await traces.flush();
       ({ totals } = await new DashboardQueries(traces.sink).overview(windowFor('15m', Date.now())));
       if (totals.requests < all) await new Promise((resolve) => setTimeout(resolve, 20));
     }

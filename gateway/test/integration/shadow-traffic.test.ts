@@ -89,7 +89,7 @@ describe('shadow traffic', () => {
     let linked: TraceRow | undefined;
     for (let i = 0; i < 50 && !linked; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await gateway.app.traces!.pipeline.flush();
+      await gateway.app.traces!.flush();
       const rows = (await gateway.app.traces!.sink.select("SELECT * FROM requests WHERE variant = 'shadow' AND route = 'mirrored'")) as unknown as TraceRow[];
       linked = rows.find((row) => row.metadata_values.includes(primary.id));
     }
@@ -112,7 +112,7 @@ describe('shadow traffic', () => {
     await ask('hanging');
     let row: TraceRow | undefined;
     for (const deadline = Date.now() + 5000; !row && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
-      await gateway.app.traces!.pipeline.flush();
+      await gateway.app.traces!.flush();
       [row] = (await gateway.app.traces!.sink.select("SELECT * FROM requests WHERE variant = 'shadow' AND route = 'hanging'")) as unknown as TraceRow[];
     }
     // Cut after its 300 ms (the route deadline would have been the 300 s default).

@@ -110,6 +110,12 @@ describe('trace rows', () => {
     expect(await metricValue(gateway.origin, 'gateway_usage_estimated_total', { model: 'no-usage-model' })).toBe(1);
   });
 
+  it('usage that is not counts (negative, fractional) is estimated instead, and the request is still recorded', async () => {
+    const { response } = await client.chat.completions.create({ model: 'up/bad-usage', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
+    const row = await traceOf(response.headers.get('x-gateway-trace-id')!);
+    expect(row).toMatchObject({ usage_estimated: 1, input_tokens: 3 + 4 + 2, output_tokens: 5, status: 200 });
+  });
+
   it('a cached answer is a HIT row with no tokens and no cost', async () => {
     const body = { model: 'cached', messages: [{ role: 'user' as const, content: 'cache me' }] };
     await client.chat.completions.create(body);
@@ -175,7 +181,7 @@ describe('metrics after known traffic', () => {
     expect(await metricValue(gateway.origin, 'gateway_overhead_seconds_count', { route: 'sim/mock-1' })).toBe(3);
     expect(await metricValue(gateway.origin, 'gateway_upstream_duration_seconds_count', { route: 'sim/mock-1', provider: 'sim' })).toBe(3);
     expect(await metricValue(gateway.origin, 'gateway_cost_usd_total', { route: 'priced' })).toBeGreaterThan(0);
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     expect(await metricValue(gateway.origin, 'gateway_traces_written_total')).toBeGreaterThanOrEqual(10);
     expect(await metricValue(gateway.origin, 'gateway_trace_queue_depth')).toBe(0);
     expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(1);
@@ -274,7 +280,7 @@ describe('feedback and export', () => {
     const traceId = response.headers.get('x-gateway-trace-id')!;
     const created = await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: traceId, score: 1, label: 'great', comment: 'spot on' }) });
     expect(created.status).toBe(201);
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     const detail = (await (await fetch(`${gateway.origin}/api/traces/${traceId}`)).json()) as { trace: TraceRow; feedback: { score: number; label: string }[] };
     expect(detail.trace.trace_id).toBe(traceId);
     expect(detail.feedback).toMatchObject([{ score: 1, label: 'great' }]);
@@ -288,7 +294,7 @@ describe('feedback and export', () => {
   it('exports fine-tuning JSONL filtered by route and minimum score', async () => {
     const good = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'system', content: 'be nice' }, { role: 'user', content: 'good answer' }] }).withResponse();
     const bad = await client.chat.completions.create({ model: 'sim/mock-1', messages: [{ role: 'user', content: 'bad answer' }] }).withResponse();
-    await gateway.app.traces!.pipeline.flush();
+    await gateway.app.traces!.flush();
     for (const [r, score] of [[good, 0.9], [bad, 0.1]] as const) {
       await fetch(`${gateway.baseURL}/feedback`, { method: 'POST', body: JSON.stringify({ trace_id: r.response.headers.get('x-gateway-trace-id'), score }) });
     }

@@ -54,7 +54,8 @@ describe('trace durability', () => {
     await clickhouse.stop();
     await send(first, 1000, answered, failures);
     // Stop the gateway while rows sit in the spool.
-    expect(first.app.traces!.pipeline.spool.sizeBytes).toBeGreaterThan(0);
+    await first.app.traces!.flush();
+    expect(first.app.traces!.status().spooledBytes).toBeGreaterThan(0);
     expect(await metricValue(first.origin, 'gateway_trace_sink_up')).toBe(0);
     await first.close();
 
@@ -71,9 +72,9 @@ describe('trace durability', () => {
     const deadline = Date.now() + 45_000;
     let distinct = 0;
     while (Date.now() < deadline) {
-      await second.app.traces!.pipeline.flush();
+      await second.app.traces!.flush();
       distinct = (await check.countTraces().catch(() => ({ rows: 0, distinct: 0 }))).distinct;
-      if (distinct >= answered.size && second.app.traces!.pipeline.spool.isEmpty) break;
+      if (distinct >= answered.size && second.app.traces!.status().spooledBytes === 0) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(distinct).toBe(answered.size);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/telemetry/clickhouse-migrations.js';
 import { ClickHouseSink } from '../../src/telemetry/clickhouse-sink.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import type { TraceSink } from '../../src/telemetry/trace-sink.js';
 import { startClickHouseServer, type ClickHouseServer } from '../helpers/clickhouse-server.js';
 import { MIGRATE_JS, runGatewayToExit } from '../helpers/gateway-process.js';
@@ -61,6 +62,21 @@ describe.each(sinks)('TraceSink contract: %s', (_name, make) => {
     await sink.insertTraces([row]);
     expect(await sink.getTrace('full-1')).toEqual(row);
     expect(await sink.getTrace("nope' OR '1'='1")).toBeUndefined();
+  });
+
+  it('stores any text a client can send, and a batch with one odd value loses no row', async () => {
+    const text = 'quote \' " back \\ newline \n tab \t nul \u0000 ünïcödé 😀';
+    const rows = [
+      traceRow({ trace_id: 'text-1', user: text, metadata_keys: [text], metadata_values: [text], requested_model: text }),
+      // JSON can carry a lone UTF-16 surrogate; stored text is UTF-8, so it becomes U+FFFD.
+      traceRow({ trace_id: 'text-2', user: 'lone \ud800 surrogate', metadata_keys: ['k\udfff'], metadata_values: ['v'] }),
+      // A fractional or negative count never makes the batch unreadable: integer columns keep the whole part, at least 0.
+      traceRow({ trace_id: 'text-3', input_tokens: 10.7, output_tokens: -3, ts_ms: 1_750_000_000_000.9 }),
+    ];
+    await sink.insertTraces(rows);
+    expect(await sink.getTrace('text-1')).toEqual(rows[0]);
+    expect(await sink.getTrace('text-2')).toMatchObject({ user: 'lone \ufffd surrogate', metadata_keys: ['k\ufffd'], metadata_values: ['v'] });
+    expect(await sink.getTrace('text-3')).toMatchObject({ input_tokens: 10, output_tokens: 0, ts_ms: 1_750_000_000_000 });
   });
 
   it('collapses duplicate trace ids, so a replay never double-counts', async () => {
@@ -142,6 +158,10 @@ describe('schema upgrades keep old rows and add new columns', () => {
       await sink.insertTraces([row, traceRow({ trace_id: 'new-2', client_request_id: 'mine' })], true);
       expect(await sink.getTrace('new-1')).toEqual(row);
       expect((await sink.getTrace('new-2'))?.client_request_id).toBe('mine');
+      // A row an older version spooled, without the columns added since, is stored with their defaults.
+      await sink.insertTraces([{ ...traceRow({ trace_id: 'spooled-old' }), client_request_id: undefined, ...NO_REPLICA_COLUMNS } as unknown as TraceRow], true);
+      expect(await sink.getTrace('spooled-old')).toMatchObject({ client_request_id: '', replica: '', replica_reason: '', replica_score: 0, prefix_match_chars: 0, queue_ms: 0 });
+      expect(Number((await sink.select("SELECT count(*) AS n FROM requests WHERE trace_id = 'spooled-old' AND replica = '' AND client_request_id = ''"))[0]?.n)).toBe(1);
     } finally {
       await sink.close();
     }
