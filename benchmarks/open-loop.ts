@@ -26,12 +26,15 @@ export interface LatencySummary {
   max: number;
   /** Requests actually completed per second. */
   achievedRate: number;
+  /** Why the errors happened, and how often: `status 502`, `UND_ERR_SOCKET`… (absent without errors). */
+  failures?: Record<string, number>;
 }
 
-export function summarize(latenciesMs: number[], errors: number, elapsedMs: number): LatencySummary {
+export function summarize(latenciesMs: number[], errors: number, elapsedMs: number, failures?: Record<string, number>): LatencySummary {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
   const at = (q: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
   return {
+    ...(failures && Object.keys(failures).length > 0 ? { failures } : {}),
     count: sorted.length,
     errors,
     p50: at(0.5),
@@ -50,6 +53,11 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LatencySumm
   const intervalMs = 1000 / options.rate;
   const latencies: number[] = [];
   let errors = 0;
+  const failures: Record<string, number> = {};
+  const fail = (reason: string): void => {
+    errors++;
+    failures[reason] = (failures[reason] ?? 0) + 1;
+  };
   const pending: Promise<void>[] = [];
 
   const fire = (intended: number): Promise<void> =>
@@ -67,9 +75,9 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LatencySumm
           await response.body.dump({ limit: Infinity });
           latencies.push(performance.now() - intended);
         }
-        if (response.statusCode !== 200) errors++;
-      } catch {
-        errors++;
+        if (response.statusCode !== 200) fail(`status ${response.statusCode}`);
+      } catch (error) {
+        fail((error as { code?: string }).code ?? (error as Error).message);
       }
     })();
 
@@ -93,5 +101,5 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LatencySumm
   await Promise.all(pending);
   const elapsed = performance.now() - start;
   await pool.close();
-  return summarize(latencies, errors, elapsed);
+  return summarize(latencies, errors, elapsed, failures);
 }

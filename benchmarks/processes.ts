@@ -1,9 +1,16 @@
 /** Child processes for the benchmarks: wait for one to answer HTTP, stop one politely, then firmly. */
 import type { ChildProcess } from 'node:child_process';
 
-export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+/**
+ * Waits until `url` answers HTTP. With `child` (the process meant to serve it), fails as soon as that
+ * process exits: its port taken by another server, whose answers must not be mistaken for its own.
+ */
+export async function waitForHttp(url: string, timeoutMs = 20_000, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`the process meant to serve ${url} exited (${child.exitCode ?? child.signalCode}) before it answered`);
+    }
     try {
       const response = await fetch(url);
       await response.arrayBuffer();

@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     const ts = (file: string): string[] => ['--import', 'tsx', file];
     const upstream = start(0, process.execPath, [...ts('benchmarks/mock-upstream.ts'), '--port', String(PORTS.upstream), '--chunks', '8']);
     procs.push(upstream);
-    await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`);
+    await waitForHttp(`http://127.0.0.1:${PORTS.upstream}/`, undefined, upstream.child);
 
     const gateways: Record<string, Proc> = {};
     type GatewayName = 'default' | 'plain' | 'clickhouse';
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
       const proc = start(1, process.execPath, [...profile, ...startArguments(ROOT)], { GATEWAY_CONFIG: gatewayConfig(work, name, overrides), PORT: String(PORTS[name]), ...extraEnv });
       procs.push(proc);
       gateways[name] = proc;
-      await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`);
+      await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`, undefined, proc.child);
       return proc;
     };
 
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     await startGateway('default', {});
     const raw = start(1, process.execPath, [...ts('benchmarks/raw-proxy.ts'), '--port', String(PORTS.raw), '--upstream', `http://127.0.0.1:${PORTS.upstream}`]);
     procs.push(raw);
-    await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`);
+    await waitForHttp(`http://127.0.0.1:${PORTS.raw}/`, undefined, raw.child);
 
     let portkey: Proc | undefined;
     if (!args['no-peer'] && existsSync(PORTKEY_ENTRY)) {

@@ -176,7 +176,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     });
   const pools = replicaPools(providers);
   // Compiled once; a gateway without guardrails has none, and its routes no policy step.
-  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails) : undefined;
+  const guardrails = Object.keys(config.guardrails).length > 0 ? new GuardrailSet(config.guardrails, (text) => scrubber.text(text)) : undefined;
   const resolver = new ModelResolver(config, providers, guardrails);
   // One log line per request, written by the trace worker; only when the level lets info lines out.
   const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
@@ -343,7 +343,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     onStoreFailure: (responseId, error) => app.log.warn({ responseId, store: conversations.kind, err: error }, 'a response could not be stored (larger than responses.maxEntryBytes); continuing it will fail'),
   });
   registerResponsesRoutes(app, conversations);
-  registerCountTokensRoute(app, { resolver, runtime, defaultTimeoutMs: config.routing.timeoutMs });
+  registerCountTokensRoute(app, { resolver, runtime, admission, defaultTimeoutMs: config.routing.timeoutMs });
   registerProxyRoutes(app, {
     dialects: [chatDialect, completionsDialect, embeddingsDialect, responsesDialect, messagesDialect],
     resolver,

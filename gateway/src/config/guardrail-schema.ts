@@ -4,7 +4,7 @@
  * load — patterns, detector names, JSON schemas, where it may be attached — with every problem reported.
  */
 import { z } from 'zod';
-import { boundedRegexProblems } from '../policy/bounded-regex.js';
+import { linearRegexProblems } from '../policy/linear-regex.js';
 import { detectorNames, PII_CATALOGUE, SECRET_CATALOGUE } from '../policy/detectors/catalogue.js';
 import { jsonSchemaProblems } from '../policy/json-schema.js';
 
@@ -27,7 +27,7 @@ function patternList(flags: string) {
     .min(1)
     .superRefine((patterns, ctx) => {
       patterns.forEach((pattern, index) => {
-        for (const message of boundedRegexProblems(pattern, flags)) ctx.addIssue({ code: 'custom', message, path: [index] });
+        for (const message of linearRegexProblems(pattern, flags)) ctx.addIssue({ code: 'custom', message, path: [index] });
       });
     });
 }

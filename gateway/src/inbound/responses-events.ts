@@ -36,6 +36,8 @@ export class OutputStream {
   private message: { id: string; outputIndex: number; text: string; refusal: string | undefined; part: number } | undefined;
   private reasoning: { id: string; outputIndex: number; text: string } | undefined;
   private readonly calls = new Map<number, { id: string; outputIndex: number; callId: string; name: string; args: string }>();
+  /** The id the next item opened takes instead of a new one (replaying a stored item as it was). */
+  private storedId: string | undefined;
 
   constructor(
     private readonly events: EventSequence,
@@ -70,7 +72,7 @@ export class OutputStream {
   reasoningText(delta: string): string {
     let out = '';
     if (!this.reasoning) {
-      const id = newId('rs');
+      const id = this.itemId('rs');
       const outputIndex = this.reserve((status) => this.finishReasoning(status));
       this.reasoning = { id, outputIndex, text: '' };
       out += this.events.event('response.output_item.added', { output_index: outputIndex, item: { id, type: 'reasoning', summary: [], status: 'in_progress' } });
@@ -86,7 +88,7 @@ export class OutputStream {
     let call = this.calls.get(index);
     if (!call) {
       out += this.closeReasoning() + this.closeMessage('completed');
-      const id = newId('fc');
+      const id = this.itemId('fc');
       const outputIndex = this.reserve((status) => this.finishCall(index, status));
       call = { id, outputIndex, callId: callId ?? newId('call'), name: name ?? '', args: '' };
       this.calls.set(index, call);
@@ -106,8 +108,9 @@ export class OutputStream {
     return out;
   }
 
-  /** A whole item at once (replaying a stored response). */
-  whole(item: JsonObject): string {
+  /** A whole item at once (replaying a stored response); `keepId`: under the item's own id, not a new one. */
+  whole(item: JsonObject, keepId = false): string {
+    this.storedId = keepId && typeof item.id === 'string' ? item.id : undefined;
     if (item.type === 'message') {
       let out = '';
       for (const part of (item.content as JsonObject[] | undefined) ?? []) {
@@ -139,8 +142,14 @@ export class OutputStream {
     return outputIndex;
   }
 
+  private itemId(prefix: string): string {
+    const id = this.storedId ?? newId(prefix);
+    this.storedId = undefined;
+    return id;
+  }
+
   private openMessage(): string {
-    const id = newId('msg');
+    const id = this.itemId('msg');
     const outputIndex = this.reserve((status) => this.finishMessage(status));
     this.message = { id, outputIndex, text: '', refusal: undefined, part: -1 };
     return this.events.event('response.output_item.added', { output_index: outputIndex, item: { id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } });

@@ -36,6 +36,8 @@ export class ResponsesExchange implements InboundExchange {
   private readonly names: ToolNames;
   /** The conversation so far, then this request's input, as stored items (with ids). */
   private readonly context: JsonObject[];
+  /** The response's id, whoever answers (every attempt's answer, a native provider's too, carries it). */
+  private readonly responseId = newId('resp');
 
   constructor(
     private readonly request: ResponsesRequest,
@@ -63,7 +65,7 @@ export class ResponsesExchange implements InboundExchange {
   }
 
   renderJson(answer: JsonObject, native: boolean): JsonObject {
-    if (native) return echoRequest(answer, this.request);
+    if (native) return echoRequest(answer, this.request, this.responseId);
     return fromChatCompletion(answer, this.shell(), this.names);
   }
 
@@ -91,7 +93,7 @@ export class ResponsesExchange implements InboundExchange {
 
   /** A new response object for this request, before any output. */
   private shell(): JsonObject {
-    return responseShell(this.request, newId('resp'), Math.floor(Date.now() / 1000), 'in_progress');
+    return responseShell(this.request, this.responseId, Math.floor(Date.now() / 1000), 'in_progress');
   }
 
   /** A stored answer (always kept as a response object) as this request's own response: a new id and time, this request's echo. */

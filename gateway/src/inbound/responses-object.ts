@@ -57,11 +57,14 @@ export function responseShell(request: ResponsesRequest, id: string, createdAt: 
 }
 
 /**
- * What the client asked, put back on a response a provider produced natively: the model it named, and
- * the state fields the gateway handled itself (it sends `store: false` upstream and expands
+ * What the client asked, put back on a response a provider produced natively: the gateway's own id (the
+ * key its conversation is stored under: a provider's ids need not be unique — a self-hosted server may
+ * repeat them — and are never sent back, since the provider is sent `store: false` and the whole
+ * conversation), the model the client named, and the state fields the gateway handled itself (it expands
  * `previous_response_id` into the input).
  */
-export function echoRequest(response: JsonObject, request: ResponsesRequest): JsonObject {
+export function echoRequest(response: JsonObject, request: ResponsesRequest, id: string): JsonObject {
+  response.id = id;
   response.model = request.model;
   response.instructions = request.instructions ?? null;
   response.store = request.store ?? true;

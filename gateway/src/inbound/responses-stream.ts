@@ -124,7 +124,7 @@ export class NativeResponsesStream implements StreamRenderer {
     if (typeof event.sequence_number === 'number') this.lastSequence = event.sequence_number;
     const response = event.response as JsonObject | undefined;
     if (response && typeof response === 'object') {
-      echoRequest(response, this.request);
+      echoRequest(response, this.request, this.fallbackShell.id as string);
       this.shell ??= response;
     }
     const delta = event.delta;
@@ -155,16 +155,18 @@ export class NativeResponsesStream implements StreamRenderer {
 
 /**
  * A finished response replayed as the events that would have streamed it, and the response those
- * events describe (its output items get the ids the replayed events gave them).
+ * events describe. A cached answer replayed as a new response gets new item ids; a stored response
+ * streamed back as itself (`keepIds`: `GET /v1/responses/{id}?stream=true`) keeps its own, and its closing
+ * event carries it exactly as stored.
  */
-export function replayFrames(response: JsonObject, names: ToolNames): { frames: string[]; response: JsonObject } {
+export function replayFrames(response: JsonObject, names: ToolNames, keepIds = false): { frames: string[]; response: JsonObject } {
   const events = new EventSequence();
   const output = new OutputStream(events, names);
   const shell: JsonObject = { ...response, status: 'in_progress', output: [], completed_at: null, incomplete_details: null };
   delete shell.usage;
   const frames = [events.event('response.created', { response: shell }) + events.event('response.in_progress', { response: shell })];
-  for (const item of (response.output as JsonObject[] | undefined) ?? []) frames.push(output.whole(item));
-  const replayed = { ...response, output: output.items };
+  for (const item of (response.output as JsonObject[] | undefined) ?? []) frames.push(output.whole(item, keepIds));
+  const replayed = keepIds ? response : { ...response, output: output.items };
   frames.push(events.event(response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response: replayed }));
   return { frames, response: replayed };
 }

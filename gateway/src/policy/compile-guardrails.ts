@@ -2,13 +2,16 @@
  * Turns the `guardrails:` section into runnable guardrails (once, at start), and builds each route's
  * policy from the global attachment (`routing.guardrails`) followed by the route's own.
  */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../cache/cache-key.js';
 import type { GuardrailAttachment, GuardrailConfig } from '../config/guardrail-schema.js';
 import type { JsonObject } from '../providers/types.js';
 import { promptChars, promptTokensOf } from '../routing/request-facts.js';
 import type { Guardrail, SchemaGuardrail, SizeGuardrail } from './guardrail.js';
+import { PII_CATALOGUE, SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import { compileJsonSchema, requestSchemaCheck, type SchemaCheck } from './json-schema.js';
 import { compileTextGuardrail } from './text-guardrails.js';
-import { compileWebhookGuardrail } from './webhook-guardrail.js';
+import { compileWebhookGuardrail, type Scrub } from './webhook-guardrail.js';
 
 /** What one route runs: its input checks, its output checks, and how streams are checked. */
 export interface RoutePolicy {
@@ -24,13 +27,23 @@ export interface RoutePolicy {
    * item…), so passing it through would send text no check has seen.
    */
   readonly canonicalOnly: boolean;
+  /**
+   * What the output checks are — names, settings, the detectors they run — hashed (empty without output
+   * checks). Cached answers are kept apart by it: an answer checked under other output checks (stored
+   * before a deploy that changed them, in a Redis that outlived it) is never served unchecked.
+   */
+  readonly outputFingerprint: string;
 }
 
 export class GuardrailSet {
   private readonly byName = new Map<string, Guardrail>();
 
-  constructor(config: Readonly<Record<string, GuardrailConfig>>) {
-    for (const [name, guardrail] of Object.entries(config)) this.byName.set(name, compileGuardrail(name, guardrail));
+  /** `scrub` removes the secrets the gateway holds from text an operator's service wrote (a webhook's reason). */
+  constructor(
+    private readonly config: Readonly<Record<string, GuardrailConfig>>,
+    scrub: Scrub = (text) => text,
+  ) {
+    for (const [name, guardrail] of Object.entries(config)) this.byName.set(name, compileGuardrail(name, guardrail, scrub));
   }
 
   get size(): number {
@@ -53,7 +66,27 @@ export class GuardrailSet {
     if (input.length === 0 && output.length === 0) return undefined;
     // Only a size limit can judge a native body by its canonical form (it reads how much, not what).
     const readsInput = input.some((guardrail) => guardrail.kind !== 'size');
-    return { input, output, bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer'), canonicalOnly: output.length > 0 || readsInput };
+    return {
+      input,
+      output,
+      bufferStreams: output.some((guardrail) => guardrail.stream === 'buffer'),
+      canonicalOnly: output.length > 0 || readsInput,
+      outputFingerprint: this.fingerprint(output.map((guardrail) => guardrail.name)),
+    };
+  }
+
+  private fingerprint(names: readonly string[]): string {
+    if (names.length === 0) return '';
+    const described = names.map((name) => {
+      const config = this.config[name] as GuardrailConfig;
+      // "All detectors" means more of them after an upgrade that adds one.
+      const detectors =
+        config.kind === 'pii' || config.kind === 'secrets'
+          ? selectDetectors(config.kind === 'pii' ? PII_CATALOGUE : SECRET_CATALOGUE, config.detectors).map((d) => d.name)
+          : undefined;
+      return { name, config, detectors };
+    });
+    return createHash('sha256').update(canonicalJson(described)).digest('base64url').slice(0, 22);
   }
 
   async close(): Promise<void> {
@@ -61,14 +94,14 @@ export class GuardrailSet {
   }
 }
 
-function compileGuardrail(name: string, config: GuardrailConfig): Guardrail {
+function compileGuardrail(name: string, config: GuardrailConfig, scrub: Scrub): Guardrail {
   switch (config.kind) {
     case 'size':
       return compileSize(name, config);
     case 'json_schema':
       return compileSchema(name, config);
     case 'webhook':
-      return compileWebhookGuardrail(name, config);
+      return compileWebhookGuardrail(name, config, scrub);
     default:
       return compileTextGuardrail(name, config);
   }

@@ -4,7 +4,7 @@
  * attached (global ones first), each on the text as the previous ones left it — a redaction is what the
  * next check, the upstream, the cache and the trace see. Every check records one verdict.
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { JsonObject } from '../providers/types.js';
 import type { RequestFacts } from '../routing/request-facts.js';
 import type { RoutePolicy } from './compile-guardrails.js';
@@ -52,9 +52,14 @@ export function deniedError(name: string, stage: GuardrailStage, findings: strin
   });
 }
 
-/** Input checks. Throws the deny (or a fail-closed guardrail's unavailability) as a GatewayError. */
-export async function checkInput(policy: RoutePolicy, run: PolicyRun): Promise<void> {
+/**
+ * Input checks. Throws the deny (or a fail-closed guardrail's unavailability) as a GatewayError.
+ * `clientLeft` gives a signal that aborts when the client goes away (asked for only when a check calls
+ * out: a webhook's call is then cancelled, and the request ends there).
+ */
+export async function checkInput(policy: RoutePolicy, run: PolicyRun, clientLeft?: () => AbortSignal): Promise<void> {
   let segments: TextSegment[] | undefined;
+  let signal: AbortSignal | undefined;
   for (const guardrail of policy.input) {
     let error: GatewayError | undefined;
     switch (guardrail.kind) {
@@ -68,7 +73,7 @@ export async function checkInput(policy: RoutePolicy, run: PolicyRun): Promise<v
         break;
       }
       case 'webhook':
-        error = await applyWebhook(guardrail, 'input', (segments ??= requestSegments(run.facts.body)), run, undefined);
+        error = await applyWebhook(guardrail, 'input', (segments ??= requestSegments(run.facts.body)), run, (signal ??= clientLeft?.()));
         break;
       case 'schema':
         break; // refused at load: a schema checks answers
@@ -134,8 +139,8 @@ function applyText(guardrail: TextGuardrail, stage: GuardrailStage, segments: re
 }
 
 function applySchema(guardrail: SchemaGuardrail, segments: readonly TextSegment[], run: PolicyRun): AnswerDecision {
-  // The first choice's text is the answer an application parses.
-  const problem = guardrail.check(segments[0]?.text() ?? '', run.facts.body);
+  // The first choice's text is the answer an application parses (not its reasoning or a tool call's arguments).
+  const problem = guardrail.check(segments.find((segment) => segment.kind === 'text')?.text() ?? '', run.facts.body);
   if (problem === undefined) {
     record(run, guardrail, 'output', 'pass');
     return ACCEPT;
@@ -173,6 +178,8 @@ async function applyWebhook(
   );
   if (!result.ok) {
     record(run, guardrail, stage, 'error', `webhook: ${result.failure} (fail ${guardrail.failMode})`);
+    // Nobody is waiting for the answer: neither fail mode applies, the request ends here.
+    if (signal?.aborted) return isGatewayError(signal.reason) ? signal.reason : new GatewayError('client_disconnected', 'the client closed the connection during a guardrail check');
     if (guardrail.failMode === 'open') return undefined;
     return new GatewayError('guardrail_unavailable', `guardrail '${guardrail.name}' could not check ${stage === 'input' ? 'the request' : 'the answer'}: ${result.failure}`, {
       detail: guardrail.name,

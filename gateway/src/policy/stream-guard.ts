@@ -11,10 +11,13 @@
  *
  * A choice's reasoning (`reasoning_content`, `reasoning`) is checked the same way as a text of its own,
  * and what is held of it is released whole once the answer's text, a tool call or the end follows —
- * reasoning comes before the answer, and every dialect renders it so.
+ * reasoning comes before the answer, and every dialect renders it so. Each tool call's arguments are a
+ * text of their own too, held and released in the call's own deltas (the delta that names the call goes
+ * out at once, with the arguments that may go); what is still held when the choice finishes goes out in
+ * its finishing chunk.
  *
  * Cost: the client sees each choice's text up to `holdback` + 32 characters later than it arrives (all of
- * it at the end), and each release scans the held text once. Tool-call arguments pass unchecked.
+ * it at the end), and each release scans the held text once.
  */
 import type { JsonObject } from '../providers/types.js';
 import type { TextGuardrail } from './guardrail.js';
@@ -29,13 +32,10 @@ const CONTEXT_CHARS = 64;
  * costs about the same for a few characters as for a batch (measured in benchmarks/guardrail-cost.ts).
  */
 const RELEASE_BATCH = 32;
-/** The texts a choice can stream: its answer, and each reasoning field. */
-const STATES_PER_CHOICE = 1 + REASONING_KEYS.length;
-
 interface ChoiceState {
-  /** The choice it belongs to, and which of its texts it is: the answer, or a reasoning field. */
+  /** The choice it belongs to, and which of its texts it is: the answer, a reasoning field, or a tool call's arguments (by the call's index). */
   readonly index: number;
-  readonly key: 'answer' | ReasoningKey;
+  readonly key: 'answer' | ReasoningKey | number;
   /** Arrived, not yet released. */
   pending: string;
   /** The end of what was released. */
@@ -51,8 +51,8 @@ interface Found extends Span {
 }
 
 class IncrementalGuard {
-  /** By `index * STATES_PER_CHOICE + slot` (slot 0: the answer; then each reasoning field). */
-  private readonly states = new Map<number, ChoiceState>();
+  /** By `<choice index>/<key>`. */
+  private readonly states = new Map<string, ChoiceState>();
   private readonly counts: Map<string, number>[];
   private readonly holdback: number;
   private last: JsonObject | undefined;
@@ -80,17 +80,43 @@ class IncrementalGuard {
       const delta = choice.delta !== null && typeof choice.delta === 'object' ? (choice.delta as JsonObject) : undefined;
       // The answer (text or a tool call) has begun, or the choice ends: its reasoning is complete.
       const reasoningEnds = final || (incoming !== undefined && incoming !== '') || delta?.tool_calls !== undefined;
-      REASONING_KEYS.forEach((key, slot) => {
-        if (delta) this.pushText(index, slot + 1, key, delta, key, reasoningEnds);
-      });
-      this.pushText(index, 0, 'answer', where?.holder, where?.key, final, choice);
+      for (const key of REASONING_KEYS) if (delta) this.pushText(index, key, delta, key, reasoningEnds);
+      this.pushText(index, 'answer', where?.holder, where?.key, final, choice);
+      this.pushCalls(index, choice, delta, final);
+    }
+  }
+
+  /** A choice's tool-call deltas: each call's arguments held and released as a text of its own. */
+  private pushCalls(index: number, choice: JsonObject, delta: JsonObject | undefined, final: boolean): void {
+    const calls = delta && Array.isArray(delta.tool_calls) ? (delta.tool_calls as JsonObject[]) : [];
+    const seen = new Set<number>();
+    for (const call of calls) {
+      if (call === null || typeof call !== 'object') continue;
+      const at = typeof call.index === 'number' ? call.index : 0;
+      seen.add(at);
+      // A finishing delta without arguments still carries what its call holds.
+      if ((call.function === null || typeof call.function !== 'object') && final && this.states.has(`${index}/${at}`)) call.function = {};
+      const fn = call.function !== null && typeof call.function === 'object' ? (call.function as JsonObject) : undefined;
+      this.pushText(index, at, fn, 'arguments', final);
+    }
+    if (!final) return;
+    // Calls this finishing chunk does not carry: what they still hold goes out in it.
+    for (const state of this.states.values()) {
+      if (state.index !== index || typeof state.key !== 'number' || seen.has(state.key) || state.done) continue;
+      const released = this.release(state, true);
+      state.done = true;
+      if (released === '') continue;
+      const target = delta ?? (choice.delta = {});
+      const list = Array.isArray(target.tool_calls) ? (target.tool_calls as JsonObject[]) : [];
+      list.push({ index: state.key, function: { arguments: released } });
+      target.tool_calls = list;
     }
   }
 
   /** One text of a choice: holds what arrived, writes what may go out now into the chunk. */
-  private pushText(index: number, slot: number, key: ChoiceState['key'], holder: JsonObject | undefined, field: string | undefined, final: boolean, choice?: JsonObject): void {
+  private pushText(index: number, key: ChoiceState['key'], holder: JsonObject | undefined, field: string | undefined, final: boolean, choice?: JsonObject): void {
     const incoming = holder && field && typeof holder[field] === 'string' ? (holder[field] as string) : undefined;
-    const id = index * STATES_PER_CHOICE + slot;
+    const id = `${index}/${key}`;
     let state = this.states.get(id);
     if (incoming === undefined && !(final && state?.pending)) {
       if (final && state) state.done = true;
@@ -111,19 +137,22 @@ class IncrementalGuard {
   finish(): JsonObject | undefined {
     const extra = new Map<number, JsonObject>();
     const completion = this.last?.object === 'text_completion';
-    // Reasoning before the answer, as it streamed.
-    const held = [...this.states.values()].sort((a, b) => Number(a.key === 'answer') - Number(b.key === 'answer'));
+    // Reasoning before the answer, the answer before its tool calls, as they streamed.
+    const rank = (key: ChoiceState['key']): number => (typeof key === 'number' ? 2 : key === 'answer' ? 1 : 0);
+    const held = [...this.states.values()].sort((a, b) => rank(a.key) - rank(b.key));
     for (const state of held) {
       if (state.done || state.pending === '') continue;
       const text = this.release(state, true);
       state.done = true;
-      const { index } = state;
+      const { index, key } = state;
       if (completion) {
         extra.set(index, { index, text, logprobs: null, finish_reason: null });
         continue;
       }
       const choice = extra.get(index) ?? { index, delta: {}, finish_reason: null };
-      (choice.delta as JsonObject)[state.key === 'answer' ? 'content' : state.key] = text;
+      const delta = choice.delta as JsonObject;
+      if (typeof key === 'number') delta.tool_calls = [...((delta.tool_calls as JsonObject[] | undefined) ?? []), { index: key, function: { arguments: text } }];
+      else delta[key === 'answer' ? 'content' : key] = text;
       extra.set(index, choice);
     }
     if (extra.size === 0) return undefined;

@@ -1,17 +1,21 @@
 /**
  * The guardrails that find spans of text: operator regexes, word lists, and the built-in personal-data
- * and secret detectors. Compiled once at load.
+ * and secret detectors. Compiled once at load. Each reads the text folded (folded-text.ts: NFKC, invisible
+ * characters removed) and reports spans of the original.
  */
 import type { GuardrailConfig } from '../config/guardrail-schema.js';
-import { compileBoundedRegex } from './bounded-regex.js';
+import { anyOfLinearRegexes, compileLinearRegex, type LinearRegex } from './linear-regex.js';
 import { PII_CATALOGUE, SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
+import { foldText } from './folded-text.js';
 import type { StreamMode, TextGuardrail } from './guardrail.js';
 
 type TextConfig = Extract<GuardrailConfig, { kind: 'regex' | 'words' | 'pii' | 'secrets' }>;
+type Scan = TextGuardrail['scan'];
 
 /**
- * Operator patterns run over windows of this many characters (overlapping by `maxMatchChars`), so the
- * polynomial worst case a bounded pattern keeps is paid on a window, never on a whole 10 MB prompt.
+ * Operator patterns run over windows of this many characters (overlapping by `maxMatchChars`). RE2 is
+ * linear whatever the window; windows keep its slower search for positions (tens of µs per KB, against a
+ * few for the yes/no question asked first) to the windows that hold a match.
  */
 export const REGEX_WINDOW = 4096;
 
@@ -27,38 +31,47 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
       return {
         ...base,
         holdback: Math.max(...detectors.map((d) => d.holdback)),
-        scan(text, found) {
+        scan: folding((text, found) => {
           for (const detector of detectors) detector.scan(text, (start, end) => found(start, end, detector.name));
-        },
+        }),
       };
     }
     case 'words': {
-      const pattern = wordPattern(config.words, config.caseSensitive);
+      // Written as the text is read: folded.
+      const pattern = wordPattern(config.words.map((word) => foldText(word)?.text ?? word), config.caseSensitive);
       const longest = Math.max(...config.words.map((w) => w.length));
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
         holdback: longest + 1,
-        scan(text, found) {
+        scan: folding((text, found) => {
           pattern.lastIndex = 0;
           let match: RegExpExecArray | null;
           while ((match = pattern.exec(text)) !== null) found(match.index, match.index + match[0].length, 'word');
-        },
+        }),
       };
     }
     case 'regex': {
-      const patterns = config.patterns.map((source) => compileBoundedRegex(source, config.flags, 'g'));
+      const patterns = config.patterns.map((source) => compileLinearRegex(source, config.flags));
+      const any = patterns.length > 1 ? anyOfLinearRegexes(config.patterns, config.flags) : undefined;
       const overlap = config.maxMatchChars;
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
         holdback: overlap,
-        scan(text, found) {
-          patterns.forEach((pattern, index) => scanWindowed(pattern, text, overlap, `pattern_${index}`, found));
-        },
+        scan: folding((text, found) => scanWindowed(patterns, any, text, overlap, found)),
       };
     }
   }
+}
+
+/** `scan` run on the folded text, its spans mapped back to the original's. */
+function folding(scan: Scan): Scan {
+  return (text, found) => {
+    const folded = foldText(text);
+    if (!folded) return scan(text, found);
+    scan(folded.text, (start, end, label) => found(folded.originalStart(start), folded.originalEnd(end), label));
+  };
 }
 
 /** Whole words or phrases: not preceded or followed by a letter, digit or underscore (any script). */
@@ -72,27 +85,34 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function scanWindowed(pattern: RegExp, text: string, overlap: number, label: string, found: (start: number, end: number, label: string) => void): void {
-  let reportedUntil = 0;
+/**
+ * Every match of every pattern, window by window; `any` (one automaton for all the patterns) skips the
+ * windows where none occurs in one pass. A match is reported once, by the window it starts in.
+ */
+function scanWindowed(
+  patterns: readonly LinearRegex[],
+  any: Pick<LinearRegex, 'test'> | undefined,
+  text: string,
+  overlap: number,
+  found: (start: number, end: number, label: string) => void,
+): void {
+  const reportedUntil = patterns.map(() => 0);
   for (let from = 0; from < text.length || from === 0; from += REGEX_WINDOW) {
     const to = Math.min(text.length, from + REGEX_WINDOW + overlap);
     const window = from === 0 && to === text.length ? text : text.slice(from, to);
-    pattern.lastIndex = 0;
-    let match: RegExpExecArray | null;
-    while ((match = pattern.exec(window)) !== null) {
-      // Matches starting in the overlap belong to the next window (unless this is the last one).
-      if (match.index >= REGEX_WINDOW && to < text.length) break;
-      const start = from + match.index;
-      const end = start + match[0].length;
-      if (match[0].length === 0) {
-        pattern.lastIndex++;
-        continue;
-      }
-      if (start >= reportedUntil) {
-        found(start, end, label);
-        reportedUntil = end;
-      }
+    const last = to === text.length;
+    if (!any || any.test(window)) {
+      patterns.forEach((pattern, index) =>
+        pattern.forEachMatch(window, (matchStart, matchEnd) => {
+          // Matches starting in the overlap belong to the next window (unless this is the last one).
+          if (matchStart >= REGEX_WINDOW && !last) return;
+          const start = from + matchStart;
+          if (start < (reportedUntil[index] as number)) return;
+          found(start, from + matchEnd, `pattern_${index}`);
+          reportedUntil[index] = from + matchEnd;
+        }),
+      );
     }
-    if (to === text.length) break;
+    if (last) break;
   }
 }

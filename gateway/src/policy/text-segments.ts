@@ -2,16 +2,21 @@
  * The texts guardrails read and rewrite, found in canonical (OpenAI-shaped) bodies: a request's message
  * contents and text parts, the arguments of the tool calls in its conversation (they carry what the
  * model took from earlier turns: an address, an account number), prompt or input; an answer's message
- * contents (or completion texts) and the reasoning text beside them (which every dialect shows its
- * client: `reasoning_content`, a thinking block, a reasoning item); a streamed answer's deltas, joined
- * per choice and field. An answer's tool-call arguments, images and audio are not text here.
+ * contents (or completion texts), the reasoning text beside them (which every dialect shows its client:
+ * `reasoning_content`, a thinking block, a reasoning item) and the arguments of the tool calls it makes
+ * (what the application will act on: an address to write to, a query to run); a streamed answer's
+ * deltas, joined per choice and field (and per tool call). Images and audio are not text here.
  */
 import type { JsonObject } from '../providers/types.js';
 import { redact, redistribute, type Span } from './redaction.js';
 
+/** What a text is: the text itself (a message, a prompt), reasoning beside an answer, or a tool call's arguments. */
+export type SegmentKind = 'text' | 'reasoning' | 'tool_arguments';
+
 export interface TextSegment {
   /** Where the text is, as OpenAI names a field in `param` (`messages[1].content`). */
   readonly path: string;
+  readonly kind: SegmentKind;
   text(): string;
   /** Replaces the whole text (a webhook's redaction). */
   replace(text: string): void;
@@ -20,10 +25,11 @@ export interface TextSegment {
 }
 
 /** A string held at `container[key]`. */
-function fieldSegment(container: JsonObject | unknown[], key: string | number, path: string): TextSegment {
+function fieldSegment(container: JsonObject | unknown[], key: string | number, path: string, kind: SegmentKind = 'text'): TextSegment {
   const holder = container as Record<string | number, unknown>;
   return {
     path,
+    kind,
     text: () => holder[key] as string,
     replace: (text) => {
       holder[key] = text;
@@ -75,7 +81,7 @@ function toolCallSegments(message: JsonObject, path: string, out: TextSegment[])
   calls.forEach((call, index) => {
     const fn = call !== null && typeof call === 'object' ? (call as JsonObject).function : undefined;
     if (fn !== null && typeof fn === 'object' && typeof (fn as JsonObject).arguments === 'string') {
-      out.push(fieldSegment(fn as JsonObject, 'arguments', `${path}.tool_calls[${index}].function.arguments`));
+      out.push(fieldSegment(fn as JsonObject, 'arguments', `${path}.tool_calls[${index}].function.arguments`, 'tool_arguments'));
     }
   });
 }
@@ -88,14 +94,15 @@ export const REASONING_KEYS = ['reasoning_content', 'reasoning'] as const;
 export type ReasoningKey = (typeof REASONING_KEYS)[number];
 
 /**
- * An answer's texts: each choice's content first (a schema check reads the first), then the reasoning
- * the choices carried.
+ * An answer's texts: each choice's content first, then the reasoning the choices carried, then the
+ * arguments of their tool calls.
  */
 export function answerSegments(answer: JsonObject): TextSegment[] {
   const out: TextSegment[] = [];
   const choices = answer.choices;
   if (!Array.isArray(choices)) return out;
   const reasoning: TextSegment[] = [];
+  const calls: TextSegment[] = [];
   choices.forEach((choice, index) => {
     if (choice === null || typeof choice !== 'object') return;
     const c = choice as JsonObject;
@@ -104,14 +111,15 @@ export function answerSegments(answer: JsonObject): TextSegment[] {
       const message = c.message as JsonObject;
       contentSegments(message, `choices[${index}].message`, out);
       for (const key of REASONING_KEYS) {
-        if (typeof message[key] === 'string') reasoning.push(fieldSegment(message, key, `choices[${index}].message.${key}`));
+        if (typeof message[key] === 'string') reasoning.push(fieldSegment(message, key, `choices[${index}].message.${key}`, 'reasoning'));
       }
+      toolCallSegments(message, `choices[${index}].message`, calls);
     }
   });
-  return [...out, ...reasoning];
+  return [...out, ...reasoning, ...calls];
 }
 
-type TextKey = 'content' | 'text' | ReasoningKey;
+type TextKey = 'content' | 'text' | 'arguments' | ReasoningKey;
 
 /** Where a stream chunk's choice carries text: the delta's `content` (chat) or the choice's `text` (completions). */
 export function chunkTextHolder(choice: JsonObject): { holder: JsonObject; key: 'content' | 'text' } | undefined {
@@ -123,17 +131,16 @@ export function chunkTextHolder(choice: JsonObject): { holder: JsonObject; key: 
 
 /**
  * One segment per choice and field of a whole (buffered) stream: the answer's deltas joined, then the
- * reasoning deltas joined. Redaction keeps the chunking (each delta keeps its own part); a whole
- * replacement goes to the first delta with text.
+ * reasoning deltas joined, then each tool call's argument deltas joined. Redaction keeps the chunking
+ * (each delta keeps its own part); a whole replacement goes to the first delta with text.
  */
 export function streamSegments(chunks: readonly JsonObject[]): TextSegment[] {
-  const pieces = new Map<string, { holder: JsonObject; key: TextKey }[]>();
-  const add = (path: string, holder: JsonObject, key: TextKey): void => {
-    const list = pieces.get(path) ?? [];
-    list.push({ holder, key });
-    pieces.set(path, list);
+  const pieces = new Map<string, { kind: SegmentKind; list: { holder: JsonObject; key: TextKey }[] }>();
+  const add = (path: string, holder: JsonObject, key: TextKey, kind: SegmentKind = 'text'): void => {
+    const entry = pieces.get(path) ?? { kind, list: [] };
+    entry.list.push({ holder, key });
+    pieces.set(path, entry);
   };
-  const reasoningPaths = new Set<string>();
   for (const chunk of chunks) {
     const choices = chunk.choices;
     if (!Array.isArray(choices)) continue;
@@ -145,18 +152,23 @@ export function streamSegments(chunks: readonly JsonObject[]): TextSegment[] {
       const delta = (choice as JsonObject).delta;
       if (delta === null || typeof delta !== 'object') continue;
       for (const key of REASONING_KEYS) {
-        if (typeof (delta as JsonObject)[key] !== 'string') continue;
-        const path = `choices[${index}].${key}`;
-        reasoningPaths.add(path);
-        add(path, delta as JsonObject, key);
+        if (typeof (delta as JsonObject)[key] === 'string') add(`choices[${index}].${key}`, delta as JsonObject, key, 'reasoning');
+      }
+      for (const call of Array.isArray((delta as JsonObject).tool_calls) ? ((delta as JsonObject).tool_calls as unknown[]) : []) {
+        const fn = call !== null && typeof call === 'object' ? (call as JsonObject).function : undefined;
+        if (fn === null || typeof fn !== 'object' || typeof (fn as JsonObject).arguments !== 'string') continue;
+        const at = typeof (call as JsonObject).index === 'number' ? ((call as JsonObject).index as number) : 0;
+        add(`choices[${index}].tool_calls[${at}].function.arguments`, fn as JsonObject, 'arguments', 'tool_arguments');
       }
     }
   }
-  const ordered = [...pieces].sort(([a], [b]) => Number(reasoningPaths.has(a)) - Number(reasoningPaths.has(b)));
-  return ordered.map(([path, list]) => {
+  const order: readonly SegmentKind[] = ['text', 'reasoning', 'tool_arguments'];
+  const ordered = [...pieces].sort(([, a], [, b]) => order.indexOf(a.kind) - order.indexOf(b.kind));
+  return ordered.map(([path, { kind, list }]) => {
     const texts = (): string[] => list.map((p) => p.holder[p.key] as string);
     return {
       path,
+      kind,
       text: () => texts().join(''),
       replace: (text) => list.forEach((p, i) => (p.holder[p.key] = i === 0 ? text : '')),
       redact: (spans, replacement) => {

@@ -10,19 +10,31 @@
  * where `texts` (for redact) replaces the texts sent, one for one. Anything else — a timeout, a refused
  * or reset connection, a non-2xx status, a body that is not that JSON — is a failure, and the
  * guardrail's declared `failMode` decides: `open` lets the request through, `closed` refuses it.
+ *
+ * The `reason` is the operator's service's text, repeated to the client (in a deny's message) and on the
+ * trace: it may quote what it checked, or echo how it was called. It is kept to one line of at most 200
+ * characters, with credentials the secret detectors recognise replaced (`[GITHUB_TOKEN]`) and every
+ * secret the gateway holds removed.
  */
 import { Agent } from 'undici';
 import type { GuardrailConfig } from '../config/guardrail-schema.js';
 import { transportErrorCode } from '../upstream/transport-errors.js';
+import { SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import type { WebhookGuardrail, WebhookRequest, WebhookVerdict } from './guardrail.js';
+import { disjoint, redact, type Span } from './redaction.js';
 
 type WebhookConfig = Extract<GuardrailConfig, { kind: 'webhook' }>;
 
 /** Answers are small; a service that sends more is treated as broken. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const VERDICTS = new Set(['pass', 'flag', 'deny', 'redact']);
+const MAX_REASON_CHARS = 200;
+const CREDENTIALS = selectDetectors(SECRET_CATALOGUE, []);
 
-export function compileWebhookGuardrail(name: string, config: WebhookConfig): WebhookGuardrail {
+/** Removes the secrets the gateway holds from a text (the secret scrubber's). */
+export type Scrub = (text: string) => string;
+
+export function compileWebhookGuardrail(name: string, config: WebhookConfig, scrub: Scrub): WebhookGuardrail {
   const url = new URL(config.url);
   const agent = new Agent({
     connections: config.maxConnections,
@@ -52,7 +64,7 @@ export function compileWebhookGuardrail(name: string, config: WebhookConfig): We
         });
         const text = await readLimited(response.body);
         if (response.statusCode < 200 || response.statusCode >= 300) return { ok: false, failure: `status ${response.statusCode}` };
-        return parseVerdict(text, request.texts.length);
+        return parseVerdict(text, request.texts.length, scrub);
       } catch (error) {
         if (deadline.aborted) return { ok: false, failure: 'timeout' };
         if (signal?.aborted) return { ok: false, failure: 'client gone' };
@@ -63,7 +75,7 @@ export function compileWebhookGuardrail(name: string, config: WebhookConfig): We
   };
 }
 
-function parseVerdict(text: string | undefined, textCount: number): WebhookVerdict {
+function parseVerdict(text: string | undefined, textCount: number, scrub: Scrub): WebhookVerdict {
   if (text === undefined) return { ok: false, failure: 'answer too large' };
   let body: unknown;
   try {
@@ -80,9 +92,19 @@ function parseVerdict(text: string | undefined, textCount: number): WebhookVerdi
   return {
     ok: true,
     verdict: verdict as 'pass' | 'flag' | 'deny' | 'redact',
-    reason: typeof reason === 'string' ? reason.slice(0, 200) : '',
+    reason: typeof reason === 'string' ? cleanReason(reason, scrub) : '',
     texts: verdict === 'redact' ? (texts as string[]) : undefined,
   };
+}
+
+/** The service's reason as the gateway repeats it: one line, credentials and secrets out, bounded. */
+export function cleanReason(reason: string, scrub: Scrub): string {
+  // Read a little past the bound (a credential cut at it would no longer be recognised), then bound what is left.
+  const line = reason.slice(0, MAX_REASON_CHARS * 4).replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').trim();
+  const spans: Span[] = [];
+  for (const detector of CREDENTIALS) detector.scan(line, (start, end) => spans.push({ start, end, label: detector.name }));
+  const clean = scrub(redact(line, disjoint(spans), (label) => `[${label.toUpperCase()}]`));
+  return clean.length <= MAX_REASON_CHARS ? clean : clean.slice(0, MAX_REASON_CHARS).replace(/[\uD800-\uDBFF]$/, '');
 }
 
 /** The body as text, or undefined past the limit (leaving the loop early closes the stream). */

@@ -14,14 +14,21 @@ import type { AnswerCheck } from './dispatch.js';
 
 /**
  * Runs the input checks (throwing a deny); the run's verdicts are the outcome's. `clientShaped`: the
- * canonical request is the client's own body, so a deny may name its field.
+ * canonical request is the client's own body, so a deny may name its field. `clientLeft`: see checkInput.
  */
-export async function startPolicy(policy: RoutePolicy, facts: RequestFacts, route: string, outcome: RequestOutcome, clientShaped: boolean): Promise<PolicyRun> {
+export async function startPolicy(
+  policy: RoutePolicy,
+  facts: RequestFacts,
+  route: string,
+  outcome: RequestOutcome,
+  clientShaped: boolean,
+  clientLeft: () => AbortSignal,
+): Promise<PolicyRun> {
   outcome.guardrails = [];
   const run = startPolicyRun(facts, route, outcome.guardrails, clientShaped);
   if (policy.input.length === 0) return run;
   try {
-    await checkInput(policy, run);
+    await checkInput(policy, run, clientLeft);
   } catch (error) {
     // The trace logs the request as denied: with what the deny found replaced (see checkInput).
     if (run.verdicts.at(-1)?.verdict === 'deny') outcome.requestBody = facts.body;

@@ -126,7 +126,7 @@ function createProxyHandler(dialect: InboundDialect, deps: ProxyRouteDeps) {
     const facts = route.conditional || policy ? requestFacts(body, outcome.metadata, key?.id ?? '', outcome.user) : undefined;
     // Input guardrails run on the canonical request before the cache and the upstream: a redaction is what
     // both see, and what the trace keeps of the request.
-    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation) : undefined;
+    const run = policy ? await startPolicy(policy, facts as RequestFacts, route.name, outcome, dialect.label === dialect.operation, () => clientLeft(reply)) : undefined;
     if (run?.verdicts.some((v) => v.verdict === 'redact' && v.stage === 'input')) outcome.requestBody = body;
     const stream = exchange.stream;
     outcome.route = route.name;
@@ -262,10 +262,12 @@ async function consultCache(
   if (directive === 'no-store') return {};
   // Each gateway key has its own cache (one tenant never reads another's answers); the header
   // partitions further within a key, and so do the branches a conditional route takes (they may depend
-  // on tags, which the body does not carry).
+  // on tags, which the body does not carry), and so do the route's output checks (an answer stored under
+  // other checks was not checked by these).
   const header = request.headers[CACHE_NAMESPACE_HEADER];
   const branches = facts && route.conditional ? `\u0000${branchDecisions(route.root, facts)}` : '';
-  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}`;
+  const checks = route.policy?.outputFingerprint ? `\u0001${route.policy.outputFingerprint}` : '';
+  const namespace = `${request.gatewayKey?.id ?? ''}\u0000${typeof header === 'string' ? header : ''}${branches}${checks}`;
   const key = cacheKey(namespace, dialect.label, exchange.cacheBody);
   if (directive === 'refresh') return { plan: { key, ttlMs: route.cache.ttlMs, flight: undefined } };
 
@@ -358,6 +360,19 @@ function refusedTools(tools: readonly string[]): GatewayError {
     `this route does not translate requests with tools of type ${tools.map((t) => `'${t}'`).join(', ')} (hostedTools: reject), and none of its targets serves them natively`,
     { param: 'tools' },
   );
+}
+
+/** A signal that aborts (with client_disconnected) when the client closes the connection before its reply. */
+function clientLeft(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  if (res.destroyed) controller.abort(clientGone);
+  else {
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(clientGone);
+    });
+  }
+  return controller.signal;
 }
 
 /** Takes the socket over for SSE. A hijacked reply skips Fastify's onResponse hook, so streams record their own outcome. */

@@ -17,13 +17,13 @@
  *   stream, tools                                       boolean eq ne
  *
  * A field the request does not have (no such tag, no max_tokens) satisfies `ne`, `nin` and
- * `exists: false`, and nothing else. `regex` is checked by bounded-regex.ts and tests values of at most
+ * `exists: false`, and nothing else. `regex` runs on RE2 (linear-regex.ts: linear in the value whatever the pattern) and tests values of at most
  * 1,024 characters (a longer value never matches).
  *
  * Validated once at load — every problem reported with its path — and compiled into closures over
  * RequestFacts, so evaluating a condition allocates nothing.
  */
-import { boundedRegexProblems } from '../policy/bounded-regex.js';
+import { compileLinearRegex, linearRegexProblems } from '../policy/linear-regex.js';
 import type { JsonObject } from '../providers/types.js';
 import { promptTokensOf, type RequestFacts } from './request-facts.js';
 
@@ -158,7 +158,7 @@ function checkOperand(field: Field, operator: string, operand: unknown, path: (s
       return;
     case 'regex':
       if (typeof operand !== 'string') problems.push({ path, message: "'regex' takes a pattern (a string)" });
-      else for (const message of boundedRegexProblems(operand)) problems.push({ path, message });
+      else for (const message of linearRegexProblems(operand)) problems.push({ path, message });
       return;
     default:
       if (!scalar(operand)) {
@@ -259,7 +259,7 @@ function compileOperator(field: Field, operator: string, operand: unknown): Cond
       return (facts) => !set.has(read(facts));
     }
     case 'regex': {
-      const pattern = new RegExp(operand as string);
+      const pattern = compileLinearRegex(operand as string);
       return (facts) => {
         const value = read(facts) as string | undefined;
         return value !== undefined && value.length <= MAX_REGEX_SUBJECT && pattern.test(value);

@@ -19,6 +19,8 @@
  *   bad-usage*             reports usage that is not counts (negative, fractional)
  *   errorpct-<n>[~tag]     fails with 500 for n of every 100 requests of that model (evenly spread)
  *   echo-<n>[~tag]         answers with the last message's text (streams: in chunks of n characters)
+ *   call-echo-<n>[~tag]    calls `send_note` with `{"note": <the last message's text>}` (streams: the
+ *                          arguments in chunks of n characters)
  *   think-<n>[~tag]        a reasoning model (vLLM's reasoning_content): reasons with the last message's
  *                          text (streams: in chunks of n characters), then answers "Done."
  *   turns[~tag]            the k-th request for that model answers with the k-th message's text (cycling)
@@ -210,6 +212,8 @@ async function respond(
   if (scripted) return scriptedChat(res, model, body, scripted.text, scripted.chunkSize);
   const think = /^think-(\d+)(?:~\w+)?$/.exec(model);
   if (think) return thinkingChat(res, model, body, lastText(body), Number(think[1]));
+  const callEcho = /^call-echo-(\d+)(?:~\w+)?$/.exec(model);
+  if (callEcho) return noteCall(res, model, body, JSON.stringify({ note: lastText(body) }), Number(callEcho[1]));
 
   const messages = Array.isArray(body.messages) ? (body.messages as { role?: string }[]) : [];
   const offered = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string } }[]) : [];
@@ -283,6 +287,22 @@ function thinkingChat(res: ServerResponse, model: string, body: Record<string, u
     return stream(res, model, body, chunks);
   }
   return json(res, 200, chatCompletion(model, { role: 'assistant', content: 'Done.', reasoning_content: reasoning }, 'stop'));
+}
+
+function noteCall(res: ServerResponse, model: string, body: Record<string, unknown>, args: string, chunkSize: number): Promise<void> | void {
+  const call = { id: 'call_note', type: 'function', function: { name: 'send_note', arguments: args } };
+  if (body.stream === true) {
+    const base = { id: 'chatcmpl-call', object: 'chat.completion.chunk', created: 1, model };
+    const chunks: Record<string, unknown>[] = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, ...call, function: { name: 'send_note', arguments: '' } }] }, finish_reason: null }] },
+    ];
+    for (let i = 0; i < args.length; i += chunkSize) {
+      chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args.slice(i, i + chunkSize) } }] }, finish_reason: null }] });
+    }
+    chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] });
+    return stream(res, model, body, chunks);
+  }
+  return json(res, 200, chatCompletion(model, { role: 'assistant', content: null, tool_calls: [call] }, 'tool_calls'));
 }
 
 function scriptedChat(res: ServerResponse, model: string, body: Record<string, unknown>, text: string, chunkSize: number): Promise<void> | void {

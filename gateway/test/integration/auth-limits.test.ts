@@ -319,6 +319,40 @@ describe('limits and budgets on the Responses and Messages endpoints', () => {
   });
 });
 
+describe('count_tokens and the key’s limits', () => {
+  const count = (gateway: RunningGateway, key: string, model = 'chat') =>
+    fetch(`${gateway.origin}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'how many?' }] }),
+    });
+
+  it('a count is a request: it counts against requests per minute and is refused in Anthropic’s shape past it', async () => {
+    const gateway = await gatewayWith();
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await count(gateway, LIMITED_KEY);
+      answers.push({ status: response.status, remaining: response.headers.get('x-ratelimit-remaining-requests'), body: (await response.json()) as Record<string, unknown> });
+    }
+    expect(answers.map((a) => [a.status, a.remaining])).toEqual([[200, '2'], [200, '1'], [200, '0'], [429, '0']]);
+    expect(answers[3]!.body).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    // And it shares the window with generation: the next message is refused too.
+    const message = await fetch(`${gateway.origin}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': LIMITED_KEY, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(message.status).toBe(429);
+  });
+
+  it('a count costs no budget', async () => {
+    const gateway = await gatewayWith();
+    for (let i = 0; i < 5; i++) expect((await count(gateway, BUDGET_KEY, 'pricey')).status).toBe(200);
+    const usage = (await (await fetch(`${gateway.origin}/admin/keys/budget/usage`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { spent: { dayUsd: number } };
+    expect(usage.spent.dayUsd).toBe(0);
+  });
+});
+
 describe('limits on real Redis, shared by two gateway instances', () => {
   let redis: RedisServer;
   beforeAll(async () => {

@@ -41,8 +41,8 @@ function upstreamCalls(model: string): number {
   return upstream.requests.filter((r) => r.body.model === model).length;
 }
 
-async function post(body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+async function post(body: Record<string, unknown>, headers: Record<string, string> = {}, to: RunningGateway = gateway) {
+  const response = await fetch(`${to.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: response.status, cache: response.headers.get('x-gateway-cache'), text: await response.text() };
 }
 
@@ -216,5 +216,62 @@ describe('response cache on Redis', () => {
     await expect(store.get('k')).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(500);
     await store.close();
+  });
+});
+
+describe('response cache across a deploy that changes output checks', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  /** One deploy: the same route, its output check looking for `detectors`. */
+  const deploy = (detectors: string[]) =>
+    startGateway({
+      providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
+      redis: { url: redis.url },
+      state: { cache: 'redis' },
+      guardrails: { mask: { kind: 'pii', detectors, action: 'redact' } },
+      routes: { r: { targets: [{ provider: 'up', model: 'echo-4' }], cache: { enabled: true }, guardrails: { output: ['mask'] } } },
+    });
+
+  async function ask(g: RunningGateway) {
+    const result = await post({ model: 'r', messages: [{ role: 'user', content: 'reach me at jane.doe@example.com' }] }, {}, g);
+    return { cache: result.cache, text: (JSON.parse(result.text) as { choices: { message: { content: string } }[] }).choices[0]!.message.content };
+  }
+
+  it('an answer cached under other output checks is not served: the new checks see a fresh answer', async () => {
+    const inspector = new Redis(redis.url);
+    try {
+      const before = await deploy(['phone']);
+      try {
+        expect(await ask(before)).toEqual({ cache: 'MISS', text: 'reach me at jane.doe@example.com' });
+        await waitFor(async () => (await ask(before)).cache === 'HIT', 10_000);
+      } finally {
+        await before.close();
+      }
+      const after = await deploy(['email']);
+      try {
+        expect(await ask(after)).toEqual({ cache: 'MISS', text: 'reach me at [EMAIL]' });
+        await waitFor(async () => (await ask(after)).cache === 'HIT', 10_000);
+        expect((await ask(after)).text).toBe('reach me at [EMAIL]');
+      } finally {
+        await after.close();
+      }
+      // The same checks after another restart share the entries: the fingerprint is the config's, not the process's.
+      const again = await deploy(['email']);
+      try {
+        expect(await ask(again)).toEqual({ cache: 'HIT', text: 'reach me at [EMAIL]' });
+      } finally {
+        await again.close();
+      }
+      expect(await inspector.dbsize()).toBe(2);
+    } finally {
+      inspector.disconnect();
+    }
   });
 });

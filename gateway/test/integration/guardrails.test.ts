@@ -54,6 +54,7 @@ beforeAll(async () => {
       'hook-closed': { kind: 'webhook', url: hooks.url, timeoutMs: 300, failMode: 'closed' },
       'hook-down': { kind: 'webhook', url: `http://127.0.0.1:${downPort}/check`, timeoutMs: 300, failMode: 'closed' },
       'hook-down-open': { kind: 'webhook', url: `http://127.0.0.1:${downPort}/check`, timeoutMs: 300, failMode: 'open' },
+      'hook-patient': { kind: 'webhook', url: hooks.url, timeoutMs: 10_000, failMode: 'open' },
     },
     routes: {
       'in-redact': route([echo('in-redact')], { input: ['mask-pii', 'no-codenames'] }),
@@ -74,6 +75,10 @@ beforeAll(async () => {
       'hook-down': route([echo('hook-down')], { input: ['hook-down'] }),
       'hook-down-open': route([echo('hook-down-open')], { input: ['hook-down-open'] }),
       'hook-output': route([echo('hook-output', 3)], { output: ['hook-closed'] }),
+      'hook-patient': route([echo('hook-patient')], { input: ['hook-patient'] }),
+      'call-redact': route([{ provider: 'up', model: 'call-echo-3~callredact' }], { output: ['mask-pii'] }),
+      'call-deny': route([{ provider: 'up', model: 'call-echo-3~calldeny' }], { output: ['no-secrets'] }),
+      'call-buffer': route([{ provider: 'up', model: 'call-echo-3~callbuffer' }], { output: ['buffer-pii'] }),
     },
   });
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'client', maxRetries: 0 });
@@ -150,6 +155,16 @@ describe('input guardrails', () => {
     expect(row.guardrail_verdicts).toEqual(['deny']);
     expect(row.request_body).toContain('my token is [GITHUB_TOKEN]');
     expect(JSON.stringify(row)).not.toContain(GITHUB_TOKEN);
+  });
+
+  it('deny sees through disguises: a zero-width space inside a token, full-width digits and ＠', async () => {
+    const before = upstream.requests.length;
+    const token = `${GITHUB_TOKEN.slice(0, 12)}\u200b${GITHUB_TOKEN.slice(12)}`;
+    expect((await refusal(chat('in-deny', `my token is ${token}`))).code).toBe('guardrail_denied:no-secrets');
+    const card = '４１１１ １１１１ １１１１ １１１１';
+    expect((await refusal(chat('out-deny', `card ${card}`))).code).toBe('guardrail_denied:deny-pii');
+    expect((await refusal(chat('out-deny', 'mail jane.doe＠example.com'))).code).toBe('guardrail_denied:deny-pii');
+    expect(upstream.requests.length).toBe(before + 2);
   });
 
   it('flag: the request goes through unchanged, tagged on the trace and in the reply header', async () => {
@@ -287,6 +302,55 @@ describe('output guardrails on streams', () => {
   });
 });
 
+describe("output guardrails on an answer's tool calls", () => {
+  const calls = (events: readonly string[]) => {
+    const byIndex = new Map<number, { id?: string; name?: string; args: string }>();
+    for (const event of events.filter((e) => e !== '[DONE]')) {
+      const parsed = JSON.parse(event) as { choices?: { delta?: { tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] } }[] };
+      for (const call of parsed.choices?.[0]?.delta?.tool_calls ?? []) {
+        const entry = byIndex.get(call.index) ?? { args: '' };
+        entry.id ??= call.id;
+        entry.name ??= call.function?.name;
+        entry.args += call.function?.arguments ?? '';
+        byIndex.set(call.index, entry);
+      }
+    }
+    return [...byIndex.values()];
+  };
+
+  it('JSON: the arguments are redacted (still JSON) or denied like any text', async () => {
+    const { data } = await client.chat.completions.create({ model: 'call-redact', messages: [{ role: 'user', content: `write to ${EMAIL} about PRJ-0042` }] }).withResponse();
+    const call = data.choices[0]!.message.tool_calls![0]! as { function: { name: string; arguments: string } };
+    expect(JSON.parse(call.function.arguments)).toEqual({ note: 'write to [EMAIL] about PRJ-0042' });
+    const denied = await refusal(chat('call-deny', `use ${GITHUB_TOKEN}`));
+    expect(denied.code).toBe('guardrail_denied:no-secrets');
+    expect(denied.message).not.toContain('ghp_');
+  });
+
+  it('incremental stream: the call is named at once, its arguments are held and released redacted; a deny ends the stream before any of the secret', async () => {
+    const { status, events } = await rawStream('call-redact', `write to ${EMAIL} please, then ${'carry on '.repeat(30)}`);
+    expect(status).toBe(200);
+    expect(events.at(-1)).toBe('[DONE]');
+    for (const event of events) expect(event).not.toMatch(/jane|example\.com/);
+    const [call] = calls(events);
+    expect(call).toMatchObject({ id: 'call_note', name: 'send_note' });
+    expect(JSON.parse(call!.args)).toEqual({ note: `write to [EMAIL] please, then ${'carry on '.repeat(30)}` });
+    // Released on the way, not all at the end.
+    expect(events.filter((e) => e.includes('"arguments":"') && !e.includes('"arguments":""')).length).toBeGreaterThan(3);
+
+    const denied = await rawStream('call-deny', `here: ${GITHUB_TOKEN} and more`);
+    expect(denied.events.join('')).not.toContain('ghp_');
+    expect(JSON.parse(denied.events.at(-1)!)).toMatchObject({ error: { code: 'guardrail_denied:no-secrets' } });
+  });
+
+  it('buffered stream: the arguments are checked with the rest of the answer, their chunking kept', async () => {
+    const { events } = await rawStream('call-buffer', `mail ${EMAIL} now`);
+    const [call] = calls(events);
+    expect(JSON.parse(call!.args)).toEqual({ note: 'mail [EMAIL] now' });
+    expect(events.filter((e) => e.includes('tool_calls')).length).toBeGreaterThan(3);
+  });
+});
+
 describe('webhook guardrails', () => {
   it('sends the texts with the request’s context and its configured headers; pass, flag, redact and deny come from the service', async () => {
     expect((await chat('hook-open', 'all good')).text).toBe('all good');
@@ -297,6 +361,21 @@ describe('webhook guardrails', () => {
     expect((await chat('hook-open', 'please REDACT this')).text).toBe('please [X] this');
     const denied = await refusal(chat('hook-open', 'DENY me'));
     expect(denied.code).toBe('guardrail_denied:hook-open');
+  });
+
+  it("the service's reason reaches the client and the trace bounded, on one line, without secrets or credentials", async () => {
+    const denied = await refusal(chat('hook-open', 'ECHO this'));
+    expect(denied.code).toBe('guardrail_denied:hook-open');
+    expect(denied.message).toContain('refused (called with [redacted]; found [GITHUB_TOKEN]) and more detail.');
+    const row = await storedTrace(gateway.app, denied.headers!.get('x-gateway-trace-id')!);
+    const findings = row.guardrail_findings[0]!;
+    expect(findings).toMatch(/^webhook: refused \(called with \[redacted\]; found \[GITHUB_TOKEN\]\) and more detail\./);
+    expect(findings.length).toBeLessThanOrEqual('webhook: '.length + 200);
+    for (const text of [denied.message, JSON.stringify(row)]) {
+      expect(text).not.toContain('hook-secret-123456');
+      expect(text).not.toContain('ghp_');
+      expect(text).not.toContain('\n');
+    }
   });
 
   it('fail-open: a slow service (past its timeout), one that answers garbage, a 500, a reset or a port nobody listens on let the request through', async () => {
@@ -320,6 +399,25 @@ describe('webhook guardrails', () => {
     }
     const down = await refusal(chat('hook-down', 'hello'));
     expect([down.status, down.code]).toEqual([503, 'guardrail_unavailable:hook-down']);
+  });
+
+  it('a client that leaves during the input check cancels the call to the service, and the request ends there', async () => {
+    const text = 'SLOW and then gone';
+    const leaving = new AbortController();
+    const sent = fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hook-patient', messages: [{ role: 'user', content: text }] }),
+      signal: leaving.signal,
+    }).catch(() => undefined);
+    await expect.poll(() => hooks.received.some((r) => r.body.texts.includes(text))).toBe(true);
+    leaving.abort();
+    await sent;
+    // The service's answer would have come (a pass, after its 2 s) and let the request through to the upstream.
+    await expect.poll(() => hooks.abandoned.includes(text)).toBe(true);
+    // A request sent after it went through whole (the one that left would have reached the upstream first).
+    expect((await chat('hook-patient', 'after the one that left')).text).toBe('after the one that left');
+    expect(upstream.requests.some((r) => JSON.stringify(r.body).includes(text))).toBe(false);
   });
 
   it('checks answers too (a stream is read whole for it)', async () => {

@@ -45,6 +45,14 @@ beforeAll(async () => {
       'web-search': { targets: [{ provider: 'local', model: 'gpt-x' }] },
       cached: { targets: [{ provider: 'local', model: 'gpt-cached' }], cache: { enabled: true } },
       split: { strategy: 'canary', canaryWeight: 50, baseline: { provider: 'local', model: 'gpt-baseline' }, canary: { provider: 'local', model: 'gpt-canary' } },
+      tiered: {
+        strategy: 'conditional',
+        branches: [
+          { name: 'premium', when: { 'metadata.tier': 'premium' }, target: { provider: 'claude', model: 'claude-haiku-4-5' } },
+          { name: 'ada', when: { user: 'ada' }, target: { provider: 'claude', model: 'claude-sonnet-4-5' } },
+        ],
+        default: { provider: 'local', model: 'gpt-x' },
+      },
     },
     auth: { adminKey: ADMIN_KEY, keys: [{ id: 'team', key: GATEWAY_KEY }] },
     telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-messages-')), flushIntervalMs: 50, logBodies: true },
@@ -255,6 +263,21 @@ describe('count_tokens', () => {
     expect(response.headers.get('x-gateway-usage-estimated')).toBeNull();
     expect(native.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
     expect(native.requests.at(-1)!.body).toEqual({ ...params, model: 'claude-haiku-4-5' });
+  });
+
+  it('a conditional route counts on the branch /v1/messages would take: by tag, by the end user, else the default', async () => {
+    const premium = await client.messages.countTokens({ ...params, model: 'tiered' }, { headers: { 'x-gateway-metadata': '{"tier":"premium"}' } }).withResponse();
+    expect(premium.response.headers.get('x-gateway-usage-estimated')).toBeNull();
+    expect(native.requests.at(-1)!.body).toMatchObject({ model: 'claude-haiku-4-5' });
+    const ada = await fetch(`${gateway.origin}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'x-api-key': GATEWAY_KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...params, model: 'tiered', metadata: { user_id: 'ada' } }),
+    });
+    expect(ada.status).toBe(200);
+    expect(native.requests.at(-1)!.body).toMatchObject({ model: 'claude-sonnet-4-5' });
+    const basic = await client.messages.countTokens({ ...params, model: 'tiered' }).withResponse();
+    expect(basic.response.headers.get('x-gateway-usage-estimated')).toBe('true');
   });
 
   it('the tokenizer estimate elsewhere, flagged; ?beta=true accepted', async () => {

@@ -5,7 +5,7 @@
  * retrieve / delete / input items, and what each upstream was actually sent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertOpenAISchema, assertResponse, assertResponseItemList } from '../helpers/openai-schemas.js';
+import { assertOpenAISchema, assertResponse, assertResponseItemList, assertResponseStreamEvent } from '../helpers/openai-schemas.js';
 import { create, startResponsesGateway, stream, type ResponsesGateway } from '../helpers/responses-client.js';
 
 let env: ResponsesGateway;
@@ -160,6 +160,34 @@ describe.each(CASES)('Responses API through $name', (provider) => {
     expect(events.find((event) => event.type === 'response.function_call_arguments.done')).toMatchObject({ arguments: call.arguments, name: call.name });
   });
 
+  it('retrieve with stream=true streams the stored response as events (the SDK resumes from starting_after); its items keep their ids', async () => {
+    for (const created of [
+      await create(env.client, { model: provider.model, input: 'Tell me something.' }),
+      await create(env.client, { model: provider.toolModel, input: 'Weather in Paris?', tools: [weatherTool] }),
+    ]) {
+      // The SDK adds output_text to a retrieved response: the wire form is what is compared.
+      const { output_text: _text, ...stored } = await env.client.responses.retrieve(created.id);
+      const events = [];
+      for await (const event of await env.client.responses.retrieve(created.id, { stream: true })) {
+        assertResponseStreamEvent(event);
+        events.push(event);
+      }
+      expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i));
+      expect(events[0]?.type).toBe('response.created');
+      const completed = events.at(-1);
+      if (completed?.type !== 'response.completed') throw new Error('no response.completed');
+      expect(JSON.parse(JSON.stringify(completed.response))).toEqual(JSON.parse(JSON.stringify(stored)));
+      const added = events.filter((event) => event.type === 'response.output_item.added').map((event) => event.item.id);
+      expect(added).toEqual(stored.output.map((item) => item.id));
+      // The SDK's way to resume a stream: from the start, keeping what follows starting_after.
+      const resumed = env.client.responses.stream({ response_id: created.id, starting_after: 2 });
+      const seen: number[] = [];
+      for await (const event of resumed) seen.push(event.sequence_number);
+      expect(seen).toEqual(events.slice(3).map((event) => event.sequence_number));
+      expect((await resumed.finalResponse()).id).toBe(created.id);
+    }
+  });
+
   it('delete answers {id, object, deleted} and the response is gone, for retrieval and for continuing', async () => {
     const response = await create(env.client, { model: provider.model, input: 'Forget me.' });
     const deleted = await env.client.responses.delete(response.id);
@@ -269,6 +297,24 @@ describe('Responses API state and request handling', () => {
     });
     expect((env.chat.requests.at(-1)!.body.tools as { function: { name: string } }[])[0]!.function.name).toBe('crm__lookup');
     expect(response.output[0]).toMatchObject({ type: 'function_call', name: 'lookup', namespace: 'crm' });
+  });
+
+  it('a namespaced call streamed back from the store names its tool as declared; starting_after is applied by the gateway; a bad stream flag is a 400 naming it', async () => {
+    const response = await create(env.client, {
+      model: 'chat/agent-model',
+      input: 'Look up the customer.',
+      tools: [{ type: 'namespace', name: 'crm', description: 'CRM tools', tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object', properties: {} }, strict: false }] }] as never,
+    });
+    const raw = async (query: string) => fetch(`${env.gateway.baseURL}/responses/${response.id}?${query}`);
+    const all = await (await raw('stream=true')).text();
+    const sequence = (text: string) => [...text.matchAll(/"sequence_number":(\d+)\}/g)].map((m) => Number(m[1]));
+    expect(all).toContain('"namespace":"crm","name":"lookup"');
+    const later = await raw('stream=true&starting_after=3');
+    expect(later.headers.get('content-type')).toContain('text/event-stream');
+    expect(sequence(await later.text())).toEqual(sequence(all).filter((n) => n > 3));
+    const bad = await raw('stream=maybe');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe('stream');
   });
 
   it('hosted tools: dropped for translated providers (named in x-gateway-dropped-tools), passed to native ones', async () => {

@@ -18,7 +18,7 @@ import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
 import { startMockUpstream, type MockUpstream } from '../helpers/mock-upstream.js';
-import { startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
+import { OPENAI_KEY, startNativeUpstreams, type NativeUpstreams } from '../helpers/native-upstreams.js';
 import { assertResponseStreamEvent } from '../helpers/openai-schemas.js';
 import { create, responsesProviders, stream } from '../helpers/responses-client.js';
 import { storedTrace } from '../helpers/trace-rows.js';
@@ -46,7 +46,7 @@ beforeAll(async () => {
         adminKeyHash: hash(ADMIN_KEY),
         keys: [
           { id: 'team-a', hash: hash(KEY_A), routes: ['*'] },
-          { id: 'team-b', hash: hash(KEY_B), routes: ['priced', 'cached', 'chat/*'] },
+          { id: 'team-b', hash: hash(KEY_B), routes: ['priced', 'cached', 'chat/*', 'native-shared'] },
         ],
       },
       telemetry: {
@@ -59,6 +59,7 @@ beforeAll(async () => {
       routes: {
         priced: { targets: [{ provider: 'chat', model: 'priced-model' }] },
         cached: { targets: [{ provider: 'chat', model: 'priced-model' }], cache: { enabled: true } },
+        'native-shared': { targets: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
         strict: { hostedTools: 'reject', targets: [{ provider: 'chat', model: 'small-model' }] },
         'strict-native-second': { hostedTools: 'reject', targets: [{ provider: 'chat', model: 'small-model' }, { provider: 'oai', model: 'gpt-4o-mini' }] },
       },
@@ -161,6 +162,29 @@ describe('keys', () => {
     await expect(a.responses.delete(mine.id)).rejects.toMatchObject({ status: 404 });
     await expect(a.responses.create({ model: 'chat/small-model', input: 'x', previous_response_id: mine.id })).rejects.toMatchObject({ status: 400, code: 'previous_response_not_found' });
     expect((await b.responses.retrieve(mine.id)).id).toBe(mine.id);
+  });
+
+  it("native answers carry the gateway's own response ids: an upstream that repeats its ids never clobbers another key's conversation", async () => {
+    // The native upstream replays one recorded response: the same upstream id every time.
+    const recorded = await fetch(`${native.url}/v1/responses`, { method: 'POST', headers: { authorization: `Bearer ${OPENAI_KEY}` }, body: JSON.stringify({ model: 'x', input: 'x' }) });
+    const upstreamId = ((await recorded.json()) as { id: string }).id;
+    const mine = await create(a, { model: 'native-shared', input: 'first, from team a' });
+    const theirs = await create(b, { model: 'native-shared', input: 'first, from team b' });
+    const streamed = (await stream(a, { model: 'native-shared', input: 'streamed, from team a' })).final;
+    expect(new Set([upstreamId, mine.id, theirs.id, streamed.id]).size).toBe(4);
+    const firstText = async (client: OpenAI, id: string) => {
+      const [item] = (await client.responses.inputItems.list(id, { order: 'asc' })).data as { content?: { text?: string }[] }[];
+      return item?.content?.[0]?.text;
+    };
+    expect(await firstText(a, mine.id)).toBe('first, from team a');
+    expect(await firstText(b, theirs.id)).toBe('first, from team b');
+    expect(await firstText(a, streamed.id)).toBe('streamed, from team a');
+    expect((await a.responses.retrieve(streamed.id)).id).toBe(streamed.id);
+    // Continuing team a's response sends team a's conversation upstream, and nothing of team b's.
+    await create(a, { model: 'native-shared', input: 'second', previous_response_id: mine.id });
+    const sent = JSON.stringify(native.requests.at(-1)!.body.input);
+    expect(sent).toContain('first, from team a');
+    expect(sent).not.toContain('team b');
   });
 
   it('route permissions apply; a request without a key is refused', async () => {

@@ -111,6 +111,41 @@ describe('input checks', () => {
   });
 });
 
+describe('disguised text', () => {
+  const ZWSP = '\u200b';
+  const token = `ghp_${'Ab1'.repeat(12)}`;
+  const disguisedToken = `${token.slice(0, 12)}${ZWSP}${token.slice(12, 30)}\u2060${token.slice(30)}`;
+  const fullWidthCard = '４１１１ １１１１ １１１１ １１１１';
+  const fullWidthEmail = 'ｊａｎｅ.doe＠example.com';
+
+  it('invisible characters inside a secret and full-width digits or ＠ do not hide it from deny and flag', async () => {
+    const deny = policyOf({ secrets: { kind: 'secrets', action: 'deny' } }, { input: ['secrets'] });
+    const error = await denial(checkInput(deny, runFor(chat(`token ${disguisedToken} here`))));
+    expect(error.code).toBe('guardrail_denied:secrets');
+    const flag = policyOf({ pii: { kind: 'pii', action: 'flag' }, words: { kind: 'words', words: ['refund'], action: 'flag' } }, { input: ['pii', 'words'] });
+    const run = runFor(chat(`card ${fullWidthCard}, mail ${fullWidthEmail}, a ｒｅｆ${ZWSP}ｕｎｄ please`));
+    await checkInput(flag, run);
+    expect(run.verdicts.map((v) => v.findings)).toEqual(['email:1,payment_card:1', 'word:1']);
+  });
+
+  it('redact replaces the original characters, invisible ones and wide ones included, and leaves the rest as it was', async () => {
+    const policy = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'redact' } }, { input: ['pii', 'secrets'] });
+    const body = chat(`Ｎｏｔｅ: card ${fullWidthCard}; mail ${fullWidthEmail}; key ${disguisedToken}${ZWSP}. ｃａｆé`);
+    await checkInput(policy, runFor(body));
+    expect((body.messages as JsonObject[])[0]!.content).toBe('Ｎｏｔｅ: card [PAYMENT_CARD]; mail [EMAIL]; key [GITHUB_TOKEN]. ｃａｆé');
+  });
+
+  it('an incremental stream check folds too: a disguised secret split across chunks is denied before any of it leaves', async () => {
+    const [secrets] = policyOf({ secrets: { kind: 'secrets', action: 'deny' } }, { output: ['secrets'] }).output as TextGuardrail[];
+    const pieces = ['Here: ', disguisedToken.slice(0, 9), disguisedToken.slice(9, 25), disguisedToken.slice(25), ' and more', ' never sent'];
+    const [first, ...rest] = streamChunks(pieces);
+    const guarded = guardStream([secrets!], runFor(chat('hi')), first, fromArray(rest));
+    const { texts, error } = await drain(guarded.rest, guarded.first);
+    expect(error?.code).toBe('guardrail_denied:secrets');
+    expect(texts.join('')).not.toContain('ghp_');
+  });
+});
+
 describe('output checks on a whole answer', () => {
   it('redacts a JSON answer in place', async () => {
     const policy = policyOf({ pii: { kind: 'pii', detectors: ['email'], action: 'redact', replacement: '<{type} removed>' } }, { output: ['pii'] });
@@ -146,6 +181,13 @@ describe('output checks on a whole answer', () => {
     expect((await checkAnswer(fromRequest, answer('{"answer": []}'), runFor(asked), undefined)).kind).toBe('deny');
     // No schema in the request: nothing to hold the answer to.
     expect((await checkAnswer(fromRequest, answer('prose'), runFor(chat('hi')), undefined)).kind).toBe('accept');
+
+    // The answer is the content: reasoning or a tool call's arguments that happen to fit never stand in for it.
+    const deny = policyOf({ shape: { kind: 'json_schema', schema, action: 'deny' } }, { output: ['shape'] });
+    const withoutContent = (extra: JsonObject): JsonObject => ({ choices: [{ index: 0, message: { role: 'assistant', content: null, ...extra }, finish_reason: 'stop' }] });
+    expect((await checkAnswer(deny, withoutContent({ reasoning_content: '{"answer": 1}' }), runFor(chat('hi')), undefined)).kind).toBe('deny');
+    const call = { tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{"answer": 1}' } }] };
+    expect((await checkAnswer(deny, withoutContent(call), runFor(chat('hi')), undefined)).kind).toBe('deny');
   });
 
   it('reads the reasoning beside the answer (reasoning_content, reasoning), after the answer itself', async () => {
@@ -305,6 +347,39 @@ describe('incremental stream checks', () => {
     expect((await drain(guarded.rest, guarded.first)).texts.join('')).toBe('to [EMAIL]');
   });
 
+  it("checks each tool call's arguments as a text of its own, and releases what is held with the finish, or after the end", async () => {
+    const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
+    const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const callDelta = (index: number, args: string, named = false) => ({
+      ...base,
+      choices: [{ index: 0, delta: { tool_calls: [{ index, ...(named ? { id: `call_${index}`, type: 'function' } : {}), function: { ...(named ? { name: 'send' } : {}), arguments: args } }] }, finish_reason: null }],
+    });
+    const chunks = (finish: boolean): JsonObject[] => [
+      callDelta(0, '', true),
+      callDelta(0, '{"to":"jane.doe@exa'),
+      callDelta(0, 'mple.com"}'),
+      callDelta(1, '{"cc":"', true),
+      callDelta(1, `${EMAIL}"}`),
+      ...(finish ? [{ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }] : []),
+    ];
+    for (const finish of [true, false]) {
+      const [first, ...rest] = chunks(finish);
+      const guarded = guardStream([pii!], runFor(chat('hi')), first, fromArray(rest));
+      const sent: JsonObject[] = [guarded.first!];
+      for (let next = await guarded.rest.next(); !next.done; next = await guarded.rest.next()) sent.push(next.value);
+      const args = new Map<number, string>();
+      const names: string[] = [];
+      for (const chunk of sent) {
+        for (const call of (((chunk.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.tool_calls as JsonObject[] | undefined) ?? []) {
+          const fn = call.function as JsonObject;
+          if (typeof fn.name === 'string') names.push(`${call.index as number}:${fn.name}`);
+          args.set(call.index as number, (args.get(call.index as number) ?? '') + String(fn.arguments ?? ''));
+        }
+      }
+      expect([finish, names, [...args]]).toEqual([finish, ['0:send', '1:send'], [[0, '{"to":"[EMAIL]"}'], [1, '{"cc":"[EMAIL]"}']]]);
+    }
+  });
+
   it('checks each choice of an n > 1 stream on its own', async () => {
     const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
     const base = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
@@ -336,7 +411,7 @@ describe('guardrail config', () => {
   it('reports every problem with its path', () => {
     const found = problems({
       guardrails: {
-        bad_regex: { kind: 'regex', patterns: ['ok', '(a+)+$', '('], action: 'redact' },
+        bad_regex: { kind: 'regex', patterns: ['ok', 'a(?=b)', '('], action: 'redact' },
         bad_detector: { kind: 'pii', detectors: ['emial'], action: 'flag' },
         bad_schema: { kind: 'json_schema', schema: { type: 'nonsense' }, action: 'retry' },
         bad_hook: { kind: 'webhook', url: 'ftp://x', action: 'deny' },
@@ -351,7 +426,7 @@ describe('guardrail config', () => {
     });
     expect(found).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^guardrails\.bad_regex\.patterns\.1: nested quantifiers/),
+        expect.stringMatching(/^guardrails\.bad_regex\.patterns\.1: not supported by RE2/),
         expect.stringMatching(/^guardrails\.bad_regex\.patterns\.2: not a valid regular expression/),
         expect.stringMatching(/^guardrails\.bad_detector\.detectors\.0: /),
         expect.stringMatching(/^guardrails\.bad_schema\.schema: not a usable JSON schema/),

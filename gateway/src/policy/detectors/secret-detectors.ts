@@ -43,6 +43,7 @@ export const privateKey: Detector = {
   name: 'private_key',
   // The BEGIN line is enough: from there the match runs to the END line or to the end of what arrived.
   holdback: 64,
+  patterns: [PEM_BEGIN],
   scan(text, found) {
     if (!text.includes('PRIVATE KEY')) return;
     PEM_BEGIN.lastIndex = 0;

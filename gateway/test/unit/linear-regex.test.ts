@@ -1,0 +1,124 @@
+/**
+ * Operator patterns (regex guardrails, routing conditions) run on client text: whatever an operator
+ * writes, matching must stay linear in the text. The four patterns below passed the old static rules and
+ * held the event loop for 10 s to a minute on a kilobyte or four; the bounds here are a correctness check
+ * (linear time finishes in milliseconds), not a benchmark.
+ */
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
+import { GuardrailSet } from '../../src/policy/compile-guardrails.js';
+import type { TextGuardrail } from '../../src/policy/guardrail.js';
+import { compileLinearRegex, linearRegexProblems } from '../../src/policy/linear-regex.js';
+import { compileCondition, MAX_REGEX_SUBJECT } from '../../src/routing/conditions.js';
+import { requestFacts } from '../../src/routing/request-facts.js';
+
+/** Each pattern, and text of the kind that made a backtracking engine try every way to split it. */
+const BACKTRACKING_CASES: readonly { pattern: string; text: string }[] = [
+  { pattern: '\\w*\\w*\\w*x', text: 'a'.repeat(1024) },
+  { pattern: '.*a.*b', text: 'a'.repeat(4096) },
+  { pattern: '[a-z]+[a-z]+[a-z]+[a-z]+!', text: 'a'.repeat(1024) },
+  { pattern: '\\d+[ -]?\\d+[ -]?\\d+x', text: '1'.repeat(1024) },
+  { pattern: '(a+)+$', text: `${'a'.repeat(1024)}!` },
+  { pattern: '\\w+@\\w+\\.com', text: 'a'.repeat(4096) },
+];
+
+function regexGuardrail(patterns: string[], flags = ''): TextGuardrail {
+  const config = validateConfig(
+    { providers: { m: { type: 'mock' } }, guardrails: { r: { kind: 'regex', patterns, flags, action: 'flag' } }, routing: { guardrails: { input: ['r'] } } },
+    {},
+    'test',
+  );
+  return new GuardrailSet(config.guardrails).policyFor(config.routing.guardrails, undefined)!.input[0] as TextGuardrail;
+}
+
+function elapsedMs(work: () => unknown): number {
+  const start = performance.now();
+  work();
+  return performance.now() - start;
+}
+
+describe('operator patterns match in linear time', () => {
+  it('a regex guardrail scans text built to make each pattern backtrack in well under a second', () => {
+    for (const { pattern, text } of BACKTRACKING_CASES) {
+      const guardrail = regexGuardrail([pattern]);
+      // A prompt of many such windows: 64 KB.
+      const prompt = text.repeat(Math.ceil(65_536 / text.length));
+      const ms = elapsedMs(() => guardrail.scan(prompt, () => undefined));
+      expect({ pattern, fast: ms < 1000 }).toEqual({ pattern, fast: true });
+    }
+  });
+
+  it('a routing condition tests a 1,024-character value against each pattern in well under a second', () => {
+    for (const { pattern, text } of BACKTRACKING_CASES) {
+      const condition = compileCondition({ 'metadata.tag': { regex: pattern } });
+      const facts = requestFacts({ model: 'chat', messages: [] }, { tag: text.slice(0, MAX_REGEX_SUBJECT) }, '', '');
+      const ms = elapsedMs(() => condition(facts));
+      expect({ pattern, fast: ms < 1000 }).toEqual({ pattern, fast: true });
+    }
+  });
+
+  it('the same patterns still find what they describe, alone or several in one guardrail', () => {
+    const hits = (pattern: string | string[], text: string): string[] => {
+      const out: string[] = [];
+      regexGuardrail([pattern].flat()).scan(text, (start, end, label) => out.push(`${label}:${text.slice(start, end)}`));
+      return out.sort();
+    };
+    expect(hits('\\w*\\w*\\w*x', 'aax bb')).toEqual(['pattern_0:aax']);
+    expect(hits('.*a.*b', 'xxaxxb\nab')).toEqual(['pattern_0:ab', 'pattern_0:xxaxxb']);
+    expect(hits('\\d+[ -]?\\d+[ -]?\\d+x', 'call 12 34-56x')).toEqual(['pattern_0:12 34-56x']);
+    expect(hits('\\w+@\\w+\\.com', 'mail jo@corp.com now')).toEqual(['pattern_0:jo@corp.com']);
+    expect(hits(['PRJ-\\d+', 'x(?<n>\\d)', 'y(?<n>\\d)'], 'PRJ-7 x1 y2')).toEqual(['pattern_0:PRJ-7', 'pattern_1:x1', 'pattern_2:y2']);
+    expect(hits(['PRJ-\\d+', 'nomatch'], `${'z'.repeat(10_000)} PRJ-12`)).toEqual(['pattern_0:PRJ-12']);
+  });
+});
+
+describe('operator pattern rules', () => {
+  it('refuses what RE2 cannot match in linear time, back-references, long patterns, bad syntax and flags', () => {
+    expect(linearRegexProblems('\\d{16}(?!\\d)')).toEqual([expect.stringContaining('not supported by RE2')]);
+    expect(linearRegexProblems('secret(?=:)')).toEqual([expect.stringContaining('not supported by RE2')]);
+    expect(linearRegexProblems('(a)\\1')).toEqual([expect.stringContaining('back-references')]);
+    expect(linearRegexProblems('(?<x>a)\\k<x>')).toEqual([expect.stringContaining('back-references')]);
+    expect(linearRegexProblems('a'.repeat(600))).toEqual([expect.stringContaining('longer than')]);
+    expect(linearRegexProblems('(unclosed')).toEqual([expect.stringContaining('not a valid regular expression')]);
+    expect(linearRegexProblems('a', 'g')).toEqual([expect.stringContaining('flags')]);
+  });
+
+  it('accepts ordinary patterns in JavaScript spelling, look-behind and nested repetition included', () => {
+    for (const ok of [
+      '^internal-\\d+$',
+      '\\bPRJ-\\d{4}\\b',
+      'password\\s*[:=]\\s*\\S+',
+      '\\b(?:foo|bar)\\b',
+      '(ab)?c+',
+      '(?:abc){3}',
+      '[(+*)]+x',
+      '\\p{L}{2,}',
+      '\\(\\d{3}\\) \\d{3}-\\d{4}',
+      '(?<!\\d)\\d{16}',
+      '(?<=secret: )\\w+',
+      '(?<name>\\d+)-x',
+      'caf\\u00e9',
+      '(a+)+$',
+      '\\\\+',
+    ]) {
+      expect([ok, linearRegexProblems(ok, 'u')]).toEqual([ok, []]);
+    }
+  });
+
+  it('flags: i, m and s mean what they mean in JavaScript; offsets are UTF-16 offsets', () => {
+    const spans = (source: string, flags: string, text: string): [number, number][] => {
+      const out: [number, number][] = [];
+      compileLinearRegex(source, flags).forEachMatch(text, (start, end) => out.push([start, end]));
+      return out;
+    };
+    expect(spans('prj-\\d+', 'i', 'PRJ-12')).toEqual([[0, 6]]);
+    expect(spans('prj-\\d+', '', 'PRJ-12')).toEqual([]);
+    expect(spans('^x$', 'm', 'a\nx\nb')).toEqual([[2, 3]]);
+    expect(spans('^x$', '', 'a\nx\nb')).toEqual([]);
+    expect(spans('a.b', 's', 'a\nb')).toEqual([[0, 3]]);
+    expect(spans('a.b', '', 'a\nb')).toEqual([]);
+    // An astral character is two UTF-16 units: offsets count them as JavaScript strings do.
+    expect(spans('caf\\u00e9', '', '😀😀 café')).toEqual([[5, 9]]);
+    expect(compileLinearRegex('^internal-').test('internal-7')).toBe(true);
+  });
+});
