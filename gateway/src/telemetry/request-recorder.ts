@@ -10,7 +10,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { genAiOperationName, genAiProviderName } from './gen-ai-names.js';
 import type { Tracing } from './otel.js';
 import type { PriceTable } from './pricing.js';
-import { redactedJson } from './redact.js';
+import { redactedJson, redactText } from './redact.js';
 import { isFailedRequest } from './request-failure.js';
 import type { RequestOutcome } from './request-outcome.js';
 import type { TelemetryConfig } from './telemetry-config.js';
@@ -30,6 +30,12 @@ export interface RecorderDeps {
   /** Rows reach a trace store (feedback can then name them). */
   stores: boolean;
 }
+
+/**
+ * The longest `user` a trace row keeps. OpenAI's API puts no bound on it, so requests are not refused for
+ * it; but one request's megabytes of `user` would otherwise be stored in its row even with bodies off.
+ */
+const MAX_STORED_USER_CHARS = 256;
 
 export class RequestRecorder {
   /** Recently finished trace ids, so feedback can find a trace before it reaches the store. */
@@ -136,14 +142,14 @@ export class RequestRecorder {
     }
     return {
       trace_id: outcome.traceId,
-      client_request_id: outcome.clientRequestId,
+      client_request_id: this.clientText(outcome.clientRequestId),
       ts_ms: outcome.startedAtMs,
       key_id: outcome.keyId,
-      route: outcome.route ?? '',
+      route: this.clientText(outcome.route ?? ''),
       operation: outcome.operation,
       provider: outcome.provider ?? '',
-      model: outcome.model ?? '',
-      requested_model: outcome.requestedModel ?? '',
+      model: this.clientText(outcome.model ?? ''),
+      requested_model: this.clientText(outcome.requestedModel ?? ''),
       variant: outcome.variant ?? '',
       stream: outcome.stream ? 1 : 0,
       status: outcome.status,
@@ -159,7 +165,7 @@ export class RequestRecorder {
       output_tokens: outcome.cache === 'HIT' ? 0 : (usage?.outputTokens ?? 0),
       usage_estimated: usage?.estimated ? 1 : 0,
       cost_usd: cost,
-      user: outcome.user,
+      user: this.clientText(outcome.user.length > MAX_STORED_USER_CHARS ? outcome.user.slice(0, MAX_STORED_USER_CHARS) : outcome.user),
       metadata_keys: Object.keys(metadata),
       metadata_values: Object.values(metadata),
       request_body: requestBody,
@@ -167,6 +173,17 @@ export class RequestRecorder {
       ...placementColumns(outcome.placement),
       ...policyColumns(outcome.branch, outcome.guardrails),
     };
+  }
+
+  /**
+   * A string the client chose that is stored and logged whatever `logBodies` says — its request id, the
+   * model it named (and, under `provider/model` addressing, the route and target model, which are that
+   * name), its user — with anything that looks like a credential, or is a secret the gateway
+   * holds, replaced, as in logged bodies: a client that puts a key where an id goes must not have it
+   * kept in every trace and log line.
+   */
+  private clientText(text: string): string {
+    return text === '' ? text : this.deps.scrubber.text(redactText(text));
   }
 
   private remember(traceId: string): void {
@@ -194,7 +211,7 @@ function spanAttributes(outcome: RequestOutcome, usage: Usage | undefined, ttftM
     'gateway.cache': outcome.cache,
     'gateway.attempts': outcome.attempts,
   };
-  if (outcome.requestedModel !== undefined) attributes['gen_ai.request.model'] = outcome.requestedModel;
+  if (outcome.requestedModel !== undefined) attributes['gen_ai.request.model'] = redactText(outcome.requestedModel);
   if (outcome.stream) attributes['gen_ai.request.stream'] = true;
   if (outcome.route) attributes['gateway.route'] = outcome.route;
   if (outcome.provider) attributes['gateway.provider'] = outcome.provider;

@@ -272,6 +272,29 @@ describe('redaction', () => {
     expect(logs).not.toContain('client-key-should-not-leak');
     expect(logs).not.toContain('sk-live-abcdefghijklmnopqrstuvwx');
   });
+  it("a client's request id, model name and user are stored and logged without credentials, and user at most 256 characters", async () => {
+    const clientKey = 'sk-proj-Abc123def456ghi789jkl';
+    const asked = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': clientKey },
+      body: JSON.stringify({ model: 'priced', user: 'u'.repeat(100_000), messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(asked.status).toBe(200);
+    const row = await traceOf(asked.headers.get('x-gateway-trace-id')!);
+    expect(row.client_request_id).toBe('[redacted]');
+    expect(row.user).toBe('u'.repeat(256));
+    // provider/model addressing passes the client's model name to the provider: the mock takes any.
+    const direct = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `sim/${clientKey}`, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(direct.status).toBe(200);
+    const directRow = await traceOf(direct.headers.get('x-gateway-trace-id')!);
+    expect(directRow).toMatchObject({ requested_model: 'sim/[redacted]', route: 'sim/[redacted]', model: '[redacted]', provider: 'sim' });
+    await expect.poll(() => logLines.join('')).toContain(direct.headers.get('x-gateway-trace-id')!);
+    expect(logLines.join('')).not.toContain(clientKey);
+  });
 });
 
 describe('feedback and export', () => {
