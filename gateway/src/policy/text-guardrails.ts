@@ -38,8 +38,9 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
     }
     case 'words': {
       // Written as the text is read: folded.
-      const pattern = wordPattern(config.words.map((word) => foldText(word)?.text ?? word), config.caseSensitive);
-      const longest = Math.max(...config.words.map((w) => w.length));
+      const words = config.words.map((word) => foldText(word).text);
+      const pattern = wordPattern(words, config.caseSensitive);
+      const longest = Math.max(...words.map((w) => w.length));
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
@@ -65,11 +66,10 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
   }
 }
 
-/** `scan` run on the folded text, its spans mapped back to the original's. */
-function folding(scan: Scan): Scan {
-  return (text, found) => {
-    const folded = foldText(text);
-    if (!folded) return scan(text, found);
+/** A scan of plain text run on the folded text, its spans mapped back to the original's. */
+function folding(scan: (text: string, found: (start: number, end: number, label: string) => void) => void): Scan {
+  return (folded, found) => {
+    if (folded.text === folded.original) return scan(folded.text, found);
     scan(folded.text, (start, end, label) => found(folded.originalStart(start), folded.originalEnd(end), label));
   };
 }
