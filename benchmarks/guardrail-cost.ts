@@ -81,6 +81,14 @@ function chunked(text: string): AsyncIterator<JsonObject> {
   return { next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }) };
 }
 
+/** ~16 KB of prose in scripts past ASCII, folding to itself but for a no-break space and a ligature per copy. */
+function otherScriptsText(): string {
+  const salted = 'Grüße aus München: die Straße ist gesperrt.\u00a0Привет, мир! Это обычный текст. 你好，世界。这是普通的文字。 ﬁle\n';
+  let text = '';
+  while (text.length < 16 * 1024) text += salted;
+  return text;
+}
+
 const WORDS = Array.from({ length: 1000 }, (_, i) => `term${i.toString(36)}x`);
 
 export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCostRow[]> {
@@ -100,6 +108,17 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   const regex = policyOf({ r: { kind: 'regex', patterns: ['\\bPRJ-\\d{4}\\b', 'internal[- ]only', '\\b[A-Z]{3}-\\d{6}\\b'], flags: 'i', action: 'flag' } }, { input: ['r'] }).input[0] as TextGuardrail;
   rows.push({ check: 'regex (3 patterns)', text: 'realistic', usPerKb: await measure(text.length, () => regex.scan(foldText(text), () => undefined), budgetMs) });
 
+  // Folding (what every text check reads) on text it changes nowhere, somewhere and everywhere.
+  const scripts = otherScriptsText();
+  const folds: [string, string][] = [
+    ['realistic', text],
+    ['other scripts (German, Russian, Chinese)', scripts],
+    ['1 MB of ASCII with one zero-width space', `${'lorem ipsum dolor sit amet '.repeat(38_000)}\u200b`],
+    ['a zero-width space every 3rd character', 'ab\u200b'.repeat(5462)],
+    ['full-width digits and letters', '４１１１ＡＢ'.repeat(2731)],
+  ];
+  for (const [label, sample] of folds) rows.push({ check: 'fold (NFKC, invisible characters out)', text: label, usPerKb: await measure(sample.length, () => foldText(sample), budgetMs) });
+
   // The input check end to end: a 4 KB chat request through pii redact + secrets deny (the key removed so it passes).
   const input = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } }, { input: ['pii', 'secrets'] });
   const prompt = text.slice(0, 4096).replace(/ghp_\w+/g, 'a key');
@@ -108,6 +127,16 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
     text: '4 KB chat request',
     usPerKb: await measure(prompt.length, () => {
       const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }] };
+      return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
+    }, budgetMs),
+  });
+
+  const scriptsPrompt = scripts.slice(0, 4096);
+  rows.push({
+    check: 'input check: pii redact + secrets deny',
+    text: '4 KB chat request in other scripts',
+    usPerKb: await measure(scriptsPrompt.length, () => {
+      const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: scriptsPrompt }] };
       return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
     }, budgetMs),
   });

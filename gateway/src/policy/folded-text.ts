@@ -65,13 +65,29 @@ export function foldText(text: string): FoldedText {
     const from = kind === ATTACHES && i > map.copyFrom ? i - 1 : i;
     let to = i + 1;
     while (to < n && KIND[text.charCodeAt(to)] === ATTACHES) to++;
-    const cluster = text.slice(from, to);
-    const visible = IGNORABLE.test(cluster) ? cluster.replace(IGNORABLES, '') : cluster;
-    const out = visible === '' ? '' : visible.normalize('NFKC');
-    if (out !== cluster) map.change(from, to, out);
+    const out = to - from <= 2 ? foldShort(text, from, to) : foldCluster(text.slice(from, to));
+    if (out !== undefined) map.change(from, to, out);
     i = to;
   }
   return map.finish();
+}
+
+function foldCluster(cluster: string): string | undefined {
+  const visible = IGNORABLE.test(cluster) ? cluster.replace(IGNORABLES, '') : cluster;
+  const out = visible === '' ? '' : visible.normalize('NFKC');
+  return out === cluster ? undefined : out;
+}
+
+/** What one code point (or a BMP one and its mark) folds to, remembered: the common changed clusters are few. */
+const SHORT = new Map<string, string | null>();
+function foldShort(text: string, from: number, to: number): string | undefined {
+  const cluster = text.slice(from, to);
+  let out = SHORT.get(cluster);
+  if (out === undefined) {
+    out = foldCluster(cluster) ?? null;
+    if (SHORT.size < 16_384) SHORT.set(cluster, out);
+  }
+  return out ?? undefined;
 }
 
 function unchanged(text: string): FoldedText {
@@ -79,42 +95,57 @@ function unchanged(text: string): FoldedText {
 }
 
 /**
- * The folded text as stretches: each either copied from the original or what one changed cluster folded
- * to. Kept as parallel arrays (small integers), one entry per stretch.
+ * The folded text as stretches, each either mapped unit for unit (text copied as it is, and characters
+ * that fold to one character) or what one cluster folded to. Kept as parallel arrays of small integers,
+ * one entry per stretch: text that folds to itself but for a few characters has a few entries.
  */
 class FoldMap {
-  /** Where the stretch being copied (not yet recorded) starts in the original. */
+  /** Where the text not yet added (it folds to itself) starts in the original. */
   copyFrom = 0;
+  private changed = false;
   private readonly parts: string[] = [];
   private foldedLength = 0;
-  /** Per stretch: where it starts in the folded text and in the original, its folded length, where it ends in the original (removed characters after it included), and whether it was copied. */
+  /** The unit-for-unit stretch being built: where it starts in the original and in the folded text. */
+  private openFrom = 0;
+  private openFoldedFrom = 0;
+  /** Per stretch: where it starts in the folded text and in the original, its folded length, where it ends in the original (removed characters after it included), and whether it maps unit for unit. */
   private readonly foldedStarts: number[] = [];
   private readonly originalStarts: number[] = [];
   private readonly lengths: number[] = [];
   private readonly originalEnds: number[] = [];
-  private readonly copied: boolean[] = [];
+  private readonly unitForUnit: boolean[] = [];
 
   constructor(private readonly original: string) {}
 
   /** The original [from, to) folds to `out` (which may be empty: invisible characters only). */
   change(from: number, to: number, out: string): void {
+    this.changed = true;
     this.copyUpTo(from);
+    this.copyFrom = to;
+    if (out.length === 1 && to - from === 1) {
+      this.add(out);
+      return;
+    }
+    this.closeOpen(from);
     if (out === '') {
       // Removed: it belongs to what comes before, so a match running to it runs through it.
       const last = this.originalEnds.length - 1;
       if (last >= 0) this.originalEnds[last] = to;
     } else {
-      this.push(from, to, out, false);
+      this.record(this.foldedLength, from, out.length, to, false);
+      this.add(out);
     }
-    this.copyFrom = to;
+    this.openFrom = to;
+    this.openFoldedFrom = this.foldedLength;
   }
 
   finish(): FoldedText {
     const { original } = this;
-    if (this.parts.length === 0 && this.copyFrom === 0) return unchanged(original);
+    if (!this.changed) return unchanged(original);
     this.copyUpTo(original.length);
+    this.closeOpen(original.length);
     const text = this.parts.join('');
-    const { foldedStarts, originalStarts, lengths, originalEnds, copied } = this;
+    const { foldedStarts, originalStarts, lengths, originalEnds, unitForUnit } = this;
     const stretchOf = (at: number): number => {
       let low = 0;
       let high = foldedStarts.length - 1;
@@ -131,29 +162,37 @@ class FoldMap {
       originalStart(start) {
         if (start >= text.length) return original.length;
         const s = stretchOf(start);
-        return (originalStarts[s] as number) + (copied[s] ? start - (foldedStarts[s] as number) : 0);
+        return (originalStarts[s] as number) + (unitForUnit[s] ? start - (foldedStarts[s] as number) : 0);
       },
       originalEnd(end) {
         if (end <= 0) return 0;
         const s = stretchOf(end - 1);
         const within = end - (foldedStarts[s] as number);
-        return copied[s] && within < (lengths[s] as number) ? (originalStarts[s] as number) + within : (originalEnds[s] as number);
+        return unitForUnit[s] && within < (lengths[s] as number) ? (originalStarts[s] as number) + within : (originalEnds[s] as number);
       },
     };
   }
 
   private copyUpTo(to: number): void {
-    if (to > this.copyFrom) this.push(this.copyFrom, to, this.original.slice(this.copyFrom, to), true);
+    if (to > this.copyFrom) this.add(this.original.slice(this.copyFrom, to));
     this.copyFrom = to;
   }
 
-  private push(from: number, to: number, out: string, copied: boolean): void {
+  private add(out: string): void {
     this.parts.push(out);
-    this.foldedStarts.push(this.foldedLength);
-    this.originalStarts.push(from);
-    this.lengths.push(out.length);
-    this.originalEnds.push(to);
-    this.copied.push(copied);
     this.foldedLength += out.length;
+  }
+
+  /** Ends the unit-for-unit stretch at `to` in the original. */
+  private closeOpen(to: number): void {
+    if (to > this.openFrom) this.record(this.openFoldedFrom, this.openFrom, to - this.openFrom, to, true);
+  }
+
+  private record(foldedStart: number, from: number, length: number, to: number, unitForUnit: boolean): void {
+    this.foldedStarts.push(foldedStart);
+    this.originalStarts.push(from);
+    this.lengths.push(length);
+    this.originalEnds.push(to);
+    this.unitForUnit.push(unitForUnit);
   }
 }

@@ -237,8 +237,15 @@ class IncrementalGuard {
 
 /** The end of `text` that folds to its last `count` characters (and the invisible ones among them). */
 function lastFolded(text: string, count: number): string {
-  const folded = foldText(text);
-  return folded.text.length <= count ? text : text.slice(folded.originalStart(folded.text.length - count));
+  // Folding the tail only, longer each time until it holds `count` folded characters: usually once.
+  for (let tail = count; ; tail *= 2) {
+    if (tail >= text.length) {
+      const folded = foldText(text);
+      return folded.text.length <= count ? text : text.slice(folded.originalStart(folded.text.length - count));
+    }
+    const folded = foldText(text.slice(-tail));
+    if (folded.text.length >= count) return text.slice(text.length - tail + folded.originalStart(folded.text.length - count));
+  }
 }
 
 /**

@@ -28,6 +28,8 @@ describe('folded text', () => {
     expect(origins('a\u200bb\u2060')).toEqual([['a', 'a\u200b'], ['b', 'b\u2060']]);
     expect(origins('\ufeffx\u{E0041}')).toEqual([['x', 'x\u{E0041}']]);
     expect(origins('a\ufe0f')).toEqual([['a', 'a\ufe0f']]);
+    expect(origins('\u200bab')).toEqual([['a', 'a'], ['b', 'b']]);
+    expect(origins('\u200b\u200b')).toEqual([]);
   });
 
   it('removes every default-ignorable and format code point this Node knows', () => {
