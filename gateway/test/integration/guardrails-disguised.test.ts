@@ -31,12 +31,10 @@ beforeAll(async () => {
       start: { kind: 'regex', patterns: ['^secret'], action: 'redact' },
       bounded: { kind: 'regex', patterns: ['\\bPRJ-\\d{4}\\b'], action: 'redact' },
     },
-    routes: Object.fromEntries(
-      ['secrets', 'pii', 'words', 'codes', 'pairs', 'pins'].flatMap((name) => [
-        [`out-${name}`, { ...echo(`out-${name}`), guardrails: { output: [name] } }],
-        [`in-${name}`, { ...echo(`in-${name}`), guardrails: { input: [name] } }],
-      ]).concat(['after', 'start', 'bounded'].map((name) => [`in-${name}`, { ...echo(`in-${name}`), guardrails: { input: [name] } }])),
-    ),
+    routes: Object.fromEntries([
+      ...['secrets', 'pii', 'words', 'codes', 'pairs', 'pins'].map((name) => [`out-${name}`, { ...echo(`out-${name}`), guardrails: { output: [name] } }]),
+      ...['pairs', 'pins', 'after', 'start', 'bounded'].map((name) => [`in-${name}`, { ...echo(`in-${name}`), guardrails: { input: [name] } }]),
+    ]),
   });
 });
 
@@ -103,6 +101,23 @@ describe('overlapping matches', () => {
       expect(await answer(`out-${name}`, content, true)).toBe(expected);
       await answer(`in-${name}`, content, false);
       expect(lastSent()).toBe(expected);
+    }
+  });
+});
+
+describe('operator patterns near the edge of a scanning window', () => {
+  it('see the text before the window: a look-behind still finds its value, ^ and \\b do not match inside a word', async () => {
+    const tail = ' z'.repeat(1000);
+    // `key=` ends exactly where a window starts.
+    const keyed = `${'a '.repeat(REGEX_WINDOW / 2 - 2)}key=SECRETVALUE more${tail}`;
+    await answer('in-after', keyed, false);
+    expect(lastSent()).toBe(keyed.replace('SECRETVALUE', '[REDACTED]'));
+    for (const [route, text] of [
+      ['in-start', `${'x'.repeat(REGEX_WINDOW)}secret${tail}`],
+      ['in-bounded', `${'x'.repeat(REGEX_WINDOW)}PRJ-1234${tail}`],
+    ] as const) {
+      await answer(route, text, false);
+      expect(lastSent()).toBe(text);
     }
   });
 });

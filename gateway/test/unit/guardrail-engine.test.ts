@@ -109,6 +109,23 @@ describe('input checks', () => {
     expect(body.prompt).toBe(text.replaceAll(/PRJ-\d{4}/g, '[REDACTED]'));
     expect(run.verdicts[0]!.findings).toBe('pattern_0:3');
   });
+
+  it('a window reads the text before it: look-behind, ^ and \\b mean at its start what they mean anywhere', async () => {
+    const redacted = async (pattern: string, text: string): Promise<string> => {
+      const body = { model: 'x', prompt: text };
+      await checkInput(policyOf({ r: { kind: 'regex', patterns: [pattern], action: 'redact' } }, { input: ['r'] }), runFor(body));
+      return body.prompt;
+    };
+    const tail = ' z'.repeat(1000);
+    // The window boundary falls right after `key=`, before `^`'s and `\b`'s match.
+    const keyed = `${'a '.repeat(REGEX_WINDOW / 2 - 2)}key=SECRETVALUE more${tail}`;
+    expect(await redacted('(?<=key=)\\w+', keyed)).toBe(keyed.replace('SECRETVALUE', '[REDACTED]'));
+    const glued = `${'x'.repeat(REGEX_WINDOW)}secret PRJ-1234${tail}`;
+    expect(await redacted('^secret', glued)).toBe(glued);
+    expect(await redacted('\\bPRJ-\\d{4}\\b', `${'x'.repeat(REGEX_WINDOW)}PRJ-1234${tail}`)).toBe(`${'x'.repeat(REGEX_WINDOW)}PRJ-1234${tail}`);
+    // At the start of the text they still match.
+    expect(await redacted('^secret', `secret${tail}`)).toBe(`[REDACTED]${tail}`);
+  });
 });
 
 describe('disguised text', () => {

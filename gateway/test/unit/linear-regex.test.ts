@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
 import { GuardrailSet } from '../../src/policy/compile-guardrails.js';
 import type { TextGuardrail } from '../../src/policy/guardrail.js';
 import { foldText } from '../../src/policy/folded-text.js';
-import { compileLinearRegex, linearRegexProblems } from '../../src/policy/linear-regex.js';
+import { compileLinearRegex, linearRegexProblems, withoutLookBehinds } from '../../src/policy/linear-regex.js';
 import { compileCondition, MAX_REGEX_SUBJECT } from '../../src/routing/conditions.js';
 import { requestFacts } from '../../src/routing/request-facts.js';
 
@@ -79,9 +80,43 @@ describe('operator pattern rules', () => {
     expect(linearRegexProblems('secret(?=:)')).toEqual([expect.stringContaining('not supported by RE2')]);
     expect(linearRegexProblems('(a)\\1')).toEqual([expect.stringContaining('back-references')]);
     expect(linearRegexProblems('(?<x>a)\\k<x>')).toEqual([expect.stringContaining('back-references')]);
-    expect(linearRegexProblems('a'.repeat(600))).toEqual([expect.stringContaining('longer than')]);
+    expect(linearRegexProblems('a'.repeat(600))).toEqual([expect.stringContaining('longer than'), expect.stringContaining('instructions')]);
     expect(linearRegexProblems('(unclosed')).toEqual([expect.stringContaining('not a valid regular expression')]);
     expect(linearRegexProblems('a', 'g')).toEqual([expect.stringContaining('flags')]);
+  });
+
+  it('refuses a pattern whose compiled program is too large to search cheaply, a bound that tightens with maxMatchChars', () => {
+    expect(linearRegexProblems('\\w{1000}')).toEqual([expect.stringContaining('1002 RE2 instructions, more than the 256 allowed')]);
+    expect(linearRegexProblems('[A-Za-z0-9]{32,256}')).toEqual([expect.stringContaining('instructions')]);
+    expect(linearRegexProblems('[A-Za-z0-9]{32,}')).toEqual([]);
+    // A look-behind keeps RE2 on its NFA: a tighter bound.
+    expect(linearRegexProblems('(?<=a)[a-z]{64}')).toEqual([expect.stringContaining('more than the 64 allowed with a look-behind')]);
+    expect(linearRegexProblems('(?<=a)[a-z]{32}')).toEqual([]);
+    const problems = (patterns: string[], maxMatchChars?: number): { path: string; message: string }[] => {
+      try {
+        validateConfig({ providers: { m: { type: 'mock' } }, guardrails: { keys: { kind: 'regex', patterns, action: 'redact', maxMatchChars } } }, {}, 'test');
+        return [];
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return error.problems.map(({ path, message }) => ({ path: path.join('.'), message: message.replace(/ \(.*$/, '') }));
+      }
+    };
+    expect(problems(['\\bPRJ-\\d{4}\\b', '\\w{1000}'])).toEqual([{ path: 'guardrails.keys.patterns.1', message: 'compiles to 1002 RE2 instructions, more than the 256 allowed' }]);
+    expect(problems(['[A-Za-z0-9]{64}'])).toEqual([]);
+    expect(problems(['[A-Za-z0-9]{64}'], 4096)).toEqual([{ path: 'guardrails.keys.patterns.0', message: 'compiles to 66 RE2 instructions, more than the 31 allowed with maxMatchChars 4096' }]);
+  });
+
+  it('a pattern with a look-behind is first asked about without it (a question RE2 answers with its DFA), and matches as written', () => {
+    expect(withoutLookBehinds('(?<=a(?<!b)c)[(?<=]\\(?<=x(?<!y)z')).toBe('(?:ac)[(?<=]\\(?<=xz');
+    const spans = (source: string, text: string): [number, number][] => {
+      const out: [number, number][] = [];
+      compileLinearRegex(source).forEachMatch(text, (start, end) => out.push([start, end]));
+      return out;
+    };
+    expect(spans('(?<=key=)\\w+', 'x key=abc keyabc')).toEqual([[6, 9]]);
+    expect(spans('(?<!\\d)\\d{3}', '1234 567')).toEqual([[0, 3], [5, 8]]);
+    expect(compileLinearRegex('(?<=key=)\\w+').test('key')).toBe(false);
+    expect(compileLinearRegex('(?<=key=)\\w+').test('=x key=')).toBe(false);
   });
 
   it('accepts ordinary patterns in JavaScript spelling, look-behind and nested repetition included', () => {
