@@ -189,6 +189,45 @@ export function anyOfLinearRegexes(sources: readonly string[], flags = ''): Pick
   }
 }
 
+/** JavaScript's `\s`: RE2's is `[\t\n\f\r ]`, so a vertical tab, a no-break or line separator between words would pass `ignore\s+previous`. */
+const JS_SPACE = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff';
+/** What JavaScript's `.` matches without the `s` flag: RE2's excludes `\n` only. */
+const JS_DOT = '[^\\n\\r\\u2028\\u2029]';
+
+/**
+ * The pattern with `\s`, `\S` and `.` spelt as JavaScript means them, where RE2 means less (`\s`) or more
+ * (`.`, which JavaScript keeps off `\r`, `\u2028` and `\u2029`). `\S` inside a class and `.` in a pattern
+ * with inline modifiers (`(?s:…)`) keep RE2's meaning; `^` and `$` with `m` keep RE2's (lines end at `\n`
+ * only): look-ahead would be needed to spell JavaScript's.
+ */
+export function asJavaScriptMeans(source: string, flags: string): string {
+  const translateDot = !flags.includes('s') && !/\(\?[ims-]+[:)]/.test(source);
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i] as string;
+    if (char === '\\') {
+      const next = source[i + 1];
+      if (next === 's') out += inClass ? JS_SPACE : `[${JS_SPACE}]`;
+      else if (next === 'S' && !inClass) out += `[^${JS_SPACE}]`;
+      else out += char + (next ?? '');
+      i++;
+    } else if (char === '[' && !inClass) {
+      inClass = true;
+      out += char;
+      if (source[i + 1] === '^') out += source[++i];
+    } else if (char === ']' && inClass) {
+      inClass = false;
+      out += char;
+    } else if (char === '.' && !inClass && translateDot) {
+      out += JS_DOT;
+    } else {
+      out += char;
+    }
+  }
+  return out;
+}
+
 function compileRE2(source: string, flags: string): RE2JSPattern {
   const RE2JS = engine();
   let bits = RE2JS.LOOKBEHINDS;
@@ -196,7 +235,7 @@ function compileRE2(source: string, flags: string): RE2JSPattern {
   if (flags.includes('m')) bits |= RE2JS.MULTILINE;
   if (flags.includes('s')) bits |= RE2JS.DOTALL;
   // JavaScript spellings RE2 writes otherwise (`\u00e9`, `(?<name>`, `[^]`) are translated first.
-  return RE2JS.compile(RE2JS.translateRegExp(source), bits);
+  return RE2JS.compile(RE2JS.translateRegExp(asJavaScriptMeans(source, flags)), bits);
 }
 
 /** RE2's message without its `error parsing regexp: ` prefix. */

@@ -119,6 +119,25 @@ describe('operator pattern rules', () => {
     expect(compileLinearRegex('(?<=key=)\\w+').test('=x key=')).toBe(false);
   });
 
+  it('\\s, \\S and . match what they match in JavaScript, where RE2 alone would differ', () => {
+    const spans = (source: string, text: string, flags = ''): [number, number][] => {
+      const out: [number, number][] = [];
+      compileLinearRegex(source, flags).forEachMatch(text, (start, end) => out.push([start, end]));
+      return out;
+    };
+    // RE2's \s is [\t\n\f\r ]: a line separator or a vertical tab between words would slip past it.
+    for (const space of ['\u2028', '\v', '\u00a0', '\u3000']) expect(spans('ignore\\s+previous', `ignore${space}previous`)).toEqual([[0, 15]]);
+    expect(spans('[\\s\\d]+', 'x\u2028 1x')).toEqual([[1, 4]]);
+    expect(spans('\\S+', 'ab\u2028cd')).toEqual([[0, 2], [3, 5]]);
+    // RE2's . matches \r, \u2028 and \u2029; JavaScript's does not, unless with s.
+    for (const separator of ['\r', '\u2028', '\u2029', '\n']) {
+      expect(spans('a.b', `a${separator}b`)).toEqual([]);
+      expect(spans('a.b', `a${separator}b`, 's')).toEqual([[0, 3]]);
+    }
+    expect(spans('[.]x', 'a.x')).toEqual([[1, 3]]);
+    expect(spans('\\.x', 'a.x bx')).toEqual([[1, 3]]);
+  });
+
   it('accepts ordinary patterns in JavaScript spelling, look-behind and nested repetition included', () => {
     for (const ok of [
       '^internal-\\d+$',
