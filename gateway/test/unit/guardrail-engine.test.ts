@@ -282,6 +282,21 @@ function fromArray(chunks: JsonObject[]): AsyncIterator<JsonObject> & { closed: 
 describe('incremental stream checks', () => {
   const guardrails = (config: Record<string, unknown>, names: string[]) => policyOf(config, { output: names }).output as TextGuardrail[];
 
+  it('held text that cannot go yet (a long run of invisible characters) is scanned again only once it has doubled', async () => {
+    let scans = 0;
+    const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['email'], action: 'redact' } }, ['pii']);
+    const counting: TextGuardrail = { ...pii!, scan: (text, found) => (scans++, pii!.scan(text, found)) };
+    const padded = `mail ${[...EMAIL].join('\u200b'.repeat(500))} done`;
+    const pieces = Array.from({ length: Math.ceil(padded.length / 8) }, (_, i) => padded.slice(i * 8, i * 8 + 8));
+    const [first, ...rest] = streamChunks(pieces);
+    const guarded = guardStream([counting], runFor(chat('hi')), first, fromArray(rest));
+    const { texts, error } = await drain(guarded.rest, guarded.first);
+    expect(error).toBeUndefined();
+    expect(texts.join('')).toBe('mail [EMAIL] done');
+    // 1,200 chunks; a scan per chunk once the holdback is full would be a thousand and more (quadratic in the run).
+    expect(scans).toBeLessThan(40);
+  });
+
   it('redact: a match split across chunks is held until recognised and never sent in part', async () => {
     const [pii] = guardrails({ pii: { kind: 'pii', detectors: ['payment_card'], action: 'redact' } }, ['pii']);
     const pieces = ['Your card ', '4111 11', '11 1111 ', '1111 is ', 'on file. ', 'x'.repeat(200)];
