@@ -122,24 +122,17 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   // The input check end to end: a 4 KB chat request through pii redact + secrets deny (the key removed so it passes).
   const input = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } }, { input: ['pii', 'secrets'] });
   const prompt = text.slice(0, 4096).replace(/ghp_\w+/g, 'a key');
-  rows.push({
-    check: 'input check: pii redact + secrets deny',
-    text: '4 KB chat request',
-    usPerKb: await measure(prompt.length, () => {
-      const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }] };
-      return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
-    }, budgetMs),
-  });
-
   const scriptsPrompt = scripts.slice(0, 4096);
-  rows.push({
-    check: 'input check: pii redact + secrets deny',
-    text: '4 KB chat request in other scripts',
-    usPerKb: await measure(scriptsPrompt.length, () => {
-      const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: scriptsPrompt }] };
-      return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
-    }, budgetMs),
-  });
+  for (const [label, content] of [['4 KB chat request', prompt], ['4 KB chat request in other scripts', scriptsPrompt]] as const) {
+    rows.push({
+      check: 'input check: pii redact + secrets deny',
+      text: label,
+      usPerKb: await measure(content.length, () => {
+        const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }] };
+        return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
+      }, budgetMs),
+    });
+  }
 
   // The incremental stream check: a 4 KB answer in 8-character deltas, redacting personal data as it passes.
   const output = policyOf({ pii: { kind: 'pii', action: 'redact' } }, { output: ['pii'] });
