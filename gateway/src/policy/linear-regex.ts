@@ -103,7 +103,7 @@ export function compileLinearRegex(source: string, flags = '', maxProgramSize = 
   const pattern = compileRE2(source, flags);
   // A look-behind keeps RE2 on its NFA, even for the yes/no question: ask the DFA about a pattern without it first.
   const lookBehindFree = withoutLookBehinds(source);
-  const first = lookBehindFree === source ? undefined : compileRE2(lookBehindFree, flags);
+  const first = lookBehindFree === source ? undefined : compileOrUndefined(lookBehindFree, flags);
   const occurs = (text: string): boolean => (first === undefined || first.test(text)) && pattern.test(text);
   return {
     programSize: pattern.programSize(),
@@ -151,10 +151,8 @@ export function withoutLookBehinds(source: string): string {
 
 /** Where the character class starting at `start` ends (just after its `]`). */
 function classEnd(source: string, start: number): number {
-  let i = start + 1;
-  if (source[i] === '^') i++;
-  if (source[i] === ']') i++; // `[]…]` and `[^]…]`: a literal `]` first (JavaScript reads `[]` as empty, RE2 does not take it: refused earlier)
-  for (; i < source.length; i++) {
+  // As JavaScript reads a class: it ends at the first `]` not escaped (`[]` is empty, `[^]` any character).
+  for (let i = start + 1; i < source.length; i++) {
     if (source[i] === '\\') i++;
     else if (source[i] === ']') return i + 1;
   }
@@ -181,12 +179,8 @@ function groupEnd(source: string, start: number): number {
  * same group).
  */
 export function anyOfLinearRegexes(sources: readonly string[], flags = ''): Pick<LinearRegex, 'test' | 'programSize'> | undefined {
-  try {
-    const pattern = compileRE2(sources.map((source) => `(?:${withoutLookBehinds(source)})`).join('|'), flags);
-    return { test: (text) => pattern.test(text), programSize: pattern.programSize() };
-  } catch {
-    return undefined;
-  }
+  const pattern = compileOrUndefined(sources.map((source) => `(?:${withoutLookBehinds(source)})`).join('|'), flags);
+  return pattern && { test: (text) => pattern.test(text), programSize: pattern.programSize() };
 }
 
 /** JavaScript's `\s`: RE2's is `[\t\n\f\r ]`, so a vertical tab, a no-break or line separator between words would pass `ignore\s+previous`. */
@@ -226,6 +220,14 @@ export function asJavaScriptMeans(source: string, flags: string): string {
     }
   }
   return out;
+}
+
+function compileOrUndefined(source: string, flags: string): RE2JSPattern | undefined {
+  try {
+    return compileRE2(source, flags);
+  } catch {
+    return undefined;
+  }
 }
 
 function compileRE2(source: string, flags: string): RE2JSPattern {
