@@ -17,7 +17,9 @@
  * its finishing chunk.
  *
  * Cost: the client sees each choice's text up to `holdback` + 32 characters later than it arrives (all of
- * it at the end), and each release scans the held text once.
+ * it at the end), and each release scans the held text once. The holdback is counted in characters of
+ * the folded text the checks read (folded-text.ts), so text padded with invisible characters is held
+ * longer, its padding with it.
  */
 import type { JsonObject } from '../providers/types.js';
 import type { TextGuardrail } from './guardrail.js';
