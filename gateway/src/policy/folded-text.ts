@@ -35,8 +35,8 @@ const KIND = new Uint8Array(0x10000);
   }
 }
 
-/** Past the first of these, a text may fold to something else; before it, it folds to itself. */
-const PAST_C1 = /[^\x00-\x9f]/g;
+/** Past the first of these, a text may fold to something else; before it (ASCII and the C1 controls), it folds to itself. */
+const PAST_C1 = /[^\x00-\x9f]/;
 
 export interface FoldedText {
   /** The text as it arrived. */
@@ -50,26 +50,26 @@ export interface FoldedText {
 
 /** `text` folded, with its map back to the original. */
 export function foldText(text: string): FoldedText {
-  PAST_C1.lastIndex = 0;
-  const first = PAST_C1.exec(text);
-  if (first === null) return unchanged(text);
-  const map = new FoldMap(text);
+  const first = text.search(PAST_C1);
+  if (first < 0) return unchanged(text);
+  // Made at the first change: most text past ASCII folds to itself, and then costs no allocation.
+  let map: FoldMap | undefined;
   const n = text.length;
-  for (let i = first.index; i < n; ) {
+  for (let i = first; i < n; ) {
     const kind = KIND[text.charCodeAt(i)] as number;
     if (kind === SELF) {
       i++;
       continue;
     }
     // A cluster: a base (the character before, for a mark that follows one copied as it is) and what attaches to it.
-    const from = kind === ATTACHES && i > map.copyFrom ? i - 1 : i;
+    const from = kind === ATTACHES && i > (map?.copyFrom ?? 0) ? i - 1 : i;
     let to = i + 1;
     while (to < n && KIND[text.charCodeAt(to)] === ATTACHES) to++;
     const out = to - from <= 2 ? foldShort(text, from, to) : foldCluster(text.slice(from, to));
-    if (out !== undefined) map.change(from, to, out);
+    if (out !== undefined) (map ??= new FoldMap(text)).change(from, to, out);
     i = to;
   }
-  return map.finish();
+  return map ? map.finish() : unchanged(text);
 }
 
 function foldCluster(cluster: string): string | undefined {
@@ -91,7 +91,24 @@ function foldShort(text: string, from: number, to: number): string | undefined {
 }
 
 function unchanged(text: string): FoldedText {
-  return { original: text, text, originalStart: (start) => Math.min(start, text.length), originalEnd: (end) => end };
+  return new UnchangedText(text);
+}
+
+/** Text that folds to itself (a class, not closures: made for every text checked, it must cost nothing). */
+class UnchangedText implements FoldedText {
+  constructor(readonly original: string) {}
+
+  get text(): string {
+    return this.original;
+  }
+
+  originalStart(start: number): number {
+    return Math.min(start, this.original.length);
+  }
+
+  originalEnd(end: number): number {
+    return end;
+  }
 }
 
 /**
@@ -102,24 +119,22 @@ function unchanged(text: string): FoldedText {
 class FoldMap {
   /** Where the text not yet added (it folds to itself) starts in the original. */
   copyFrom = 0;
-  private changed = false;
   private readonly parts: string[] = [];
   private foldedLength = 0;
   /** The unit-for-unit stretch being built: where it starts in the original and in the folded text. */
   private openFrom = 0;
   private openFoldedFrom = 0;
   /** Per stretch: where it starts in the folded text and in the original, its folded length, where it ends in the original (removed characters after it included), and whether it maps unit for unit. */
-  private readonly foldedStarts: number[] = [];
-  private readonly originalStarts: number[] = [];
-  private readonly lengths: number[] = [];
-  private readonly originalEnds: number[] = [];
-  private readonly unitForUnit: boolean[] = [];
+  readonly foldedStarts: number[] = [];
+  readonly originalStarts: number[] = [];
+  readonly lengths: number[] = [];
+  readonly originalEnds: number[] = [];
+  readonly unitForUnit: boolean[] = [];
 
   constructor(private readonly original: string) {}
 
   /** The original [from, to) folds to `out` (which may be empty: invisible characters only). */
   change(from: number, to: number, out: string): void {
-    this.changed = true;
     this.copyUpTo(from);
     this.copyFrom = to;
     if (out.length === 1 && to - from === 1) {
@@ -140,37 +155,9 @@ class FoldMap {
   }
 
   finish(): FoldedText {
-    const { original } = this;
-    if (!this.changed) return unchanged(original);
-    this.copyUpTo(original.length);
-    this.closeOpen(original.length);
-    const text = this.parts.join('');
-    const { foldedStarts, originalStarts, lengths, originalEnds, unitForUnit } = this;
-    const stretchOf = (at: number): number => {
-      let low = 0;
-      let high = foldedStarts.length - 1;
-      while (low < high) {
-        const middle = (low + high + 1) >> 1;
-        if ((foldedStarts[middle] as number) <= at) low = middle;
-        else high = middle - 1;
-      }
-      return low;
-    };
-    return {
-      original,
-      text,
-      originalStart(start) {
-        if (start >= text.length) return original.length;
-        const s = stretchOf(start);
-        return (originalStarts[s] as number) + (unitForUnit[s] ? start - (foldedStarts[s] as number) : 0);
-      },
-      originalEnd(end) {
-        if (end <= 0) return 0;
-        const s = stretchOf(end - 1);
-        const within = end - (foldedStarts[s] as number);
-        return unitForUnit[s] && within < (lengths[s] as number) ? (originalStarts[s] as number) + within : (originalEnds[s] as number);
-      },
-    };
+    this.copyUpTo(this.original.length);
+    this.closeOpen(this.original.length);
+    return new MappedText(this.original, this.parts.join(''), this);
   }
 
   private copyUpTo(to: number): void {
@@ -194,5 +181,42 @@ class FoldMap {
     this.lengths.push(length);
     this.originalEnds.push(to);
     this.unitForUnit.push(unitForUnit);
+  }
+}
+
+/** Text that folding changed, with the stretches that map it back. */
+class MappedText implements FoldedText {
+  constructor(
+    readonly original: string,
+    readonly text: string,
+    private readonly map: Pick<FoldMap, 'foldedStarts' | 'originalStarts' | 'lengths' | 'originalEnds' | 'unitForUnit'>,
+  ) {}
+
+  originalStart(start: number): number {
+    if (start >= this.text.length) return this.original.length;
+    const { originalStarts, foldedStarts, unitForUnit } = this.map;
+    const s = this.stretchOf(start);
+    return (originalStarts[s] as number) + (unitForUnit[s] ? start - (foldedStarts[s] as number) : 0);
+  }
+
+  originalEnd(end: number): number {
+    if (end <= 0) return 0;
+    const { originalStarts, foldedStarts, lengths, originalEnds, unitForUnit } = this.map;
+    const s = this.stretchOf(end - 1);
+    const within = end - (foldedStarts[s] as number);
+    return unitForUnit[s] && within < (lengths[s] as number) ? (originalStarts[s] as number) + within : (originalEnds[s] as number);
+  }
+
+  /** The stretch holding folded unit `at` (a binary search). */
+  private stretchOf(at: number): number {
+    const { foldedStarts } = this.map;
+    let low = 0;
+    let high = foldedStarts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if ((foldedStarts[middle] as number) <= at) low = middle;
+      else high = middle - 1;
+    }
+    return low;
   }
 }
