@@ -12,6 +12,7 @@ import { validateConfig } from '../gateway/src/config/load.js';
 import { GuardrailSet, type RoutePolicy } from '../gateway/src/policy/compile-guardrails.js';
 import { PII_CATALOGUE, SECRET_CATALOGUE } from '../gateway/src/policy/detectors/catalogue.js';
 import type { Detector } from '../gateway/src/policy/detectors/detector.js';
+import { foldText } from '../gateway/src/policy/folded-text.js';
 import type { TextGuardrail } from '../gateway/src/policy/guardrail.js';
 import { checkInput, startPolicyRun } from '../gateway/src/policy/run-guardrails.js';
 import { guardStream } from '../gateway/src/policy/stream-guard.js';
@@ -80,6 +81,14 @@ function chunked(text: string): AsyncIterator<JsonObject> {
   return { next: async () => (index < chunks.length ? { done: false, value: chunks[index++] as JsonObject } : { done: true, value: undefined }) };
 }
 
+/** ~16 KB of prose in scripts past ASCII, folding to itself but for a no-break space and a ligature per copy. */
+function otherScriptsText(): string {
+  const salted = 'Grüße aus München: die Straße ist gesperrt.\u00a0Привет, мир! Это обычный текст. 你好，世界。这是普通的文字。 ﬁle\n';
+  let text = '';
+  while (text.length < 16 * 1024) text += salted;
+  return text;
+}
+
 const WORDS = Array.from({ length: 1000 }, (_, i) => `term${i.toString(36)}x`);
 
 export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCostRow[]> {
@@ -95,21 +104,35 @@ export async function measureGuardrailCost(budgetMs = 150): Promise<GuardrailCos
   await detector('secrets (all 14 detectors)', [...SECRET_CATALOGUE.values()], text, 'realistic');
 
   const words = policyOf({ w: { kind: 'words', words: WORDS, action: 'flag' } }, { input: ['w'] }).input[0] as TextGuardrail;
-  rows.push({ check: 'words (1,000-word list)', text: 'realistic', usPerKb: await measure(text.length, () => words.scan(text, () => undefined), budgetMs) });
+  rows.push({ check: 'words (1,000-word list)', text: 'realistic', usPerKb: await measure(text.length, () => words.scan(foldText(text), () => undefined), budgetMs) });
   const regex = policyOf({ r: { kind: 'regex', patterns: ['\\bPRJ-\\d{4}\\b', 'internal[- ]only', '\\b[A-Z]{3}-\\d{6}\\b'], flags: 'i', action: 'flag' } }, { input: ['r'] }).input[0] as TextGuardrail;
-  rows.push({ check: 'regex (3 patterns)', text: 'realistic', usPerKb: await measure(text.length, () => regex.scan(text, () => undefined), budgetMs) });
+  rows.push({ check: 'regex (3 patterns)', text: 'realistic', usPerKb: await measure(text.length, () => regex.scan(foldText(text), () => undefined), budgetMs) });
+
+  // Folding (what every text check reads) on text it changes nowhere, somewhere and everywhere.
+  const scripts = otherScriptsText();
+  const folds: [string, string][] = [
+    ['realistic', text],
+    ['other scripts (German, Russian, Chinese)', scripts],
+    ['1 MB of ASCII with one zero-width space', `${'lorem ipsum dolor sit amet '.repeat(38_000)}\u200b`],
+    ['a zero-width space every 3rd character', 'ab\u200b'.repeat(5462)],
+    ['full-width digits and letters', '４１１１ＡＢ'.repeat(2731)],
+  ];
+  for (const [label, sample] of folds) rows.push({ check: 'fold (NFKC, invisible characters out)', text: label, usPerKb: await measure(sample.length, () => foldText(sample), budgetMs) });
 
   // The input check end to end: a 4 KB chat request through pii redact + secrets deny (the key removed so it passes).
   const input = policyOf({ pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } }, { input: ['pii', 'secrets'] });
   const prompt = text.slice(0, 4096).replace(/ghp_\w+/g, 'a key');
-  rows.push({
-    check: 'input check: pii redact + secrets deny',
-    text: '4 KB chat request',
-    usPerKb: await measure(prompt.length, () => {
-      const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: prompt }] };
-      return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
-    }, budgetMs),
-  });
+  const scriptsPrompt = scripts.slice(0, 4096);
+  for (const [label, content] of [['4 KB chat request', prompt], ['4 KB chat request in other scripts', scriptsPrompt]] as const) {
+    rows.push({
+      check: 'input check: pii redact + secrets deny',
+      text: label,
+      usPerKb: await measure(content.length, () => {
+        const body: JsonObject = { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }] };
+        return checkInput(input, startPolicyRun(requestFacts(body, undefined, '', ''), 'bench', []));
+      }, budgetMs),
+    });
+  }
 
   // The incremental stream check: a 4 KB answer in 8-character deltas, redacting personal data as it passes.
   const output = policyOf({ pii: { kind: 'pii', action: 'redact' } }, { output: ['pii'] });

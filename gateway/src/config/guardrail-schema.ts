@@ -4,7 +4,8 @@
  * load — patterns, detector names, JSON schemas, where it may be attached — with every problem reported.
  */
 import { z } from 'zod';
-import { linearRegexProblems } from '../policy/linear-regex.js';
+import { linearRegexProblems, MAX_PROGRAM_SIZE } from '../policy/linear-regex.js';
+import { maxRegexProgramSize } from '../policy/text-guardrails.js';
 import { detectorNames, PII_CATALOGUE, SECRET_CATALOGUE } from '../policy/detectors/catalogue.js';
 import { jsonSchemaProblems } from '../policy/json-schema.js';
 
@@ -21,13 +22,15 @@ const textFields = {
   stream: streamMode.optional(),
 };
 
-function patternList(flags: string) {
+function patternList(flags: string, maxMatchChars: number) {
+  const maxProgramSize = maxRegexProgramSize(maxMatchChars);
+  const why = maxProgramSize < MAX_PROGRAM_SIZE ? ` with maxMatchChars ${maxMatchChars}` : '';
   return z
     .array(z.string().min(1))
     .min(1)
     .superRefine((patterns, ctx) => {
       patterns.forEach((pattern, index) => {
-        for (const message of linearRegexProblems(pattern, flags)) ctx.addIssue({ code: 'custom', message, path: [index] });
+        for (const message of linearRegexProblems(pattern, flags, maxProgramSize, why)) ctx.addIssue({ code: 'custom', message, path: [index] });
       });
     });
 }
@@ -48,7 +51,7 @@ const regexGuardrail = z
     ...textFields,
   })
   .superRefine((value, ctx) => {
-    const result = patternList(value.flags).safeParse(value.patterns);
+    const result = patternList(value.flags, value.maxMatchChars).safeParse(value.patterns);
     if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: ['patterns', ...issue.path] });
   });
 

@@ -9,6 +9,7 @@
  */
 import type { JsonObject } from '../providers/types.js';
 import type { RequestFacts } from '../routing/request-facts.js';
+import type { FoldedText } from './folded-text.js';
 import type { GuardrailStage } from './verdict.js';
 
 export type StreamMode = 'buffer' | 'incremental';
@@ -22,10 +23,17 @@ interface Base {
 export interface TextGuardrail extends Base {
   readonly kind: 'text';
   readonly action: 'deny' | 'redact' | 'flag';
-  /** Trailing characters a stream keeps back so a match is recognised before any of it is sent. */
+  /**
+   * Trailing characters of the folded text (folded-text.ts) a stream keeps back so a match is recognised
+   * before any of it is sent.
+   */
   readonly holdback: number;
-  /** Calls `found` for every match: its span and what it is (`email`, `openai_key`, `pattern_0`, `word`). */
-  scan(text: string, found: (start: number, end: number, label: string) => void): void;
+  /**
+   * Reads the folded text (folded once per text, shared by every guardrail that reads it) and calls
+   * `found` for every match: its span in the original text and what it is (`email`, `openai_key`,
+   * `pattern_0`, `word`).
+   */
+  scan(text: FoldedText, found: (start: number, end: number, label: string) => void): void;
   /** The text a redacted match becomes. */
   replacement(label: string): string;
 }

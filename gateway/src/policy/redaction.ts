@@ -7,20 +7,25 @@ export interface Span {
   label: string;
 }
 
-/** The spans sorted, overlapping ones dropped (the earlier, then longer, one wins). */
-export function disjoint(spans: readonly Span[]): Span[] {
+/**
+ * The spans sorted, overlapping ones merged into one (labelled as the earliest): two matches that share
+ * characters are redacted as one span covering both, so neither leaves any of itself behind.
+ */
+export function mergeOverlaps<T extends Span>(spans: readonly T[]): T[] {
   const sorted = [...spans].sort((a, b) => a.start - b.start || b.end - a.end);
-  const out: Span[] = [];
-  let until = -1;
+  const out: T[] = [];
   for (const span of sorted) {
-    if (span.start < until) continue;
+    const last = out[out.length - 1];
+    if (last && span.start < last.end) {
+      if (span.end > last.end) out[out.length - 1] = { ...last, end: span.end };
+      continue;
+    }
     out.push(span);
-    until = span.end;
   }
   return out;
 }
 
-/** `text` with each span replaced; `spans` must be disjoint and sorted (see `disjoint`). */
+/** `text` with each span replaced; `spans` must be disjoint and sorted (see `mergeOverlaps`). */
 export function redact(text: string, spans: readonly Span[], replacement: (label: string) => string, offset = 0): string {
   let out = '';
   let at = offset;

@@ -9,7 +9,7 @@ import type { JsonObject } from '../providers/types.js';
 import type { RequestFacts } from '../routing/request-facts.js';
 import type { RoutePolicy } from './compile-guardrails.js';
 import type { Guardrail, SchemaGuardrail, TextGuardrail, WebhookGuardrail } from './guardrail.js';
-import { disjoint, summarise, type Span } from './redaction.js';
+import { mergeOverlaps, summarise, type Span } from './redaction.js';
 import { answerSegments, requestSegments, streamSegments, type TextSegment } from './text-segments.js';
 import type { GuardrailStage, GuardrailVerdict, Verdict } from './verdict.js';
 
@@ -121,13 +121,13 @@ function applyText(guardrail: TextGuardrail, stage: GuardrailStage, segments: re
   let firstPath: string | null = null;
   for (const segment of segments) {
     const spans: Span[] = [];
-    guardrail.scan(segment.text(), (start, end, label) => spans.push({ start, end, label }));
+    guardrail.scan(segment.folded(), (start, end, label) => spans.push({ start, end, label }));
     if (spans.length === 0) continue;
     firstPath ??= segment.path;
     for (const span of spans) counts.set(span.label, (counts.get(span.label) ?? 0) + 1);
     // A denied request is never sent: its matches are replaced too, so a trace that logs bodies keeps
     // what was refused without the text it was refused for.
-    if (guardrail.action === 'redact' || (guardrail.action === 'deny' && stage === 'input')) segment.redact(disjoint(spans), guardrail.replacement);
+    if (guardrail.action === 'redact' || (guardrail.action === 'deny' && stage === 'input')) segment.redact(mergeOverlaps(spans), guardrail.replacement);
   }
   if (counts.size === 0) {
     record(run, guardrail, stage, 'pass');

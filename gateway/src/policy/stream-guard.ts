@@ -17,15 +17,22 @@
  * its finishing chunk.
  *
  * Cost: the client sees each choice's text up to `holdback` + 32 characters later than it arrives (all of
- * it at the end), and each release scans the held text once.
+ * it at the end), and each release scans the held text once. The holdback is counted in characters of
+ * the folded text the checks read (folded-text.ts), so text padded with invisible characters is held
+ * longer, its padding with it.
  */
 import type { JsonObject } from '../providers/types.js';
 import type { TextGuardrail } from './guardrail.js';
-import { disjoint, summarise, type Span } from './redaction.js';
+import { foldText } from './folded-text.js';
+import { mergeOverlaps, summarise, type Span } from './redaction.js';
 import { deniedError, record, type PolicyRun } from './run-guardrails.js';
 import { chunkTextHolder, REASONING_KEYS, type ReasoningKey } from './text-segments.js';
 
-/** Released text kept before the held text, so look-behinds and naming words still see their context. */
+/**
+ * Released text kept before the held text, so look-behinds and naming words still see their context.
+ * Like the holdback, counted in characters of the folded text (folded-text.ts): what the checks read. A
+ * secret padded with invisible characters is as long, to them, as the plain one.
+ */
 const CONTEXT_CHARS = 64;
 /**
  * Text is released (and scanned) in batches of at least this many characters past the holdback: a scan
@@ -40,6 +47,8 @@ interface ChoiceState {
   pending: string;
   /** The end of what was released. */
   context: string;
+  /** How long `pending` must be before it is scanned again. */
+  scanAt: number;
   /** The choice has finished (its finish_reason came): everything was released. */
   done: boolean;
 }
@@ -123,7 +132,7 @@ class IncrementalGuard {
       return;
     }
     if (!state) {
-      state = { index, key, pending: '', context: '', done: false };
+      state = { index, key, pending: '', context: '', scanAt: this.holdback + RELEASE_BATCH, done: false };
       this.states.set(id, state);
     }
     state.pending += incoming ?? '';
@@ -174,22 +183,26 @@ class IncrementalGuard {
   /** Scans what is held, acts on complete matches, and returns the text that may go out now. */
   private release(state: ChoiceState, final: boolean): string {
     // Scanning costs the same for a few characters as for a batch: wait until a batch can be released.
-    if (!final && state.pending.length < this.holdback + RELEASE_BATCH) return '';
+    if (!final && state.pending.length < state.scanAt) return '';
     const text = state.context + state.pending;
     const offset = state.context.length;
+    const folded = foldText(text);
     const found: Found[] = [];
     this.guardrails.forEach((guardrail, g) =>
-      guardrail.scan(text, (start, end, label) => {
+      guardrail.scan(folded, (start, end, label) => {
         if (end > offset) found.push({ start: Math.max(start, offset), end, label, guardrail: g, complete: final || end < text.length });
       }),
     );
     for (const match of found) {
       if (match.complete && (this.guardrails[match.guardrail] as TextGuardrail).action === 'deny') this.deny(match);
     }
-    // Up to the holdback, but never into a match that may still grow; through a complete one.
+    found.sort((a, b) => a.start - b.start || b.end - a.end);
+    // Up to the holdback (the last `holdback` characters the checks read, and the original text they came
+    // from, invisible characters included), but never into a match that may still grow; through a
+    // complete one, and through any complete one overlapping that.
     let incomplete = Infinity;
     for (const match of found) if (!match.complete) incomplete = Math.min(incomplete, match.start);
-    let safe = Math.min(final ? text.length : text.length - this.holdback, incomplete);
+    let safe = Math.min(final ? text.length : folded.originalStart(Math.max(0, folded.text.length - this.holdback)), incomplete);
     for (const match of found) if (match.complete && match.start < safe && match.end > safe && match.end <= incomplete) safe = match.end;
     safe = Math.max(safe, offset);
 
@@ -202,13 +215,16 @@ class IncrementalGuard {
     }
     let out = '';
     let at = offset;
-    for (const span of disjoint(redacted) as Found[]) {
+    for (const span of mergeOverlaps(redacted)) {
       out += text.slice(at, span.start) + (this.guardrails[span.guardrail] as TextGuardrail).replacement(span.label);
       at = span.end;
     }
     out += text.slice(at, safe);
     state.pending = text.slice(safe);
-    state.context = (state.context + out).slice(-CONTEXT_CHARS);
+    // Held text that could not go yet (a match still growing, or invisible characters that make the
+    // holdback long) is scanned again once it has doubled, so a long one costs linear time, not quadratic.
+    state.scanAt = Math.max(this.holdback + RELEASE_BATCH, 2 * state.pending.length - this.holdback);
+    state.context = lastFolded(state.context + out, CONTEXT_CHARS);
     return out;
   }
 
@@ -218,6 +234,19 @@ class IncrementalGuard {
     this.finalize(match.guardrail);
     const guardrail = this.guardrails[match.guardrail] as TextGuardrail;
     throw deniedError(guardrail.name, 'output', summarise(counts), null, true);
+  }
+}
+
+/** The end of `text` that folds to its last `count` characters (and the invisible ones among them). */
+function lastFolded(text: string, count: number): string {
+  // Folding the tail only, longer each time until it holds `count` folded characters: usually once.
+  for (let tail = count; ; tail *= 2) {
+    if (tail >= text.length) {
+      const folded = foldText(text);
+      return folded.text.length <= count ? text : text.slice(folded.originalStart(folded.text.length - count));
+    }
+    const folded = foldText(text.slice(-tail));
+    if (folded.text.length >= count) return text.slice(text.length - tail + folded.originalStart(folded.text.length - count));
   }
 }
 

@@ -4,7 +4,7 @@
  * characters removed) and reports spans of the original.
  */
 import type { GuardrailConfig } from '../config/guardrail-schema.js';
-import { anyOfLinearRegexes, compileLinearRegex, type LinearRegex } from './linear-regex.js';
+import { anyOfLinearRegexes, BACKTRACK_BUDGET, compileLinearRegex, MAX_PROGRAM_SIZE, type LinearRegex } from './linear-regex.js';
 import { PII_CATALOGUE, SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import { foldText } from './folded-text.js';
 import type { StreamMode, TextGuardrail } from './guardrail.js';
@@ -13,11 +13,26 @@ type TextConfig = Extract<GuardrailConfig, { kind: 'regex' | 'words' | 'pii' | '
 type Scan = TextGuardrail['scan'];
 
 /**
- * Operator patterns run over windows of this many characters (overlapping by `maxMatchChars`). RE2 is
- * linear whatever the window; windows keep its slower search for positions (tens of µs per KB, against a
- * few for the yes/no question asked first) to the windows that hold a match.
+ * Operator patterns run over windows of at most this many characters, each read with `maxMatchChars` of
+ * the text before it (so look-behinds, `\b` and `^` see what precedes the window; matches starting there
+ * belong to the window before) and `maxMatchChars` + 1 after it (so a match starting in the window is
+ * whole, and `\b` and `$` see what follows it). RE2 is linear whatever the window; windows keep its
+ * slower search for positions (against the yes/no question asked first) to the windows that hold a match,
+ * and keep what it searches short enough for its backtracker (linear-regex.ts).
  */
 export const REGEX_WINDOW = 4096;
+/** The shortest window a guardrail may have: its patterns' size and `maxMatchChars` are refused at load beyond it. */
+const MIN_REGEX_WINDOW = 256;
+
+/** The window for patterns whose largest program is `programSize` instructions, read with `overlap` on each side. */
+export function regexWindow(programSize: number, overlap: number): number {
+  return Math.min(REGEX_WINDOW, Math.floor(BACKTRACK_BUDGET / programSize) - 2 * overlap - 1);
+}
+
+/** The largest program a `regex` guardrail's pattern may compile to, given its `maxMatchChars`. */
+export function maxRegexProgramSize(maxMatchChars: number): number {
+  return Math.min(MAX_PROGRAM_SIZE, Math.floor(BACKTRACK_BUDGET / (MIN_REGEX_WINDOW + 2 * maxMatchChars + 1)));
+}
 
 export function compileTextGuardrail(name: string, config: TextConfig): TextGuardrail {
   const stream: StreamMode = config.stream ?? 'incremental';
@@ -38,8 +53,9 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
     }
     case 'words': {
       // Written as the text is read: folded.
-      const pattern = wordPattern(config.words.map((word) => foldText(word)?.text ?? word), config.caseSensitive);
-      const longest = Math.max(...config.words.map((w) => w.length));
+      const words = config.words.map((word) => foldText(word).text);
+      const pattern = wordPattern(words, config.caseSensitive);
+      const longest = Math.max(...words.map((w) => w.length));
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
@@ -52,24 +68,26 @@ export function compileTextGuardrail(name: string, config: TextConfig): TextGuar
       };
     }
     case 'regex': {
-      const patterns = config.patterns.map((source) => compileLinearRegex(source, config.flags));
-      const any = patterns.length > 1 ? anyOfLinearRegexes(config.patterns, config.flags) : undefined;
       const overlap = config.maxMatchChars;
+      const patterns = config.patterns.map((source) => compileLinearRegex(source, config.flags, maxRegexProgramSize(overlap)));
+      const window = regexWindow(Math.max(...patterns.map((p) => p.programSize)), overlap);
+      // One automaton for all the patterns, where the backtracker takes a window for it too (should RE2's DFA give up on it).
+      const any = patterns.length > 1 ? anyOfLinearRegexes(config.patterns, config.flags) : undefined;
+      const anyFits = any !== undefined && regexWindow(any.programSize, overlap) >= window;
       return {
         ...base,
         replacement: (label) => (config.replacement !== undefined ? replacement(label) : '[REDACTED]'),
         holdback: overlap,
-        scan: folding((text, found) => scanWindowed(patterns, any, text, overlap, found)),
+        scan: folding((text, found) => scanWindowed(patterns, anyFits ? any : undefined, text, window, overlap, found)),
       };
     }
   }
 }
 
-/** `scan` run on the folded text, its spans mapped back to the original's. */
-function folding(scan: Scan): Scan {
-  return (text, found) => {
-    const folded = foldText(text);
-    if (!folded) return scan(text, found);
+/** A scan of plain text run on the folded text, its spans mapped back to the original's. */
+function folding(scan: (text: string, found: (start: number, end: number, label: string) => void) => void): Scan {
+  return (folded, found) => {
+    if (folded.text === folded.original) return scan(folded.text, found);
     scan(folded.text, (start, end, label) => found(folded.originalStart(start), folded.originalEnd(end), label));
   };
 }
@@ -93,23 +111,27 @@ function scanWindowed(
   patterns: readonly LinearRegex[],
   any: Pick<LinearRegex, 'test'> | undefined,
   text: string,
+  window: number,
   overlap: number,
   found: (start: number, end: number, label: string) => void,
 ): void {
   const reportedUntil = patterns.map(() => 0);
-  for (let from = 0; from < text.length || from === 0; from += REGEX_WINDOW) {
-    const to = Math.min(text.length, from + REGEX_WINDOW + overlap);
-    const window = from === 0 && to === text.length ? text : text.slice(from, to);
+  for (let from = 0; ; from += window) {
+    // Read with the text before the window (context) and after it (the rest of a match starting in it).
+    const lead = Math.min(from, overlap);
+    const sliceStart = from - lead;
+    const to = Math.min(text.length, from + window + overlap + 1);
     const last = to === text.length;
-    if (!any || any.test(window)) {
+    const slice = sliceStart === 0 && last ? text : text.slice(sliceStart, to);
+    if (!any || any.test(slice)) {
       patterns.forEach((pattern, index) =>
-        pattern.forEachMatch(window, (matchStart, matchEnd) => {
-          // Matches starting in the overlap belong to the next window (unless this is the last one).
-          if (matchStart >= REGEX_WINDOW && !last) return;
-          const start = from + matchStart;
+        pattern.forEachMatch(slice, (matchStart, matchEnd) => {
+          // Matches starting in the context belong to the window before; after the window, to the next one.
+          if (matchStart < lead || (matchStart >= lead + window && !last)) return;
+          const start = sliceStart + matchStart;
           if (start < (reportedUntil[index] as number)) return;
-          found(start, from + matchEnd, `pattern_${index}`);
-          reportedUntil[index] = from + matchEnd;
+          found(start, sliceStart + matchEnd, `pattern_${index}`);
+          reportedUntil[index] = sliceStart + matchEnd;
         }),
       );
     }

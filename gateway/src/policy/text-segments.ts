@@ -8,6 +8,7 @@
  * deltas, joined per choice and field (and per tool call). Images and audio are not text here.
  */
 import type { JsonObject } from '../providers/types.js';
+import { foldText, type FoldedText } from './folded-text.js';
 import { redact, redistribute, type Span } from './redaction.js';
 
 /** What a text is: the text itself (a message, a prompt), reasoning beside an answer, or a tool call's arguments. */
@@ -18,19 +19,33 @@ export interface TextSegment {
   readonly path: string;
   readonly kind: SegmentKind;
   text(): string;
+  /** The text folded for checks: folded once, shared by every check until the text changes. */
+  folded(): FoldedText;
   /** Replaces the whole text (a webhook's redaction). */
   replace(text: string): void;
   /** Replaces these spans (disjoint, sorted) of the text, keeping everything else where it was. */
   redact(spans: readonly Span[], replacement: (label: string) => string): void;
 }
 
+/** `text`'s folded form, kept while `text()` returns the same string. */
+function foldedOnce(text: () => string): () => FoldedText {
+  let last: FoldedText | undefined;
+  return () => {
+    const current = text();
+    if (last?.original !== current) last = foldText(current);
+    return last;
+  };
+}
+
 /** A string held at `container[key]`. */
 function fieldSegment(container: JsonObject | unknown[], key: string | number, path: string, kind: SegmentKind = 'text'): TextSegment {
   const holder = container as Record<string | number, unknown>;
+  const text = (): string => holder[key] as string;
   return {
     path,
     kind,
-    text: () => holder[key] as string,
+    text,
+    folded: foldedOnce(text),
     replace: (text) => {
       holder[key] = text;
     },
@@ -166,14 +181,22 @@ export function streamSegments(chunks: readonly JsonObject[]): TextSegment[] {
   const ordered = [...pieces].sort(([, a], [, b]) => order.indexOf(a.kind) - order.indexOf(b.kind));
   return ordered.map(([path, { kind, list }]) => {
     const texts = (): string[] => list.map((p) => p.holder[p.key] as string);
+    // Joined once, and again only after a check rewrote the pieces.
+    let joined: string | undefined;
+    const text = (): string => (joined ??= texts().join(''));
     return {
       path,
       kind,
-      text: () => texts().join(''),
-      replace: (text) => list.forEach((p, i) => (p.holder[p.key] = i === 0 ? text : '')),
+      text,
+      folded: foldedOnce(text),
+      replace: (replacement) => {
+        list.forEach((p, i) => (p.holder[p.key] = i === 0 ? replacement : ''));
+        joined = undefined;
+      },
       redact: (spans, replacement) => {
         const redacted = redistribute(texts(), spans, replacement);
         list.forEach((p, i) => (p.holder[p.key] = redacted[i] as string));
+        joined = undefined;
       },
     };
   });

@@ -21,7 +21,7 @@ import type { GuardrailConfig } from '../config/guardrail-schema.js';
 import { transportErrorCode } from '../upstream/transport-errors.js';
 import { SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import type { WebhookGuardrail, WebhookRequest, WebhookVerdict } from './guardrail.js';
-import { disjoint, redact, type Span } from './redaction.js';
+import { mergeOverlaps, redact, type Span } from './redaction.js';
 
 type WebhookConfig = Extract<GuardrailConfig, { kind: 'webhook' }>;
 
@@ -97,13 +97,16 @@ function parseVerdict(text: string | undefined, textCount: number, scrub: Scrub)
   };
 }
 
-/** The service's reason as the gateway repeats it: one line, credentials and secrets out, bounded. */
+/**
+ * The service's reason as the gateway repeats it: one line, credentials and secrets out, bounded. The
+ * whole reason is cleaned before it is cut (it is at most the answer's 1 MB): cut first, a credential
+ * behind a run of line breaks that collapse to one space would be cut before it was recognised.
+ */
 export function cleanReason(reason: string, scrub: Scrub): string {
-  // Read a little past the bound (a credential cut at it would no longer be recognised), then bound what is left.
-  const line = reason.slice(0, MAX_REASON_CHARS * 4).replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').trim();
+  const line = reason.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').trim();
   const spans: Span[] = [];
   for (const detector of CREDENTIALS) detector.scan(line, (start, end) => spans.push({ start, end, label: detector.name }));
-  const clean = scrub(redact(line, disjoint(spans), (label) => `[${label.toUpperCase()}]`));
+  const clean = scrub(redact(line, mergeOverlaps(spans), (label) => `[${label.toUpperCase()}]`));
   return clean.length <= MAX_REASON_CHARS ? clean : clean.slice(0, MAX_REASON_CHARS).replace(/[\uD800-\uDBFF]$/, '');
 }
 

@@ -376,6 +376,10 @@ describe('webhook guardrails', () => {
       expect(text).not.toContain('ghp_');
       expect(text).not.toContain('\n');
     }
+    // A credential behind line breaks that collapse to one space is recognised whole, not cut before it is read.
+    const padded = await refusal(chat('hook-open', 'PADDED this'));
+    expect(padded.message).toContain('(webhook: dump: [GITHUB_TOKEN])');
+    expect(padded.message).not.toMatch(/ghp_|Zx9/);
   });
 
   it('fail-open: a slow service (past its timeout), one that answers garbage, a 500, a reset or a port nobody listens on let the request through', async () => {

@@ -6,9 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/problems.js';
 import { GuardrailSet } from '../../src/policy/compile-guardrails.js';
 import type { TextGuardrail } from '../../src/policy/guardrail.js';
-import { compileLinearRegex, linearRegexProblems } from '../../src/policy/linear-regex.js';
+import { foldText } from '../../src/policy/folded-text.js';
+import { compileLinearRegex, linearRegexProblems, withoutLookBehinds } from '../../src/policy/linear-regex.js';
 import { compileCondition, MAX_REGEX_SUBJECT } from '../../src/routing/conditions.js';
 import { requestFacts } from '../../src/routing/request-facts.js';
 
@@ -43,7 +45,7 @@ describe('operator patterns match in linear time', () => {
       const guardrail = regexGuardrail([pattern]);
       // A prompt of many such windows: 64 KB.
       const prompt = text.repeat(Math.ceil(65_536 / text.length));
-      const ms = elapsedMs(() => guardrail.scan(prompt, () => undefined));
+      const ms = elapsedMs(() => guardrail.scan(foldText(prompt), () => undefined));
       expect({ pattern, fast: ms < 1000 }).toEqual({ pattern, fast: true });
     }
   });
@@ -60,7 +62,7 @@ describe('operator patterns match in linear time', () => {
   it('the same patterns still find what they describe, alone or several in one guardrail', () => {
     const hits = (pattern: string | string[], text: string): string[] => {
       const out: string[] = [];
-      regexGuardrail([pattern].flat()).scan(text, (start, end, label) => out.push(`${label}:${text.slice(start, end)}`));
+      regexGuardrail([pattern].flat()).scan(foldText(text), (start, end, label) => out.push(`${label}:${text.slice(start, end)}`));
       return out.sort();
     };
     expect(hits('\\w*\\w*\\w*x', 'aax bb')).toEqual(['pattern_0:aax']);
@@ -78,9 +80,62 @@ describe('operator pattern rules', () => {
     expect(linearRegexProblems('secret(?=:)')).toEqual([expect.stringContaining('not supported by RE2')]);
     expect(linearRegexProblems('(a)\\1')).toEqual([expect.stringContaining('back-references')]);
     expect(linearRegexProblems('(?<x>a)\\k<x>')).toEqual([expect.stringContaining('back-references')]);
-    expect(linearRegexProblems('a'.repeat(600))).toEqual([expect.stringContaining('longer than')]);
+    expect(linearRegexProblems('a'.repeat(600))).toEqual([expect.stringContaining('longer than'), expect.stringContaining('instructions')]);
     expect(linearRegexProblems('(unclosed')).toEqual([expect.stringContaining('not a valid regular expression')]);
     expect(linearRegexProblems('a', 'g')).toEqual([expect.stringContaining('flags')]);
+  });
+
+  it('refuses a pattern whose compiled program is too large to search cheaply, a bound that tightens with maxMatchChars', () => {
+    expect(linearRegexProblems('\\w{1000}')).toEqual([expect.stringContaining('1002 RE2 instructions, more than the 256 allowed')]);
+    expect(linearRegexProblems('[A-Za-z0-9]{32,256}')).toEqual([expect.stringContaining('instructions')]);
+    expect(linearRegexProblems('[A-Za-z0-9]{32,}')).toEqual([]);
+    // A look-behind keeps RE2 on its NFA: a tighter bound.
+    expect(linearRegexProblems('(?<=a)[a-z]{64}')).toEqual([expect.stringContaining('more than the 64 allowed with a look-behind')]);
+    expect(linearRegexProblems('(?<=a)[a-z]{32}')).toEqual([]);
+    const problems = (patterns: string[], maxMatchChars?: number): { path: string; message: string }[] => {
+      try {
+        validateConfig({ providers: { m: { type: 'mock' } }, guardrails: { keys: { kind: 'regex', patterns, action: 'redact', maxMatchChars } } }, {}, 'test');
+        return [];
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return error.problems.map(({ path, message }) => ({ path: path.join('.'), message: message.replace(/ \(.*$/, '') }));
+      }
+    };
+    expect(problems(['\\bPRJ-\\d{4}\\b', '\\w{1000}'])).toEqual([{ path: 'guardrails.keys.patterns.1', message: 'compiles to 1002 RE2 instructions, more than the 256 allowed' }]);
+    expect(problems(['[A-Za-z0-9]{64}'])).toEqual([]);
+    expect(problems(['[A-Za-z0-9]{64}'], 4096)).toEqual([{ path: 'guardrails.keys.patterns.0', message: 'compiles to 66 RE2 instructions, more than the 31 allowed with maxMatchChars 4096' }]);
+  });
+
+  it('a pattern with a look-behind is first asked about without it (a question RE2 answers with its DFA), and matches as written', () => {
+    expect(withoutLookBehinds('(?<=a(?<!b)c)[(?<=]\\(?<=x(?<!y)z')).toBe('(?:ac)[(?<=]\\(?<=xz');
+    const spans = (source: string, text: string): [number, number][] => {
+      const out: [number, number][] = [];
+      compileLinearRegex(source).forEachMatch(text, (start, end) => out.push([start, end]));
+      return out;
+    };
+    expect(spans('(?<=key=)\\w+', 'x key=abc keyabc')).toEqual([[6, 9]]);
+    expect(spans('(?<!\\d)\\d{3}', '1234 567')).toEqual([[0, 3], [5, 8]]);
+    expect(compileLinearRegex('(?<=key=)\\w+').test('key')).toBe(false);
+    expect(compileLinearRegex('(?<=key=)\\w+').test('=x key=')).toBe(false);
+  });
+
+  it('\\s, \\S and . match what they match in JavaScript, where RE2 alone would differ', () => {
+    const spans = (source: string, text: string, flags = ''): [number, number][] => {
+      const out: [number, number][] = [];
+      compileLinearRegex(source, flags).forEachMatch(text, (start, end) => out.push([start, end]));
+      return out;
+    };
+    // RE2's \s is [\t\n\f\r ]: a line separator or a vertical tab between words would slip past it.
+    for (const space of ['\u2028', '\v', '\u00a0', '\u3000']) expect(spans('ignore\\s+previous', `ignore${space}previous`)).toEqual([[0, 15]]);
+    expect(spans('[\\s\\d]+', 'x\u2028 1x')).toEqual([[1, 4]]);
+    expect(spans('\\S+', 'ab\u2028cd')).toEqual([[0, 2], [3, 5]]);
+    // RE2's . matches \r, \u2028 and \u2029; JavaScript's does not, unless with s.
+    for (const separator of ['\r', '\u2028', '\u2029', '\n']) {
+      expect(spans('a.b', `a${separator}b`)).toEqual([]);
+      expect(spans('a.b', `a${separator}b`, 's')).toEqual([[0, 3]]);
+    }
+    expect(spans('[.]x', 'a.x')).toEqual([[1, 3]]);
+    expect(spans('\\.x', 'a.x bx')).toEqual([[1, 3]]);
   });
 
   it('accepts ordinary patterns in JavaScript spelling, look-behind and nested repetition included', () => {
