@@ -22,6 +22,7 @@ import { transportErrorCode } from '../upstream/transport-errors.js';
 import { SECRET_CATALOGUE, selectDetectors } from './detectors/catalogue.js';
 import type { WebhookGuardrail, WebhookRequest, WebhookVerdict } from './guardrail.js';
 import { mergeOverlaps, redact, type Span } from './redaction.js';
+import { foldText } from './folded-text.js';
 
 type WebhookConfig = Extract<GuardrailConfig, { kind: 'webhook' }>;
 
@@ -98,12 +99,14 @@ function parseVerdict(text: string | undefined, textCount: number, scrub: Scrub)
 }
 
 /**
- * The service's reason as the gateway repeats it: one line, credentials and secrets out, bounded. The
+ * The service's reason as the gateway repeats it: one line, folded, credentials and secrets out, bounded. The
  * whole reason is cleaned before it is cut (it is at most the answer's 1 MB): cut first, a credential
  * behind a run of line breaks that collapse to one space would be cut before it was recognised.
  */
 export function cleanReason(reason: string, scrub: Scrub): string {
-  const line = reason.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').trim();
+  // Folded as the checks read text (NFKC, invisible characters out): a key with zero-width spaces between
+  // its characters is still a key.
+  const line = foldText(reason.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ')).text.trim();
   const spans: Span[] = [];
   for (const detector of CREDENTIALS) detector.scan(line, (start, end) => spans.push({ start, end, label: detector.name }));
   const clean = scrub(redact(line, mergeOverlaps(spans), (label) => `[${label.toUpperCase()}]`));

@@ -4,6 +4,7 @@
  *
  *   ECHO     {"verdict": "deny", "reason": a long one quoting the authorization header it was sent and a key}
  *   PADDED   {"verdict": "deny", "reason": a key after 760 characters of line breaks}
+ *   INVISIBLE {"verdict": "deny", "reason": a key with a zero-width space between its characters}
  *   DENY     {"verdict": "deny", "reason": "…"}
  *   FLAG     {"verdict": "flag", "reason": "…"}
  *   REDACT   {"verdict": "redact", "texts": [each text with REDACT replaced by [X]]}
@@ -53,6 +54,7 @@ export async function startWebhookServer(slowMs = 2000): Promise<WebhookServer> 
         const reason = `refused (called with ${String(req.headers.authorization)}; found ghp_${'Ab1'.repeat(12)})\n${'and more detail. '.repeat(40)}`;
         json(200, { verdict: 'deny', reason });
       } else if (all.includes('PADDED')) json(200, { verdict: 'deny', reason: `dump:${'\r\n'.repeat(380)}ghp_${'Zx9'.repeat(12)}` });
+      else if (all.includes('INVISIBLE')) json(200, { verdict: 'deny', reason: `dump: ${[...`ghp_${'Zx9'.repeat(12)}`].join('\u200b')}` });
       else if (all.includes('DENY')) json(200, { verdict: 'deny', reason: 'policy 7 forbids this' });
       else if (all.includes('FLAG')) json(200, { verdict: 'flag', reason: 'looks odd' });
       else if (all.includes('REDACT')) json(200, { verdict: 'redact', texts: body.texts.map((text) => text.replaceAll('REDACT', '[X]')) });

@@ -380,6 +380,10 @@ describe('webhook guardrails', () => {
     const padded = await refusal(chat('hook-open', 'PADDED this'));
     expect(padded.message).toContain('(webhook: dump: [GITHUB_TOKEN])');
     expect(padded.message).not.toMatch(/ghp_|Zx9/);
+    // …and one with invisible characters between its characters is recognised as the checks read it: folded.
+    const invisible = await refusal(chat('hook-open', 'INVISIBLE this'));
+    expect(invisible.message).toContain('(webhook: dump: [GITHUB_TOKEN])');
+    expect(invisible.message.replace(/[\u200b]/g, '')).not.toMatch(/ghp_|Zx9/);
   });
 
   it('fail-open: a slow service (past its timeout), one that answers garbage, a 500, a reset or a port nobody listens on let the request through', async () => {
