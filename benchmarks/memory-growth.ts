@@ -9,10 +9,11 @@
  * - RSS after those collections, split from /proc/<pid>/smaps: files (node, libduckdb.so, …), the brk
  *   heap (glibc's main arena), anonymous mappings (V8's pages, glibc's thread arenas, DuckDB's jemalloc);
  * - with `--native` (gdb attached between scenarios): glibc's arenas (malloc_stats: system bytes and in
- *   use), DuckDB's jemalloc (allocated, active, resident), and RSS after glibc's malloc_trim(0) — what
- *   glibc holds free but does not give back.
+ *   use) and DuckDB's jemalloc (allocated, resident); with `--trim` also RSS after glibc's malloc_trim(0)
+ *   — what glibc holds free but does not give back (the next scenario then starts from the trimmed heap).
  *
- *   tsx benchmarks/memory-growth.ts --rounds 2 --native [--only 'chat JSON'] [--snapshot]
+ *   tsx benchmarks/memory-growth.ts --rounds 2 --native [--trim] [--only 'chat JSON'] [--snapshot] \
+ *     [--env DUCKDB_JE_MALLOC_CONF=dirty_decay_ms:0]
  *
  * `--snapshot` writes heap snapshots of both threads after each round (into the printed directory), for
  * comparison in Chrome's DevTools.
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     only: { type: 'string', multiple: true, default: [] },
     native: { type: 'boolean', default: false },
+    trim: { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
     env: { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
@@ -81,20 +83,41 @@ function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 102.4) / 10;
 }
 
-/** Resident MiB by kind of mapping. */
-function smapsSplit(pid: number): { files: number; duckdbLib: number; nodeBinary: number; brk: number; anon: number } {
-  const split = { files: 0, duckdbLib: 0, nodeBinary: 0, brk: 0, anon: 0 };
-  let kind: keyof typeof split = 'anon';
+/**
+ * Resident MiB by kind of mapping. glibc's thread arenas are recognisable: each heap is a 64 MiB-aligned
+ * anonymous mapping followed by its PROT_NONE remainder, 64 MiB together. LazyFree: pages an allocator
+ * gave back with MADV_FREE, still counted in RSS until the kernel needs them.
+ */
+function smapsSplit(pid: number): { files: number; duckdbLib: number; nodeBinary: number; brk: number; anon: number; glibcArenas: number; lazyFree: number } {
+  interface Mapping {
+    start: bigint;
+    end: bigint;
+    perms: string;
+    name: string;
+    rssKb: number;
+    lazyFreeKb: number;
+  }
+  const mappings: Mapping[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (header) {
-      const name = header[1]!;
-      kind = name === '' ? 'anon' : name === '[heap]' ? 'brk' : name.startsWith('[') ? 'anon' : name.includes('libduckdb') ? 'duckdbLib' : name.endsWith('/node') ? 'nodeBinary' : 'files';
+      mappings.push({ start: BigInt(`0x${header[1]}`), end: BigInt(`0x${header[2]}`), perms: header[3]!, name: header[4]!, rssKb: 0, lazyFreeKb: 0 });
       continue;
     }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) split[kind] += Number(rss[1]) / 1024;
+    const field = /^(Rss|LazyFree):\s+(\d+) kB/.exec(line);
+    if (field && mappings.length > 0) mappings.at(-1)![field[1] === 'Rss' ? 'rssKb' : 'lazyFreeKb'] += Number(field[2]);
   }
+  const HEAP = 64n << 20n;
+  const split = { files: 0, duckdbLib: 0, nodeBinary: 0, brk: 0, anon: 0, glibcArenas: 0, lazyFree: 0 };
+  mappings.forEach((m, i) => {
+    const next = mappings[i + 1];
+    const glibcHeap = m.name === '' && m.start % HEAP === 0n && (m.end - m.start === HEAP || (next?.perms.startsWith('---') && next.start === m.end && next.end - m.start === HEAP));
+    const kind: keyof typeof split =
+      m.name === '' || (m.name.startsWith('[') && m.name !== '[heap]') ? 'anon' : m.name === '[heap]' ? 'brk' : m.name.includes('libduckdb') ? 'duckdbLib' : m.name.endsWith('/node') ? 'nodeBinary' : 'files';
+    split[kind] += m.rssKb / 1024;
+    if (glibcHeap) split.glibcArenas += m.rssKb / 1024;
+    split.lazyFree += m.lazyFreeKb / 1024;
+  });
   for (const key of Object.keys(split) as Array<keyof typeof split>) split[key] = Math.round(split[key] * 10) / 10;
   return split;
 }
@@ -103,13 +126,10 @@ function smapsSplit(pid: number): { files: number; duckdbLib: number; nodeBinary
  * glibc's arenas and DuckDB's jemalloc, read with gdb attached (the process is paused meanwhile), then
  * malloc_trim(0). The allocators print to the gateway's stderr, which goes to `stderrFile`.
  */
-function nativeHeaps(pid: number, stderrFile: string): { glibcSystem: number; glibcInUse: number; jeAllocated: number; jeResident: number; rssAfterTrim: number } {
+function nativeHeaps(pid: number, stderrFile: string, trim: boolean): { glibcSystem: number; glibcInUse: number; jeAllocated: number; jeResident: number; rssAfterTrim: number | undefined } {
   const before = readFileSync(stderrFile, 'utf8').length;
-  execFileSync(
-    'gdb',
-    ['-p', String(pid), '-batch', '-ex', 'call (void)malloc_stats()', '-ex', 'call (void)duckdb_je_malloc_stats_print(0, 0, "gblxea")', '-ex', 'call (int)malloc_trim(0)'],
-    { stdio: 'ignore', timeout: 60_000 },
-  );
+  const calls = ['call (void)malloc_stats()', 'call (void)duckdb_je_malloc_stats_print(0, 0, "gblxea")', ...(trim ? ['call (int)malloc_trim(0)'] : [])];
+  execFileSync('gdb', ['-p', String(pid), '-batch', ...calls.flatMap((call) => ['-ex', call])], { stdio: 'ignore', timeout: 60_000 });
   const text = readFileSync(stderrFile, 'utf8').slice(before);
   const total = /Total \(incl\. mmap\):\s*\nsystem bytes\s*=\s*(\d+)\s*\nin use bytes\s*=\s*(\d+)/.exec(text);
   const je = /Allocated: (\d+), active: (\d+), metadata: (\d+).*?, resident: (\d+), mapped: (\d+)/.exec(text);
@@ -118,8 +138,15 @@ function nativeHeaps(pid: number, stderrFile: string): { glibcSystem: number; gl
     glibcInUse: mib(Number(total?.[2] ?? NaN)),
     jeAllocated: mib(Number(je?.[1] ?? NaN)),
     jeResident: mib(Number(je?.[4] ?? NaN)),
-    rssAfterTrim: statusMb(pid, 'VmRSS'),
+    rssAfterTrim: trim ? statusMb(pid, 'VmRSS') : undefined,
   };
+}
+
+/** The trace rows the gateway counts as written, spooled and dropped so far (its /metrics). */
+async function traceCounts(port: number): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const count = (name: string): number => Number(new RegExp(`^gateway_traces_${name}_total (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return `${count('written')} / ${count('spooled')} / ${count('dropped')}`;
 }
 
 async function probe(pid: number, dir: string, id: number, snapshot: boolean): Promise<Probe> {
@@ -160,22 +187,23 @@ async function main(): Promise<void> {
     await waitForHttp(`http://127.0.0.1:${upstreamPort}/`, undefined, upstream);
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, undefined, gateway);
     emit(
-      '| round | scenario | req/s | peak RSS | RSS after load | RSS after GC | main heap used / committed | worker heap used / committed | smaps anon / brk / files (node, duckdb, other) |' +
+      '| round | scenario | req/s | CPU ms/req | peak RSS | RSS after load | RSS after GC | main heap used / committed | worker heap used / committed | smaps anon (glibc thread arenas; LazyFree) / brk / files (node, duckdb, other) | traces written / spooled / dropped (so far) |' +
         (args.native ? ' glibc system / in use | jemalloc allocated / resident | RSS after malloc_trim |' : ''),
     );
-    emit('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |' + (args.native ? ' ---: | ---: | ---: |' : ''));
+    emit('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |' + (args.native ? ' ---: | ---: | ---: |' : ''));
     let id = 0;
     for (let round = 1; round <= Number(args.rounds); round++) {
       for (const scenario of scenarios) {
         const url = `http://127.0.0.1:${port}/v1/${scenario.path}`;
         await runSaturation({ url, body: scenario.body, connections: 32, durationSec: 2 });
         writeFileSync(`/proc/${pid}/clear_refs`, '5');
-        const rates: number[] = [];
+        const runs: Array<{ rate: number; cpu: number }> = [];
         for (let i = 0; i < Number(args.runs); i++) {
-          const result = await runSaturation({ url, body: scenario.body, connections: 32, durationSec: Number(args.seconds) });
+          const result = await runSaturation({ url, body: scenario.body, connections: 32, durationSec: Number(args.seconds), pids: [pid] });
           if (result.errors > 0 || result.non2xx > 0) throw new Error(`${scenario.name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
-          rates.push(result.requestsPerSec);
+          runs.push({ rate: result.requestsPerSec, cpu: result.cpuMsPerRequest ?? NaN });
         }
+        const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
         const peak = statusMb(pid, 'VmHWM');
         // Let the trace worker take the last rows (it sends every 100 ms, flushes every second).
         await new Promise((r) => setTimeout(r, 2000));
@@ -186,10 +214,10 @@ async function main(): Promise<void> {
         const split = smapsSplit(pid);
         const worker = heaps.workers[0]?.stats;
         const heap = (s: HeapStats | undefined): string => (s ? `${mib(s.used_heap_size)} / ${mib(s.total_physical_size)}` : '–');
-        let row = `| ${round} | ${scenario.name} | ${rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)]!.toFixed(0)} | ${peak} | ${afterLoad} | ${afterGc} | ${heap(heaps.main.stats)} | ${heap(worker)} | ${split.anon} / ${split.brk} / ${split.nodeBinary}, ${split.duckdbLib}, ${split.files} |`;
+        let row = `| ${round} | ${scenario.name} | ${median.rate.toFixed(0)} | ${median.cpu.toFixed(3)} | ${peak} | ${afterLoad} | ${afterGc} | ${heap(heaps.main.stats)} | ${heap(worker)} | ${split.anon} (${split.glibcArenas}; ${split.lazyFree}) / ${split.brk} / ${split.nodeBinary}, ${split.duckdbLib}, ${split.files} | ${await traceCounts(port)} |`;
         if (args.native) {
-          const native = nativeHeaps(pid, stderrFile);
-          row += ` ${native.glibcSystem} / ${native.glibcInUse} | ${native.jeAllocated} / ${native.jeResident} | ${native.rssAfterTrim} |`;
+          const native = nativeHeaps(pid, stderrFile, args.trim);
+          row += ` ${native.glibcSystem} / ${native.glibcInUse} | ${native.jeAllocated} / ${native.jeResident} | ${native.rssAfterTrim ?? '–'} |`;
         }
         emit(row);
       }
