@@ -28,7 +28,7 @@ import { freePort } from '../gateway/test/helpers/free-port.js';
 import { CHAT_BODY, gatewayConfig, RESPONSES_BODY } from './bench-gateway.js';
 import { stopChild, waitForHttp } from './processes.js';
 import { runSaturation } from './saturation.js';
-import { startArguments } from './start-command.js';
+import { startCommand } from './start-command.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -171,10 +171,10 @@ async function main(): Promise<void> {
   const port = await freePort();
   const stderrFile = join(work, 'gateway.stderr');
   const extraEnv = Object.fromEntries(args.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-  const start = startArguments(ROOT);
+  const start = startCommand(ROOT).args;
   const gateway = spawn(process.execPath, [...start.slice(0, -1), '--expose-gc', '--require', join(ROOT, 'benchmarks/memory-probe.cjs'), start.at(-1)!], {
     cwd: ROOT,
-    env: { ...process.env, ...extraEnv, GATEWAY_CONFIG: gatewayConfig(work, 'default', upstreamPort, {}), PORT: String(port), MEMORY_PROBE_DIR: work },
+    env: { ...process.env, ...startCommand(ROOT).env, ...extraEnv, GATEWAY_CONFIG: gatewayConfig(work, 'default', upstreamPort, {}), PORT: String(port), MEMORY_PROBE_DIR: work },
     stdio: ['ignore', 'ignore', openSync(stderrFile, 'a')],
   });
   const pid = gateway.pid!;

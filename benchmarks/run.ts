@@ -23,7 +23,7 @@ import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { measureGuardrailCost } from './guardrail-cost.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
-import { startArguments } from './start-command.js';
+import { startCommand } from './start-command.js';
 import { CHAT_BODY, gatewayConfig, RESPONSES_BODY } from './bench-gateway.js';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
 import { stopChild, waitForHttp } from './processes.js';
@@ -124,7 +124,8 @@ async function main(): Promise<void> {
     type GatewayName = 'default' | 'plain' | 'clickhouse';
     const startGateway = async (name: GatewayName, overrides: Parameters<typeof gatewayConfig>[3], extraEnv: Record<string, string> = {}): Promise<Proc> => {
       const profile = args['cpu-prof'] && name === 'default' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
-      const proc = start(1, process.execPath, [...profile, ...startArguments(ROOT)], { GATEWAY_CONFIG: gatewayConfig(work, name, PORTS.upstream, overrides), PORT: String(PORTS[name]), ...extraEnv });
+      const { env: startEnv, args: startArgs } = startCommand(ROOT);
+      const proc = start(1, process.execPath, [...profile, ...startArgs], { ...startEnv, GATEWAY_CONFIG: gatewayConfig(work, name, PORTS.upstream, overrides), PORT: String(PORTS[name]), ...extraEnv });
       procs.push(proc);
       gateways[name] = proc;
       await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`, undefined, proc.child);
