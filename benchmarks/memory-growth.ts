@@ -171,10 +171,10 @@ async function main(): Promise<void> {
   const port = await freePort();
   const stderrFile = join(work, 'gateway.stderr');
   const extraEnv = Object.fromEntries(args.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-  const start = startCommand(ROOT).args;
-  const gateway = spawn(process.execPath, [...start.slice(0, -1), '--expose-gc', '--require', join(ROOT, 'benchmarks/memory-probe.cjs'), start.at(-1)!], {
+  const start = startCommand(ROOT);
+  const gateway = spawn(process.execPath, [...start.args.slice(0, -1), '--expose-gc', '--require', join(ROOT, 'benchmarks/memory-probe.cjs'), start.args.at(-1)!], {
     cwd: ROOT,
-    env: { ...process.env, ...startCommand(ROOT).env, ...extraEnv, GATEWAY_CONFIG: gatewayConfig(work, 'default', upstreamPort, {}), PORT: String(port), MEMORY_PROBE_DIR: work },
+    env: { ...process.env, ...start.env, ...extraEnv, GATEWAY_CONFIG: gatewayConfig(work, 'default', upstreamPort, {}), PORT: String(port), MEMORY_PROBE_DIR: work },
     stdio: ['ignore', 'ignore', openSync(stderrFile, 'a')],
   });
   const pid = gateway.pid!;
