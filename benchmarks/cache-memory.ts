@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startArguments } from './start-command.js';
+import { startCommand } from './start-command.js';
 
 const { values } = parseArgs({
   options: {
@@ -87,7 +87,7 @@ async function startGateway(upstreamUrl: string, cacheOn: boolean): Promise<{ ch
       telemetry: { sink: 'none', logRequests: false },
     }),
   );
-  const child = spawn(process.execPath, values.bare ? ['dist/main.js'] : startArguments(process.cwd()), { env: { ...process.env, GATEWAY_CONFIG: config, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, values.bare ? ['dist/main.js'] : startCommand(process.cwd()).args, { env: { ...process.env, ...(values.bare ? {} : startCommand(process.cwd()).env), GATEWAY_CONFIG: config, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   const origin = await new Promise<string>((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (data: Buffer) => {

@@ -23,7 +23,8 @@ import { runOpenLoop, type LatencySummary } from './open-loop.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 import { measureGuardrailCost } from './guardrail-cost.js';
 import { runSaturation, type SaturationResult } from './saturation.js';
-import { startArguments } from './start-command.js';
+import { startCommand } from './start-command.js';
+import { CHAT_BODY, gatewayConfig, RESPONSES_BODY } from './bench-gateway.js';
 import { FLEET_DEFAULTS, runFleet, type FleetOptions } from './fleet.js';
 import { stopChild, waitForHttp } from './processes.js';
 
@@ -62,34 +63,6 @@ const PORTS = {
 /** How long a freshly started gateway idles before its RSS is read. */
 const IDLE_SETTLE_MS = QUICK ? 500 : 3000;
 
-/**
- * The same ~1 KB request in the Responses API's terms (instructions, input, max_output_tokens), so
- * translation is measured against chat in the same run. `store: false`: a benchmark keeps no state.
- */
-const RESPONSES_BODY = (model: string, stream = false): string =>
-  JSON.stringify({
-    model,
-    instructions: 'You are a helpful assistant that answers concisely and accurately. '.repeat(4),
-    input: 'Summarise the following paragraph in one sentence. '.repeat(12),
-    temperature: 0.2,
-    max_output_tokens: 128,
-    store: false,
-    ...(stream ? { stream: true } : {}),
-  });
-
-/** A ~1 KB chat request, as the scenarios ask. */
-const CHAT_BODY = (model: string, stream = false): string =>
-  JSON.stringify({
-    model,
-    messages: [
-      { role: 'system', content: 'You are a helpful assistant that answers concisely and accurately. '.repeat(4) },
-      { role: 'user', content: 'Summarise the following paragraph in one sentence. '.repeat(12) },
-    ],
-    temperature: 0.2,
-    max_tokens: 128,
-    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-  });
-
 interface Proc {
   child: ChildProcess;
   pid: number;
@@ -126,42 +99,6 @@ function statusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
 
 const peakRssMb = (pid: number): number => statusMb(pid, 'VmHWM');
 
-/**
- * A gateway config file: the bench upstream and routes, plus `overrides` of the defaults (none for the
- * default configuration: DuckDB traces under `dataDir`, request log lines at the default info level).
- */
-function gatewayConfig(dir: string, name: string, overrides: { telemetry?: Record<string, unknown>; logging?: Record<string, unknown> }): string {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ...(overrides.logging ? { logging: overrides.logging } : {}),
-      providers: {
-        up: { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256 },
-        // The same upstream serving the Responses API itself: native pass-through.
-        'up-native': { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, maxConnections: 256, responses: 'native' },
-      },
-      routing: { retry: { maxAttempts: 1 } },
-      telemetry: { dataDir: join(dir, `data-${name}`), ...overrides.telemetry },
-      routes: {
-        bench: { targets: [{ provider: 'up', model: 'bench-model' }] },
-        'bench-native': { targets: [{ provider: 'up-native', model: 'bench-model' }] },
-        cached: { targets: [{ provider: 'up', model: 'bench-model' }], cache: { enabled: true, ttlSeconds: 3600 } },
-        fallback: { strategy: 'fallback', targets: [{ provider: 'up', model: 'fail-500' }, { provider: 'up', model: 'bench-model' }] },
-        // Policies on: a conditional route (by tag and prompt size) with input and output guardrails.
-        policy: {
-          strategy: 'conditional',
-          branches: [{ name: 'long', when: { or: [{ 'metadata.tier': 'bulk' }, { prompt_tokens: { gt: 4000 } }] }, target: { provider: 'up', model: 'bench-model' } }],
-          default: { provider: 'up', model: 'bench-model' },
-          guardrails: { input: ['pii', 'secrets'], output: ['pii'] },
-        },
-      },
-      guardrails: { pii: { kind: 'pii', action: 'redact' }, secrets: { kind: 'secrets', action: 'deny' } },
-    }),
-  );
-  return file;
-}
-
 /** Telemetry off: no trace store, no request log lines. */
 const TELEMETRY_OFF = { telemetry: { sink: 'none', logRequests: false } };
 
@@ -185,9 +122,10 @@ async function main(): Promise<void> {
 
     const gateways: Record<string, Proc> = {};
     type GatewayName = 'default' | 'plain' | 'clickhouse';
-    const startGateway = async (name: GatewayName, overrides: Parameters<typeof gatewayConfig>[2], extraEnv: Record<string, string> = {}): Promise<Proc> => {
+    const startGateway = async (name: GatewayName, overrides: Parameters<typeof gatewayConfig>[3], extraEnv: Record<string, string> = {}): Promise<Proc> => {
       const profile = args['cpu-prof'] && name === 'default' ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] : [];
-      const proc = start(1, process.execPath, [...profile, ...startArguments(ROOT)], { GATEWAY_CONFIG: gatewayConfig(work, name, overrides), PORT: String(PORTS[name]), ...extraEnv });
+      const { env: startEnv, args: startArgs } = startCommand(ROOT);
+      const proc = start(1, process.execPath, [...profile, ...startArgs], { ...startEnv, GATEWAY_CONFIG: gatewayConfig(work, name, PORTS.upstream, overrides), PORT: String(PORTS[name]), ...extraEnv });
       procs.push(proc);
       gateways[name] = proc;
       await waitForHttp(`http://127.0.0.1:${PORTS[name]}/healthz`, undefined, proc.child);

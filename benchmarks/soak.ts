@@ -20,7 +20,7 @@ import { Pool } from 'undici';
 import { freePort } from '../gateway/test/helpers/free-port.js';
 import { summarize } from './open-loop.js';
 import { cpuTimeMs } from './saturation.js';
-import { startArguments } from './start-command.js';
+import { startCommand } from './start-command.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   const upstream = spawn(process.execPath, ['--import', 'tsx', 'benchmarks/mock-upstream.ts', '--port', String(ports.upstream), '--chunks', '8'], { cwd: ROOT, stdio: 'ignore' });
   children.push(upstream);
-  const gateway = spawn(process.execPath, startArguments(ROOT), { cwd: ROOT, env: { ...process.env, GATEWAY_CONFIG: config, PORT: String(ports.gateway) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const start = startCommand(ROOT);
+  const gateway = spawn(process.execPath, start.args, { cwd: ROOT, env: { ...process.env, ...start.env, GATEWAY_CONFIG: config, PORT: String(ports.gateway) }, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(gateway);
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', resolve));
   try {
@@ -171,7 +172,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, commit: gitCommit(), load: { start: loadStart, end: loadavg().map((v) => Math.round(v * 100) / 100) } },
-      settings: { rate: RATE, seconds: SECONDS, mix: MIX.map(({ kind, weight }) => ({ kind, share: weight / SLOTS.length })), startArguments: startArguments(ROOT) },
+      settings: { rate: RATE, seconds: SECONDS, mix: MIX.map(({ kind, weight }) => ({ kind, share: weight / SLOTS.length })), startCommand: startCommand(ROOT) },
       sent,
       answered: traceIds.size,
       transportFailures: failures,

@@ -241,11 +241,17 @@ describe('compose and Kubernetes agree with the gateway', () => {
     expect(read('Dockerfile')).toContain('/healthz');
   });
 
-  it('the image runs the gateway with the Node options `npm start` uses', () => {
-    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(read('Dockerfile'))![1]!) as string[];
-    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-    expect(cmd).toEqual(start);
-    expect(start).toContain('--max-semi-space-size=4');
+  it('the image runs the gateway with the Node options and allocator settings `npm start` uses', () => {
+    const dockerfile = read('Dockerfile');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    const words = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+    const assignments = words.filter((word) => /^[A-Z_][A-Z0-9_]*=/.test(word));
+    expect(cmd).toEqual(words.slice(assignments.length));
+    expect(cmd).toContain('--max-semi-space-size=4');
+    // glibc reads its tunables when the process starts: the image sets them as ENV, the script before `node`.
+    expect(assignments).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+    const imageEnv = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)![1]!.split(/\s+|\\/).filter((word) => word.includes('='));
+    for (const assignment of assignments) expect(imageEnv).toContain(assignment);
   });
 });
 
