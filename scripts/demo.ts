@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { FakeEngine } from '../benchmarks/fake-engine.js';
 import { stopChild, waitForHttp } from '../benchmarks/processes.js';
-import { startArguments } from '../benchmarks/start-command.js';
+import { startCommand } from '../benchmarks/start-command.js';
 import { freePort } from '../gateway/test/helpers/free-port.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -313,9 +313,10 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'gateway-demo-'));
   const configFile = join(dataDir, 'gateway.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(port, dataDir), null, 2), { mode: 0o600 });
-  const gateway = spawn(process.execPath, startArguments(ROOT), {
+  const start = startCommand(ROOT);
+  const gateway = spawn(process.execPath, start.args, {
     cwd: ROOT,
-    env: { ...process.env, GATEWAY_CONFIG: configFile },
+    env: { ...process.env, ...start.env, GATEWAY_CONFIG: configFile },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const origin = `http://127.0.0.1:${port}`;
