@@ -11,13 +11,18 @@
  * The thread starts with the first request (or query), not with the gateway: a gateway that has served
  * nothing has nothing to store or log, and the thread with its sink (DuckDB's library and instance) is
  * about 50 MB of RSS. It starts at once when the spool holds rows from an earlier run, to replay them.
+ * Until it has tried the store, the store's state is reported as unknown (`not-started`), not up.
  *
- * A worker that dies (out of memory, a native crash) is replaced after a pause; the rows it held are
- * counted as dropped, calls in flight fail, and the gateway keeps serving. Rows recorded meanwhile wait
- * here for the next worker.
+ * Rows sent to the worker stay here until it acknowledges them (stored, spooled, or counted as dropped
+ * there). A worker that dies (out of memory, a native crash) is replaced after a pause that doubles
+ * while replacements keep failing; the rows it had not acknowledged go to the next one, through its
+ * spool, whose replay skips rows already stored. Calls in flight fail, and the gateway keeps serving.
+ * The thread is never terminated while it may be running a DuckDB statement (that aborts the process):
+ * it is closed politely, and one that does not answer within the shutdown grace period is left behind.
  */
 import { readdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { isSegmentName } from './disk-spool.js';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
@@ -39,6 +44,10 @@ const MAX_ROWS_PER_MESSAGE = 256;
 /** A failed thread is replaced after this long, doubling while replacements fail too. */
 const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 60_000;
+/** A replacement that has run this long is healthy: the next failure waits the shortest delay again. */
+const HEALTHY_AFTER_MS = 30_000;
+
+const NO_COUNTS: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 
 /**
  * The worker's entry next to this file: the compiled .js in dist/ (inheriting the process's Node
@@ -52,10 +61,22 @@ function workerEntry(): { url: URL; execArgv: string[] | undefined } {
 export interface TraceWorkerEvents extends StoreEvents {
   /** The worker failed: it is restarted, and this says why. */
   failed(error: Error): void;
+  /** A replacement worker started. */
+  restarted(): void;
+  /** Errors the worker caught and survived. */
+  workerErrors(count: number): void;
+  /** Request log lines the worker dropped because stdout was not taking them. */
+  linesDropped(count: number): void;
   /** Request log lines handed back, when the gateway logs to a stream of its own. */
   lines(text: string): void;
   /** Whether the gateway's own log lines should go through the worker now (it writes stdout). */
   routeLogs(through: ((line: string) => void) | undefined): void;
+}
+
+/** Rows sent to the worker and not yet acknowledged by it. */
+interface SentRows {
+  seq: number;
+  rows: TraceRow[];
 }
 
 export class TraceWorker {
@@ -66,21 +87,28 @@ export class TraceWorker {
   private nextId = 1;
   private logged: TraceRow[] = [];
   private quiet: TraceRow[] = [];
+  /** Rows a worker took and died with: the next one stores them through its spool (they may be stored). */
+  private repeat: TraceRow[] = [];
+  private unacked: SentRows[] = [];
+  private unackedRows = 0;
+  private nextSeq = 1;
   private sendTimer: NodeJS.Timeout | undefined;
-  /** Until the thread starts, nothing has failed: the store counts as ready and up. */
-  private lastStatus: TraceStoreStatus = { ready: true, up: true, queued: 0, spooledBytes: 0 };
-  /** The worker's totals as last reported, and rows sent to it since it started. */
-  private counts: TraceCounts = { written: 0, spooled: 0, dropped: 0 };
-  private sentToWorker = 0;
+  /** `ready` lets the first query start the thread; nothing is known about the store until it has. */
+  private lastStatus: TraceStoreStatus = { ready: true, up: false, state: 'not-started', queued: 0, spooledBytes: 0 };
+  /** The running worker's totals as last reported. */
+  private counts: TraceCounts = NO_COUNTS;
   private opened: Promise<void> | undefined;
   private closing = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private healthyTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = RESTART_DELAY_MS;
 
   constructor(
     private readonly data: TraceWorkerData,
     private readonly events: TraceWorkerEvents,
     private readonly kind: TraceSink['kind'] | undefined,
+    /** How long close() waits for the worker (the shutdown grace period). */
+    private readonly closeTimeoutMs: number,
   ) {
     this.store = kind && data.store ? new WorkerTraceStore(this, kind) : undefined;
   }
@@ -93,9 +121,14 @@ export class TraceWorker {
     return this.lastStatus.ready;
   }
 
-  /** Rows recorded here and not yet handed to the worker. */
+  /** Rows recorded here and not yet handed to a worker. */
   get held(): number {
-    return this.logged.length + this.quiet.length;
+    return this.logged.length + this.quiet.length + this.repeat.length;
+  }
+
+  /** Rows handed to the worker that it has not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.unackedRows;
   }
 
   status(): TraceStoreStatus {
@@ -104,9 +137,9 @@ export class TraceWorker {
 
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
   record(row: TraceRow, logged = true): void {
-    const held = this.logged.length + this.quiet.length;
-    // While a failed worker is being replaced rows wait here, as many as the worker's own queue holds.
-    if (!this.worker && held >= this.data.config.maxQueue) {
+    const held = this.held;
+    // Rows wait here for a worker (and for its acknowledgement), as many as the worker's own queue holds.
+    if (held + this.unackedRows >= this.data.config.maxQueue) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
@@ -122,11 +155,16 @@ export class TraceWorker {
   private send(): void {
     clearTimeout(this.sendTimer);
     this.sendTimer = undefined;
-    if (!this.worker || this.logged.length + this.quiet.length === 0) return;
-    const message: ToWorker = { t: 'rows', logged: this.logged, quiet: this.quiet };
-    if (this.data.store) this.sentToWorker += this.logged.length + this.quiet.length;
+    if (!this.worker || this.held === 0) return;
+    const message: ToWorker = { t: 'rows', seq: this.nextSeq++, logged: this.logged, quiet: this.quiet, repeat: this.repeat };
+    if (this.data.store) {
+      const rows = this.repeat.concat(this.logged, this.quiet);
+      this.unacked.push({ seq: message.seq, rows });
+      this.unackedRows += rows.length;
+    }
     this.logged = [];
     this.quiet = [];
+    this.repeat = [];
     this.worker.postMessage(message);
   }
 
@@ -156,15 +194,19 @@ export class TraceWorker {
     const { url, execArgv } = workerEntry();
     const worker = new Worker(url, { workerData: this.data, execArgv, stdout: false, stderr: false });
     this.worker = worker;
-    this.sentToWorker = 0;
-    this.counts = { written: 0, spooled: 0, dropped: 0 };
+    this.counts = NO_COUNTS;
+    this.lastStatus = { ...this.lastStatus, up: false, state: 'starting' };
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
+        // A worker given up on (failed, or closed) has nothing more to say.
+        if (this.worker !== worker) return;
         if (message.t !== 'opened') {
           this.receive(message);
           return;
         }
-        this.restartDelayMs = RESTART_DELAY_MS;
+        clearTimeout(this.healthyTimer);
+        this.healthyTimer = setTimeout(() => (this.restartDelayMs = RESTART_DELAY_MS), HEALTHY_AFTER_MS);
+        this.healthyTimer.unref();
         if (this.data.requestLines?.to === 'stdout') this.events.routeLogs((line) => worker.postMessage({ t: 'line', line } satisfies ToWorker));
         // Rows recorded while this worker started (or while none ran) go now.
         this.send();
@@ -175,7 +217,9 @@ export class TraceWorker {
         this.failed(worker, error);
       });
       worker.on('exit', (code) => {
-        if (!this.closing) this.failed(worker, new Error(`trace worker exited with code ${code}`));
+        const error = new Error(`trace worker exited with code ${code}`);
+        reject(error);
+        this.failed(worker, error);
       });
     });
   }
@@ -184,11 +228,8 @@ export class TraceWorker {
     switch (message.t) {
       case 'status': {
         this.lastStatus = message.status;
-        const { written, spooled, dropped } = message.counts;
-        if (written > this.counts.written) this.events.written(written - this.counts.written);
-        if (spooled > this.counts.spooled) this.events.spooled(spooled - this.counts.spooled);
-        if (dropped > this.counts.dropped) this.events.dropped(dropped - this.counts.dropped);
-        this.counts = message.counts;
+        this.countDeltas(message.counts);
+        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) this.unackedRows -= this.unacked.shift()!.rows.length;
         return;
       }
       case 'result':
@@ -209,25 +250,46 @@ export class TraceWorker {
     }
   }
 
-  /** The worker died: fail its calls, count the rows it held as dropped, start another. */
+  /** The worker reports totals since it started; the metrics take the increments. */
+  private countDeltas(counts: TraceCounts): void {
+    const before = this.counts;
+    const delta = (key: keyof TraceCounts): number => Math.max(0, counts[key] - before[key]);
+    if (delta('written')) this.events.written(delta('written'));
+    if (delta('spooled')) this.events.spooled(delta('spooled'));
+    if (delta('dropped')) this.events.dropped(delta('dropped'));
+    if (delta('quarantined')) this.events.quarantined(delta('quarantined'));
+    if (delta('errors')) this.events.workerErrors(delta('errors'));
+    if (delta('linesDropped')) this.events.linesDropped(delta('linesDropped'));
+    this.counts = counts;
+  }
+
+  /** The worker died: fail its calls, keep the rows it had not acknowledged for the next one, start it. */
   private failed(worker: Worker, error: Error): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    clearTimeout(this.healthyTimer);
     this.events.routeLogs(undefined);
-    this.lastStatus = { ...this.lastStatus, ready: false, up: false };
-    const lost = this.sentToWorker - (this.counts.written + this.counts.spooled + this.counts.dropped);
-    if (lost > 0) this.events.dropped(lost);
+    this.lastStatus = { ...this.lastStatus, ready: false, up: false, state: 'starting' };
+    this.takeBackUnacknowledged();
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
-    void worker.terminate();
     if (this.closing) return;
     this.events.failed(error);
     this.restartTimer = setTimeout(() => {
       this.opened = undefined;
+      this.events.restarted();
       void this.startNow();
     }, this.restartDelayMs);
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     this.restartTimer.unref();
+  }
+
+  /** Rows a lost worker held go to the next one; their log lines were written already. */
+  private takeBackUnacknowledged(): void {
+    if (this.unacked.length === 0) return;
+    this.repeat = this.unacked.flatMap((sent) => sent.rows).concat(this.repeat);
+    this.unacked = [];
+    this.unackedRows = 0;
   }
 
   async call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
@@ -241,28 +303,60 @@ export class TraceWorker {
     });
   }
 
-  /** Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. */
+  /**
+   * Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. When
+   * no worker runs (a replacement is pending) one is started to take the rows. Rows no worker took are
+   * counted as dropped. Never rejects, and waits at most the grace period.
+   */
   async close(): Promise<void> {
     clearTimeout(this.restartTimer);
-    const worker = this.worker;
-    if (!worker) return;
-    this.send();
-    try {
-      await this.call('close', []);
-    } finally {
-      this.closing = true;
-      this.worker = undefined;
-      this.events.routeLogs(undefined);
-      await worker.terminate();
+    clearTimeout(this.healthyTimer);
+    const deadline = Date.now() + this.closeTimeoutMs;
+    if (!this.worker && this.data.store && this.held > 0 && !this.closing) {
+      this.opened = undefined;
+      await within(this.startNow(), deadline).catch(() => undefined);
     }
+    this.closing = true;
+    const worker = this.worker;
+    let closed = false;
+    if (worker) {
+      this.send();
+      try {
+        await within(this.call('close', [Math.max(0, deadline - Date.now())]), deadline);
+        closed = true;
+      } catch (error) {
+        this.events.log('warn', { err: error }, 'trace worker did not close in time; leaving it');
+      }
+    }
+    this.takeBackUnacknowledged();
+    if (this.data.store && this.held > 0) this.events.dropped(this.held);
+    this.logged = [];
+    this.quiet = [];
+    this.repeat = [];
+    this.worker = undefined;
+    this.events.routeLogs(undefined);
+    if (!worker) return;
+    // A closed worker runs no statement and can go. One that did not answer may be inside DuckDB, where
+    // terminating it would abort the process: it is left to end with the process.
+    if (closed) await worker.terminate();
+    else worker.unref();
   }
+}
+
+/** Resolves or rejects as `work` does, or rejects once `deadline` (epoch ms) passes. */
+function within<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the trace worker did not answer in time')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /** Whether an earlier run left rows in the spool. */
 function spoolHoldsRows(config: TelemetryConfig, kind: TraceSink['kind'] | undefined): boolean {
   if (!kind) return false;
   try {
-    return readdirSync(spoolDirectory(config, kind)).some((name) => name.endsWith('.jsonl'));
+    return readdirSync(spoolDirectory(config, kind)).some(isSegmentName);
   } catch {
     return false;
   }
@@ -291,6 +385,11 @@ export class WorkerTraceStore implements TraceStore {
   /** Rows not yet handed to that thread. */
   get held(): number {
     return this.worker.held;
+  }
+
+  /** Rows handed to that thread that it has not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.worker.unacknowledged;
   }
 
   status(): TraceStoreStatus {

@@ -1,9 +1,9 @@
 /**
  * The trace store runs on its own thread (telemetry/trace-worker.ts): rows, queries and log lines cross
- * between the gateway and that thread, and losing the thread loses neither the gateway nor rows it had
- * not been handed yet. Rows the thread held when it died are counted as dropped, never silently lost.
+ * between the gateway and that thread, and losing the thread loses neither the gateway nor rows: the
+ * gateway keeps every row until the thread acknowledges it, and hands the rest to the next thread.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -19,12 +19,18 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-function document(telemetry: Record<string, unknown>): Record<string, unknown> {
+function document(telemetry: Record<string, unknown>, dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'))): Record<string, unknown> {
   return {
     providers: { sim: { type: 'mock' } },
     routes: { chat: { targets: [{ provider: 'sim', model: 'mock-1' }] } },
-    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-trace-worker-')), ...telemetry },
+    telemetry: { sink: 'duckdb', dataDir, ...telemetry },
   };
+}
+
+/** The gateway's log lines, kept for a test to read. */
+function logLines(): { lines: string[]; logStream: { write(line: string): void } } {
+  const lines: string[] = [];
+  return { lines, logStream: { write: (line) => void lines.push(line) } };
 }
 
 async function chat(count: number): Promise<string[]> {
@@ -71,17 +77,101 @@ describe('the trace worker', () => {
     expect(lines.join('')).toContain('"msg":"trace worker failed; starting another"');
   });
 
-  it('counts the rows a lost thread held as dropped', async () => {
+  it('hands the rows a lost thread had not acknowledged to the next one', async () => {
     // A long interval: rows sit in the thread's queue until it is gone.
     gateway = await startGateway(document({ flushIntervalMs: 3_600_000 }));
     const store = gateway.app.traces as WorkerTraceStore;
-    // A query starts the thread and waits for the store to be open and idle: a thread ended while DuckDB
-    // is running a statement takes the process down with it (the native binding aborts).
+    // A query starts the thread and waits for the store to be open and idle (a thread ended from
+    // outside while DuckDB runs a statement takes the process down: the native binding aborts).
     await store.sink.countTraces();
     await chat(7);
     await expect.poll(() => store.held === 0 && store.status().queued === 7).toBe(true);
+    expect(store.unacknowledged).toBe(7);
+    const first = store.thread!;
+    await first.terminate();
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    await expect.poll(() => storedCount()).toBe(7);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(1);
+  });
+
+  it('rows the thread stored just before it died are neither lost nor counted twice', async () => {
+    gateway = await startGateway(document({ flushIntervalMs: 20 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    await chat(50);
+    await expect.poll(() => store.held === 0, { interval: 5 }).toBe(true);
+    // Stored (a query runs after the inserts before it), and most likely not acknowledged yet: the
+    // thread reports every 250 ms. DuckDB is idle once the query answered, so ending the thread is safe.
+    await expect.poll(async () => (await store.sink.countTraces()).distinct, { interval: 5 }).toBe(50);
+    const first = store.thread!;
+    await first.terminate();
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    await expect.poll(async () => (await store.sink.countTraces()).distinct).toBe(50);
+    expect((await store.sink.countTraces()).rows).toBe(50);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+  });
+
+  it('closing while a replacement thread is pending starts one to store the rows held', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    gateway = await startGateway(document({}, dataDir));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(5);
+    await store.flush();
     await store.thread!.terminate();
-    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(7);
+    await expect.poll(() => store.thread === undefined).toBe(true);
+    await chat(5); // held, waiting for the next thread
+    expect(store.held).toBe(5);
+    await gateway.close();
+    gateway = await startGateway(document({}, dataDir));
+    expect((await gateway.app.traces!.sink.countTraces()).distinct).toBe(10);
+  });
+
+  it('survives a JavaScript error while DuckDB runs a statement, and keeps its store', async () => {
+    const { lines, logStream } = logLines();
+    gateway = await startGateway({ ...document({}), logging: { level: 'info' } }, { logStream });
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const thread = store.thread!;
+    const slow = store.sink.select('SELECT count(*) AS n FROM range(100000000) t(x) WHERE x % 7 = 3');
+    // A malformed message: the thread's handler throws while the statement above runs. A thread that
+    // died of it would abort the whole process (and this test run) in DuckDB's binding.
+    thread.postMessage({ t: 'rows', seq: 0, logged: null, quiet: [], repeat: [] });
+    expect(Number((await slow)[0]!.n)).toBeGreaterThan(0);
+    expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_trace_worker_errors_total')).toBe(1);
+    expect(lines.join('')).toContain('"msg":"trace worker caught an unhandled error; carrying on"');
+    expect(store.thread).toBe(thread);
+    await chat(3);
+    expect(await storedCount()).toBe(3);
+  });
+
+  it('a spool that cannot write drops rows (counted); the thread carries on and closes', async () => {
+    const { lines, logStream } = logLines();
+    const port = await freePort(); // nothing listens here: every row goes to the spool
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    gateway = await startGateway(
+      { ...document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }, dataDir), logging: { level: 'info' } },
+      { logStream },
+    );
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(1);
+    await store.flush();
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_spooled_total')).toBe(1);
+    // The spool's directory becomes a file: every write to it fails (as on a full or failing disk).
+    const spoolDir = join(dataDir, 'spool', 'clickhouse');
+    expect(existsSync(spoolDir)).toBe(true);
+    rmSync(spoolDir, { recursive: true });
+    writeFileSync(spoolDir, '');
+    const thread = store.thread;
+    await chat(5);
+    await store.flush();
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(5);
+    expect(store.thread).toBe(thread);
+    expect(lines.join('')).toContain('"msg":"trace spool cannot write; dropping trace rows"');
+    expect(lines.join('')).not.toContain('trace worker failed');
+    await gateway.close();
+    gateway = undefined;
   });
 
   it('keeps serving when the thread cannot start at all, and says why', async () => {
@@ -95,6 +185,16 @@ describe('the trace worker', () => {
     await expect.poll(() => lines.some((line) => line.includes('"msg":"trace worker failed; starting another"'))).toBe(true);
     await chat(3);
     expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+  });
+
+  it('reports the store as not started, not up, until the thread has tried it', async () => {
+    const port = await freePort(); // nothing listens here
+    gateway = await startGateway(document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }));
+    expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toMatchObject({ traceSink: { kind: 'clickhouse', state: 'not-started', up: false } });
+    expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
+    await chat(1);
+    await expect.poll(async () => ((await (await fetch(`${gateway!.origin}/readyz`)).json()) as { traceSink: { state: string } }).traceSink.state).toBe('down');
+    expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
   });
 
   it("passes the store's log lines to the gateway's logger", async () => {
