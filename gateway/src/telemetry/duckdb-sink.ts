@@ -43,6 +43,13 @@ const TABLE_COLUMNS = REQUEST_COLUMNS.map(columnDefinition).join(', ');
 const COLUMN_LIST = REQUEST_COLUMNS.map(([name]) => quoted(name)).join(', ');
 /** What the JSON reader's rows become: an added column a row lacks is its default. */
 const READER_SELECT = REQUEST_COLUMNS.map(([name, , added]) => (added === undefined ? quoted(name) : `COALESCE(${quoted(name)}, ${added})`)).join(', ');
+/**
+ * The largest row the JSON reader takes, said rather than left to its default (the reader's buffers
+ * grow with it, under the 64 MB memory limit). Rows stay far below it — each body is at most
+ * telemetry.maxBodyBytes (1 MiB at most) as stored — and a row over it anyway is refused and, on
+ * replay, quarantined.
+ */
+const MAX_ROW_BYTES = 16 * 1024 * 1024;
 /** The columns' types as DuckDB's JSON reader takes them (every value was made storable first). */
 const READER_COLUMNS = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${type}'`).join(', ')}}`;
 
@@ -122,7 +129,7 @@ export class DuckDbSink implements TraceSink {
         // Live batches go straight in; a replay goes through staging so stored trace ids are skipped.
         await connection.run(
           `INSERT INTO ${mayRepeat ? 'requests_staging' : 'requests'} (${COLUMN_LIST})
-           SELECT ${READER_SELECT} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS})`,
+           SELECT ${READER_SELECT} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS}, maximum_object_size = ${MAX_ROW_BYTES})`,
         );
       } finally {
         await unlink(this.batchFile).catch(() => undefined);

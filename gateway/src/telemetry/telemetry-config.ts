@@ -2,6 +2,8 @@
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+/** The largest maxBodyBytes: two bodies and the rest of a row stay far below the stores' row limits. */
+export const MAX_BODY_BYTES = MiB;
 
 export const telemetrySchema = z.strictObject({
   /** Where traces go: an embedded DuckDB file (default), ClickHouse (default when a ClickHouse URL is set), or nowhere. */
@@ -29,7 +31,11 @@ export const telemetrySchema = z.strictObject({
   retentionDays: z.number().int().positive().default(30),
   /** Request and response bodies on traces (truncated, secrets redacted); off by default. */
   logBodies: z.boolean().default(false),
-  maxBodyBytes: z.number().int().positive().default(16 * 1024),
+  /**
+   * Per body, as stored (UTF-8, JSON-escaped). Bounded so a row always fits what the stores read in one
+   * object (DuckDB's JSON reader: maximum_object_size in duckdb-sink.ts).
+   */
+  maxBodyBytes: z.number().int().positive().max(MAX_BODY_BYTES).default(16 * 1024),
   /** One JSON log line per request. */
   logRequests: z.boolean().default(true),
   /** USD per million tokens, by model; merged over the shipped defaults. */
