@@ -3,13 +3,13 @@
  * store refuses for good is quarantined (counted, in a file of its own) instead of holding every later
  * row in the spool for ever; bodies are bounded by their stored size; the data stays the owner's.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problems.js';
-import { QUARANTINE_FILE } from '../../src/telemetry/disk-spool.js';
+import { DiskSpool, QUARANTINE_FILE } from '../../src/telemetry/disk-spool.js';
 import { redactedJson } from '../../src/telemetry/redact.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
@@ -96,5 +96,34 @@ describe('stored bodies', () => {
     const config = (maxBodyBytes: number) => () => validateConfig({ providers: { sim: { type: 'mock' } }, telemetry: { maxBodyBytes } }, {}, 'test');
     expect(config(1024 * 1024)).not.toThrow();
     expect(config(10 * 1024 * 1024)).toThrow(ConfigError);
+  });
+});
+
+describe('files under the data directory', () => {
+  it('never write through a planted link; the data is the owner\'s alone', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-limits-'));
+    const victim = join(mkdtempSync(join(tmpdir(), 'gateway-victim-')), 'victim.txt');
+    writeFileSync(victim, 'precious');
+    // Links where batch files go (the old fixed name, and one like those a crashed run leaves).
+    symlinkSync(victim, join(dataDir, 'traces.duckdb.batch.ndjson'));
+    symlinkSync(victim, join(dataDir, 'traces.duckdb.batch.1-0123456789abcdef.ndjson'));
+    gateway = await startGateway(document(dataDir, { logBodies: true }));
+    await chat(3, 'a secret of the user');
+    expect(await stored()).toBe(3);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    // Stale batch files are gone, and the batch file of each insert too.
+    expect(readdirSync(dataDir).filter((name) => name.includes('.batch'))).toEqual([]);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dataDir, 'traces.duckdb')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dataDir, 'spool', 'duckdb')).mode & 0o777).toBe(0o700);
+  });
+
+  it('spool segments are the owner\'s alone', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gateway-trace-limits-')), 'spool');
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000);
+    await spool.open();
+    expect(await spool.append([{ n: 1 }])).toBe(true);
+    expect(readdirSync(dir).map((name) => statSync(join(dir, name)).mode & 0o777)).toEqual([0o600]);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 });
