@@ -324,6 +324,9 @@ export class TraceWorker {
       try {
         await within(this.call('close', [Math.max(0, deadline - Date.now())]), deadline);
         closed = true;
+        // Lines the gateway logged about the close itself went to the worker after it flushed stdout:
+        // one more round trip lets them out too.
+        if (this.data.requestLines?.to === 'stdout') await within(this.call('flush', [Math.max(0, deadline - Date.now())]), deadline);
       } catch (error) {
         this.events.log('warn', { err: error }, 'trace worker did not close in time; leaving it');
       }
