@@ -187,6 +187,27 @@ describe('the trace worker', () => {
     expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
   });
 
+  it('a replacement that dies soon after it opened waits longer than the one before', async () => {
+    const port = await freePort(); // ClickHouse down: no native statement can be running when the thread ends
+    gateway = await startGateway(document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(1);
+    const opened = (previous: unknown) => store.thread !== undefined && store.thread !== previous && store.status().state === 'down';
+    await expect.poll(() => opened(undefined)).toBe(true);
+    const gaps: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const thread = store.thread!;
+      const ended = Date.now();
+      await thread.terminate();
+      await expect.poll(() => opened(thread), { timeout: 10_000, interval: 20 }).toBe(true);
+      gaps.push(Date.now() - ended);
+    }
+    // 1 s, then 2 s: opening is not health, so the pause did not go back to 1 s.
+    expect(gaps[0]).toBeGreaterThanOrEqual(950);
+    expect(gaps[1]).toBeGreaterThanOrEqual(1950);
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(2);
+  });
+
   it('reports the store as not started, not up, until the thread has tried it', async () => {
     const port = await freePort(); // nothing listens here
     gateway = await startGateway(document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }));
