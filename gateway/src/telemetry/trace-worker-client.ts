@@ -20,7 +20,8 @@
  * The thread is never terminated while it may be running a DuckDB statement (that aborts the process):
  * it is closed politely, and one that does not answer within the shutdown grace period is left behind.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { isSegmentName } from './disk-spool.js';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
@@ -355,11 +356,12 @@ function within<T>(work: Promise<T>, deadline: number): Promise<T> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-/** Whether an earlier run left rows in the spool. */
+/** Whether an earlier run left rows in the spool (an empty segment, from a failed write, holds none). */
 function spoolHoldsRows(config: TelemetryConfig, kind: TraceSink['kind'] | undefined): boolean {
   if (!kind) return false;
+  const dir = spoolDirectory(config, kind);
   try {
-    return readdirSync(spoolDirectory(config, kind)).some(isSegmentName);
+    return readdirSync(dir).some((name) => isSegmentName(name) && statSync(join(dir, name)).size > 0);
   } catch {
     return false;
   }

@@ -3,7 +3,7 @@
  * between the gateway and that thread, and losing the thread loses neither the gateway nor rows: the
  * gateway keeps every row until the thread acknowledges it, and hands the rest to the next thread.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -144,6 +144,34 @@ describe('the trace worker', () => {
     expect(store.thread).toBe(thread);
     await chat(3);
     expect(await storedCount()).toBe(3);
+  });
+
+  it('a burst of errors makes the thread retire in order (store closed first); another takes over', async () => {
+    const { lines, logStream } = logLines();
+    gateway = await startGateway({ ...document({}), logging: { level: 'info' } }, { logStream });
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const first = store.thread!;
+    for (let i = 0; i < 20; i++) first.postMessage({ t: 'rows', seq: 0, logged: null, quiet: [], repeat: [] });
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    expect(lines.join('')).toContain('"msg":"trace worker failing repeatedly; closing the store and retiring"');
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(1);
+    await chat(2);
+    expect(await storedCount()).toBe(2);
+  });
+
+  it('an empty spool segment (a write that failed) does not start the thread at start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    mkdirSync(join(dataDir, 'spool', 'duckdb'), { recursive: true });
+    writeFileSync(join(dataDir, 'spool', 'duckdb', '000000000001.jsonl'), '');
+    gateway = await startGateway(document({}, dataDir));
+    const store = gateway.app.traces as WorkerTraceStore;
+    expect(store.thread).toBeUndefined();
+    expect(store.status().state).toBe('not-started');
+    await chat(1);
+    expect(await storedCount()).toBe(1);
+    // The worker's spool forgot the empty segment: nothing is left to replay.
+    expect(existsSync(join(dataDir, 'spool', 'duckdb', '000000000001.jsonl'))).toBe(false);
   });
 
   it('a spool that cannot write drops rows (counted); the thread carries on and closes', async () => {
