@@ -198,16 +198,21 @@ export class TracePipeline {
     if (this.replaying || this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.replaying ??= this.replay().finally(() => (this.replaying = undefined));
+      this.replaying ??= this.replay().then((retryInMs) => {
+        this.replaying = undefined;
+        if (retryInMs !== undefined) this.kickReplay(retryInMs);
+        // Rows may have queued behind the spool meanwhile.
+        else if (this.queue.length > 0) this.scheduleFlush();
+      });
     }, delayMs);
     this.retryTimer.unref();
   }
 
-  /** Drains the spool oldest first; on failure, tries again after a growing pause. Never rejects. */
-  private async replay(): Promise<void> {
+  /** Drains the spool oldest first. Never rejects: on failure, says when to try again (a growing pause). */
+  private async replay(): Promise<number | undefined> {
     try {
       for (;;) {
-        if (this.closed) return;
+        if (this.closed) return undefined;
         const segment = await this.spool.oldest();
         if (!segment) break;
         let stored = 0;
@@ -220,15 +225,13 @@ export class TracePipeline {
       if (!this.healthy) this.events.sinkRecovered();
       this.healthy = true;
       this.backoffMs = MIN_BACKOFF_MS;
+      return undefined;
     } catch (error) {
       this.markUnhealthy(error);
       const delay = this.backoffMs;
       this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-      queueMicrotask(() => this.kickReplay(delay));
-      return;
+      return delay;
     }
-    // Rows may have queued behind the spool meanwhile.
-    if (this.queue.length > 0) queueMicrotask(() => this.scheduleFlush());
   }
 
   /**

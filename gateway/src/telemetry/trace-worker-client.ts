@@ -310,14 +310,16 @@ export class TraceWorker {
    * counted as dropped. Never rejects, and waits at most the grace period.
    */
   async close(): Promise<void> {
+    if (this.closing) return;
+    // From here a worker that fails is not replaced.
+    this.closing = true;
     clearTimeout(this.restartTimer);
     clearTimeout(this.healthyTimer);
     const deadline = Date.now() + this.closeTimeoutMs;
-    if (!this.worker && this.data.store && this.held > 0 && !this.closing) {
+    if (!this.worker && this.data.store && this.held > 0) {
       this.opened = undefined;
       await within(this.startNow(), deadline).catch(() => undefined);
     }
-    this.closing = true;
     const worker = this.worker;
     let closed = false;
     if (worker) {
