@@ -139,8 +139,11 @@ export class TraceWorker {
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
   record(row: TraceRow, logged = true): void {
     const held = this.held;
-    // Rows wait here for a worker (and for its acknowledgement), as many as the worker's own queue holds.
-    if (held + this.unackedRows >= this.data.config.maxQueue) {
+    // Rows wait here for a worker as many as the worker's own queue holds; counting the rows a worker
+    // has not acknowledged (its queue, and the batch it is writing), twice that: a worker whose queue is
+    // full spills to its spool (and acknowledges) before this bound drops anything.
+    const { maxQueue } = this.data.config;
+    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
