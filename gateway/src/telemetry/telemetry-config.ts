@@ -25,6 +25,11 @@ export const telemetrySchema = z.strictObject({
   flushIntervalMs: z.number().int().positive().default(1000),
   /** Rows held in memory before they go straight to the spool. */
   maxQueue: z.number().int().positive().default(20_000),
+  /**
+   * Bytes of rows (bodies, mostly) the gateway holds for the trace thread while none runs (it starts,
+   * or replaces one that died); past it rows are dropped (and counted).
+   */
+  maxQueueBytes: z.number().int().positive().default(64 * MiB),
   /** Disk budget of the spool; past it rows are dropped (and counted). */
   spoolMaxBytes: z.number().int().positive().default(512 * MiB),
   /** Traces older than this are removed (ClickHouse: whole day partitions). */

@@ -78,6 +78,12 @@ export interface TraceWorkerEvents extends StoreEvents {
 interface SentRows {
   seq: number;
   rows: TraceRow[];
+  bytes: number;
+}
+
+/** What a row holds in memory, near enough: its bodies (with logBodies) and about a kilobyte besides. */
+function rowBytes(row: TraceRow): number {
+  return 1024 + row.request_body.length + row.response_body.length;
 }
 
 export class TraceWorker {
@@ -90,6 +96,8 @@ export class TraceWorker {
   private quiet: TraceRow[] = [];
   /** Rows a worker took and died with: the next one stores them through its spool (they may be stored). */
   private repeat: TraceRow[] = [];
+  /** rowBytes of the rows in logged, quiet and repeat. */
+  private heldBytes = 0;
   private unacked: SentRows[] = [];
   private unackedRows = 0;
   private nextSeq = 1;
@@ -142,12 +150,15 @@ export class TraceWorker {
     // Rows wait here for a worker as many as the worker's own queue holds; counting the rows a worker
     // has not acknowledged (its queue, and the batch it is writing), twice that: a worker whose queue is
     // full spills to its spool (and acknowledges) before this bound drops anything.
-    const { maxQueue } = this.data.config;
-    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue) {
+    // Bodies make rows large: the rows waiting here are bounded in bytes too.
+    const { maxQueue, maxQueueBytes } = this.data.config;
+    const bytes = rowBytes(row);
+    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue || this.heldBytes + bytes > maxQueueBytes) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
     (logged ? this.logged : this.quiet).push(row);
+    this.heldBytes += bytes;
     if (!this.opened) void this.startNow();
     if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
     else if (!this.sendTimer) {
@@ -163,12 +174,13 @@ export class TraceWorker {
     const message: ToWorker = { t: 'rows', seq: this.nextSeq++, logged: this.logged, quiet: this.quiet, repeat: this.repeat };
     if (this.data.store) {
       const rows = this.repeat.concat(this.logged, this.quiet);
-      this.unacked.push({ seq: message.seq, rows });
+      this.unacked.push({ seq: message.seq, rows, bytes: this.heldBytes });
       this.unackedRows += rows.length;
     }
     this.logged = [];
     this.quiet = [];
     this.repeat = [];
+    this.heldBytes = 0;
     this.worker.postMessage(message);
   }
 
@@ -292,6 +304,7 @@ export class TraceWorker {
   private takeBackUnacknowledged(): void {
     if (this.unacked.length === 0) return;
     this.repeat = this.unacked.flatMap((sent) => sent.rows).concat(this.repeat);
+    for (const sent of this.unacked) this.heldBytes += sent.bytes;
     this.unacked = [];
     this.unackedRows = 0;
   }
@@ -342,6 +355,7 @@ export class TraceWorker {
     this.logged = [];
     this.quiet = [];
     this.repeat = [];
+    this.heldBytes = 0;
     this.worker = undefined;
     this.events.routeLogs(undefined);
     if (!worker) return;

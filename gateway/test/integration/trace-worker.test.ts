@@ -246,6 +246,23 @@ describe('the trace worker', () => {
     expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
   });
 
+  it('rows held while no thread runs are bounded in bytes as well as in rows', async () => {
+    // A data directory that cannot exist: no thread ever opens, so rows wait on the gateway.
+    gateway = await startGateway(document({ dataDir: '/dev/null/traces', logBodies: true, maxBodyBytes: 65_536, maxQueueBytes: 300_000 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(60_000) }] }) });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    const dropped = await metricValue(gateway.origin, 'gateway_traces_dropped_total');
+    // Each row holds at least its request body of 60 KB: at most five fit in 300 KB; the rest are
+    // dropped and counted (the row bound, 20,000, is far away).
+    expect(store.held).toBeGreaterThanOrEqual(1);
+    expect(store.held).toBeLessThanOrEqual(5);
+    expect(store.held + dropped).toBe(10);
+  });
+
   it("passes the store's log lines to the gateway's logger", async () => {
     const lines: string[] = [];
     const port = await freePort(); // nothing listens here
