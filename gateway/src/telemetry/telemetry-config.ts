@@ -32,6 +32,11 @@ export const telemetrySchema = z.strictObject({
   maxQueueBytes: z.number().int().positive().default(64 * MiB),
   /** Disk budget of the spool; past it rows are dropped (and counted). */
   spoolMaxBytes: z.number().int().positive().default(512 * MiB),
+  /**
+   * How long a dashboard query, a feedback write or an export page waits on the trace store (it may be
+   * busy replaying a spool) before failing.
+   */
+  queryTimeoutMs: z.number().int().positive().default(30_000),
   /** Traces older than this are removed (ClickHouse: whole day partitions). */
   retentionDays: z.number().int().positive().default(30),
   /** Request and response bodies on traces (truncated, secrets redacted); off by default. */

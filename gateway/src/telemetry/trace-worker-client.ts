@@ -31,6 +31,7 @@ import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-s
 import { spoolDirectory, type StoreEvents, type TraceStore } from './trace-store.js';
 import {
   deserializeError,
+  SINK_METHODS,
   type FromWorker,
   type SinkMethod,
   type StoreMethod,
@@ -309,13 +310,31 @@ export class TraceWorker {
     this.unackedRows = 0;
   }
 
+  /**
+   * A call to the worker. Queries, feedback and canary events wait at most telemetry.queryTimeoutMs (they
+   * queue behind whatever the store is doing — a long spool replay, say); flush and close have deadlines
+   * of their own. A call given up on may still run in the worker; its answer is ignored.
+   */
   async call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
     await this.startNow();
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('the trace worker is not running'));
     const id = this.nextId++;
+    const timeoutMs = (SINK_METHODS as readonly string[]).includes(method) ? this.data.config.queryTimeoutMs : undefined;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(Object.assign(new Error(`the trace store did not answer ${method} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        }, timeoutMs);
+        timer.unref();
+      }
+      const settled = (): void => clearTimeout(timer);
+      this.pending.set(id, {
+        resolve: (value) => (settled(), resolve(value)),
+        reject: (error) => (settled(), reject(error)),
+      });
       worker.postMessage({ t: 'call', id, method, args } satisfies ToWorker);
     });
   }

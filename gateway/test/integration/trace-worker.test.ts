@@ -263,6 +263,22 @@ describe('the trace worker', () => {
     expect(store.held + dropped).toBe(10);
   });
 
+  it('a query the store does not answer in time fails with a timeout; the store answers again later', async () => {
+    gateway = await startGateway(document({ queryTimeoutMs: 300 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const asked = Date.now();
+    // About a second of work for DuckDB's single thread (several times the timeout).
+    const slow = store.sink.select('SELECT count(*) AS n FROM range(500000000) t(x) WHERE x % 7 = 3');
+    await expect(slow).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(Date.now() - asked).toBeLessThan(5000);
+    expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+    // Once the statement is done, queries are answered again (and the thread is the same one).
+    const thread = store.thread;
+    await expect.poll(() => store.sink.countTraces().then(() => true, () => false), { interval: 200 }).toBe(true);
+    expect(store.thread).toBe(thread);
+  });
+
   it("passes the store's log lines to the gateway's logger", async () => {
     const lines: string[] = [];
     const port = await freePort(); // nothing listens here
