@@ -35,6 +35,8 @@ export class DiskSpool<T> {
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly segmentBytes = 4 * 1024 * 1024,
+    /** How a segment is appended to (a test makes it fail part-way, as a full disk does). */
+    private readonly appendText: (file: string, text: string) => Promise<void> = (file, text) => appendFile(file, text, { mode: FILE_MODE }),
   ) {}
 
   /** Finds segments left by an earlier run. */
@@ -77,7 +79,7 @@ export class DiskSpool<T> {
       }
       const file = join(this.dir, this.fileName(current.seq));
       try {
-        await appendFile(file, text, { mode: FILE_MODE });
+        await this.appendText(file, text);
       } catch (error) {
         await this.undoAppend(current, file);
         throw error;

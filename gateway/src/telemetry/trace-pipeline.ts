@@ -50,6 +50,8 @@ export class TracePipeline {
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
+  /** Spills that do not wait their turn in `work` (overflow, repeated rows); close() waits for them. */
+  private sideWork = new Set<Promise<void>>();
   private flushScheduled = false;
   private replaying: Promise<void> | undefined;
   private backoffMs = MIN_BACKOFF_MS;
@@ -100,7 +102,7 @@ export class TracePipeline {
     const ordinal = this.nextOrdinal++;
     if (this.queue.length >= this.options.maxQueue) {
       this.inFlight.push(ordinal);
-      void this.spill([row]).then(() => this.settle(ordinal));
+      this.aside(this.spill([row]).then(() => this.settle(ordinal)));
       return;
     }
     this.queue.push(row);
@@ -117,10 +119,17 @@ export class TracePipeline {
     const first = this.nextOrdinal;
     this.nextOrdinal += rows.length;
     this.inFlight.push(first);
-    void this.spill(rows).then(() => {
-      this.settle(first);
-      this.kickReplay();
-    });
+    this.aside(
+      this.spill(rows).then(() => {
+        this.settle(first);
+        this.kickReplay();
+      }),
+    );
+  }
+
+  private aside(work: Promise<void>): void {
+    this.sideWork.add(work);
+    void work.then(() => this.sideWork.delete(work));
   }
 
   /** Sends everything queued now (tests and shutdown use it). Never rejects. */
@@ -272,8 +281,10 @@ export class TracePipeline {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.retryTimer);
-    await this.work;
+    // A replay that ends may schedule a flush of what queued behind it; then nothing starts any more.
     await this.replaying;
+    await this.work;
+    await Promise.all(this.sideWork);
     if (this.queue.length > 0) {
       const { rows, first } = this.take(this.queue.length);
       try {

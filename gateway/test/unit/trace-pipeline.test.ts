@@ -3,7 +3,8 @@
  * failed replay is tried again by itself, a spool that cannot write costs rows (counted) but never a
  * rejection, and rows settle in order so the trace worker can acknowledge them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,5 +103,40 @@ describe('the trace pipeline', () => {
     await flushed;
     expect(counts.written).toBe(3);
     expect(pipeline.settledBefore).toBe(3);
+  });
+});
+
+describe('the disk spool', () => {
+  /** Appends that fail once, after writing `part` of the text (0: nothing), as a disk filling up. */
+  function failingOnce(part: number): (file: string, text: string) => Promise<void> {
+    let failed = false;
+    return async (file, text) => {
+      if (failed) return appendFile(file, text);
+      failed = true;
+      if (part > 0) await appendFile(file, text.slice(0, Math.floor(text.length * part)));
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    };
+  }
+
+  it('a write that failed part-way leaves no torn line to swallow the next row', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    let calls = 0;
+    const once = failingOnce(0.5);
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 4 * 1024 * 1024, (file, text) => (++calls === 2 ? once(file, text) : appendFile(file, text)));
+    await spool.open();
+    expect(await spool.append([{ n: 1 }])).toBe(true);
+    await expect(spool.append([{ n: 2 }])).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(await spool.append([{ n: 3 }])).toBe(true);
+    expect((await spool.oldest())?.rows).toEqual([{ n: 1 }, { n: 3 }]);
+  });
+
+  it('a first write that failed leaves no empty segment behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 4 * 1024 * 1024, failingOnce(0));
+    await spool.open();
+    await expect(spool.append([{ n: 1 }])).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(spool.isEmpty).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(true);
   });
 });
