@@ -189,7 +189,9 @@ export class TraceWorker {
     if (!this.opened && this.held === 0) return;
     await this.startNow();
     this.send();
-    await this.call('flush', []);
+    // Waits for the rows to be stored or spooled, and for their log lines at most queryTimeoutMs (stdout
+    // may be a pipe nobody reads).
+    await this.call('flush', [this.data.config.queryTimeoutMs]);
   }
 
   /** At the gateway's start: the thread starts now only if the spool holds rows to replay. */
