@@ -42,7 +42,7 @@ describe('shutdown', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 
   it('a spool that cannot write: the rows are dropped and counted, and SIGTERM still ends in an orderly exit', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gateway-spool-failing-'));
@@ -72,5 +72,5 @@ describe('shutdown', () => {
     } finally {
       gateway.child.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 });
