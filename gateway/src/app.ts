@@ -182,7 +182,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
   const requestLines = config.telemetry.logRequests && logsAt(config.logging.level, 'info');
   const traceOutput = createTraceOutput(
     config.telemetry,
-    { injectedSink: deps.traceSink, requestLines, logOutput, ownLogStream: deps.logStream !== undefined },
+    { injectedSink: deps.traceSink, requestLines, logOutput, ownLogStream: deps.logStream !== undefined, closeTimeoutMs: config.server.shutdownGraceMs },
     () => metrics as GatewayMetrics,
     app.log,
   );

@@ -1,7 +1,7 @@
 /**
  * Process entry point: load and validate config (exit non-zero listing every problem), build the app,
  * listen, and on SIGTERM/SIGINT drain: stop accepting, let in-flight requests finish within the grace
- * period, flush, exit 0.
+ * period, flush, exit 0 (1, logged, if something failed to close).
  */
 import { buildApp } from './app.js';
 import { loadConfig } from './config/load.js';
@@ -40,14 +40,21 @@ async function main(): Promise<void> {
       app.server.closeAllConnections();
     }, config.server.shutdownGraceMs);
     force.unref();
+    let code = 0;
     try {
       await app.close();
+    } catch (error) {
+      // Something failed to close (nothing should): say so, and still end the process on purpose.
+      code = 1;
+      app.log.error({ err: error }, 'shutdown did not complete cleanly');
     } finally {
       clearTimeout(force);
     }
-    app.log.info('stopped');
-    // Logs go to stdout asynchronously: let the last lines out before exiting.
-    (app.log as unknown as { flush(cb: () => void): void }).flush(() => process.exit(0));
+    app.log.info({ code }, 'stopped');
+    // Logs go to stdout asynchronously: let the last lines out before exiting — but not wait for ever
+    // on a stdout nobody reads.
+    setTimeout(() => process.exit(code), 1000).unref();
+    (app.log as unknown as { flush(cb: () => void): void }).flush(() => process.exit(code));
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

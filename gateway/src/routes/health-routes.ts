@@ -4,17 +4,21 @@
  * not make the gateway unready (rows spool to disk), but readyz reports it.
  */
 import type { FastifyInstance } from 'fastify';
-import type { TraceStore } from '../telemetry/trace-store.js';
+import type { TraceStore, TraceStoreStatus } from '../telemetry/trace-store.js';
 
 export interface Readiness {
   draining: boolean;
+}
+
+function pick({ state, up, spooledBytes, queued }: TraceStoreStatus): Pick<TraceStoreStatus, 'state' | 'up' | 'spooledBytes' | 'queued'> {
+  return { state, up, spooledBytes, queued };
 }
 
 export function registerHealthRoutes(app: FastifyInstance, readiness: Readiness, traces: TraceStore | undefined): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const traceSink = traces
-      ? { kind: traces.kind, up: traces.status().up, spooledBytes: traces.status().spooledBytes, queued: traces.status().queued }
+      ? { kind: traces.kind, ...pick(traces.status()) }
       : { kind: 'none' };
     if (readiness.draining) {
       reply.code(503);

@@ -1,12 +1,24 @@
 /**
  * Append-only disk spool for trace rows the sink could not take: JSON lines in numbered segment files
  * under the data directory, read back oldest first, deleted once replayed. It survives restarts, and it
- * has a byte budget: past it, rows are refused (and the caller counts them as dropped).
+ * has a byte budget: past it, rows are refused (and the caller counts them as dropped). The files hold
+ * request data (bodies, with logBodies): the directory is the owner's alone (0700), the files 0600.
+ *
+ * A write that fails part-way (the disk full) is cut back to the segment's previous length, so no torn
+ * line is left to merge with the next one; a segment that got nothing is removed.
  */
-import { appendFile, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const SEGMENT = /^(\d{12})\.jsonl$/;
+/** Rows the sink refused for good, one JSON line each with the reason, kept for an operator to look at. */
+export const QUARANTINE_FILE = 'quarantined.ndjson';
+const FILE_MODE = 0o600;
+
+/** Whether a directory holds spool segments (rows to replay). */
+export function isSegmentName(name: string): boolean {
+  return SEGMENT.test(name);
+}
 
 export interface SpoolSegment<T> {
   name: string;
@@ -23,14 +35,22 @@ export class DiskSpool<T> {
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly segmentBytes = 4 * 1024 * 1024,
+    /** How a segment is appended to (a test makes it fail part-way, as a full disk does). */
+    private readonly appendText: (file: string, text: string) => Promise<void> = (file, text) => appendFile(file, text, { mode: FILE_MODE }),
   ) {}
 
   /** Finds segments left by an earlier run. */
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
     const files = (await readdir(this.dir)).map((f) => SEGMENT.exec(f)).filter((m): m is RegExpExecArray => m !== null);
     for (const match of files.sort((a, b) => Number(a[1]) - Number(b[1]))) {
       const size = (await stat(join(this.dir, match[0]))).size;
+      // An empty segment (a write that failed before any byte landed) holds nothing to replay.
+      if (size === 0) {
+        await unlink(join(this.dir, match[0])).catch(() => undefined);
+        continue;
+      }
       this.segments.push({ seq: Number(match[1]), bytes: size });
       this.bytes += size;
     }
@@ -57,11 +77,36 @@ export class DiskSpool<T> {
         current = { seq: this.writeSeq, bytes: 0 };
         this.segments.push(current);
       }
-      await appendFile(join(this.dir, this.fileName(current.seq)), text);
+      const file = join(this.dir, this.fileName(current.seq));
+      try {
+        await this.appendText(file, text);
+      } catch (error) {
+        await this.undoAppend(current, file);
+        throw error;
+      }
       current.bytes += size;
       this.bytes += size;
       return true;
     });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Cuts a segment back to what it held before a failed write; forgets it if that was nothing. */
+  private async undoAppend(segment: { seq: number; bytes: number }, file: string): Promise<void> {
+    if (segment.bytes > 0) {
+      await truncate(file, segment.bytes).catch(() => undefined);
+      return;
+    }
+    this.segments.splice(this.segments.indexOf(segment), 1);
+    await unlink(file).catch(() => undefined);
+  }
+
+  /** Sets rows aside for good, with the sink's reason. Outside the budget: an operator removes the file. */
+  quarantine(rows: readonly T[], reason: unknown): Promise<void> {
+    const why = reason instanceof Error ? reason.message : String(reason);
+    const text = rows.map((row) => JSON.stringify({ reason: why, row })).join('\n') + '\n';
+    const run = this.chain.then(() => appendFile(join(this.dir, QUARANTINE_FILE), text, { mode: FILE_MODE }));
     this.chain = run.catch(() => undefined);
     return run;
   }

@@ -8,10 +8,11 @@
  * row, so RSS grew without bound with the trace count (400k rows: +700 MB). A batch file read with
  * read_ndjson keeps DuckDB's memory flat and costs less CPU per row (measured in benchmarks/README.md).
  */
-import { mkdirSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants, mkdirSync } from 'node:fs';
+import { chmod, open, readdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BIGINT, DOUBLE, DuckDBInstance, VARCHAR, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { DUCKDB_DIALECT } from './sql-dialect.js';
 import { storableRow, type CanaryEventRow, type FeedbackRow, type TraceRow } from './trace-row.js';
@@ -43,6 +44,13 @@ const TABLE_COLUMNS = REQUEST_COLUMNS.map(columnDefinition).join(', ');
 const COLUMN_LIST = REQUEST_COLUMNS.map(([name]) => quoted(name)).join(', ');
 /** What the JSON reader's rows become: an added column a row lacks is its default. */
 const READER_SELECT = REQUEST_COLUMNS.map(([name, , added]) => (added === undefined ? quoted(name) : `COALESCE(${quoted(name)}, ${added})`)).join(', ');
+/**
+ * The largest row the JSON reader takes, said rather than left to its default (the reader's buffers
+ * grow with it, under the 64 MB memory limit). Rows stay far below it — each body is at most
+ * telemetry.maxBodyBytes (1 MiB at most) as stored — and a row over it anyway is refused and, on
+ * replay, quarantined.
+ */
+const MAX_ROW_BYTES = 16 * 1024 * 1024;
 /** The columns' types as DuckDB's JSON reader takes them (every value was made storable first). */
 const READER_COLUMNS = `{${REQUEST_COLUMNS.map(([name, type]) => `'${name}': '${type}'`).join(', ')}}`;
 
@@ -89,16 +97,26 @@ export class DuckDbSink implements TraceSink {
   private instance: DuckDBInstance | undefined;
   private connection: DuckDBConnection | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Where a batch is written for DuckDB's JSON reader (one at a time: statements are serial). */
+  /**
+   * Where a batch is written for DuckDB's JSON reader (one at a time: statements are serial). The rows
+   * hold request data: the name is not guessable, and the file is created new (never through a link
+   * someone planted there) and readable by the owner alone.
+   */
   private readonly batchFile: string;
+  private readonly batchPrefix: string;
 
   constructor(private readonly file: string) {
-    this.batchFile = file === ':memory:' ? join(tmpdir(), `gateway-traces-${process.pid}-${Date.now()}.ndjson`) : `${file}.batch.ndjson`;
+    this.batchPrefix = file === ':memory:' ? join(tmpdir(), 'gateway-traces.batch.') : `${file}.batch.`;
+    this.batchFile = `${this.batchPrefix}${process.pid}-${randomBytes(8).toString('hex')}.ndjson`;
   }
 
   async init(): Promise<void> {
-    if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
+    if (this.file !== ':memory:') {
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+      await this.removeStaleBatches();
+    }
     this.instance = await DuckDBInstance.create(this.file);
+    if (this.file !== ':memory:') await chmod(this.file, 0o600);
     this.connection = await this.instance.connect();
     for (const statement of SCHEMA) await this.connection.run(statement);
   }
@@ -117,12 +135,12 @@ export class DuckDbSink implements TraceSink {
     if (rows.length === 0) return Promise.resolve();
     const text = ndjsonRows(rows);
     return this.serial(async (connection) => {
-      await writeFile(this.batchFile, text);
       try {
+        await this.writeBatch(text);
         // Live batches go straight in; a replay goes through staging so stored trace ids are skipped.
         await connection.run(
           `INSERT INTO ${mayRepeat ? 'requests_staging' : 'requests'} (${COLUMN_LIST})
-           SELECT ${READER_SELECT} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS})`,
+           SELECT ${READER_SELECT} FROM read_ndjson(${DUCKDB_DIALECT.str(this.batchFile)}, columns = ${READER_COLUMNS}, maximum_object_size = ${MAX_ROW_BYTES})`,
         );
       } finally {
         await unlink(this.batchFile).catch(() => undefined);
@@ -134,6 +152,25 @@ export class DuckDbSink implements TraceSink {
         await connection.run('DELETE FROM requests_staging');
       }
     });
+  }
+
+  /** Creates the batch file afresh: never follows a link, never reuses a file that is there. */
+  private async writeBatch(text: string): Promise<void> {
+    const handle = await open(this.batchFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      await handle.writeFile(text);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Batch files a crashed run left behind (links included: unlinking a link leaves its target alone). */
+  private async removeStaleBatches(): Promise<void> {
+    const prefix = basename(this.batchPrefix);
+    const names = await readdir(dirname(this.file)).catch(() => [] as string[]);
+    await Promise.all(
+      names.filter((name) => name.startsWith(prefix) && name.endsWith('.ndjson')).map((name) => unlink(join(dirname(this.file), name)).catch(() => undefined)),
+    );
   }
 
   insertFeedback(row: FeedbackRow): Promise<void> {

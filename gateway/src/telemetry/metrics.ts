@@ -78,7 +78,11 @@ export class GatewayMetrics implements PoolObserver {
   private readonly circuitState = new Gauge({ name: 'gateway_circuit_state', help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open.', labelNames: ['target'] as const, registers: [this.registry] });
   private readonly tracesWritten = this.counter('gateway_traces_written_total', 'Trace rows written to the trace store.', [] as const);
   private readonly tracesSpooled = this.counter('gateway_traces_spooled_total', 'Trace rows written to the disk spool because the store was failing or the queue full.', [] as const);
-  private readonly tracesDropped = this.counter('gateway_traces_dropped_total', 'Trace rows lost because the spool was over its disk budget.', [] as const);
+  private readonly tracesDropped = this.counter('gateway_traces_dropped_total', 'Trace rows lost: the spool over its disk budget or failing to write, or rows held for a trace worker past the queue bound or at shutdown.', [] as const);
+  private readonly tracesQuarantined = this.counter('gateway_traces_quarantined_total', 'Trace rows the store refused for good, set aside in the spool directory\'s quarantine file.', [] as const);
+  private readonly traceWorkerRestarts = this.counter('gateway_trace_worker_restarts_total', 'Trace worker threads started to replace one that died.', [] as const);
+  private readonly traceWorkerErrors = this.counter('gateway_trace_worker_errors_total', 'Unhandled errors the trace worker caught and survived.', [] as const);
+  private readonly logLinesDropped = this.counter('gateway_log_lines_dropped_total', 'Request log lines dropped because stdout was not taking them.', [] as const);
 
   private readonly shadowRequests = this.counter('gateway_shadow_requests_total', 'Shadow (mirrored) requests by result: completed, failed, dropped because the concurrency bound was reached, or abandoned at shutdown.', ['route', 'result'] as const);
   private readonly agreement = this.histogram('gateway_shadow_agreement_rouge_l', 'ROUGE-L F between shadow and primary answers.', ['route'] as const, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1]);
@@ -108,7 +112,7 @@ export class GatewayMetrics implements PoolObserver {
     if (pipeline) {
       new Gauge({ name: 'gateway_trace_queue_depth', help: 'Trace rows waiting in memory for the next batch.', registers: [this.registry], collect() { this.set(pipeline.queueDepth()); } });
       new Gauge({ name: 'gateway_trace_spool_bytes', help: 'Bytes of trace rows waiting on disk for the store to come back.', registers: [this.registry], collect() { this.set(pipeline.spoolBytes()); } });
-      new Gauge({ name: 'gateway_trace_sink_up', help: '1 while the trace store accepts writes, 0 while rows are being spooled.', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
+      new Gauge({ name: 'gateway_trace_sink_up', help: '1 while the trace store accepts writes; 0 while rows are being spooled, and while the store is not started or starting (see /readyz for which).', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
     }
   }
 
@@ -237,5 +241,21 @@ export class GatewayMetrics implements PoolObserver {
 
   tracesDroppedInc(count: number): void {
     this.tracesDropped.inc(count);
+  }
+
+  tracesQuarantinedInc(count: number): void {
+    this.tracesQuarantined.inc(count);
+  }
+
+  traceWorkerRestartsInc(): void {
+    this.traceWorkerRestarts.inc();
+  }
+
+  traceWorkerErrorsInc(count: number): void {
+    this.traceWorkerErrors.inc(count);
+  }
+
+  logLinesDroppedInc(count: number): void {
+    this.logLinesDropped.inc(count);
   }
 }

@@ -22,8 +22,43 @@ export function redactValue(value: unknown): unknown {
   return value;
 }
 
-/** JSON of `value`, secrets redacted, cut to `maxBytes` characters (marked when cut). */
+/**
+ * JSON of `value`, secrets redacted, cut (and marked) so that it takes at most `maxBytes` as it is
+ * stored: a string inside the row's JSON, UTF-8 encoded, quotes and control characters escaped. (A
+ * body of `"` doubles when escaped, one of control characters grows six times; counting characters let
+ * a 10 MB body become a 39 MB row that no store would take.)
+ */
 export function redactedJson(value: unknown, maxBytes: number): string {
   const text = JSON.stringify(redactValue(value)) ?? '';
-  return text.length > maxBytes ? `${text.slice(0, maxBytes)}…[truncated ${text.length - maxBytes} chars]` : text;
+  const cut = escapedCut(text, maxBytes);
+  return cut === text.length ? text : `${text.slice(0, cut)}…[truncated ${text.length - cut} chars]`;
+}
+
+/** Where to cut `text` so that, as JSON string content in UTF-8, it takes at most `maxBytes`. */
+export function escapedCut(text: string, maxBytes: number): number {
+  // No character takes more than six bytes escaped.
+  if (text.length * 6 <= maxBytes) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    let size: number;
+    let units = 1;
+    if (code === 0x22 || code === 0x5c) size = 2;
+    else if (code < 0x20) size = code === 0x08 || code === 0x09 || code === 0x0a || code === 0x0c || code === 0x0d ? 2 : 6;
+    else if (code < 0x80) size = 1;
+    else if (code < 0x800) size = 2;
+    else if (code >= 0xd800 && code <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
+      size = 4;
+      units = 2;
+    } else if (code >= 0xd800 && code <= 0xdfff) size = 6; // a lone surrogate, written as \uXXXX
+    else size = 3;
+    if (bytes + size > maxBytes) return i;
+    bytes += size;
+    i += units - 1;
+  }
+  return text.length;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }

@@ -21,7 +21,7 @@ export class StdoutLines {
 
   write(text: string): void {
     if (this.pendingBytes + text.length > MAX_PENDING_BYTES) {
-      this.dropped++;
+      for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) this.dropped++;
       return;
     }
     this.pending.push(text);

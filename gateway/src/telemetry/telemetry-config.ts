@@ -2,6 +2,8 @@
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+/** The largest maxBodyBytes: two bodies and the rest of a row stay far below the stores' row limits. */
+export const MAX_BODY_BYTES = MiB;
 
 export const telemetrySchema = z.strictObject({
   /** Where traces go: an embedded DuckDB file (default), ClickHouse (default when a ClickHouse URL is set), or nowhere. */
@@ -23,13 +25,27 @@ export const telemetrySchema = z.strictObject({
   flushIntervalMs: z.number().int().positive().default(1000),
   /** Rows held in memory before they go straight to the spool. */
   maxQueue: z.number().int().positive().default(20_000),
+  /**
+   * Bytes of rows (bodies, mostly) the gateway holds for the trace thread while none runs (it starts,
+   * or replaces one that died); past it rows are dropped (and counted).
+   */
+  maxQueueBytes: z.number().int().positive().default(64 * MiB),
   /** Disk budget of the spool; past it rows are dropped (and counted). */
   spoolMaxBytes: z.number().int().positive().default(512 * MiB),
+  /**
+   * How long a dashboard query, a feedback write or an export page waits on the trace store (it may be
+   * busy replaying a spool) before failing.
+   */
+  queryTimeoutMs: z.number().int().positive().default(30_000),
   /** Traces older than this are removed (ClickHouse: whole day partitions). */
   retentionDays: z.number().int().positive().default(30),
   /** Request and response bodies on traces (truncated, secrets redacted); off by default. */
   logBodies: z.boolean().default(false),
-  maxBodyBytes: z.number().int().positive().default(16 * 1024),
+  /**
+   * Per body, as stored (UTF-8, JSON-escaped). Bounded so a row always fits what the stores read in one
+   * object (DuckDB's JSON reader: maximum_object_size in duckdb-sink.ts).
+   */
+  maxBodyBytes: z.number().int().positive().max(MAX_BODY_BYTES).default(16 * 1024),
   /** One JSON log line per request. */
   logRequests: z.boolean().default(true),
   /** USD per million tokens, by model; merged over the shipped defaults. */

@@ -25,7 +25,7 @@ export interface TraceOutput {
 
 export function createTraceOutput(
   config: TelemetryConfig,
-  options: { injectedSink: TraceSink | undefined; requestLines: boolean; logOutput: LogOutput; ownLogStream: boolean },
+  options: { injectedSink: TraceSink | undefined; requestLines: boolean; logOutput: LogOutput; ownLogStream: boolean; closeTimeoutMs: number },
   metrics: () => GatewayMetrics,
   log: FastifyBaseLogger,
 ): TraceOutput | undefined {
@@ -33,8 +33,12 @@ export function createTraceOutput(
     written: (count) => metrics().tracesWrittenInc(count),
     spooled: (count) => metrics().tracesSpooledInc(count),
     dropped: (count) => metrics().tracesDroppedInc(count),
+    quarantined: (count) => metrics().tracesQuarantinedInc(count),
     log: (level, fields, msg) => log[level](fields, msg),
     failed: (error) => log.error({ err: error }, 'trace worker failed; starting another'),
+    restarted: () => metrics().traceWorkerRestartsInc(),
+    workerErrors: (count) => metrics().traceWorkerErrorsInc(count),
+    linesDropped: (count) => metrics().logLinesDroppedInc(count),
     // A stream of the gateway's own gets lines one by one, as pino writes them.
     lines: (text) => {
       for (const line of text.split(/(?<=\n)/)) options.logOutput.direct.write(line);
@@ -60,6 +64,7 @@ export function createTraceOutput(
     },
     events,
     kind === 'none' ? undefined : kind,
+    options.closeTimeoutMs,
   );
   return { store: worker.store, record: (row, logged) => worker.record(row, logged), open: () => worker.open(), close: () => worker.close() };
 }

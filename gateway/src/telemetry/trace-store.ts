@@ -9,10 +9,12 @@
  * holds a WorkerTraceStore. LocalTraceStore is the store itself, run by that thread (or in process when
  * a test injects a sink).
  */
+import { chmod, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DeferredSink } from './deferred-sink.js';
 import { DiskSpool } from './disk-spool.js';
 import type { TelemetryConfig } from './telemetry-config.js';
+import { ThrottledLog } from './throttled-log.js';
 import { TracePipeline } from './trace-pipeline.js';
 import type { TraceRow } from './trace-row.js';
 import type { TraceSink } from './trace-sink.js';
@@ -42,7 +44,8 @@ export interface StoreEvents {
   written(count: number): void;
   spooled(count: number): void;
   dropped(count: number): void;
-  log(level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void;
+  quarantined(count: number): void;
+  log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, msg: string): void;
 }
 
 /** Where a sink's spool keeps its segment files. */
@@ -75,6 +78,8 @@ export function createTraceSink(config: TelemetryConfig): TraceSink | undefined 
 export class LocalTraceStore implements TraceStore {
   readonly pipeline: TracePipeline;
   private initialised = false;
+  /** The sink was tried at least once (until then its state is unknown, not down). */
+  private tried = false;
   private initTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
 
@@ -84,12 +89,24 @@ export class LocalTraceStore implements TraceStore {
     private readonly events: StoreEvents,
   ) {
     const spool = new DiskSpool<TraceRow>(spoolDirectory(config, sink.kind), config.spoolMaxBytes);
+    let spoolError: unknown;
+    const spoolFailing = new ThrottledLog(10_000, (suppressed) =>
+      events.log('error', { err: spoolError, suppressed }, 'trace spool cannot write; dropping trace rows'),
+    );
     this.pipeline = new TracePipeline(sink, spool, config, {
       written: (count) => events.written(count),
       spooled: (count) => events.spooled(count),
       dropped: (count) => events.dropped(count),
+      quarantined: (count) => {
+        events.quarantined(count);
+        events.log('error', { sink: sink.kind, count }, 'the trace store refused rows for good; quarantined them in the spool directory');
+      },
       sinkError: (error) => events.log('warn', { err: error, sink: sink.kind }, 'trace store failing; spooling rows to disk'),
       sinkRecovered: () => events.log('info', { sink: sink.kind }, 'trace store recovered; spool replayed'),
+      spoolError: (error) => {
+        spoolError = error;
+        spoolFailing.hit();
+      },
     });
   }
 
@@ -102,7 +119,8 @@ export class LocalTraceStore implements TraceStore {
   }
 
   status(): TraceStoreStatus {
-    return { ready: this.initialised, up: this.initialised && this.pipeline.healthy, queued: this.pipeline.queueDepth, spooledBytes: this.pipeline.spool.sizeBytes };
+    const up = this.initialised && this.pipeline.healthy;
+    return { ready: this.initialised, up, state: up ? 'up' : this.tried ? 'down' : 'starting', queued: this.pipeline.queueDepth, spooledBytes: this.pipeline.spool.sizeBytes };
   }
 
   record(row: TraceRow): void {
@@ -115,6 +133,10 @@ export class LocalTraceStore implements TraceStore {
 
   /** Opens the spool and the sink; a sink that is down is retried in the background. */
   async open(): Promise<void> {
+    // Trace rows (and, with logBodies, request bodies) live here: the owner's alone.
+    const dataDir = resolve(this.config.dataDir);
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await chmod(dataDir, 0o700);
     await this.pipeline.spool.open();
     await this.tryInit();
     this.pipeline.start();
@@ -125,10 +147,12 @@ export class LocalTraceStore implements TraceStore {
   private async tryInit(): Promise<void> {
     try {
       await this.sink.init();
+      this.tried = true;
       this.initialised = true;
       this.pipeline.resume();
       void this.applyRetention();
     } catch (error) {
+      this.tried = true;
       if (this.pipeline.healthy) this.events.log('warn', { err: error, sink: this.sink.kind }, 'trace store unavailable; rows will spool until it answers');
       this.pipeline.healthy = false;
       this.initTimer = setTimeout(() => void this.tryInit(), 2000);
@@ -145,10 +169,13 @@ export class LocalTraceStore implements TraceStore {
     }
   }
 
+  /** Stores (or spools) what is queued and closes the sink. Never rejects: shutdown must go on. */
   async close(): Promise<void> {
     clearTimeout(this.initTimer);
     clearInterval(this.retentionTimer);
     await this.pipeline.close();
-    if (this.initialised) await this.sink.close();
+    if (!this.initialised) return;
+    this.initialised = false;
+    await this.sink.close().catch((error: unknown) => this.events.log('warn', { err: error, sink: this.sink.kind }, 'trace store did not close cleanly'));
   }
 }

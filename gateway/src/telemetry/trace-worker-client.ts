@@ -11,13 +11,19 @@
  * The thread starts with the first request (or query), not with the gateway: a gateway that has served
  * nothing has nothing to store or log, and the thread with its sink (DuckDB's library and instance) is
  * about 50 MB of RSS. It starts at once when the spool holds rows from an earlier run, to replay them.
+ * Until it has tried the store, the store's state is reported as unknown (`not-started`), not up.
  *
- * A worker that dies (out of memory, a native crash) is replaced after a pause; the rows it held are
- * counted as dropped, calls in flight fail, and the gateway keeps serving. Rows recorded meanwhile wait
- * here for the next worker.
+ * Rows sent to the worker stay here until it acknowledges them (stored, spooled, or counted as dropped
+ * there). A worker that dies (out of memory, a native crash) is replaced after a pause that doubles
+ * while replacements keep failing; the rows it had not acknowledged go to the next one, through its
+ * spool, whose replay skips rows already stored. Calls in flight fail, and the gateway keeps serving.
+ * The thread is never terminated while it may be running a DuckDB statement (that aborts the process):
+ * it is closed politely, and one that does not answer within the shutdown grace period is left behind.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { isSegmentName } from './disk-spool.js';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
 import type { TelemetryConfig } from './telemetry-config.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
@@ -25,6 +31,7 @@ import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-s
 import { spoolDirectory, type StoreEvents, type TraceStore } from './trace-store.js';
 import {
   deserializeError,
+  SINK_METHODS,
   type FromWorker,
   type SinkMethod,
   type StoreMethod,
@@ -39,6 +46,10 @@ const MAX_ROWS_PER_MESSAGE = 256;
 /** A failed thread is replaced after this long, doubling while replacements fail too. */
 const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 60_000;
+/** A replacement that has run this long is healthy: the next failure waits the shortest delay again. */
+const HEALTHY_AFTER_MS = 30_000;
+
+const NO_COUNTS: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 
 /**
  * The worker's entry next to this file: the compiled .js in dist/ (inheriting the process's Node
@@ -52,10 +63,28 @@ function workerEntry(): { url: URL; execArgv: string[] | undefined } {
 export interface TraceWorkerEvents extends StoreEvents {
   /** The worker failed: it is restarted, and this says why. */
   failed(error: Error): void;
+  /** A replacement worker started. */
+  restarted(): void;
+  /** Errors the worker caught and survived. */
+  workerErrors(count: number): void;
+  /** Request log lines the worker dropped because stdout was not taking them. */
+  linesDropped(count: number): void;
   /** Request log lines handed back, when the gateway logs to a stream of its own. */
   lines(text: string): void;
   /** Whether the gateway's own log lines should go through the worker now (it writes stdout). */
   routeLogs(through: ((line: string) => void) | undefined): void;
+}
+
+/** Rows sent to the worker and not yet acknowledged by it. */
+interface SentRows {
+  seq: number;
+  rows: TraceRow[];
+  bytes: number;
+}
+
+/** What a row holds in memory, near enough: its bodies (with logBodies) and about a kilobyte besides. */
+function rowBytes(row: TraceRow): number {
+  return 1024 + row.request_body.length + row.response_body.length;
 }
 
 export class TraceWorker {
@@ -66,21 +95,30 @@ export class TraceWorker {
   private nextId = 1;
   private logged: TraceRow[] = [];
   private quiet: TraceRow[] = [];
+  /** Rows a worker took and died with: the next one stores them through its spool (they may be stored). */
+  private repeat: TraceRow[] = [];
+  /** rowBytes of the rows in logged, quiet and repeat. */
+  private heldBytes = 0;
+  private unacked: SentRows[] = [];
+  private unackedRows = 0;
+  private nextSeq = 1;
   private sendTimer: NodeJS.Timeout | undefined;
-  /** Until the thread starts, nothing has failed: the store counts as ready and up. */
-  private lastStatus: TraceStoreStatus = { ready: true, up: true, queued: 0, spooledBytes: 0 };
-  /** The worker's totals as last reported, and rows sent to it since it started. */
-  private counts: TraceCounts = { written: 0, spooled: 0, dropped: 0 };
-  private sentToWorker = 0;
+  /** `ready` lets the first query start the thread; nothing is known about the store until it has. */
+  private lastStatus: TraceStoreStatus = { ready: true, up: false, state: 'not-started', queued: 0, spooledBytes: 0 };
+  /** The running worker's totals as last reported. */
+  private counts: TraceCounts = NO_COUNTS;
   private opened: Promise<void> | undefined;
   private closing = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private healthyTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = RESTART_DELAY_MS;
 
   constructor(
     private readonly data: TraceWorkerData,
     private readonly events: TraceWorkerEvents,
     private readonly kind: TraceSink['kind'] | undefined,
+    /** How long close() waits for the worker (the shutdown grace period). */
+    private readonly closeTimeoutMs: number,
   ) {
     this.store = kind && data.store ? new WorkerTraceStore(this, kind) : undefined;
   }
@@ -93,9 +131,14 @@ export class TraceWorker {
     return this.lastStatus.ready;
   }
 
-  /** Rows recorded here and not yet handed to the worker. */
+  /** Rows recorded here and not yet handed to a worker. */
   get held(): number {
-    return this.logged.length + this.quiet.length;
+    return this.logged.length + this.quiet.length + this.repeat.length;
+  }
+
+  /** Rows handed to the worker that it has not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.unackedRows;
   }
 
   status(): TraceStoreStatus {
@@ -104,13 +147,19 @@ export class TraceWorker {
 
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
   record(row: TraceRow, logged = true): void {
-    const held = this.logged.length + this.quiet.length;
-    // While a failed worker is being replaced rows wait here, as many as the worker's own queue holds.
-    if (!this.worker && held >= this.data.config.maxQueue) {
+    const held = this.held;
+    // Rows wait here for a worker as many as the worker's own queue holds; counting the rows a worker
+    // has not acknowledged (its queue, and the batch it is writing), twice that: a worker whose queue is
+    // full spills to its spool (and acknowledges) before this bound drops anything.
+    // Bodies make rows large: the rows waiting here are bounded in bytes too.
+    const { maxQueue, maxQueueBytes } = this.data.config;
+    const bytes = rowBytes(row);
+    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue || this.heldBytes + bytes > maxQueueBytes) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
     (logged ? this.logged : this.quiet).push(row);
+    this.heldBytes += bytes;
     if (!this.opened) void this.startNow();
     if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
     else if (!this.sendTimer) {
@@ -122,11 +171,17 @@ export class TraceWorker {
   private send(): void {
     clearTimeout(this.sendTimer);
     this.sendTimer = undefined;
-    if (!this.worker || this.logged.length + this.quiet.length === 0) return;
-    const message: ToWorker = { t: 'rows', logged: this.logged, quiet: this.quiet };
-    if (this.data.store) this.sentToWorker += this.logged.length + this.quiet.length;
+    if (!this.worker || this.held === 0) return;
+    const message: ToWorker = { t: 'rows', seq: this.nextSeq++, logged: this.logged, quiet: this.quiet, repeat: this.repeat };
+    if (this.data.store) {
+      const rows = this.repeat.concat(this.logged, this.quiet);
+      this.unacked.push({ seq: message.seq, rows, bytes: this.heldBytes });
+      this.unackedRows += rows.length;
+    }
     this.logged = [];
     this.quiet = [];
+    this.repeat = [];
+    this.heldBytes = 0;
     this.worker.postMessage(message);
   }
 
@@ -134,7 +189,9 @@ export class TraceWorker {
     if (!this.opened && this.held === 0) return;
     await this.startNow();
     this.send();
-    await this.call('flush', []);
+    // Waits for the rows to be stored or spooled, and for their log lines at most queryTimeoutMs (stdout
+    // may be a pipe nobody reads).
+    await this.call('flush', [this.data.config.queryTimeoutMs]);
   }
 
   /** At the gateway's start: the thread starts now only if the spool holds rows to replay. */
@@ -156,15 +213,19 @@ export class TraceWorker {
     const { url, execArgv } = workerEntry();
     const worker = new Worker(url, { workerData: this.data, execArgv, stdout: false, stderr: false });
     this.worker = worker;
-    this.sentToWorker = 0;
-    this.counts = { written: 0, spooled: 0, dropped: 0 };
+    this.counts = NO_COUNTS;
+    this.lastStatus = { ...this.lastStatus, up: false, state: 'starting' };
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
+        // A worker given up on (failed, or closed) has nothing more to say.
+        if (this.worker !== worker) return;
         if (message.t !== 'opened') {
           this.receive(message);
           return;
         }
-        this.restartDelayMs = RESTART_DELAY_MS;
+        clearTimeout(this.healthyTimer);
+        this.healthyTimer = setTimeout(() => (this.restartDelayMs = RESTART_DELAY_MS), HEALTHY_AFTER_MS);
+        this.healthyTimer.unref();
         if (this.data.requestLines?.to === 'stdout') this.events.routeLogs((line) => worker.postMessage({ t: 'line', line } satisfies ToWorker));
         // Rows recorded while this worker started (or while none ran) go now.
         this.send();
@@ -175,7 +236,9 @@ export class TraceWorker {
         this.failed(worker, error);
       });
       worker.on('exit', (code) => {
-        if (!this.closing) this.failed(worker, new Error(`trace worker exited with code ${code}`));
+        const error = new Error(`trace worker exited with code ${code}`);
+        reject(error);
+        this.failed(worker, error);
       });
     });
   }
@@ -184,11 +247,8 @@ export class TraceWorker {
     switch (message.t) {
       case 'status': {
         this.lastStatus = message.status;
-        const { written, spooled, dropped } = message.counts;
-        if (written > this.counts.written) this.events.written(written - this.counts.written);
-        if (spooled > this.counts.spooled) this.events.spooled(spooled - this.counts.spooled);
-        if (dropped > this.counts.dropped) this.events.dropped(dropped - this.counts.dropped);
-        this.counts = message.counts;
+        this.countDeltas(message.counts);
+        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) this.unackedRows -= this.unacked.shift()!.rows.length;
         return;
       }
       case 'result':
@@ -209,60 +269,139 @@ export class TraceWorker {
     }
   }
 
-  /** The worker died: fail its calls, count the rows it held as dropped, start another. */
+  /** The worker reports totals since it started; the metrics take the increments. */
+  private countDeltas(counts: TraceCounts): void {
+    const before = this.counts;
+    const delta = (key: keyof TraceCounts): number => Math.max(0, counts[key] - before[key]);
+    if (delta('written')) this.events.written(delta('written'));
+    if (delta('spooled')) this.events.spooled(delta('spooled'));
+    if (delta('dropped')) this.events.dropped(delta('dropped'));
+    if (delta('quarantined')) this.events.quarantined(delta('quarantined'));
+    if (delta('errors')) this.events.workerErrors(delta('errors'));
+    if (delta('linesDropped')) this.events.linesDropped(delta('linesDropped'));
+    this.counts = counts;
+  }
+
+  /** The worker died: fail its calls, keep the rows it had not acknowledged for the next one, start it. */
   private failed(worker: Worker, error: Error): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    clearTimeout(this.healthyTimer);
     this.events.routeLogs(undefined);
-    this.lastStatus = { ...this.lastStatus, ready: false, up: false };
-    const lost = this.sentToWorker - (this.counts.written + this.counts.spooled + this.counts.dropped);
-    if (lost > 0) this.events.dropped(lost);
+    this.lastStatus = { ...this.lastStatus, ready: false, up: false, state: 'starting' };
+    this.takeBackUnacknowledged();
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
-    void worker.terminate();
     if (this.closing) return;
     this.events.failed(error);
     this.restartTimer = setTimeout(() => {
       this.opened = undefined;
+      this.events.restarted();
       void this.startNow();
     }, this.restartDelayMs);
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, MAX_RESTART_DELAY_MS);
     this.restartTimer.unref();
   }
 
+  /** Rows a lost worker held go to the next one; their log lines were written already. */
+  private takeBackUnacknowledged(): void {
+    if (this.unacked.length === 0) return;
+    this.repeat = this.unacked.flatMap((sent) => sent.rows).concat(this.repeat);
+    for (const sent of this.unacked) this.heldBytes += sent.bytes;
+    this.unacked = [];
+    this.unackedRows = 0;
+  }
+
+  /**
+   * A call to the worker. Queries, feedback and canary events wait at most telemetry.queryTimeoutMs (they
+   * queue behind whatever the store is doing — a long spool replay, say); flush and close have deadlines
+   * of their own. A call given up on may still run in the worker; its answer is ignored.
+   */
   async call(method: SinkMethod | StoreMethod, args: unknown[]): Promise<unknown> {
     await this.startNow();
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('the trace worker is not running'));
     const id = this.nextId++;
+    const timeoutMs = (SINK_METHODS as readonly string[]).includes(method) ? this.data.config.queryTimeoutMs : undefined;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.pending.delete(id);
+          reject(Object.assign(new Error(`the trace store did not answer ${method} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        }, timeoutMs);
+        timer.unref();
+      }
+      const settled = (): void => clearTimeout(timer);
+      this.pending.set(id, {
+        resolve: (value) => (settled(), resolve(value)),
+        reject: (error) => (settled(), reject(error)),
+      });
       worker.postMessage({ t: 'call', id, method, args } satisfies ToWorker);
     });
   }
 
-  /** Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. */
+  /**
+   * Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. When
+   * no worker runs (a replacement is pending) one is started to take the rows. Rows no worker took are
+   * counted as dropped. Never rejects, and waits at most the grace period.
+   */
   async close(): Promise<void> {
+    if (this.closing) return;
+    // From here a worker that fails is not replaced.
+    this.closing = true;
     clearTimeout(this.restartTimer);
-    const worker = this.worker;
-    if (!worker) return;
-    this.send();
-    try {
-      await this.call('close', []);
-    } finally {
-      this.closing = true;
-      this.worker = undefined;
-      this.events.routeLogs(undefined);
-      await worker.terminate();
+    clearTimeout(this.healthyTimer);
+    const deadline = Date.now() + this.closeTimeoutMs;
+    if (!this.worker && this.data.store && this.held > 0) {
+      this.opened = undefined;
+      await within(this.startNow(), deadline).catch(() => undefined);
     }
+    const worker = this.worker;
+    let closed = false;
+    if (worker) {
+      this.send();
+      try {
+        await within(this.call('close', [Math.max(0, deadline - Date.now())]), deadline);
+        closed = true;
+        // Lines the gateway logged about the close itself went to the worker after it flushed stdout:
+        // one more round trip lets them out too.
+        if (this.data.requestLines?.to === 'stdout') await within(this.call('flush', [Math.max(0, deadline - Date.now())]), deadline);
+      } catch (error) {
+        this.events.log('warn', { err: error }, 'trace worker did not close in time; leaving it');
+      }
+    }
+    this.takeBackUnacknowledged();
+    if (this.data.store && this.held > 0) this.events.dropped(this.held);
+    this.logged = [];
+    this.quiet = [];
+    this.repeat = [];
+    this.heldBytes = 0;
+    this.worker = undefined;
+    this.events.routeLogs(undefined);
+    if (!worker) return;
+    // A closed worker runs no statement and can go. One that did not answer may be inside DuckDB, where
+    // terminating it would abort the process: it is left to end with the process.
+    if (closed) await worker.terminate();
+    else worker.unref();
   }
 }
 
-/** Whether an earlier run left rows in the spool. */
+/** Resolves or rejects as `work` does, or rejects once `deadline` (epoch ms) passes. */
+function within<T>(work: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the trace worker did not answer in time')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** Whether an earlier run left rows in the spool (an empty segment, from a failed write, holds none). */
 function spoolHoldsRows(config: TelemetryConfig, kind: TraceSink['kind'] | undefined): boolean {
   if (!kind) return false;
+  const dir = spoolDirectory(config, kind);
   try {
-    return readdirSync(spoolDirectory(config, kind)).some((name) => name.endsWith('.jsonl'));
+    return readdirSync(dir).some((name) => isSegmentName(name) && statSync(join(dir, name)).size > 0);
   } catch {
     return false;
   }
@@ -291,6 +430,11 @@ export class WorkerTraceStore implements TraceStore {
   /** Rows not yet handed to that thread. */
   get held(): number {
     return this.worker.held;
+  }
+
+  /** Rows handed to that thread that it has not acknowledged yet. */
+  get unacknowledged(): number {
+    return this.worker.unacknowledged;
   }
 
   status(): TraceStoreStatus {

@@ -24,8 +24,13 @@ export interface TraceWorkerData {
 export interface TraceStoreStatus {
   /** The sink opened (queries and feedback can be served). */
   ready: boolean;
-  /** The last write succeeded (false while rows spool to disk). */
+  /** The last write succeeded (false while rows spool to disk, and while nothing is known yet). */
   up: boolean;
+  /**
+   * not-started: no thread runs the store yet (it starts with the first request); starting: the store
+   * is opening, or a thread that failed is being replaced; up / down: the last write worked / failed.
+   */
+  state: 'not-started' | 'starting' | 'up' | 'down';
   /** Rows waiting in memory for the next batch. */
   queued: number;
   /** Bytes of rows waiting on disk. */
@@ -37,6 +42,11 @@ export interface TraceCounts {
   written: number;
   spooled: number;
   dropped: number;
+  quarantined: number;
+  /** Errors the worker caught that nothing else handled (it logs them and goes on). */
+  errors: number;
+  /** Request log lines dropped because stdout was not taking them. */
+  linesDropped: number;
 }
 
 /** The sink methods a call may name. */
@@ -44,14 +54,18 @@ export type SinkMethod = 'insertFeedback' | 'insertCanaryEvent' | 'getTrace' | '
 export type StoreMethod = 'flush' | 'close';
 
 export type ToWorker =
-  /** `logged` rows also get a request log line; `quiet` ones (shadow requests) are only stored. */
-  | { t: 'rows'; logged: TraceRow[]; quiet: TraceRow[] }
+  /**
+   * `logged` rows also get a request log line; `quiet` ones (shadow requests) are only stored; `repeat`
+   * ones (handed again after a worker died) may be stored already, so they go through the spool, whose
+   * replay skips stored rows. `seq` numbers the messages; the worker acknowledges them in order.
+   */
+  | { t: 'rows'; seq: number; logged: TraceRow[]; quiet: TraceRow[]; repeat: TraceRow[] }
   /** A log line of the gateway's own, for stdout. */
   | { t: 'line'; line: string }
   | { t: 'call'; id: number; method: SinkMethod | StoreMethod; args: unknown[] };
 
 export interface LogEvent {
-  level: 'info' | 'warn';
+  level: 'info' | 'warn' | 'error';
   fields: Record<string, unknown>;
   /** An error that went with the event, as plain data. */
   err?: SerializedError;
@@ -59,7 +73,8 @@ export interface LogEvent {
 }
 
 export type FromWorker =
-  | { t: 'status'; status: TraceStoreStatus; counts: TraceCounts }
+  /** `acked`: every rows message up to this seq is stored, spooled, quarantined or counted as dropped. */
+  | { t: 'status'; status: TraceStoreStatus; counts: TraceCounts; acked: number }
   | { t: 'opened' }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; error: SerializedError }

@@ -1,9 +1,9 @@
 /**
  * The trace store runs on its own thread (telemetry/trace-worker.ts): rows, queries and log lines cross
- * between the gateway and that thread, and losing the thread loses neither the gateway nor rows it had
- * not been handed yet. Rows the thread held when it died are counted as dropped, never silently lost.
+ * between the gateway and that thread, and losing the thread loses neither the gateway nor rows: the
+ * gateway keeps every row until the thread acknowledges it, and hands the rest to the next thread.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -19,12 +19,18 @@ afterEach(async () => {
   gateway = undefined;
 });
 
-function document(telemetry: Record<string, unknown>): Record<string, unknown> {
+function document(telemetry: Record<string, unknown>, dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'))): Record<string, unknown> {
   return {
     providers: { sim: { type: 'mock' } },
     routes: { chat: { targets: [{ provider: 'sim', model: 'mock-1' }] } },
-    telemetry: { sink: 'duckdb', dataDir: mkdtempSync(join(tmpdir(), 'gateway-trace-worker-')), ...telemetry },
+    telemetry: { sink: 'duckdb', dataDir, ...telemetry },
   };
+}
+
+/** The gateway's log lines, kept for a test to read. */
+function logLines(): { lines: string[]; logStream: { write(line: string): void } } {
+  const lines: string[] = [];
+  return { lines, logStream: { write: (line) => void lines.push(line) } };
 }
 
 async function chat(count: number): Promise<string[]> {
@@ -71,17 +77,129 @@ describe('the trace worker', () => {
     expect(lines.join('')).toContain('"msg":"trace worker failed; starting another"');
   });
 
-  it('counts the rows a lost thread held as dropped', async () => {
+  it('hands the rows a lost thread had not acknowledged to the next one', async () => {
     // A long interval: rows sit in the thread's queue until it is gone.
     gateway = await startGateway(document({ flushIntervalMs: 3_600_000 }));
     const store = gateway.app.traces as WorkerTraceStore;
-    // A query starts the thread and waits for the store to be open and idle: a thread ended while DuckDB
-    // is running a statement takes the process down with it (the native binding aborts).
+    // A query starts the thread and waits for the store to be open and idle (a thread ended from
+    // outside while DuckDB runs a statement takes the process down: the native binding aborts).
     await store.sink.countTraces();
     await chat(7);
     await expect.poll(() => store.held === 0 && store.status().queued === 7).toBe(true);
+    expect(store.unacknowledged).toBe(7);
+    const first = store.thread!;
+    await first.terminate();
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    await expect.poll(() => storedCount()).toBe(7);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(1);
+  });
+
+  it('rows the thread stored just before it died are neither lost nor counted twice', async () => {
+    gateway = await startGateway(document({ flushIntervalMs: 20 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    await chat(50);
+    await expect.poll(() => store.held === 0, { interval: 5 }).toBe(true);
+    // Stored (a query runs after the inserts before it), and most likely not acknowledged yet: the
+    // thread reports every 250 ms. DuckDB is idle once the query answered, so ending the thread is safe.
+    await expect.poll(async () => (await store.sink.countTraces()).distinct, { interval: 5 }).toBe(50);
+    const first = store.thread!;
+    await first.terminate();
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    await expect.poll(async () => (await store.sink.countTraces()).distinct).toBe(50);
+    expect((await store.sink.countTraces()).rows).toBe(50);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+  });
+
+  it('closing while a replacement thread is pending starts one to store the rows held', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    gateway = await startGateway(document({}, dataDir));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(5);
+    await store.flush();
     await store.thread!.terminate();
-    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(7);
+    await expect.poll(() => store.thread === undefined).toBe(true);
+    await chat(5); // held, waiting for the next thread
+    expect(store.held).toBe(5);
+    await gateway.close();
+    gateway = await startGateway(document({}, dataDir));
+    expect((await gateway.app.traces!.sink.countTraces()).distinct).toBe(10);
+  });
+
+  it('survives a JavaScript error while DuckDB runs a statement, and keeps its store', async () => {
+    const { lines, logStream } = logLines();
+    gateway = await startGateway({ ...document({}), logging: { level: 'info' } }, { logStream });
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const thread = store.thread!;
+    const slow = store.sink.select('SELECT count(*) AS n FROM range(100000000) t(x) WHERE x % 7 = 3');
+    // A malformed message: the thread's handler throws while the statement above runs. A thread that
+    // died of it would abort the whole process (and this test run) in DuckDB's binding.
+    thread.postMessage({ t: 'rows', seq: 0, logged: null, quiet: [], repeat: [] });
+    expect(Number((await slow)[0]!.n)).toBeGreaterThan(0);
+    expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_trace_worker_errors_total')).toBe(1);
+    expect(lines.join('')).toContain('"msg":"trace worker caught an unhandled error; carrying on"');
+    expect(store.thread).toBe(thread);
+    await chat(3);
+    expect(await storedCount()).toBe(3);
+  });
+
+  it('a burst of errors makes the thread retire in order (store closed first); another takes over', async () => {
+    const { lines, logStream } = logLines();
+    gateway = await startGateway({ ...document({}), logging: { level: 'info' } }, { logStream });
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const first = store.thread!;
+    for (let i = 0; i < 20; i++) first.postMessage({ t: 'rows', seq: 0, logged: null, quiet: [], repeat: [] });
+    await expect.poll(() => store.ready && store.thread !== undefined && store.thread !== first).toBe(true);
+    expect(lines.join('')).toContain('"msg":"trace worker failing repeatedly; closing the store and retiring"');
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(1);
+    await chat(2);
+    expect(await storedCount()).toBe(2);
+  });
+
+  it('an empty spool segment (a write that failed) does not start the thread at start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    mkdirSync(join(dataDir, 'spool', 'duckdb'), { recursive: true });
+    writeFileSync(join(dataDir, 'spool', 'duckdb', '000000000001.jsonl'), '');
+    gateway = await startGateway(document({}, dataDir));
+    const store = gateway.app.traces as WorkerTraceStore;
+    expect(store.thread).toBeUndefined();
+    expect(store.status().state).toBe('not-started');
+    await chat(1);
+    expect(await storedCount()).toBe(1);
+    // The worker's spool forgot the empty segment: nothing is left to replay.
+    expect(existsSync(join(dataDir, 'spool', 'duckdb', '000000000001.jsonl'))).toBe(false);
+  });
+
+  it('a spool that cannot write drops rows (counted); the thread carries on and closes', async () => {
+    const { lines, logStream } = logLines();
+    const port = await freePort(); // nothing listens here: every row goes to the spool
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    gateway = await startGateway(
+      { ...document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }, dataDir), logging: { level: 'info' } },
+      { logStream },
+    );
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(1);
+    await store.flush();
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_spooled_total')).toBe(1);
+    // The spool's directory becomes a file: every write to it fails (as on a full or failing disk).
+    const spoolDir = join(dataDir, 'spool', 'clickhouse');
+    expect(existsSync(spoolDir)).toBe(true);
+    rmSync(spoolDir, { recursive: true });
+    writeFileSync(spoolDir, '');
+    const thread = store.thread;
+    await chat(5);
+    await store.flush();
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_traces_dropped_total')).toBe(5);
+    expect(store.thread).toBe(thread);
+    expect(lines.join('')).toContain('"msg":"trace spool cannot write; dropping trace rows"');
+    expect(lines.join('')).not.toContain('trace worker failed');
+    await gateway.close();
+    gateway = undefined;
   });
 
   it('keeps serving when the thread cannot start at all, and says why', async () => {
@@ -95,6 +213,70 @@ describe('the trace worker', () => {
     await expect.poll(() => lines.some((line) => line.includes('"msg":"trace worker failed; starting another"'))).toBe(true);
     await chat(3);
     expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+  });
+
+  it('a replacement that dies soon after it opened waits longer than the one before', async () => {
+    const port = await freePort(); // ClickHouse down: no native statement can be running when the thread ends
+    gateway = await startGateway(document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await chat(1);
+    const opened = (previous: unknown) => store.thread !== undefined && store.thread !== previous && store.status().state === 'down';
+    await expect.poll(() => opened(undefined)).toBe(true);
+    const gaps: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const thread = store.thread!;
+      const ended = Date.now();
+      await thread.terminate();
+      await expect.poll(() => opened(thread), { timeout: 10_000, interval: 20 }).toBe(true);
+      gaps.push(Date.now() - ended);
+    }
+    // 1 s, then 2 s: opening is not health, so the pause did not go back to 1 s.
+    expect(gaps[0]).toBeGreaterThanOrEqual(950);
+    expect(gaps[1]).toBeGreaterThanOrEqual(1950);
+    expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(2);
+  });
+
+  it('reports the store as not started, not up, until the thread has tried it', async () => {
+    const port = await freePort(); // nothing listens here
+    gateway = await startGateway(document({ sink: 'clickhouse', clickhouse: { url: `http://127.0.0.1:${port}`, timeoutMs: 500 } }));
+    expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toMatchObject({ traceSink: { kind: 'clickhouse', state: 'not-started', up: false } });
+    expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
+    await chat(1);
+    await expect.poll(async () => ((await (await fetch(`${gateway!.origin}/readyz`)).json()) as { traceSink: { state: string } }).traceSink.state).toBe('down');
+    expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
+  });
+
+  it('rows held while no thread runs are bounded in bytes as well as in rows', async () => {
+    // A data directory that cannot exist: no thread ever opens, so rows wait on the gateway.
+    gateway = await startGateway(document({ dataDir: '/dev/null/traces', logBodies: true, maxBodyBytes: 65_536, maxQueueBytes: 300_000 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    for (let i = 0; i < 10; i++) {
+      const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(60_000) }] }) });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    const dropped = await metricValue(gateway.origin, 'gateway_traces_dropped_total');
+    // Each row holds at least its request body of 60 KB: at most five fit in 300 KB; the rest are
+    // dropped and counted (the row bound, 20,000, is far away).
+    expect(store.held).toBeGreaterThanOrEqual(1);
+    expect(store.held).toBeLessThanOrEqual(5);
+    expect(store.held + dropped).toBe(10);
+  });
+
+  it('a query the store does not answer in time fails with a timeout; the store answers again later', async () => {
+    gateway = await startGateway(document({ queryTimeoutMs: 300 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const asked = Date.now();
+    // About a second of work for DuckDB's single thread (several times the timeout).
+    const slow = store.sink.select('SELECT count(*) AS n FROM range(500000000) t(x) WHERE x % 7 = 3');
+    await expect(slow).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(Date.now() - asked).toBeLessThan(5000);
+    expect((await fetch(`${gateway.origin}/healthz`)).status).toBe(200);
+    // Once the statement is done, queries are answered again (and the thread is the same one).
+    const thread = store.thread;
+    await expect.poll(() => store.sink.countTraces().then(() => true, () => false), { interval: 200 }).toBe(true);
+    expect(store.thread).toBe(thread);
   });
 
   it("passes the store's log lines to the gateway's logger", async () => {

@@ -1,0 +1,76 @@
+/**
+ * The gateway process stops on purpose whatever the trace store's state: shutdown is bounded by the
+ * grace period even when stdout is not taking lines (a pipe nobody reads), and a spool that cannot
+ * write costs the rows (counted) but not the orderly exit.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
+import { MAIN_JS, startGatewayProcess } from '../helpers/gateway-process.js';
+import { waitFor } from '../helpers/gateway.js';
+
+describe('shutdown', () => {
+  it('ends within the grace period while nobody reads stdout', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'gateway-stalled-'));
+    const port = await freePort();
+    const config = join(cwd, 'gateway.yaml');
+    writeFileSync(config, ['providers:', '  sim: { type: mock }', 'routes:', '  chat: { targets: [{ provider: sim, model: m }] }', 'server:', '  shutdownGraceMs: 1000', ''].join('\n'));
+    // stdout is a pipe this test never reads: once its buffers fill, every write waits.
+    const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', PORT: String(port), GATEWAY_CONFIG: config }, cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const origin = `http://127.0.0.1:${port}`;
+      await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
+      // Request lines (about 400 bytes each) until far more than a pipe holds is waiting to be written.
+      for (let batch = 0; batch < 20; batch++) {
+        await Promise.all(
+          Array.from({ length: 50 }, async () => {
+            const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+            await response.arrayBuffer();
+          }),
+        );
+      }
+      const stopping = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
+      expect(code).toBe(0);
+      // The grace period, the last-lines allowance (1 s) and the store's close, with room for a loaded machine.
+      expect(Date.now() - stopping).toBeLessThan(10_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('a spool that cannot write: the rows are dropped and counted, and SIGTERM still ends in an orderly exit', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'gateway-spool-failing-'));
+    const config = join(cwd, 'gateway.yaml');
+    // Nothing listens on the ClickHouse port: every row goes to the spool.
+    writeFileSync(config, ['providers:', '  sim: { type: mock }', 'routes:', '  chat: { targets: [{ provider: sim, model: m }] }', 'telemetry:', '  sink: clickhouse', `  dataDir: ${join(cwd, 'data')}`, '  clickhouse:', `    url: http://127.0.0.1:${await freePort()}`, '    timeoutMs: 500', ''].join('\n'));
+    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: config });
+    try {
+      const chat = async (): Promise<void> => {
+        const response = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+      };
+      await chat(); // starts the trace worker, which opens the spool
+      const spool = join(cwd, 'data', 'spool', 'clickhouse');
+      await waitFor(() => existsSync(spool), 10_000);
+      // The spool's directory becomes a file: every write to it fails, as on a failing disk.
+      rmSync(spool, { recursive: true });
+      writeFileSync(spool, '');
+      for (let i = 0; i < 5; i++) await chat();
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      const lines = gateway.output().trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string });
+      expect(lines.at(-1)?.msg).toBe('stopped');
+      expect(lines.map((line) => line.msg)).toContain('trace spool cannot write; dropping trace rows');
+      expect(lines.map((line) => line.msg)).not.toContain('trace worker failed; starting another');
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
