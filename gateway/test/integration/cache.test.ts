@@ -235,6 +235,9 @@ describe('response cache across a deploy that changes output checks', () => {
       providers: { up: { type: 'openai-compatible', baseUrl: upstream.url } },
       redis: { url: redis.url },
       state: { cache: 'redis' },
+      // What is tested is which entry a deploy reads, not Redis's latency: a loaded machine must not turn a
+      // new gateway's first command (its connection still opening) into a BYPASS.
+      cache: { redis: { timeoutMs: 5000 } },
       guardrails: { mask: { kind: 'pii', detectors, action: 'redact' } },
       routes: { r: { targets: [{ provider: 'up', model: 'echo-4' }], cache: { enabled: true }, guardrails: { output: ['mask'] } } },
     });
