@@ -32,6 +32,8 @@ const log = (level: LogEvent['level'], fields: Record<string, unknown>, msg: str
   post({ t: 'log', event: { level, fields: rest, msg, ...(err === undefined ? {} : { err: serializeError(err) }) } });
 };
 
+type RowsMessage = Extract<ToWorker, { t: 'rows' }>;
+
 const counts: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 const sink = storing ? createTraceSink(config) : undefined;
 const store =
@@ -103,7 +105,7 @@ let lastReport = '';
 function reportStatus(force = false): void {
   if (store) {
     const settled = store.pipeline.settledBefore;
-    while (marks.length > 0 && marks[0]!.end <= settled) acked = marks.shift()!.seq;
+    while (marks.length > 0 && marks[0]!.end <= settled) acked = Math.max(acked, marks.shift()!.seq);
   }
   if (stdout) counts.linesDropped = stdout.dropped;
   const message: FromWorker = {
@@ -149,16 +151,32 @@ async function answer(id: number, method: string, args: unknown[]): Promise<void
   }
 }
 
+/**
+ * Rows that arrive while the store opens wait for it: the pipeline's spool must know what an earlier run
+ * left before anything is written to it. Their log lines wait too, so lines keep their order.
+ */
+let early: RowsMessage[] | undefined = [];
+
+function takeRows(message: RowsMessage): void {
+  // The rows are recorded before their log lines are formatted, and the mark is pushed whatever happens:
+  // a later acknowledgement covers this seq, so its rows must be in the pipeline by then.
+  try {
+    if (store) {
+      for (const row of message.logged) store.record(row);
+      for (const row of message.quiet) store.record(row);
+      store.pipeline.recordRepeated(message.repeat);
+    }
+  } finally {
+    if (store) marks.push({ seq: message.seq, end: store.pipeline.recorded });
+  }
+  logRequests(message.logged);
+}
+
 port.on('message', (message: ToWorker) => {
   switch (message.t) {
     case 'rows':
-      logRequests(message.logged);
-      if (store) {
-        for (const row of message.logged) store.record(row);
-        for (const row of message.quiet) store.record(row);
-        store.pipeline.recordRepeated(message.repeat);
-        marks.push({ seq: message.seq, end: store.pipeline.recorded });
-      }
+      if (early) early.push(message);
+      else takeRows(message);
       return;
     case 'line':
       stdout?.write(message.line);
@@ -175,6 +193,15 @@ try {
   log('error', { err: error }, 'trace store cannot open');
   await store?.close();
   process.exit(1);
+}
+const waiting = early;
+early = undefined;
+for (const message of waiting) {
+  try {
+    takeRows(message);
+  } catch (error) {
+    caught(error);
+  }
 }
 reportStatus(true);
 post({ t: 'opened' });

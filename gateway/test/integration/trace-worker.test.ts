@@ -95,6 +95,25 @@ describe('the trace worker', () => {
     expect(await metricValue(gateway.origin, 'gateway_trace_worker_restarts_total')).toBe(1);
   });
 
+  it('a replacement that opens under traffic stores every row and drains its spool (rows wait for the spool to open)', async () => {
+    // A long interval: rows sit in the thread's queue, unacknowledged, until it is gone; they go to the
+    // replacement as repeated rows, through its spool, in the first message it gets — while it opens.
+    gateway = await startGateway(document({ flushIntervalMs: 3_600_000 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const ids = await chat(20);
+    await expect.poll(() => store.held === 0 && store.unacknowledged === 20).toBe(true);
+    const first = store.thread!;
+    await first.terminate();
+    // Requests keep coming while the replacement starts, so rows are sent to it before it has opened.
+    while (!(store.ready && store.thread !== undefined && store.thread !== first)) ids.push(...(await chat(1)));
+    ids.push(...(await chat(20)));
+    await expect.poll(() => storedCount(), { timeout: 20_000 }).toBe(ids.length);
+    await expect.poll(() => store.status(), { timeout: 20_000 }).toMatchObject({ state: 'up', spooledBytes: 0 });
+    expect((await store.sink.countTraces()).rows).toBe(ids.length);
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+  }, 60_000);
+
   it('rows the thread stored just before it died are neither lost nor counted twice', async () => {
     gateway = await startGateway(document({ flushIntervalMs: 20 }));
     const store = gateway.app.traces as WorkerTraceStore;

@@ -139,4 +139,34 @@ describe('the disk spool', () => {
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(true);
   });
+
+  it('an append asked for while the spool opens waits for it: the segment is listed once, the next one numbered after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    writeFileSync(join(dir, '000000000003.jsonl'), '{"n":0}\n');
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 1);
+    const opened = spool.open();
+    const appended = spool.append([{ n: 1 }]);
+    await opened;
+    expect(await appended).toBe(true);
+    expect(await spool.append([{ n: 2 }])).toBe(true);
+    const seen: number[] = [];
+    for (let segment = await spool.oldest(); segment; segment = await spool.oldest()) {
+      seen.push(...segment.rows.map((row) => row.n));
+      await spool.remove(segment.name);
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(spool.isEmpty).toBe(true);
+    expect(spool.sizeBytes).toBe(0);
+  });
+
+  it('a segment whose file is gone is dropped, not read for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 1);
+    await spool.open();
+    await spool.append([{ n: 1 }]);
+    await spool.append([{ n: 2 }]);
+    rmSync(join(dir, readdirSync(dir).sort()[0]!));
+    expect((await spool.oldest())?.rows).toEqual([{ n: 2 }]);
+    expect(spool.sizeBytes).toBe(Buffer.byteLength('{"n":2}\n'));
+  });
 });
