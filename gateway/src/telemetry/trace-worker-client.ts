@@ -49,6 +49,9 @@ const MAX_RESTART_DELAY_MS = 60_000;
 /** A replacement that has run this long is healthy: the next failure waits the shortest delay again. */
 const HEALTHY_AFTER_MS = 30_000;
 
+/** Rows sent and not yet acknowledged (with those held) may take this many times maxQueueBytes. */
+const UNACKED_BUDGET = 4;
+
 const NO_COUNTS: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 
 /**
@@ -101,6 +104,8 @@ export class TraceWorker {
   private heldBytes = 0;
   private unacked: SentRows[] = [];
   private unackedRows = 0;
+  /** rowBytes of the rows in unacked. */
+  private unackedBytes = 0;
   private nextSeq = 1;
   private sendTimer: NodeJS.Timeout | undefined;
   /** `ready` lets the first query start the thread; nothing is known about the store until it has. */
@@ -148,20 +153,22 @@ export class TraceWorker {
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
   record(row: TraceRow, logged = true): void {
     const held = this.held;
-    // Rows wait here for a worker as many as the worker's own queue holds; counting the rows a worker
-    // has not acknowledged (its queue, and the batch it is writing), twice that: a worker whose queue is
-    // full spills to its spool (and acknowledges) before this bound drops anything.
-    // Bodies make rows large: the rows waiting here are bounded in bytes too.
+    // Rows wait here for a worker as many as the worker's own queue holds, and maxQueueBytes of them
+    // (bodies make rows large). Rows a running worker has not acknowledged yet are not held against
+    // that: the worker bounds its own queue and spools what overflows it, and its acknowledgements lag
+    // by a batch interval — counting them dropped rows while the store was healthy. They have a byte
+    // budget of their own, generous, so a worker that stops acknowledging cannot grow this heap for ever.
     const { maxQueue, maxQueueBytes } = this.data.config;
     const bytes = rowBytes(row);
-    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue || this.heldBytes + bytes > maxQueueBytes) {
+    if (held >= maxQueue || this.heldBytes + bytes > maxQueueBytes || this.unackedBytes + this.heldBytes + bytes > UNACKED_BUDGET * maxQueueBytes) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
     (logged ? this.logged : this.quiet).push(row);
     this.heldBytes += bytes;
     if (!this.opened) void this.startNow();
-    if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
+    // A small maxQueue sends sooner, so a running worker never leaves rows here to be dropped.
+    if (held + 1 >= Math.min(MAX_ROWS_PER_MESSAGE, maxQueue)) this.send();
     else if (!this.sendTimer) {
       this.sendTimer = setTimeout(() => this.send(), SEND_INTERVAL_MS);
       this.sendTimer.unref();
@@ -177,6 +184,7 @@ export class TraceWorker {
       const rows = this.repeat.concat(this.logged, this.quiet);
       this.unacked.push({ seq: message.seq, rows, bytes: this.heldBytes });
       this.unackedRows += rows.length;
+      this.unackedBytes += this.heldBytes;
     }
     this.logged = [];
     this.quiet = [];
@@ -248,7 +256,11 @@ export class TraceWorker {
       case 'status': {
         this.lastStatus = message.status;
         this.countDeltas(message.counts);
-        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) this.unackedRows -= this.unacked.shift()!.rows.length;
+        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) {
+          const sent = this.unacked.shift()!;
+          this.unackedRows -= sent.rows.length;
+          this.unackedBytes -= sent.bytes;
+        }
         return;
       }
       case 'result':
@@ -310,6 +322,7 @@ export class TraceWorker {
     for (const sent of this.unacked) this.heldBytes += sent.bytes;
     this.unacked = [];
     this.unackedRows = 0;
+    this.unackedBytes = 0;
   }
 
   /**

@@ -35,14 +35,28 @@ const log = (level: LogEvent['level'], fields: Record<string, unknown>, msg: str
 type RowsMessage = Extract<ToWorker, { t: 'rows' }>;
 
 const counts: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
+/**
+ * Rows settled (stored, spooled, dropped, quarantined): report soon, not only on the timer — the gateway
+ * holds every row until it is acknowledged. Once per turn, after the pipeline has marked them settled.
+ */
+let reportQueued = false;
+function settledRows(key: 'written' | 'spooled' | 'dropped' | 'quarantined', count: number): void {
+  counts[key] += count;
+  if (reportQueued) return;
+  reportQueued = true;
+  setImmediate(() => {
+    reportQueued = false;
+    if (!retiring) reportStatus();
+  });
+}
 const sink = storing ? createTraceSink(config) : undefined;
 const store =
   sink &&
   new LocalTraceStore(sink, config, {
-    written: (count) => void (counts.written += count),
-    spooled: (count) => void (counts.spooled += count),
-    dropped: (count) => void (counts.dropped += count),
-    quarantined: (count) => void (counts.quarantined += count),
+    written: (count) => settledRows('written', count),
+    spooled: (count) => settledRows('spooled', count),
+    dropped: (count) => settledRows('dropped', count),
+    quarantined: (count) => settledRows('quarantined', count),
     log,
   });
 

@@ -265,6 +265,28 @@ describe('the trace worker', () => {
     expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
   });
 
+  it('a healthy store drops nothing under load: rows the thread has not acknowledged yet do not count against maxQueue', async () => {
+    // The thread's queue (maxQueue) fills between flushes and overflows to its spool; its
+    // acknowledgements lag by a flush interval. None of that is a reason to drop a row.
+    gateway = await startGateway(document({ maxQueue: 20 }));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const ids: string[] = [];
+    let next = 0;
+    const client = async (): Promise<void> => {
+      while (next < 400) {
+        next++;
+        const response = await fetch(`${gateway!.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+        ids.push(response.headers.get('x-gateway-trace-id')!);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, client));
+    expect(await metricValue(gateway.origin, 'gateway_traces_dropped_total')).toBe(0);
+    await expect.poll(() => storedCount(), { timeout: 15_000 }).toBe(ids.length);
+  }, 60_000);
+
   it('rows held while no thread runs are bounded in bytes as well as in rows', async () => {
     // A data directory that cannot exist: no thread ever opens, so rows wait on the gateway.
     gateway = await startGateway(document({ dataDir: '/dev/null/traces', logBodies: true, maxBodyBytes: 65_536, maxQueueBytes: 300_000 }));
