@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { isSegmentName } from './disk-spool.js';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
-import type { TelemetryConfig } from './telemetry-config.js';
+import { ROW_OVERHEAD_BYTES, type TelemetryConfig } from './telemetry-config.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
 import { spoolDirectory, type StoreEvents, type TraceStore } from './trace-store.js';
@@ -87,7 +87,7 @@ interface SentRows {
 
 /** What a row holds in memory, near enough: its bodies (with logBodies) and about a kilobyte besides. */
 function rowBytes(row: TraceRow): number {
-  return 1024 + row.request_body.length + row.response_body.length;
+  return ROW_OVERHEAD_BYTES + row.request_body.length + row.response_body.length;
 }
 
 export class TraceWorker {
