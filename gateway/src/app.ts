@@ -381,7 +381,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // now), then flush or spool what is queued.
     await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close(), conversations.close(), guardrails?.close()]);
-    await traceOutput?.close();
+    await traceOutput?.close(readiness.stopBy);
     await recorder.tracing?.shutdown();
   });
 

@@ -49,6 +49,8 @@ const MAX_RESTART_DELAY_MS = 60_000;
 /** A replacement that has run this long is healthy: the next failure waits the shortest delay again. */
 const HEALTHY_AFTER_MS = 30_000;
 
+/** The least time a closing worker gets to store (or spool) its queue, after the HTTP drain took the grace. */
+const CLOSE_ALLOWANCE_MS = 1000;
 /** Rows sent and not yet acknowledged (with those held) may take this many times maxQueueBytes. */
 const UNACKED_BUDGET = 4;
 
@@ -357,15 +359,17 @@ export class TraceWorker {
   /**
    * Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. When
    * no worker runs (a replacement is pending) one is started to take the rows. Rows no worker took are
-   * counted as dropped. Never rejects, and waits at most the grace period.
+   * counted as dropped. Never rejects. Waits until `stopBy` (the deadline of the whole stop, taken at the
+   * signal; the grace period from now without one), but gives the worker at least CLOSE_ALLOWANCE_MS:
+   * a drain that used all the grace must not cost the rows queued in the worker.
    */
-  async close(): Promise<void> {
+  async close(stopBy = Date.now() + this.closeTimeoutMs): Promise<void> {
     if (this.closing) return;
     // From here a worker that fails is not replaced.
     this.closing = true;
     clearTimeout(this.restartTimer);
     clearTimeout(this.healthyTimer);
-    const deadline = Date.now() + this.closeTimeoutMs;
+    const deadline = Math.max(stopBy, Date.now() + Math.min(CLOSE_ALLOWANCE_MS, this.closeTimeoutMs));
     if (!this.worker && this.data.store && this.held > 0) {
       this.opened = undefined;
       await within(this.startNow(), deadline).catch(() => undefined);
@@ -466,8 +470,8 @@ export class WorkerTraceStore implements TraceStore {
     return this.worker.open();
   }
 
-  close(): Promise<void> {
-    return this.worker.close();
+  close(stopBy?: number): Promise<void> {
+    return this.worker.close(stopBy);
   }
 }
 
