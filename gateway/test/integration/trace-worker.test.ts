@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TraceRow } from '../../src/telemetry/trace-row.js';
 import type { WorkerTraceStore } from '../../src/telemetry/trace-worker-client.js';
 import { freePort } from '../helpers/free-port.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { metricValue } from '../helpers/metrics.js';
+import { traceRow } from '../helpers/trace-rows.js';
 
 let gateway: RunningGateway | undefined;
 afterEach(async () => {
@@ -163,6 +165,24 @@ describe('the trace worker', () => {
     expect(store.thread).toBe(thread);
     await chat(3);
     expect(await storedCount()).toBe(3);
+  });
+
+  it('a row whose log line cannot be made is still recorded and counted, not lost under a later acknowledgement', async () => {
+    gateway = await startGateway({ ...document({ logRequests: true }), logging: { level: 'info' } }, logLines());
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    const settledRows = async (): Promise<number> => {
+      let total = 0;
+      for (const name of ['written', 'spooled', 'dropped', 'quarantined']) total += await metricValue(gateway!.origin, `gateway_traces_${name}_total`);
+      return total;
+    };
+    // A latency the line's time cannot be computed from (a bigint): formatting the line throws.
+    const row = { ...traceRow(), latency_ms: 5n } as unknown as TraceRow;
+    store.thread!.postMessage({ t: 'rows', seq: 1_000_000, logged: [row], quiet: [], repeat: [] });
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_trace_worker_errors_total')).toBe(1);
+    await store.flush();
+    // Stored, spooled, or dropped: whichever, it is accounted for.
+    await expect.poll(() => settledRows()).toBe(1);
   });
 
   it('a burst of errors makes the thread retire in order (store closed first); another takes over', async () => {
