@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskSpool } from '../../src/telemetry/disk-spool.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import { PendingOrdinals } from '../../src/telemetry/pending-ordinals.js';
 import { TracePipeline } from '../../src/telemetry/trace-pipeline.js';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { traceRow } from '../helpers/trace-rows.js';
 
 /** DuckDB whose next `failures` inserts fail, as a store that is down for a while. */
@@ -103,6 +105,28 @@ describe('the trace pipeline', () => {
     await flushed;
     expect(counts.written).toBe(3);
     expect(pipeline.settledBefore).toBe(3);
+  });
+});
+
+describe('pending ordinals', () => {
+  it('the least ordinal in flight matches a plain list through adds and out-of-order settles', () => {
+    const random = seededRandom(7);
+    const pending = new PendingOrdinals();
+    const model: number[] = [];
+    let next = 0;
+    for (let step = 0; step < 20_000; step++) {
+      if (model.length === 0 || random() < 0.55) {
+        // Batches take ordinals in order, and a spill may take a run of them.
+        next += 1 + Math.floor(random() * 3);
+        pending.add(next);
+        model.push(next);
+      } else {
+        // Mostly the oldest settles first; spills settle whenever they do.
+        const index = random() < 0.7 ? 0 : Math.floor(random() * model.length);
+        pending.settle(model.splice(index, 1)[0]!);
+      }
+      expect(pending.least()).toBe(model.length === 0 ? undefined : Math.min(...model));
+    }
   });
 });
 
