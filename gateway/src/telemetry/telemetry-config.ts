@@ -29,7 +29,8 @@ export const telemetrySchema = z.strictObject({
   maxQueue: z.number().int().positive().default(20_000),
   /**
    * Bytes of rows (bodies, mostly) the gateway holds for the trace thread while none runs (it starts,
-   * or replaces one that died); past it rows are dropped (and counted).
+   * or replaces one that died); past it rows are dropped (and counted). Rows sent to the thread and not
+   * yet acknowledged may take four times this besides. At least one row: 2 × maxBodyBytes + 1024.
    */
   maxQueueBytes: z.number().int().positive().default(64 * MiB),
   /** Disk budget of the spool; past it rows are dropped (and counted). */
