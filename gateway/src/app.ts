@@ -192,7 +192,8 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     traces && {
       queueDepth: () => traces.status().queued,
       spoolBytes: () => traces.status().spooledBytes,
-      sinkUp: () => traces.status().up,
+      // Only a store known to fail is down: an idle gateway whose store never started is not a fault.
+      sinkUp: () => traces.status().state !== 'down',
     },
     { weights: () => [...resolver.canarySplits.values()].map((split) => ({ route: split.id, weight: split.weight })) },
     { pools: () => pools.map((pool) => pool.snapshot()), priorityClasses: config.routing.priority.classes },
@@ -380,7 +381,7 @@ export function buildApp(config: GatewayConfig, deps: AppDeps = {}): GatewayApp 
     // now), then flush or spool what is queued.
     await shadow.close();
     await Promise.all([closeProviders(providers), cache?.close(), conversations.close(), guardrails?.close()]);
-    await traceOutput?.close();
+    await traceOutput?.close(readiness.stopBy);
     await recorder.tracing?.shutdown();
   });
 

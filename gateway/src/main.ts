@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.readiness.draining = true;
+    app.readiness.stopBy = Date.now() + config.server.shutdownGraceMs;
     app.log.info({ signal, graceMs: config.server.shutdownGraceMs }, 'draining');
     const force = setTimeout(() => {
       app.log.warn('grace period over; closing remaining connections');

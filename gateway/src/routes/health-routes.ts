@@ -8,6 +8,11 @@ import type { TraceStore, TraceStoreStatus } from '../telemetry/trace-store.js';
 
 export interface Readiness {
   draining: boolean;
+  /**
+   * While draining: when the whole stop must be done (epoch ms), taken once at the signal, so the trace
+   * store's close gets what the HTTP drain left of the grace period, not a grace period of its own.
+   */
+  stopBy?: number;
 }
 
 function pick({ state, up, spooledBytes, queued }: TraceStoreStatus): Pick<TraceStoreStatus, 'state' | 'up' | 'spooledBytes' | 'queued'> {

@@ -39,8 +39,18 @@ export class DiskSpool<T> {
     private readonly appendText: (file: string, text: string) => Promise<void> = (file, text) => appendFile(file, text, { mode: FILE_MODE }),
   ) {}
 
-  /** Finds segments left by an earlier run. */
-  async open(): Promise<void> {
+  /**
+   * Finds segments left by an earlier run. It runs on the spool's chain, so an append, a read or a
+   * removal asked for meanwhile waits for it (a segment written before the listing would be counted
+   * twice, and writeSeq set back to it).
+   */
+  open(): Promise<void> {
+    const run = this.chain.then(() => this.scan());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async scan(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await chmod(this.dir, 0o700);
     const files = (await readdir(this.dir)).map((f) => SEGMENT.exec(f)).filter((m): m is RegExpExecArray => m !== null);
@@ -51,10 +61,12 @@ export class DiskSpool<T> {
         await unlink(join(this.dir, match[0])).catch(() => undefined);
         continue;
       }
+      if (this.segments.some((segment) => segment.seq === Number(match[1]))) continue;
       this.segments.push({ seq: Number(match[1]), bytes: size });
       this.bytes += size;
     }
-    this.writeSeq = (this.segments.at(-1)?.seq ?? 0) + 1;
+    this.segments.sort((a, b) => a.seq - b.seq);
+    this.writeSeq = Math.max(this.writeSeq, (this.segments.at(-1)?.seq ?? 0) + 1);
   }
 
   get sizeBytes(): number {
@@ -114,10 +126,21 @@ export class DiskSpool<T> {
   /** The oldest segment; the segment being written is closed first so new rows go to a new one. */
   oldest(): Promise<SpoolSegment<T> | undefined> {
     const run = this.chain.then(async () => {
-      const first = this.segments[0];
-      if (!first) return undefined;
-      if (first.seq === this.writeSeq) this.writeSeq++;
-      const text = await readFile(join(this.dir, this.fileName(first.seq)), 'utf8');
+      let first: { seq: number; bytes: number } | undefined;
+      let text: string | undefined;
+      while ((first = this.segments[0])) {
+        if (first.seq === this.writeSeq) this.writeSeq++;
+        text = await readFile(join(this.dir, this.fileName(first.seq)), 'utf8').catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+          return undefined;
+        });
+        if (text !== undefined) break;
+        // Removed behind the spool's back (or never there): nothing to replay, and no reason to fail
+        // every later replay on it.
+        this.segments.shift();
+        this.bytes -= first.bytes;
+      }
+      if (!first || text === undefined) return undefined;
       const rows: T[] = [];
       for (const line of text.split('\n')) {
         if (!line) continue;

@@ -112,7 +112,7 @@ export class GatewayMetrics implements PoolObserver {
     if (pipeline) {
       new Gauge({ name: 'gateway_trace_queue_depth', help: 'Trace rows waiting in memory for the next batch.', registers: [this.registry], collect() { this.set(pipeline.queueDepth()); } });
       new Gauge({ name: 'gateway_trace_spool_bytes', help: 'Bytes of trace rows waiting on disk for the store to come back.', registers: [this.registry], collect() { this.set(pipeline.spoolBytes()); } });
-      new Gauge({ name: 'gateway_trace_sink_up', help: '1 while the trace store accepts writes; 0 while rows are being spooled, and while the store is not started or starting (see /readyz for which).', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
+      new Gauge({ name: 'gateway_trace_sink_up', help: '0 while the trace store is down (its last write or open failed; rows are being spooled), else 1 — also while it is not started yet (an idle gateway) or starting. /readyz has the state.', registers: [this.registry], collect() { this.set(pipeline.sinkUp() ? 1 : 0); } });
     }
   }
 

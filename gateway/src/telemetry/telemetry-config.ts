@@ -4,6 +4,8 @@ import { z } from 'zod';
 const MiB = 1024 * 1024;
 /** The largest maxBodyBytes: two bodies and the rest of a row stay far below the stores' row limits. */
 export const MAX_BODY_BYTES = MiB;
+/** What a row holds in memory besides its bodies, near enough (trace-worker-client.ts counts rows so). */
+export const ROW_OVERHEAD_BYTES = 1024;
 
 export const telemetrySchema = z.strictObject({
   /** Where traces go: an embedded DuckDB file (default), ClickHouse (default when a ClickHouse URL is set), or nowhere. */
@@ -27,7 +29,8 @@ export const telemetrySchema = z.strictObject({
   maxQueue: z.number().int().positive().default(20_000),
   /**
    * Bytes of rows (bodies, mostly) the gateway holds for the trace thread while none runs (it starts,
-   * or replaces one that died); past it rows are dropped (and counted).
+   * or replaces one that died); past it rows are dropped (and counted). Rows sent to the thread and not
+   * yet acknowledged may take four times this besides. At least one row: 2 × maxBodyBytes + 1024.
    */
   maxQueueBytes: z.number().int().positive().default(64 * MiB),
   /** Disk budget of the spool; past it rows are dropped (and counted). */
@@ -50,6 +53,12 @@ export const telemetrySchema = z.strictObject({
   logRequests: z.boolean().default(true),
   /** USD per million tokens, by model; merged over the shipped defaults. */
   pricing: z.record(z.string().min(1), z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() })).default({}),
+}).superRefine((telemetry, ctx) => {
+  // A row is counted as its two bodies and a kilobyte besides: a smaller budget would drop every row.
+  const least = 2 * telemetry.maxBodyBytes + ROW_OVERHEAD_BYTES;
+  if (telemetry.maxQueueBytes < least) {
+    ctx.addIssue({ code: 'custom', path: ['maxQueueBytes'], message: `must be at least 2 × maxBodyBytes + ${ROW_OVERHEAD_BYTES} (${least}), or no row fits` });
+  }
 });
 
 export type TelemetryConfig = z.infer<typeof telemetrySchema>;

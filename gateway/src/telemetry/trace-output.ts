@@ -20,7 +20,8 @@ export interface TraceOutput {
   record(row: TraceRow, logged?: boolean): void;
   store: TraceStore | undefined;
   open(): Promise<void>;
-  close(): Promise<void>;
+  /** `stopBy`: when a graceful stop must be done (epoch ms); without it, the grace period from now. */
+  close(stopBy?: number): Promise<void>;
 }
 
 export function createTraceOutput(
@@ -66,5 +67,5 @@ export function createTraceOutput(
     kind === 'none' ? undefined : kind,
     options.closeTimeoutMs,
   );
-  return { store: worker.store, record: (row, logged) => worker.record(row, logged), open: () => worker.open(), close: () => worker.close() };
+  return { store: worker.store, record: (row, logged) => worker.record(row, logged), open: () => worker.open(), close: (stopBy) => worker.close(stopBy) };
 }

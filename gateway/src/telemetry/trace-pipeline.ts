@@ -16,6 +16,7 @@
  * unacknowledged rows to hand them to the next worker should this one die).
  */
 import { DiskSpool } from './disk-spool.js';
+import { PendingOrdinals } from './pending-ordinals.js';
 import type { TraceRow } from './trace-row.js';
 import type { TraceSink } from './trace-sink.js';
 
@@ -46,7 +47,7 @@ export class TracePipeline {
   private ordinals: number[] = [];
   private nextOrdinal = 0;
   /** The first ordinal of each batch taken from the queue (or spilled past it) and not yet settled. */
-  private inFlight: number[] = [];
+  private inFlight = new PendingOrdinals();
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private work: Promise<void> = Promise.resolve();
@@ -77,9 +78,8 @@ export class TracePipeline {
 
   /** Every row with a lower ordinal is stored, spooled, quarantined or counted as dropped. */
   get settledBefore(): number {
-    let first = this.ordinals[0] ?? this.nextOrdinal;
-    for (const ordinal of this.inFlight) if (ordinal < first) first = ordinal;
-    return first;
+    const queued = this.ordinals[0] ?? this.nextOrdinal;
+    return Math.min(queued, this.inFlight.least() ?? queued);
   }
 
   start(): void {
@@ -101,7 +101,7 @@ export class TracePipeline {
   record(row: TraceRow): void {
     const ordinal = this.nextOrdinal++;
     if (this.queue.length >= this.options.maxQueue) {
-      this.inFlight.push(ordinal);
+      this.inFlight.add(ordinal);
       this.aside(this.spill([row]).then(() => this.settle(ordinal)));
       return;
     }
@@ -118,7 +118,7 @@ export class TracePipeline {
     if (rows.length === 0) return;
     const first = this.nextOrdinal;
     this.nextOrdinal += rows.length;
-    this.inFlight.push(first);
+    this.inFlight.add(first);
     this.aside(
       this.spill(rows).then(() => {
         this.settle(first);
@@ -151,13 +151,12 @@ export class TracePipeline {
   private take(count: number): { rows: TraceRow[]; first: number } {
     const rows = this.queue.splice(0, count);
     const first = this.ordinals.splice(0, count)[0]!;
-    this.inFlight.push(first);
+    this.inFlight.add(first);
     return { rows, first };
   }
 
   private settle(first: number): void {
-    const index = this.inFlight.indexOf(first);
-    if (index !== -1) this.inFlight.splice(index, 1);
+    this.inFlight.settle(first);
   }
 
   /** Never rejects: every failure ends in the spool or in the dropped count. */

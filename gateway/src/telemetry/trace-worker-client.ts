@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { isSegmentName } from './disk-spool.js';
 import { CLICKHOUSE_DIALECT, DUCKDB_DIALECT, type SqlDialect } from './sql-dialect.js';
-import type { TelemetryConfig } from './telemetry-config.js';
+import { ROW_OVERHEAD_BYTES, type TelemetryConfig } from './telemetry-config.js';
 import type { CanaryEventRow, FeedbackRow, TraceRow } from './trace-row.js';
 import type { ExportCursor, ExportFilter, ExportRow, TraceSink } from './trace-sink.js';
 import { spoolDirectory, type StoreEvents, type TraceStore } from './trace-store.js';
@@ -48,6 +48,11 @@ const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 60_000;
 /** A replacement that has run this long is healthy: the next failure waits the shortest delay again. */
 const HEALTHY_AFTER_MS = 30_000;
+
+/** The least time a closing worker gets to store (or spool) its queue, after the HTTP drain took the grace. */
+const CLOSE_ALLOWANCE_MS = 1000;
+/** Rows sent and not yet acknowledged (with those held) may take this many times maxQueueBytes. */
+const UNACKED_BUDGET = 4;
 
 const NO_COUNTS: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 
@@ -84,7 +89,7 @@ interface SentRows {
 
 /** What a row holds in memory, near enough: its bodies (with logBodies) and about a kilobyte besides. */
 function rowBytes(row: TraceRow): number {
-  return 1024 + row.request_body.length + row.response_body.length;
+  return ROW_OVERHEAD_BYTES + row.request_body.length + row.response_body.length;
 }
 
 export class TraceWorker {
@@ -101,6 +106,8 @@ export class TraceWorker {
   private heldBytes = 0;
   private unacked: SentRows[] = [];
   private unackedRows = 0;
+  /** rowBytes of the rows in unacked. */
+  private unackedBytes = 0;
   private nextSeq = 1;
   private sendTimer: NodeJS.Timeout | undefined;
   /** `ready` lets the first query start the thread; nothing is known about the store until it has. */
@@ -148,20 +155,22 @@ export class TraceWorker {
   /** A finished request: its log line (when request lines are on) and its row (when stored). Never waits. */
   record(row: TraceRow, logged = true): void {
     const held = this.held;
-    // Rows wait here for a worker as many as the worker's own queue holds; counting the rows a worker
-    // has not acknowledged (its queue, and the batch it is writing), twice that: a worker whose queue is
-    // full spills to its spool (and acknowledges) before this bound drops anything.
-    // Bodies make rows large: the rows waiting here are bounded in bytes too.
+    // Rows wait here for a worker as many as the worker's own queue holds, and maxQueueBytes of them
+    // (bodies make rows large). Rows a running worker has not acknowledged yet are not held against
+    // that: the worker bounds its own queue and spools what overflows it, and its acknowledgements lag
+    // by a batch interval — counting them dropped rows while the store was healthy. They have a byte
+    // budget of their own, generous, so a worker that stops acknowledging cannot grow this heap for ever.
     const { maxQueue, maxQueueBytes } = this.data.config;
     const bytes = rowBytes(row);
-    if (held >= maxQueue || held + this.unackedRows >= 2 * maxQueue || this.heldBytes + bytes > maxQueueBytes) {
+    if (held >= maxQueue || this.heldBytes + bytes > maxQueueBytes || this.unackedBytes + this.heldBytes + bytes > UNACKED_BUDGET * maxQueueBytes) {
       if (this.data.store) this.events.dropped(1);
       return;
     }
     (logged ? this.logged : this.quiet).push(row);
     this.heldBytes += bytes;
     if (!this.opened) void this.startNow();
-    if (held + 1 >= MAX_ROWS_PER_MESSAGE) this.send();
+    // A small maxQueue sends sooner, so a running worker never leaves rows here to be dropped.
+    if (held + 1 >= Math.min(MAX_ROWS_PER_MESSAGE, maxQueue)) this.send();
     else if (!this.sendTimer) {
       this.sendTimer = setTimeout(() => this.send(), SEND_INTERVAL_MS);
       this.sendTimer.unref();
@@ -177,6 +186,7 @@ export class TraceWorker {
       const rows = this.repeat.concat(this.logged, this.quiet);
       this.unacked.push({ seq: message.seq, rows, bytes: this.heldBytes });
       this.unackedRows += rows.length;
+      this.unackedBytes += this.heldBytes;
     }
     this.logged = [];
     this.quiet = [];
@@ -248,7 +258,11 @@ export class TraceWorker {
       case 'status': {
         this.lastStatus = message.status;
         this.countDeltas(message.counts);
-        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) this.unackedRows -= this.unacked.shift()!.rows.length;
+        while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) {
+          const sent = this.unacked.shift()!;
+          this.unackedRows -= sent.rows.length;
+          this.unackedBytes -= sent.bytes;
+        }
         return;
       }
       case 'result':
@@ -310,6 +324,7 @@ export class TraceWorker {
     for (const sent of this.unacked) this.heldBytes += sent.bytes;
     this.unacked = [];
     this.unackedRows = 0;
+    this.unackedBytes = 0;
   }
 
   /**
@@ -344,15 +359,17 @@ export class TraceWorker {
   /**
    * Sends what is recorded, lets the worker store (or spool) it and write its lines, then ends it. When
    * no worker runs (a replacement is pending) one is started to take the rows. Rows no worker took are
-   * counted as dropped. Never rejects, and waits at most the grace period.
+   * counted as dropped. Never rejects. Waits until `stopBy` (the deadline of the whole stop, taken at the
+   * signal; the grace period from now without one), but gives the worker at least CLOSE_ALLOWANCE_MS:
+   * a drain that used all the grace must not cost the rows queued in the worker.
    */
-  async close(): Promise<void> {
+  async close(stopBy = Date.now() + this.closeTimeoutMs): Promise<void> {
     if (this.closing) return;
     // From here a worker that fails is not replaced.
     this.closing = true;
     clearTimeout(this.restartTimer);
     clearTimeout(this.healthyTimer);
-    const deadline = Date.now() + this.closeTimeoutMs;
+    const deadline = Math.max(stopBy, Date.now() + Math.min(CLOSE_ALLOWANCE_MS, this.closeTimeoutMs));
     if (!this.worker && this.data.store && this.held > 0) {
       this.opened = undefined;
       await within(this.startNow(), deadline).catch(() => undefined);
@@ -453,8 +470,8 @@ export class WorkerTraceStore implements TraceStore {
     return this.worker.open();
   }
 
-  close(): Promise<void> {
-    return this.worker.close();
+  close(stopBy?: number): Promise<void> {
+    return this.worker.close(stopBy);
   }
 }
 

@@ -32,15 +32,31 @@ const log = (level: LogEvent['level'], fields: Record<string, unknown>, msg: str
   post({ t: 'log', event: { level, fields: rest, msg, ...(err === undefined ? {} : { err: serializeError(err) }) } });
 };
 
+type RowsMessage = Extract<ToWorker, { t: 'rows' }>;
+
 const counts: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
+/**
+ * Rows settled (stored, spooled, dropped, quarantined): report soon, not only on the timer — the gateway
+ * holds every row until it is acknowledged. Once per turn, after the pipeline has marked them settled.
+ */
+let reportQueued = false;
+function settledRows(key: 'written' | 'spooled' | 'dropped' | 'quarantined', count: number): void {
+  counts[key] += count;
+  if (reportQueued) return;
+  reportQueued = true;
+  setImmediate(() => {
+    reportQueued = false;
+    if (!retiring) reportStatus();
+  });
+}
 const sink = storing ? createTraceSink(config) : undefined;
 const store =
   sink &&
   new LocalTraceStore(sink, config, {
-    written: (count) => void (counts.written += count),
-    spooled: (count) => void (counts.spooled += count),
-    dropped: (count) => void (counts.dropped += count),
-    quarantined: (count) => void (counts.quarantined += count),
+    written: (count) => settledRows('written', count),
+    spooled: (count) => settledRows('spooled', count),
+    dropped: (count) => settledRows('dropped', count),
+    quarantined: (count) => settledRows('quarantined', count),
     log,
   });
 
@@ -103,7 +119,7 @@ let lastReport = '';
 function reportStatus(force = false): void {
   if (store) {
     const settled = store.pipeline.settledBefore;
-    while (marks.length > 0 && marks[0]!.end <= settled) acked = marks.shift()!.seq;
+    while (marks.length > 0 && marks[0]!.end <= settled) acked = Math.max(acked, marks.shift()!.seq);
   }
   if (stdout) counts.linesDropped = stdout.dropped;
   const message: FromWorker = {
@@ -149,16 +165,32 @@ async function answer(id: number, method: string, args: unknown[]): Promise<void
   }
 }
 
+/**
+ * Rows that arrive while the store opens wait for it: the pipeline's spool must know what an earlier run
+ * left before anything is written to it. Their log lines wait too, so lines keep their order.
+ */
+let early: RowsMessage[] | undefined = [];
+
+function takeRows(message: RowsMessage): void {
+  // The rows are recorded before their log lines are formatted, and the mark is pushed whatever happens:
+  // a later acknowledgement covers this seq, so its rows must be in the pipeline by then.
+  try {
+    if (store) {
+      for (const row of message.logged) store.record(row);
+      for (const row of message.quiet) store.record(row);
+      store.pipeline.recordRepeated(message.repeat);
+    }
+  } finally {
+    if (store) marks.push({ seq: message.seq, end: store.pipeline.recorded });
+  }
+  logRequests(message.logged);
+}
+
 port.on('message', (message: ToWorker) => {
   switch (message.t) {
     case 'rows':
-      logRequests(message.logged);
-      if (store) {
-        for (const row of message.logged) store.record(row);
-        for (const row of message.quiet) store.record(row);
-        store.pipeline.recordRepeated(message.repeat);
-        marks.push({ seq: message.seq, end: store.pipeline.recorded });
-      }
+      if (early) early.push(message);
+      else takeRows(message);
       return;
     case 'line':
       stdout?.write(message.line);
@@ -175,6 +207,15 @@ try {
   log('error', { err: error }, 'trace store cannot open');
   await store?.close();
   process.exit(1);
+}
+const waiting = early;
+early = undefined;
+for (const message of waiting) {
+  try {
+    takeRows(message);
+  } catch (error) {
+    caught(error);
+  }
 }
 reportStatus(true);
 post({ t: 'opened' });

@@ -12,6 +12,18 @@ import { freePort } from '../helpers/free-port.js';
 import { MAIN_JS, startGatewayProcess } from '../helpers/gateway-process.js';
 import { waitFor } from '../helpers/gateway.js';
 
+/** Request lines (about 400 bytes each) until far more than a pipe holds is waiting to be written. */
+async function fillStdout(origin: string): Promise<void> {
+  for (let batch = 0; batch < 20; batch++) {
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+        await response.arrayBuffer();
+      }),
+    );
+  }
+}
+
 describe('shutdown', () => {
   it('ends within the grace period while nobody reads stdout', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gateway-stalled-'));
@@ -24,21 +36,57 @@ describe('shutdown', () => {
     try {
       const origin = `http://127.0.0.1:${port}`;
       await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
-      // Request lines (about 400 bytes each) until far more than a pipe holds is waiting to be written.
-      for (let batch = 0; batch < 20; batch++) {
-        await Promise.all(
-          Array.from({ length: 50 }, async () => {
-            const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
-            await response.arrayBuffer();
-          }),
-        );
-      }
+      await fillStdout(origin);
       const stopping = Date.now();
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
       expect(code).toBe(0);
       // The grace period, the last-lines allowance (1 s) and the store's close, with room for a loaded machine.
       expect(Date.now() - stopping).toBeLessThan(10_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('one deadline for the whole stop: after a drain that took the grace period the trace store gets a short allowance, not a grace of its own', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'gateway-one-deadline-'));
+    const port = await freePort();
+    const config = join(cwd, 'gateway.yaml');
+    const graceMs = 5000;
+    writeFileSync(
+      config,
+      [
+        'providers:',
+        '  sim: { type: mock }',
+        '  slow: { type: mock, streamChunks: 3, chunkDelayMs: 120000 }',
+        'routes:',
+        '  chat: { targets: [{ provider: sim, model: m }] }',
+        '  slow: { targets: [{ provider: slow, model: m }] }',
+        'server:',
+        `  shutdownGraceMs: ${graceMs}`,
+        '',
+      ].join('\n'),
+    );
+    // stdout is a pipe this test never reads: the trace thread's close waits on it until its deadline.
+    const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', PORT: String(port), GATEWAY_CONFIG: config }, cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const origin = `http://127.0.0.1:${port}`;
+      await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
+      await fillStdout(origin);
+      // A stream that outlasts the grace period: the HTTP drain takes all of it.
+      const slow = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+      expect(slow.status).toBe(200);
+      void slow.arrayBuffer().catch(() => undefined);
+      const stopping = Date.now();
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000))]);
+      expect(code).toBe(0);
+      const took = Date.now() - stopping;
+      expect(took).toBeGreaterThanOrEqual(graceMs);
+      // The grace period, the trace close's allowance (1 s) and the last-lines allowance (1 s), with
+      // room for a loaded machine — but less than two grace periods, which the trace close used to add.
+      expect(took).toBeLessThan(2 * graceMs);
     } finally {
       child.kill('SIGKILL');
     }

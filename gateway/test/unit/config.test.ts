@@ -40,6 +40,13 @@ routes:
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8787, bodyLimitBytes: 10 * 1024 * 1024 });
   });
 
+  it('refuses a maxQueueBytes too small for one row (two bodies and a kilobyte)', () => {
+    const base = { providers: { m: { type: 'mock' } } };
+    expect(problemsOf(() => validateConfig({ ...base, telemetry: { maxQueueBytes: 1000 } }, {}, 'test.json'))).toEqual([expect.stringMatching(/^telemetry\.maxQueueBytes: /)]);
+    expect(problemsOf(() => validateConfig({ ...base, telemetry: { maxBodyBytes: 65_536, maxQueueBytes: 2 * 65_536 + 1023 } }, {}, 'test.json'))).toEqual([expect.stringMatching(/^telemetry\.maxQueueBytes: /)]);
+    expect(validateConfig({ ...base, telemetry: { maxBodyBytes: 65_536, maxQueueBytes: 2 * 65_536 + 1024 } }, {}, 'test.json').telemetry.maxQueueBytes).toBe(2 * 65_536 + 1024);
+  });
+
   it('lists every problem with its path, not just the first', () => {
     const problems = problemsOf(() =>
       parseConfigText(

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskSpool } from '../../src/telemetry/disk-spool.js';
 import { DuckDbSink } from '../../src/telemetry/duckdb-sink.js';
+import { PendingOrdinals } from '../../src/telemetry/pending-ordinals.js';
 import { TracePipeline } from '../../src/telemetry/trace-pipeline.js';
 import type { TraceRow } from '../../src/telemetry/trace-row.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { traceRow } from '../helpers/trace-rows.js';
 
 /** DuckDB whose next `failures` inserts fail, as a store that is down for a while. */
@@ -106,6 +108,28 @@ describe('the trace pipeline', () => {
   });
 });
 
+describe('pending ordinals', () => {
+  it('the least ordinal in flight matches a plain list through adds and out-of-order settles', () => {
+    const random = seededRandom(7);
+    const pending = new PendingOrdinals();
+    const model: number[] = [];
+    let next = 0;
+    for (let step = 0; step < 20_000; step++) {
+      if (model.length === 0 || random() < 0.55) {
+        // Batches take ordinals in order, and a spill may take a run of them.
+        next += 1 + Math.floor(random() * 3);
+        pending.add(next);
+        model.push(next);
+      } else {
+        // Mostly the oldest settles first; spills settle whenever they do.
+        const index = random() < 0.7 ? 0 : Math.floor(random() * model.length);
+        pending.settle(model.splice(index, 1)[0]!);
+      }
+      expect(pending.least()).toBe(model.length === 0 ? undefined : Math.min(...model));
+    }
+  });
+});
+
 describe('the disk spool', () => {
   /** Appends that fail once, after writing `part` of the text (0: nothing), as a disk filling up. */
   function failingOnce(part: number): (file: string, text: string) => Promise<void> {
@@ -138,5 +162,35 @@ describe('the disk spool', () => {
     expect(spool.isEmpty).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(dir)).toBe(true);
+  });
+
+  it('an append asked for while the spool opens waits for it: the segment is listed once, the next one numbered after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    writeFileSync(join(dir, '000000000003.jsonl'), '{"n":0}\n');
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 1);
+    const opened = spool.open();
+    const appended = spool.append([{ n: 1 }]);
+    await opened;
+    expect(await appended).toBe(true);
+    expect(await spool.append([{ n: 2 }])).toBe(true);
+    const seen: number[] = [];
+    for (let segment = await spool.oldest(); segment; segment = await spool.oldest()) {
+      seen.push(...segment.rows.map((row) => row.n));
+      await spool.remove(segment.name);
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(spool.isEmpty).toBe(true);
+    expect(spool.sizeBytes).toBe(0);
+  });
+
+  it('a segment whose file is gone is dropped, not read for ever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const spool = new DiskSpool<{ n: number }>(dir, 1_000_000, 1);
+    await spool.open();
+    await spool.append([{ n: 1 }]);
+    await spool.append([{ n: 2 }]);
+    rmSync(join(dir, readdirSync(dir).sort()[0]!));
+    expect((await spool.oldest())?.rows).toEqual([{ n: 2 }]);
+    expect(spool.sizeBytes).toBe(Buffer.byteLength('{"n":2}\n'));
   });
 });
