@@ -127,7 +127,7 @@ const serverSchema = z.strictObject({
   /** Largest request body accepted; larger bodies get 413 `body_too_large`. */
   bodyLimitBytes: z.number().int().positive().default(10 * MiB),
   /** On SIGTERM/SIGINT, how long in-flight requests may run before connections are cut. */
-  shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  shutdownGraceMs: z.number().int().nonnegative().max(3_600_000).default(10_000), // an hour; timers overflow past 2^31 ms
   /** Deepest JSON nesting accepted in a body (deeper bodies are refused before parsing). */
   maxJsonDepth: z.number().int().positive().default(64),
   /** Largest request head (request line + headers) accepted. */

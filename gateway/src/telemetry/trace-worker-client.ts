@@ -224,7 +224,9 @@ export class TraceWorker {
     const worker = new Worker(url, { workerData: this.data, execArgv, stdout: false, stderr: false });
     this.worker = worker;
     this.counts = NO_COUNTS;
-    this.lastStatus = { ...this.lastStatus, up: false, state: 'starting' };
+    // A replacement for a thread that failed is still `down` until it reports itself up: a thread that
+    // fails over and over (a data directory it cannot use) must not read as healthy between attempts.
+    this.lastStatus = { ...this.lastStatus, up: false, state: this.lastStatus.state === 'down' ? 'down' : 'starting' };
     return new Promise((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
         // A worker given up on (failed, or closed) has nothing more to say.
@@ -256,7 +258,9 @@ export class TraceWorker {
   private receive(message: Exclude<FromWorker, { t: 'opened' }>): void {
     switch (message.t) {
       case 'status': {
-        this.lastStatus = message.status;
+        // A replacement that has not tried its store yet says `starting`; after a failure that is still down.
+        const stillDown = this.lastStatus.state === 'down' && message.status.state === 'starting';
+        this.lastStatus = stillDown ? { ...message.status, state: 'down' } : message.status;
         this.countDeltas(message.counts);
         while (this.unacked.length > 0 && this.unacked[0]!.seq <= message.acked) {
           const sent = this.unacked.shift()!;
@@ -302,7 +306,7 @@ export class TraceWorker {
     this.worker = undefined;
     clearTimeout(this.healthyTimer);
     this.events.routeLogs(undefined);
-    this.lastStatus = { ...this.lastStatus, ready: false, up: false, state: 'starting' };
+    this.lastStatus = { ...this.lastStatus, ready: false, up: false, state: 'down' };
     this.takeBackUnacknowledged();
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
@@ -369,7 +373,8 @@ export class TraceWorker {
     this.closing = true;
     clearTimeout(this.restartTimer);
     clearTimeout(this.healthyTimer);
-    const deadline = Math.max(stopBy, Date.now() + Math.min(CLOSE_ALLOWANCE_MS, this.closeTimeoutMs));
+    // Whatever the grace (0 included): with less, a thread still inside DuckDB at exit aborts the process.
+    const deadline = Math.max(stopBy, Date.now() + CLOSE_ALLOWANCE_MS);
     if (!this.worker && this.data.store && this.held > 0) {
       this.opened = undefined;
       await within(this.startNow(), deadline).catch(() => undefined);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 import { MAIN_JS, startGatewayProcess } from '../helpers/gateway-process.js';
-import { waitFor } from '../helpers/gateway.js';
+import type { WorkerTraceStore } from '../../src/telemetry/trace-worker-client.js';
+import { startGateway, waitFor } from '../helpers/gateway.js';
 
 /** Request lines (about 400 bytes each) until far more than a pipe holds is waiting to be written. */
 async function fillStdout(origin: string): Promise<void> {
@@ -89,6 +90,48 @@ describe('shutdown', () => {
       expect(took).toBeLessThan(2 * graceMs);
     } finally {
       child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('a grace of 0: SIGTERM under load still stores every answered request, and the process exits 0', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'gateway-no-grace-'));
+    const dataDir = join(cwd, 'data');
+    const config = join(cwd, 'gateway.yaml');
+    writeFileSync(config, ['providers:', '  sim: { type: mock }', 'routes:', '  chat: { targets: [{ provider: sim, model: m }] }', 'server:', '  shutdownGraceMs: 0', 'telemetry:', '  sink: duckdb', `  dataDir: ${dataDir}`, ''].join('\n'));
+    const gateway = await startGatewayProcess({ GATEWAY_CONFIG: config });
+    const answered: string[] = [];
+    const inFlight = new Set<Promise<void>>();
+    try {
+      // About 200 requests a second for 2 s, then SIGTERM while they keep coming.
+      const started = Date.now();
+      for (let sent = 0; Date.now() - started < 2000 || gateway.child.exitCode === null; sent++) {
+        if (Date.now() - started >= 2000 && gateway.child.signalCode === null && !gateway.child.killed) gateway.child.kill('SIGTERM');
+        if (Date.now() - started > 15_000) break;
+        const request = fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) })
+          .then(async (response) => {
+            await response.arrayBuffer();
+            if (response.status === 200) answered.push(response.headers.get('x-gateway-trace-id')!);
+          }, () => undefined)
+          .finally(() => inFlight.delete(request));
+        inFlight.add(request);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await Promise.all(inFlight);
+      expect(await gateway.exited).toBe(0);
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
+    expect(answered.length).toBeGreaterThan(100);
+    // Every answered request is in the store: read it back with a gateway of the test's own.
+    const reader = await startGateway({ providers: { sim: { type: 'mock' } }, routes: {}, telemetry: { sink: 'duckdb', dataDir } });
+    try {
+      const store = reader.app.traces as WorkerTraceStore;
+      await store.sink.countTraces(); // opens the store (and replays a spool, if the stop left one)
+      await store.flush();
+      const stored = new Set((await store.sink.select(`SELECT trace_id FROM requests`)).map((row) => row.trace_id as string));
+      expect(answered.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      await reader.close();
     }
   }, 60_000);
 

@@ -286,6 +286,19 @@ describe('the trace worker', () => {
     expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
   });
 
+  it('a thread that fails over and over (a data directory it cannot use) reads as down between attempts, never as up', async () => {
+    gateway = await startGateway(document({}, '/dev/null/traces'));
+    await chat(3);
+    await expect.poll(() => metricValue(gateway!.origin, 'gateway_trace_worker_restarts_total'), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    // Sampled across the backoff and the replacement's own start: never up, never healthy on the gauge.
+    for (let i = 0; i < 10; i++) {
+      const { traceSink } = (await (await fetch(`${gateway.origin}/readyz`)).json()) as { traceSink: { state: string; up: boolean } };
+      expect([traceSink.state, traceSink.up]).toEqual(['down', false]);
+      expect(await metricValue(gateway.origin, 'gateway_trace_sink_up')).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  });
+
   it('a healthy store drops nothing under load: rows the thread has not acknowledged yet do not count against maxQueue', async () => {
     // The thread's queue (maxQueue) fills between flushes and overflows to its spool; its
     // acknowledgements lag by a flush interval. None of that is a reason to drop a row.

@@ -47,6 +47,12 @@ routes:
     expect(validateConfig({ ...base, telemetry: { maxBodyBytes: 65_536, maxQueueBytes: 2 * 65_536 + 1024 } }, {}, 'test.json').telemetry.maxQueueBytes).toBe(2 * 65_536 + 1024);
   });
 
+  it('refuses a shutdown grace past an hour (a timer past 2^31 ms fires at once)', () => {
+    const base = { providers: { m: { type: 'mock' } } };
+    expect(problemsOf(() => validateConfig({ ...base, server: { shutdownGraceMs: 3_000_000_000 } }, {}, 'test.json'))).toEqual([expect.stringMatching(/^server\.shutdownGraceMs: /)]);
+    expect(validateConfig({ ...base, server: { shutdownGraceMs: 3_600_000 } }, {}, 'test.json').server.shutdownGraceMs).toBe(3_600_000);
+  });
+
   it('lists every problem with its path, not just the first', () => {
     const problems = problemsOf(() =>
       parseConfigText(
