@@ -375,13 +375,17 @@ export class TraceWorker {
     clearTimeout(this.healthyTimer);
     // Whatever the grace (0 included): with less, a thread still inside DuckDB at exit aborts the process.
     const deadline = Math.max(stopBy, Date.now() + CLOSE_ALLOWANCE_MS);
-    if (!this.worker && this.data.store && this.held > 0) {
-      this.opened = undefined;
-      await within(this.startNow(), deadline).catch(() => undefined);
-    }
-    const worker = this.worker;
+    let worker: Worker | undefined;
     let closed = false;
-    if (worker) {
+    // A worker that ends while it closes (one retiring after a burst of errors) hands its unacknowledged
+    // rows back (failed()); another takes them, as long as the deadline allows.
+    for (let attempt = 0; attempt < 3 && !closed; attempt++) {
+      if (!this.worker && this.data.store && this.held > 0 && Date.now() < deadline) {
+        this.opened = undefined;
+        await within(this.startNow(), deadline).catch(() => undefined);
+      }
+      worker = this.worker;
+      if (!worker) break;
       this.send();
       try {
         await within(this.call('close', [Math.max(0, deadline - Date.now())]), deadline);
@@ -390,7 +394,12 @@ export class TraceWorker {
         // one more round trip lets them out too.
         if (this.data.requestLines?.to === 'stdout') await within(this.call('flush', [Math.max(0, deadline - Date.now())]), deadline);
       } catch (error) {
-        this.events.log('warn', { err: error }, 'trace worker did not close in time; leaving it');
+        if (this.worker === worker) {
+          this.events.log('warn', { err: error }, 'trace worker did not close in time; leaving it');
+          break;
+        }
+        this.events.log('warn', { err: error }, 'trace worker ended while closing; its rows go to another');
+        worker = undefined;
       }
     }
     this.takeBackUnacknowledged();

@@ -199,6 +199,27 @@ describe('the trace worker', () => {
     expect(await storedCount()).toBe(2);
   });
 
+  it('closing while the thread retires: its rows go to another thread, none is lost', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
+    gateway = await startGateway(document({}, dataDir));
+    const store = gateway.app.traces as WorkerTraceStore;
+    await store.sink.countTraces();
+    // Rows the thread has not acknowledged yet: sent in the last moments before the burst.
+    const ids = await Promise.all(Array.from({ length: 40 }, () => chat(1))).then((lists) => lists.flat());
+    const first = store.thread!;
+    for (let i = 0; i < 20; i++) first.postMessage({ t: 'rows', seq: 0, logged: null, quiet: [], repeat: [] });
+    gateway.app.readiness.stopBy = Date.now() + 10_000;
+    await gateway.close();
+    gateway = undefined;
+    // A fresh gateway on the same directory: every answered request is there (or in the spool it replays).
+    gateway = await startGateway(document({}, dataDir));
+    const reader = gateway.app.traces as WorkerTraceStore;
+    await reader.sink.countTraces();
+    await reader.flush();
+    const stored = new Set((await reader.sink.select('SELECT trace_id FROM requests')).map((row) => row.trace_id as string));
+    expect(ids.filter((id) => !stored.has(id))).toEqual([]);
+  });
+
   it('an empty spool segment (a write that failed) does not start the thread at start', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gateway-trace-worker-'));
     mkdirSync(join(dataDir, 'spool', 'duckdb'), { recursive: true });
