@@ -37,17 +37,25 @@ type RowsMessage = Extract<ToWorker, { t: 'rows' }>;
 const counts: TraceCounts = { written: 0, spooled: 0, dropped: 0, quarantined: 0, errors: 0, linesDropped: 0 };
 /**
  * Rows settled (stored, spooled, dropped, quarantined): report soon, not only on the timer — the gateway
- * holds every row until it is acknowledged. Once per turn, after the pipeline has marked them settled.
+ * holds every row until it is acknowledged. After the pipeline has marked them settled, at most every
+ * EARLY_REPORT_MS, and only when the acknowledgement moves: at saturation, or when an overflowing queue
+ * spills row by row, a report per settlement cost the gateway's thread a message per few rows.
  */
+const EARLY_REPORT_MS = 20;
 let reportQueued = false;
+let lastEarlyReport = 0;
 function settledRows(key: 'written' | 'spooled' | 'dropped' | 'quarantined', count: number): void {
   counts[key] += count;
   if (reportQueued) return;
   reportQueued = true;
-  setImmediate(() => {
+  const report = (): void => {
     reportQueued = false;
-    if (!retiring) reportStatus();
-  });
+    lastEarlyReport = performance.now();
+    if (!retiring) reportStatus(false, true);
+  };
+  const wait = lastEarlyReport + EARLY_REPORT_MS - performance.now();
+  if (wait > 0) setTimeout(report, wait);
+  else setImmediate(report);
 }
 const sink = storing ? createTraceSink(config) : undefined;
 const store =
@@ -116,11 +124,14 @@ function sendLines(): void {
 }
 
 let lastReport = '';
-function reportStatus(force = false): void {
+/** `early`: a report for rows just settled, sent only if it acknowledges more (the timer sends the rest). */
+function reportStatus(force = false, early = false): void {
+  const before = acked;
   if (store) {
     const settled = store.pipeline.settledBefore;
     while (marks.length > 0 && marks[0]!.end <= settled) acked = Math.max(acked, marks.shift()!.seq);
   }
+  if (early && acked === before) return;
   if (stdout) counts.linesDropped = stdout.dropped;
   const message: FromWorker = {
     t: 'status',
