@@ -3,7 +3,7 @@
  * grace period even when stdout is not taking lines (a pipe nobody reads), and a spool that cannot
  * write costs the rows (counted) but not the orderly exit.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,19 +25,32 @@ async function fillStdout(origin: string): Promise<void> {
   }
 }
 
+/**
+ * The gateway as a process on `config`, its stdout a pipe this test never reads, filled until every write
+ * waits.
+ */
+async function startWithStalledStdout(cwd: string, config: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; origin: string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', PORT: String(port), GATEWAY_CONFIG: config }, cwd, stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
+    await fillStdout(origin);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { child, exited, origin };
+}
+
 describe('shutdown', () => {
   it('ends within the grace period while nobody reads stdout', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gateway-stalled-'));
-    const port = await freePort();
     const config = join(cwd, 'gateway.yaml');
     writeFileSync(config, ['providers:', '  sim: { type: mock }', 'routes:', '  chat: { targets: [{ provider: sim, model: m }] }', 'server:', '  shutdownGraceMs: 1000', ''].join('\n'));
-    // stdout is a pipe this test never reads: once its buffers fill, every write waits.
-    const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', PORT: String(port), GATEWAY_CONFIG: config }, cwd, stdio: ['ignore', 'pipe', 'ignore'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { child, exited } = await startWithStalledStdout(cwd, config);
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
-      await fillStdout(origin);
       const stopping = Date.now();
       child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
@@ -51,7 +64,6 @@ describe('shutdown', () => {
 
   it('one deadline for the whole stop: after a drain that took the grace period the trace store gets a short allowance, not a grace of its own', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'gateway-one-deadline-'));
-    const port = await freePort();
     const config = join(cwd, 'gateway.yaml');
     const graceMs = 5000;
     writeFileSync(
@@ -68,13 +80,9 @@ describe('shutdown', () => {
         '',
       ].join('\n'),
     );
-    // stdout is a pipe this test never reads: the trace thread's close waits on it until its deadline.
-    const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', PORT: String(port), GATEWAY_CONFIG: config }, cwd, stdio: ['ignore', 'pipe', 'ignore'] });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // stdout stalled: the trace thread's close waits on it until its deadline.
+    const { child, exited, origin } = await startWithStalledStdout(cwd, config);
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      await waitFor(() => fetch(`${origin}/healthz`).then((r) => r.ok, () => false), 15_000);
-      await fillStdout(origin);
       // A stream that outlasts the grace period: the HTTP drain takes all of it.
       const slow = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'slow', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
       expect(slow.status).toBe(200);
